@@ -1,0 +1,365 @@
+"""XGBoost models: the JSON / UBJSON document (``save_model("m.json")`` / ``"m.ubj"``) and the
+one builder that turns that document into a runtime ``Model``.
+
+The legacy binary format (``xgboost_binary``) parses into the same document shape, so every
+XGBoost format shares this builder. XGBoost's document types never leave this file.
+
+Shapes handled, by release: ``base_score`` as a number, ``"0.500000"``, ``"5E-1"``,
+``"[5E-1]"`` or a per-output vector (3.1+), stored in output space and linked to a margin by
+the objective; DART weights beside the trees (``weight_drop`` next to ``gbtree``, up to 3.2) or
+inside the tree model (3.4+); vector leaves in ``base_weights`` (up to 3.1) or in
+``leaf_weights`` indexed through the leaf's right-child slot (3.2+); ``iteration_indptr``
+(2.0+) or rounds derived from ``num_parallel_tree`` and the output count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..errors import ModelFormatError, UnsupportedModelError
+from ..forest import Semantics, assemble
+from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree
+from ..objective import Objective
+from ..predict.transforms import base_score_to_margin
+
+
+def load(path) -> Model:
+    """Load an XGBoost JSON, UBJSON or legacy binary model file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(str(path), None, f"cannot read the file: {exc.strerror}") from None
+    return loads(data, source=str(path))
+
+
+def loads(data: bytes, source: str | None = None) -> Model:
+    """Load an XGBoost model from bytes, choosing JSON, UBJSON or legacy binary by content."""
+    kind = sniff(data)
+    if kind == "json":
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ModelFormatError(source, None, f"not valid JSON: {exc}") from None
+    elif kind == "ubj":
+        from .ubjson import decode
+
+        doc = decode(data, source)
+    else:
+        from .xgboost_binary import parse
+
+        doc = parse(data, source)
+    return from_document(doc, source)
+
+
+def sniff(data: bytes) -> str:
+    """``"json"``, ``"ubj"`` or ``"binary"`` for bytes holding an XGBoost model."""
+    head = bytes(data[:64]).lstrip()
+    if head.startswith(b"{"):
+        nxt = head[1:2]
+        return "json" if nxt in (b'"', b"}", b"") or nxt.isspace() else "ubj"
+    return "binary"
+
+
+# --- document -> Model ---------------------------------------------------------------------
+
+def from_document(doc, source: str | None = None) -> Model:
+    """Build a Model from a parsed XGBoost model document (JSON shape)."""
+    # 1. learner-level parameters
+    learner = _obj(_get(doc, "learner", "", source), "learner", source)
+    version = tuple(int(v) for v in _list(doc.get("version", [0, 0, 0]), "version", source))
+    lmp = _obj(_get(learner, "learner_model_param", "learner", source), "learner/learner_model_param", source)
+    num_features = _int(_get(lmp, "num_feature", "learner/learner_model_param", source),
+                        "learner/learner_model_param/num_feature", source)
+    num_class = _int(lmp.get("num_class", 0), "learner/learner_model_param/num_class", source)
+    num_target = _int(lmp.get("num_target", 1), "learner/learner_model_param/num_target", source)
+    num_outputs = max(num_class, num_target, 1)
+    if num_features < 0:
+        raise ModelFormatError(source, "learner/learner_model_param/num_feature", f"is {num_features}, expected >= 0")
+
+    # 2. objective and base score (stored in output space; XGBoost links it to a margin)
+    obj_doc = _obj(_get(learner, "objective", "learner", source), "learner/objective", source)
+    obj_name = _get(obj_doc, "name", "learner/objective", source)
+    objective = Objective.xgboost(obj_name, {k: v for k, v in obj_doc.items() if k != "name"}, source=source)
+    base = _base_score(lmp.get("base_score", 0.5), num_outputs, source)
+    base_margin = base_score_to_margin(base, objective.link)
+
+    # 3. booster
+    gb = _obj(_get(learner, "gradient_booster", "learner", source), "learner/gradient_booster", source)
+    gb_name = _get(gb, "name", "learner/gradient_booster", source)
+    if gb_name == "gblinear":
+        booster = _linear(gb, num_features, num_outputs, source)
+    elif gb_name in ("gbtree", "dart"):
+        booster = _trees(gb, gb_name, num_features, num_outputs, source)
+    else:
+        raise UnsupportedModelError(source, "learner/gradient_booster/name",
+                                    f"unknown booster {gb_name!r}; expected gbtree, dart or gblinear")
+
+    # 4. features and metadata
+    names = learner.get("feature_names") or None
+    types = learner.get("feature_types") or None
+    for field, values in (("feature_names", names), ("feature_types", types)):
+        if values is not None and len(values) != num_features:
+            raise ModelFormatError(source, f"learner/{field}",
+                                   f"has {len(values)} entries, expected num_feature = {num_features}")
+    attributes = dict(learner.get("attributes") or {})
+    best = attributes.get("best_iteration")
+    meta = ModelMeta(
+        num_features=num_features,
+        num_outputs=num_outputs,
+        base_score=base_margin,
+        source_library="xgboost",
+        source_version=version,
+        best_iteration=int(best) if best is not None else None,
+        attributes=attributes,
+    )
+    features = FeatureInfo(tuple(names) if names else None, tuple(types) if types else None)
+    return Model(booster=booster, meta=meta, features=features, objective=objective)
+
+
+def _base_score(value, num_outputs: int, source) -> np.ndarray:
+    field = "learner/learner_model_param/base_score"
+    try:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                text = text.strip("[]")
+            parts = [float(p) for p in text.split(",") if p.strip()]
+        elif isinstance(value, (list, np.ndarray)):
+            parts = [float(p) for p in value]
+        else:
+            parts = [float(value)]
+    except (TypeError, ValueError):
+        raise ModelFormatError(source, field, f"expected a number or a list of numbers, got {value!r}") from None
+    if len(parts) == 1:
+        parts = parts * num_outputs
+    if len(parts) != num_outputs:
+        raise ModelFormatError(source, field, f"has {len(parts)} values, expected 1 or {num_outputs} (one per output)")
+    return np.array(parts, dtype=np.float32)
+
+
+def _linear(gb, num_features: int, num_outputs: int, source) -> Linear:
+    path = "learner/gradient_booster/model/weights"
+    model = _obj(_get(gb, "model", "learner/gradient_booster", source), "learner/gradient_booster/model", source)
+    weights = _array(_get(model, "weights", "learner/gradient_booster/model", source), np.float32, path, source)
+    expected = (num_features + 1) * num_outputs
+    if weights.size != expected:
+        raise ModelFormatError(source, path, f"has {weights.size} values, expected (num_feature + 1) x outputs = "
+                                             f"{expected}")
+    table = weights.reshape(num_features + 1, num_outputs)
+    return Linear(weights=np.ascontiguousarray(table[:num_features]), bias=np.ascontiguousarray(table[num_features]))
+
+
+def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
+    # DART up to 3.2: {"name": "dart", "gbtree": {...}, "weight_drop": [...]};
+    # 3.4+: weight_drop inside the tree model.
+    base = "learner/gradient_booster"
+    holder = _obj(_get(gb, "gbtree", base, source), f"{base}/gbtree", source) if gb_name == "dart" else gb
+    mpath = f"{base}/gbtree/model" if gb_name == "dart" else f"{base}/model"
+    model = _obj(_get(holder, "model", mpath.rsplit("/", 1)[0], source), mpath, source)
+    weight_drop = gb.get("weight_drop", model.get("weight_drop"))
+
+    trees = _list(_get(model, "trees", mpath, source), f"{mpath}/trees", source)
+    n_trees = len(trees)
+    param = model.get("gbtree_model_param", {})
+    declared = param.get("num_trees")
+    if declared is not None and _int(declared, f"{mpath}/gbtree_model_param/num_trees", source) != n_trees:
+        raise ModelFormatError(source, f"{mpath}/gbtree_model_param/num_trees",
+                               f"says {declared} but {n_trees} trees are stored")
+    tree_info = _array(model.get("tree_info", np.zeros(n_trees)), np.int64, f"{mpath}/tree_info", source)
+    if len(tree_info) != n_trees:
+        raise ModelFormatError(source, f"{mpath}/tree_info", f"has {len(tree_info)} entries, expected {n_trees}")
+
+    parts = [_tree_arrays(t, i, f"{mpath}/trees/{i}", source) for i, t in enumerate(trees)]
+    leaf_sizes = {p["leaf_size"] for p in parts}
+    if len(leaf_sizes) > 1:
+        raise ModelFormatError(source, f"{mpath}/trees", f"mixes leaf sizes {sorted(leaf_sizes)}")
+    leaf_size = leaf_sizes.pop() if parts else 1
+    if leaf_size > 1 and leaf_size != num_outputs:
+        raise ModelFormatError(source, f"{mpath}/trees/0/tree_param/size_leaf_vector",
+                               f"is {leaf_size}, expected the model's output count {num_outputs}")
+
+    indptr = model.get("iteration_indptr")
+    if indptr is not None:
+        indptr = _array(indptr, np.int64, f"{mpath}/iteration_indptr", source)
+        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != n_trees or np.any(np.diff(indptr) < 0):
+            raise ModelFormatError(source, f"{mpath}/iteration_indptr",
+                                   f"must rise from 0 to the tree count {n_trees}")
+    else:
+        parallel = _int(param.get("num_parallel_tree", 1), f"{mpath}/gbtree_model_param/num_parallel_tree", source)
+        per_round = max(parallel, 1) * (1 if leaf_size > 1 else num_outputs)
+        indptr = np.arange(0, n_trees + 1, per_round, dtype=np.int64)
+        if indptr[-1] != n_trees:
+            indptr = np.append(indptr, n_trees)
+
+    cat = _concat_categories(parts)
+    forest = assemble(
+        source=source,
+        semantics=Semantics.XGBOOST,
+        num_features=num_features,
+        num_outputs=num_outputs,
+        tree_sizes=np.array([p["n"] for p in parts], dtype=np.int64),
+        tree_group=tree_info if leaf_size == 1 else np.zeros(n_trees, dtype=np.int64),
+        left_local=_cat(parts, "left", np.int32),
+        right_local=_cat(parts, "right", np.int32),
+        split_feature=_cat(parts, "feature", np.int64),
+        threshold=_cat(parts, "threshold", np.float32),
+        default_left=_cat(parts, "default_left", np.uint8),
+        is_categorical=_cat(parts, "is_cat", np.uint8),
+        cat_offsets=cat[0],
+        cat_bits=cat[1],
+        leaf_values=np.concatenate([p["leaf"] for p in parts]) if parts else np.zeros((0, 1), np.float32),
+    )
+    if weight_drop is None:
+        return Tree(forest=forest, iteration_indptr=indptr)
+    weights = _array(weight_drop, np.float32, f"{base}/weight_drop", source)
+    if len(weights) != n_trees:
+        raise ModelFormatError(source, f"{base}/weight_drop", f"has {len(weights)} weights for {n_trees} trees")
+    return Dart(forest=forest, iteration_indptr=indptr, weights=weights)
+
+
+def _tree_arrays(tree, index: int, path: str, source) -> dict:
+    tree = _obj(tree, path, source)
+    tparam = _obj(_get(tree, "tree_param", path, source), f"{path}/tree_param", source)
+    n = _int(_get(tparam, "num_nodes", f"{path}/tree_param", source), f"{path}/tree_param/num_nodes", source)
+    leaf_size = max(_int(tparam.get("size_leaf_vector", 1), f"{path}/tree_param/size_leaf_vector", source), 1)
+
+    def arr(name, dtype, default=None):
+        value = tree.get(name, default)
+        if value is None:
+            raise ModelFormatError(source, f"{path}/{name}", "is missing")
+        a = _array(value, dtype, f"{path}/{name}", source)
+        if len(a) != n:
+            raise ModelFormatError(source, f"{path}/{name}", f"has {len(a)} entries, expected num_nodes = {n}")
+        return a
+
+    left = arr("left_children", np.int64)
+    right = arr("right_children", np.int64)
+    out = {
+        "n": n,
+        "leaf_size": leaf_size,
+        "left": left,
+        "right": right,
+        "feature": arr("split_indices", np.int64),
+        "threshold": arr("split_conditions", np.float32),
+        "default_left": arr("default_left", np.uint8),
+        "is_cat": arr("split_type", np.uint8, default=np.zeros(n, np.uint8)),
+    }
+    is_leaf = left < 0
+    if leaf_size == 1:
+        out["leaf"] = out["threshold"].reshape(n, 1)
+    elif "leaf_weights" in tree:
+        # 3.2+: one weight vector per leaf; a leaf's right-child slot holds its row.
+        lw = _array(tree["leaf_weights"], np.float32, f"{path}/leaf_weights", source)
+        if lw.size % leaf_size:
+            raise ModelFormatError(source, f"{path}/leaf_weights", f"has {lw.size} values, not a multiple of "
+                                                                   f"size_leaf_vector = {leaf_size}")
+        rows = lw.reshape(-1, leaf_size)
+        slot = np.where(is_leaf, right, 0)
+        if np.any(is_leaf & ((slot < 0) | (slot >= len(rows)))):
+            bad = int(np.flatnonzero(is_leaf & ((slot < 0) | (slot >= len(rows))))[0])
+            raise ModelFormatError(source, f"{path}/right_children[{bad}]",
+                                   f"leaf weight row {int(slot[bad])} is out of range [0, {len(rows)})")
+        out["leaf"] = np.where(is_leaf[:, None], rows[slot], np.float32(0))
+    else:
+        bw = _array(_get(tree, "base_weights", path, source), np.float32, f"{path}/base_weights", source)
+        if bw.size != n * leaf_size:
+            raise ModelFormatError(source, f"{path}/base_weights",
+                                   f"has {bw.size} values, expected num_nodes x size_leaf_vector = {n * leaf_size}")
+        out["leaf"] = bw.reshape(n, leaf_size)
+
+    # category sets: node ids, and for each its slice of the flat category list
+    nodes = _array(tree.get("categories_nodes", []), np.int64, f"{path}/categories_nodes", source)
+    segments = _array(tree.get("categories_segments", []), np.int64, f"{path}/categories_segments", source)
+    sizes = _array(tree.get("categories_sizes", []), np.int64, f"{path}/categories_sizes", source)
+    cats = _array(tree.get("categories", []), np.int64, f"{path}/categories", source)
+    if not (len(nodes) == len(segments) == len(sizes)):
+        raise ModelFormatError(source, f"{path}/categories_nodes",
+                               "categories_nodes, categories_segments and categories_sizes differ in length")
+    words = [np.zeros(0, np.uint32)] * n  # an empty set sends every category left, as in XGBoost
+    for j, node in enumerate(nodes):
+        if not 0 <= node < n or is_leaf[node]:
+            raise ModelFormatError(source, f"{path}/categories_nodes[{j}]", f"node {node} is not a split node")
+        lo, size = segments[j], sizes[j]
+        if lo < 0 or size < 0 or lo + size > len(cats):
+            raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
+                                   f"slice [{lo}, {lo + size}) lies outside the {len(cats)} categories")
+        values = cats[lo:lo + size]
+        if values.size and (values.min() < 0 or values.max() >= 1 << 24):
+            raise ModelFormatError(source, f"{path}/categories", "category codes must lie in [0, 2**24)")
+        bits = np.zeros(int(values.max()) // 32 + 1 if values.size else 0, dtype=np.uint32)
+        np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
+        words[node] = bits
+    if np.any(out["is_cat"][~is_leaf] > 1):
+        raise ModelFormatError(source, f"{path}/split_type", "expected 0 (numerical) or 1 (categorical)")
+    out["cat_words"] = words
+    return out
+
+
+def _concat_categories(parts):
+    words = [w for p in parts for w in p["cat_words"]]
+    counts = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    bits = np.concatenate(words) if counts.sum() else np.zeros(0, np.uint32)
+    return offsets, bits
+
+
+def _cat(parts, key, dtype):
+    return np.concatenate([p[key] for p in parts]).astype(dtype) if parts else np.zeros(0, dtype)
+
+
+# --- typed access to the document, with errors that name the field ---------------------------
+
+def _get(obj, key: str, path: str, source):
+    try:
+        return obj[key]
+    except (KeyError, TypeError, IndexError):
+        where = f"{path}/{key}" if path else key
+        raise ModelFormatError(source, where, "is missing") from None
+
+
+def _obj(value, path: str, source) -> dict:
+    if not isinstance(value, dict):
+        raise ModelFormatError(source, path, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value, path: str, source) -> list:
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise ModelFormatError(source, path, f"expected an array, got {type(value).__name__}")
+    return value
+
+
+def _int(value, path: str, source) -> int:
+    try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ModelFormatError(source, path, f"expected an integer, got {value!r}") from None
+
+
+def _array(value, dtype, path: str, source) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ModelFormatError(source, path, f"expected a flat array, got shape {value.shape}")
+        if np.dtype(dtype).kind in "iu" and value.dtype.kind == "f":
+            if not np.all(np.isfinite(value)) or np.any(value != np.trunc(value)):
+                raise ModelFormatError(source, path, "expected integers")
+        return value.astype(dtype, copy=False)
+    if not isinstance(value, (list, tuple)):
+        raise ModelFormatError(source, path, f"expected an array, got {type(value).__name__}")
+    try:
+        if np.dtype(dtype).kind == "f":
+            return np.array(value, dtype=np.float64).astype(dtype)
+        raw = np.array(value)
+        if raw.size and raw.dtype.kind not in "iub":
+            raise ValueError
+        return raw.astype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ModelFormatError(source, path, f"expected an array of {np.dtype(dtype).name} numbers") from None

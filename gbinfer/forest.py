@@ -1,0 +1,268 @@
+"""The immutable structure-of-arrays ensemble every kernel reads.
+
+All trees of a model live in one set of flat node arrays; a tree is the slice
+``tree_offsets[t]:tree_offsets[t + 1]`` and child links are *global* node indices, so a
+kernel walks any tree with one integer. The forest is checked once, in ``SoAForest.build``,
+so that kernels can follow every index without bounds checks and never loop: after
+validation each child lies inside its own tree and after its parent (trees are stored
+parent-before-child), which also proves every walk ends at a leaf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from .errors import ModelFormatError
+
+
+class Semantics(IntEnum):
+    """How a node decides, chosen by the library that trained the forest."""
+
+    XGBOOST = 0  # x < t goes left; a category in the node's set goes right; NaN follows default_left
+
+
+LEAF = -1  # left_child value marking a leaf
+
+
+@dataclass(frozen=True, eq=False)
+class SoAForest:
+    """Flat node arrays of all trees; see the module docstring for the invariants."""
+
+    semantics: Semantics
+    split_feature: np.ndarray  # int32 [n_nodes]; 0 at leaves
+    threshold: np.ndarray  # float32 (XGBoost) [n_nodes]
+    left_child: np.ndarray  # int32 [n_nodes], global index; LEAF at leaves
+    right_child: np.ndarray  # int32 [n_nodes], global index; LEAF at leaves
+    default_left: np.ndarray  # uint8 [n_nodes]: where a missing value goes
+    is_categorical: np.ndarray  # uint8 [n_nodes]: the split tests a category set
+    cat_offsets: np.ndarray  # int64 [n_nodes + 1]: node i's set is cat_bits[cat_offsets[i]:cat_offsets[i+1]]
+    cat_bits: np.ndarray  # uint32 words, bit c of word c // 32 set when category c is in the set
+    leaf_values: np.ndarray  # float32 [n_nodes, leaf_size]; meaningful at leaves only
+    tree_offsets: np.ndarray  # int64 [n_trees + 1]
+    tree_group: np.ndarray  # int32 [n_trees]: output the tree adds to (0 for vector-leaf trees)
+    node_id: np.ndarray  # int32 [n_nodes]: the node's number in the source tree (what predict_leaf reports)
+
+    @property
+    def num_trees(self) -> int:
+        return len(self.tree_offsets) - 1
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.split_feature)
+
+    @property
+    def leaf_size(self) -> int:
+        return self.leaf_values.shape[1]
+
+    @property
+    def has_categorical(self) -> bool:
+        return bool(self.is_categorical.any())
+
+    def tree_depths(self) -> np.ndarray:
+        """Depth (edges from root to the deepest leaf) of every tree."""
+        depth = np.zeros(self.num_nodes, dtype=np.int32)
+        internal = np.flatnonzero(self.left_child != LEAF)
+        # parents precede children, so one pass in node order settles every depth
+        for node in internal:
+            d = depth[node] + 1
+            depth[self.left_child[node]] = d
+            depth[self.right_child[node]] = d
+        return np.maximum.reduceat(depth, self.tree_offsets[:-1]) if self.num_trees else depth[:0]
+
+    @classmethod
+    def build(cls, *, source: str, num_features: int, num_outputs: int, **arrays) -> "SoAForest":
+        """Cast, freeze and validate the arrays; raise ``ModelFormatError`` naming ``source``."""
+        forest = cls(
+            semantics=arrays.pop("semantics"),
+            split_feature=_frozen(arrays.pop("split_feature"), np.int32),
+            threshold=_frozen(arrays.pop("threshold"), np.float32),
+            left_child=_frozen(arrays.pop("left_child"), np.int32),
+            right_child=_frozen(arrays.pop("right_child"), np.int32),
+            default_left=_frozen(arrays.pop("default_left"), np.uint8),
+            is_categorical=_frozen(arrays.pop("is_categorical"), np.uint8),
+            cat_offsets=_frozen(arrays.pop("cat_offsets"), np.int64),
+            cat_bits=_frozen(arrays.pop("cat_bits"), np.uint32),
+            leaf_values=_frozen(arrays.pop("leaf_values"), np.float32, ndim=2),
+            tree_offsets=_frozen(arrays.pop("tree_offsets"), np.int64),
+            tree_group=_frozen(arrays.pop("tree_group"), np.int32),
+            node_id=_frozen(arrays.pop("node_id"), np.int32),
+        )
+        if arrays:
+            raise TypeError(f"unexpected forest arrays: {sorted(arrays)}")
+        _validate(forest, source, num_features, num_outputs)
+        return forest
+
+
+def _frozen(values, dtype, ndim: int = 1) -> np.ndarray:
+    out = np.ascontiguousarray(values, dtype=dtype)
+    if out.ndim != ndim:
+        raise ModelFormatError(None, None, f"forest array has {out.ndim} dimensions, expected {ndim}")
+    out.flags.writeable = False
+    return out
+
+
+def _validate(f: SoAForest, source: str, num_features: int, num_outputs: int) -> None:
+    n = f.num_nodes
+
+    def fail(field: str, problem: str):
+        raise ModelFormatError(source, field, problem)
+
+    for name in ("threshold", "left_child", "right_child", "default_left", "is_categorical", "node_id"):
+        if len(getattr(f, name)) != n:
+            fail(name, f"has {len(getattr(f, name))} entries, expected one per node ({n})")
+    if f.leaf_values.shape[0] != n or f.leaf_values.shape[1] < 1:
+        fail("leaf_values", f"has shape {f.leaf_values.shape}, expected ({n}, leaf_size >= 1)")
+    if len(f.cat_offsets) != n + 1:
+        fail("cat_offsets", f"has {len(f.cat_offsets)} entries, expected {n + 1}")
+    offsets = f.tree_offsets
+    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 1):
+        fail("tree_offsets", f"must rise strictly from 0 to the node count {n} (every tree has a root)")
+    if len(f.tree_group) != f.num_trees:
+        fail("tree_group", f"has {len(f.tree_group)} entries, expected one per tree ({f.num_trees})")
+    if f.num_trees and (f.tree_group.min() < 0 or f.tree_group.max() >= num_outputs):
+        bad = int(f.tree_group[(f.tree_group < 0) | (f.tree_group >= num_outputs)][0])
+        fail("tree_group", f"output group {bad} is out of range [0, {num_outputs})")
+
+    tree_of_node = np.repeat(np.arange(f.num_trees), np.diff(offsets))
+    node_ids = np.arange(n)
+    internal = f.left_child != LEAF
+    tree_end = offsets[1:][tree_of_node]
+    for name in ("left_child", "right_child"):
+        child = getattr(f, name)
+        bad = internal & ((child <= node_ids) | (child >= tree_end))
+        if bad.any():
+            node = int(np.flatnonzero(bad)[0])
+            tree = int(tree_of_node[node])
+            local = node - int(offsets[tree])
+            fail(f"trees[{tree}].{name}[{local}]",
+                 f"child {int(child[node]) - int(offsets[tree])} must lie after its parent and inside the tree "
+                 f"(a cycle or an out-of-range index)")
+    both = np.concatenate([f.left_child[internal], f.right_child[internal]])
+    if len(np.unique(both)) != len(both):
+        dup = np.flatnonzero(np.bincount(both) > 1)[0]
+        tree = int(tree_of_node[dup])
+        fail(f"trees[{tree}]", f"node {int(dup) - int(offsets[tree])} has two parents (the tree is not a tree)")
+    reached = np.zeros(n, dtype=bool)
+    reached[offsets[:-1]] = True
+    reached[both] = True
+    if not reached.all():
+        node = int(np.flatnonzero(~reached)[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}]", f"node {node - int(offsets[tree])} is not reachable from the root")
+    feats = f.split_feature[internal]
+    if feats.size and (feats.min() < 0 or feats.max() >= num_features):
+        node = int(np.flatnonzero(internal & ((f.split_feature < 0) | (f.split_feature >= num_features)))[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}].split_indices[{node - int(offsets[tree])}]",
+             f"feature {int(f.split_feature[node])} is out of range [0, {num_features})")
+    if np.any(np.diff(f.cat_offsets) < 0) or f.cat_offsets[0] != 0 or f.cat_offsets[-1] != len(f.cat_bits):
+        fail("cat_offsets", f"must rise from 0 to the bitset length {len(f.cat_bits)}")
+
+
+def assemble(
+    *,
+    source: str,
+    semantics: Semantics,
+    num_features: int,
+    num_outputs: int,
+    tree_sizes: np.ndarray,
+    tree_group: np.ndarray,
+    left_local: np.ndarray,
+    right_local: np.ndarray,
+    split_feature: np.ndarray,
+    threshold: np.ndarray,
+    default_left: np.ndarray,
+    is_categorical: np.ndarray,
+    cat_offsets: np.ndarray,
+    cat_bits: np.ndarray,
+    leaf_values: np.ndarray,
+) -> SoAForest:
+    """Build a forest from per-tree node arrays as a source library numbers them.
+
+    Inputs are all trees' nodes concatenated in source order, children given as indices local
+    to their tree (negative at leaves; a leaf's right child is ignored). Every tree is walked
+    breadth-first from its root, all trees at once, one level per numpy step: a child index
+    outside its tree, a node reached twice (a cycle or a shared child) or a walk longer than
+    the tree are errors; nodes no walk reaches (pruned ones) are dropped. The result keeps
+    siblings adjacent (``right_child == left_child + 1``) and remembers each node's source number.
+    """
+    tree_sizes = np.asarray(tree_sizes, dtype=np.int64)
+    if np.any(tree_sizes < 1):
+        tree = int(np.flatnonzero(tree_sizes < 1)[0])
+        raise ModelFormatError(source, f"trees[{tree}].num_nodes", f"is {int(tree_sizes[tree])}, expected >= 1")
+    starts = np.concatenate([[0], np.cumsum(tree_sizes)])
+    n = int(starts[-1])
+    for name, arr in (("left_children", left_local), ("right_children", right_local),
+                      ("split_indices", split_feature), ("split_conditions", threshold),
+                      ("default_left", default_left), ("split_type", is_categorical)):
+        if len(arr) != n:
+            tree = int(np.searchsorted(starts, len(arr), side="right") - 1) if len(arr) < n else len(tree_sizes) - 1
+            raise ModelFormatError(source, f"trees[{tree}].{name}",
+                                   f"the trees hold {len(arr)} entries in all, expected one per node ({n})")
+    tree_of_node = np.repeat(np.arange(len(tree_sizes), dtype=np.int64), tree_sizes)
+    left_local = np.asarray(left_local, dtype=np.int64)
+    right_local = np.asarray(right_local, dtype=np.int64)
+    internal = left_local >= 0
+    size_of_node = tree_sizes[tree_of_node]
+    for name, child in (("left_children", left_local), ("right_children", right_local)):
+        bad = internal & ((child < 0) | (child >= size_of_node))
+        if bad.any():
+            node = int(np.flatnonzero(bad)[0])
+            tree = int(tree_of_node[node])
+            raise ModelFormatError(source, f"trees[{tree}].{name}[{node - int(starts[tree])}]",
+                                   f"child index {int(child[node])} is out of range [0, {int(tree_sizes[tree])})")
+    base = starts[:-1][tree_of_node]
+    left_global = np.where(internal, left_local + base, -1)
+    right_global = np.where(internal, right_local + base, -1)
+
+    visits = np.zeros(n, dtype=np.int64)
+    levels = []
+    frontier = starts[:-1].copy()
+    while frontier.size:
+        visits[frontier] += 1
+        if visits[frontier].max() > 1:
+            node = int(frontier[visits[frontier] > 1][0])
+            tree = int(tree_of_node[node])
+            raise ModelFormatError(source, f"trees[{tree}]",
+                                   f"node {node - int(starts[tree])} is reached twice (a cycle or a shared child)")
+        levels.append(frontier)
+        parents = frontier[internal[frontier]]
+        frontier = np.stack([left_global[parents], right_global[parents]], axis=1).ravel()
+    order = np.concatenate(levels)
+    order = order[np.argsort(tree_of_node[order], kind="stable")]
+
+    new_index = np.full(n, -1, dtype=np.int64)
+    new_index[order] = np.arange(len(order))
+    kept_internal = internal[order]
+    new_left = np.where(kept_internal, new_index[left_global[order]], LEAF)
+    new_right = np.where(kept_internal, new_index[right_global[order]], LEAF)
+    kept_per_tree = np.bincount(tree_of_node[order], minlength=len(tree_sizes))
+
+    cat_offsets = np.asarray(cat_offsets, dtype=np.int64)
+    words_per_node = np.diff(cat_offsets)[order]
+    new_cat_offsets = np.concatenate([[0], np.cumsum(words_per_node)])
+    word_src = np.repeat(cat_offsets[:-1][order] - new_cat_offsets[:-1], words_per_node) + np.arange(
+        int(new_cat_offsets[-1]))
+    is_cat = np.asarray(is_categorical)[order].astype(np.uint8)
+
+    return SoAForest.build(
+        source=source,
+        num_features=num_features,
+        num_outputs=num_outputs,
+        semantics=semantics,
+        split_feature=np.where(kept_internal, np.asarray(split_feature)[order], 0),
+        threshold=np.asarray(threshold)[order],
+        left_child=new_left,
+        right_child=new_right,
+        default_left=np.asarray(default_left)[order],
+        is_categorical=np.where(kept_internal, is_cat, 0),
+        cat_offsets=new_cat_offsets,
+        cat_bits=np.asarray(cat_bits, dtype=np.uint32)[word_src],
+        leaf_values=np.asarray(leaf_values)[order],
+        tree_offsets=np.concatenate([[0], np.cumsum(kept_per_tree)]),
+        tree_group=tree_group,
+        node_id=order - starts[:-1][tree_of_node[order]],
+    )

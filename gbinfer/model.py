@@ -1,0 +1,109 @@
+"""Runtime model types: what a loaded model is, independent of the file it came from.
+
+These types may change as the engine changes; saved models go through
+``serialization.schema`` instead, which is versioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from .forest import SoAForest
+from .objective import Objective
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """Feature names and types as the training library recorded them (``None`` when it did not)."""
+
+    names: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None = None  # XGBoost spelling: "q"/"float"/"int"/"i" numeric, "c" categorical
+
+    def categorical_mask(self, num_features: int) -> np.ndarray:
+        if self.types is None:
+            return np.zeros(num_features, dtype=bool)
+        return np.array([t == "c" for t in self.types], dtype=bool)
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    num_features: int
+    num_outputs: int
+    base_score: np.ndarray  # float32 [num_outputs], already in margin space
+    source_library: str  # "xgboost"
+    source_version: tuple[int, ...]
+    best_iteration: int | None = None
+    attributes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Tree:
+    """Plain boosted trees. ``iteration_indptr[i]`` is the first tree of boosting round ``i``."""
+
+    forest: SoAForest
+    iteration_indptr: np.ndarray
+
+    @property
+    def num_iterations(self) -> int:
+        return len(self.iteration_indptr) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class Dart(Tree):
+    """DART trees: each tree's leaf value is scaled by its weight (float32) when added."""
+
+    weights: np.ndarray = None  # float32 [num_trees]
+
+
+@dataclass(frozen=True, eq=False)
+class Linear:
+    """A linear booster: margin = base + bias + sum of x[f] * weights[f] over present features."""
+
+    weights: np.ndarray  # float32 [num_features, num_outputs]
+    bias: np.ndarray  # float32 [num_outputs]
+
+    @property
+    def num_iterations(self) -> int:
+        return 1
+
+
+Booster = Union[Tree, Dart, Linear]
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded model: ``predict`` gives what the training library's own ``predict`` would."""
+
+    booster: Booster
+    meta: ModelMeta
+    features: FeatureInfo
+    objective: Objective
+
+    @property
+    def num_features(self) -> int:
+        return self.meta.num_features
+
+    @property
+    def num_outputs(self) -> int:
+        return self.meta.num_outputs
+
+    def predict(self, data, *, output_margin: bool = False, iteration_range=None, base_margin=None,
+                nthread: int | None = None) -> np.ndarray:
+        """Predictions with the shapes of the source library's Python ``predict``.
+
+        ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
+        (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row.
+        """
+        from .predict import predict
+
+        return predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                       base_margin=base_margin, nthread=nthread)
+
+    def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
+        """Leaf index per tree, numbered as the source library numbers its nodes."""
+        from .predict import predict_leaf
+
+        return predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)

@@ -1,0 +1,102 @@
+"""Margin -> output transforms and base-score links, compiled so that ``expf``/``logf`` are the
+C library's, as in XGBoost, and every step stays in float32 where XGBoost's does."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..objective import BaseScoreLink, Transform
+
+_CLAMP = np.float32(88.7)
+_EPS = np.float32(1e-16)
+_ONE = np.float32(1.0)
+
+
+@njit(cache=True, nogil=True)
+def _sigmoid(m):
+    out = np.empty_like(m)
+    flat_in = m.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_in.size):
+        x = min(-flat_in[i], _CLAMP)
+        flat_out[i] = _ONE / (math.exp(x) + _ONE + _EPS)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _exp(m):
+    out = np.empty_like(m)
+    flat_in = m.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_in.size):
+        flat_out[i] = math.exp(flat_in[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _softmax(m):
+    out = np.empty_like(m)
+    for row in range(m.shape[0]):
+        wmax = m[row, 0]
+        for k in range(1, m.shape[1]):
+            wmax = max(m[row, k], wmax)
+        wsum = 0.0  # XGBoost sums the float32 exponentials in double
+        for k in range(m.shape[1]):
+            e = math.exp(m[row, k] - wmax)
+            out[row, k] = e
+            wsum += e
+        total = np.float32(wsum)
+        for k in range(m.shape[1]):
+            out[row, k] = out[row, k] / total
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _argmax(m):
+    out = np.empty(m.shape[0], dtype=np.float32)
+    for row in range(m.shape[0]):
+        best = 0
+        for k in range(1, m.shape[1]):
+            if m[row, k] > m[row, best]:
+                best = k
+        out[row] = best
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _link(values, kind):
+    out = np.empty_like(values)
+    for i in range(values.size):
+        p = values[i]
+        if kind == 1:
+            out[i] = -math.log(_ONE / p - _ONE)
+        elif kind == 2:
+            out[i] = math.log(p)
+        else:
+            out[i] = p
+    return out
+
+
+def apply_transform(margin: np.ndarray, transform: Transform) -> np.ndarray:
+    """Output of ``margin`` (float32, rows x outputs); ARGMAX gives shape (rows,)."""
+    if transform == Transform.IDENTITY:
+        return margin
+    if transform == Transform.SIGMOID:
+        return _sigmoid(margin)
+    if transform == Transform.EXP:
+        return _exp(margin)
+    if transform == Transform.HINGE:
+        return (margin > 0).astype(np.float32)
+    if transform == Transform.SOFTMAX:
+        return _softmax(margin)
+    if transform == Transform.ARGMAX:
+        return _argmax(margin)
+    raise ValueError(f"unknown transform {transform!r}")
+
+
+def base_score_to_margin(values: np.ndarray, link: BaseScoreLink) -> np.ndarray:
+    """XGBoost's ProbToMargin, in float32."""
+    return _link(np.ascontiguousarray(values, dtype=np.float32), int(link))

@@ -127,10 +127,7 @@ def predict(model: Model, data, *, output_margin=False, iteration_range=None, ba
     dm = as_matrix(model, data)
     margin = predict_margin(model, dm, iteration_range, base_margin, nthread)
     transform = model.objective.transform
-    out = margin if output_margin else apply_transform(margin, transform)
-    if out.ndim == 2 and out.shape[1] == 1:
-        return out[:, 0]
-    return out
+    return _squeeze(margin if output_margin else apply_transform(margin, transform))
 
 
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
@@ -146,7 +143,12 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     kernel = kernels.leaf_index_serial if X.shape[0] < SERIAL_BELOW else kernels.leaf_index_parallel
     kernel(X, f.split_feature, f.threshold, f.left_child, f.default_left, f.is_categorical, f.cat_offsets,
            f.cat_bits, f.node_id, f.tree_offsets, t0, t1, out, ROW_BLOCK)
-    return out
+    return _squeeze(out)
+
+
+def _squeeze(out: np.ndarray) -> np.ndarray:
+    """XGBoost's Python predict drops a second axis of length one."""
+    return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
 __all__ = ["predict", "predict_leaf", "predict_margin", "as_matrix", "Transform"]

@@ -4,8 +4,9 @@ All trees of a model live in one set of flat node arrays; a tree is the slice
 ``tree_offsets[t]:tree_offsets[t + 1]`` and child links are *global* node indices, so a
 kernel walks any tree with one integer. The forest is checked once, in ``SoAForest.build``,
 so that kernels can follow every index without bounds checks and never loop: after
-validation each child lies inside its own tree and after its parent (trees are stored
-parent-before-child), which also proves every walk ends at a leaf.
+validation every internal node's children are a sibling pair (``right = left + 1``) inside
+its own tree and after it, and every non-root node has exactly one parent, which proves every
+walk ends at a leaf.
 """
 
 from __future__ import annotations
@@ -130,28 +131,26 @@ def _validate(f: SoAForest, source: str, num_features: int, num_outputs: int) ->
     node_ids = np.arange(n)
     internal = f.left_child != LEAF
     tree_end = offsets[1:][tree_of_node]
-    for name in ("left_child", "right_child"):
-        child = getattr(f, name)
-        bad = internal & ((child <= node_ids) | (child >= tree_end))
-        if bad.any():
-            node = int(np.flatnonzero(bad)[0])
-            tree = int(tree_of_node[node])
-            local = node - int(offsets[tree])
-            fail(f"trees[{tree}].{name}[{local}]",
-                 f"child {int(child[node]) - int(offsets[tree])} must lie after its parent and inside the tree "
-                 f"(a cycle or an out-of-range index)")
-    both = np.concatenate([f.left_child[internal], f.right_child[internal]])
-    if len(np.unique(both)) != len(both):
-        dup = np.flatnonzero(np.bincount(both) > 1)[0]
-        tree = int(tree_of_node[dup])
-        fail(f"trees[{tree}]", f"node {int(dup) - int(offsets[tree])} has two parents (the tree is not a tree)")
-    reached = np.zeros(n, dtype=bool)
-    reached[offsets[:-1]] = True
-    reached[both] = True
-    if not reached.all():
-        node = int(np.flatnonzero(~reached)[0])
+    left = f.left_child.astype(np.int64)
+    bad = internal & ((left <= node_ids) | (left + 1 >= tree_end))
+    bad |= internal & (f.right_child.astype(np.int64) != left + 1)
+    bad |= ~internal & (f.right_child != LEAF)
+    if bad.any():
+        node = int(np.flatnonzero(bad)[0])
         tree = int(tree_of_node[node])
-        fail(f"trees[{tree}]", f"node {node - int(offsets[tree])} is not reachable from the root")
+        fail(f"trees[{tree}].left_child[{node - int(offsets[tree])}]",
+             "children must be a sibling pair (right = left + 1) inside the tree, after their parent, "
+             "and leaves must have no children")
+    children = left[internal]
+    reached = np.zeros(n, dtype=np.int64)
+    reached[offsets[:-1]] += 1
+    np.add.at(reached, children, 1)
+    np.add.at(reached, children + 1, 1)
+    if np.any(reached != 1):
+        node = int(np.flatnonzero(reached != 1)[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}]", f"node {node - int(offsets[tree])} has {int(reached[node])} parents, expected "
+                               "exactly one (the root none)")
     feats = f.split_feature[internal]
     if feats.size and (feats.min() < 0 or feats.max() >= num_features):
         node = int(np.flatnonzero(internal & ((f.split_feature < 0) | (f.split_feature >= num_features)))[0])

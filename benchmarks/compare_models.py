@@ -1,0 +1,173 @@
+"""The benchmark's model registry: what ``compare.py`` times, trained once and cached.
+
+A ``ModelSpec`` knows how to train its model (into ``benchmarks/.cache/``), how to make
+benchmark data for it, and how its own library predicts (the reference every engine is checked
+against). Add a model by calling ``register_model(ModelSpec(...))``; a LightGBM or CatBoost
+model is a spec with ``library="lightgbm"`` / ``"catboost"``, its own ``train`` and
+``reference`` functions, and engines that say whether they read it (``Engine.supports``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache" / "compare"
+
+TRAIN_ROWS = 20_000
+TRAIN_SEED = 0
+DATA_SEED = 1
+NAN_FRACTION = 0.02
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    library: str  # "xgboost" (later "lightgbm", "catboost")
+    description: str
+    filename: str  # under CACHE
+    train: Callable[["ModelSpec", Path], None]  # writes the model file
+    reference: Callable[["ModelSpec", np.ndarray], np.ndarray]  # the library's own predict, transformed output
+    num_features: int = 50
+    task: str = "binary"  # "binary" | "multiclass" | "regression"
+    num_classes: int = 1
+    booster: str = "gbtree"  # "gbtree" | "dart"
+    categorical: dict[int, int] = field(default_factory=dict)  # feature index -> number of categories
+    quick: bool = False  # part of --quick
+    _stats: dict | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path:
+        """The model file, trained on first use."""
+        path = CACHE / self.filename
+        if not path.exists():
+            CACHE.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+            self.train(self, tmp)
+            tmp.replace(path)
+        return path
+
+    @property
+    def has_categorical(self) -> bool:
+        return bool(self.categorical)
+
+    def data(self, n: int, seed: int = DATA_SEED) -> np.ndarray:
+        """float32 [n, num_features], NaN_FRACTION of cells NaN; categorical columns hold codes 0..k-1."""
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(n, self.num_features)).astype(np.float32)
+        for j, k in self.categorical.items():
+            X[:, j] = rng.integers(0, k, size=n).astype(np.float32)
+        X[rng.random(X.shape, dtype=np.float32) < NAN_FRACTION] = np.nan
+        return X
+
+    def stats(self) -> dict:
+        """num_trees and num_nodes of the trained model (from the library's own JSON)."""
+        if self._stats is None:
+            self._stats = STATS[self.library](self)
+        return self._stats
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.name in MODELS:
+        raise ValueError(f"model {spec.name!r} registered twice")
+    MODELS[spec.name] = spec
+    return spec
+
+
+# ---------------------------------------------------------------- XGBoost
+
+def _labels(spec: ModelSpec, X: np.ndarray, rng) -> np.ndarray:
+    Z = np.nan_to_num(X)
+    signal = Z[:, :5].sum(1) + 0.5 * np.sin(3 * Z[:, 5]) * Z[:, 6]
+    for j, k in spec.categorical.items():  # a random effect per category
+        effect = rng.normal(0, 1, k)
+        codes = np.where(np.isnan(X[:, j]), 0, X[:, j]).astype(int)
+        signal = signal + effect[codes]
+    if spec.task == "multiclass":
+        W = rng.normal(size=(10, spec.num_classes))
+        scores = Z[:, :10] @ W + signal[:, None] * 0.3 + rng.gumbel(size=(len(X), spec.num_classes))
+        return scores.argmax(1).astype(np.float32)
+    return (signal + rng.normal(0, 1, len(X)) > 0).astype(np.float32)
+
+
+def xgb_trainer(rounds: int, depth: int, **extra) -> Callable[[ModelSpec, Path], None]:
+    def train(spec: ModelSpec, path: Path) -> None:
+        import xgboost as xgb
+
+        rng = np.random.default_rng(TRAIN_SEED)
+        X = spec.data(TRAIN_ROWS, seed=TRAIN_SEED)
+        y = _labels(spec, X, rng)
+        params = {"max_depth": depth, "eta": 0.1, "nthread": 2, "seed": 0, "tree_method": "hist",
+                  "booster": spec.booster, **extra}
+        if spec.task == "multiclass":
+            params.update(objective="multi:softprob", num_class=spec.num_classes)
+        else:
+            params["objective"] = "binary:logistic"
+        kwargs = {}
+        if spec.categorical:
+            kwargs = {"enable_categorical": True,
+                      "feature_types": ["c" if j in spec.categorical else "q" for j in range(spec.num_features)]}
+            params["max_cat_to_onehot"] = 1
+        bst = xgb.train(params, xgb.DMatrix(X, y, **kwargs), rounds)
+        bst.save_model(str(path))
+
+    return train
+
+
+def xgb_booster(spec: ModelSpec, nthread: int | None = None):
+    import xgboost as xgb
+
+    bst = xgb.Booster(model_file=str(spec.path))
+    if nthread:
+        bst.set_param({"nthread": nthread})
+    return bst
+
+
+def xgb_dmatrix(spec: ModelSpec, X: np.ndarray):
+    import xgboost as xgb
+
+    if spec.categorical:
+        return xgb.DMatrix(X, enable_categorical=True,
+                           feature_types=["c" if j in spec.categorical else "q" for j in range(spec.num_features)])
+    return xgb.DMatrix(X)
+
+
+def xgb_reference(spec: ModelSpec, X: np.ndarray) -> np.ndarray:
+    """xgboost's DMatrix predict, the reference output."""
+    return xgb_booster(spec, nthread=2).predict(xgb_dmatrix(spec, X))
+
+
+def xgb_stats(spec: ModelSpec) -> dict:
+    doc = json.loads(xgb_booster(spec).save_raw("json"))
+    gb = doc["learner"]["gradient_booster"]
+    model = (gb.get("gbtree") or gb)["model"]
+    trees = model["trees"]
+    return {"num_trees": len(trees), "num_nodes": sum(int(t["tree_param"]["num_nodes"]) for t in trees)}
+
+
+STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats}
+
+
+def _xgb(name, description, rounds, depth, quick=False, extra=None, **kw) -> ModelSpec:
+    return register_model(ModelSpec(name=name, library="xgboost", description=description, filename=f"{name}.ubj",
+                                    train=xgb_trainer(rounds, depth, **(extra or {})), reference=xgb_reference,
+                                    quick=quick, **kw))
+
+
+_xgb("xgb-500x8", "XGBoost binary:logistic, 500 trees depth 8, 50 features", 500, 8, quick=True)
+_xgb("xgb-100x6", "XGBoost binary:logistic, 100 trees depth 6, 50 features", 100, 6, quick=True)
+_xgb("xgb-multi10", "XGBoost multi:softprob 10 classes, 200 rounds (2000 trees) depth 6, 50 features", 200, 6,
+     task="multiclass", num_classes=10)
+_xgb("xgb-cat", "XGBoost binary:logistic, 200 trees depth 6, 46 numeric + 4 categorical features "
+     "(20/30/40/50 categories, partition splits: max_cat_to_onehot=1)", 200, 6,
+     categorical={46: 20, 47: 30, 48: 40, 49: 50})
+_xgb("xgb-dart", "XGBoost DART binary:logistic, 200 trees depth 6, 50 features (rate_drop 0.1)", 200, 6,
+     booster="dart", extra={"rate_drop": 0.1, "skip_drop": 0.5, "sample_type": "uniform", "normalize_type": "tree"})

@@ -40,10 +40,7 @@ def loads(data: bytes, source: str | None = None) -> Model:
     """Load an XGBoost model from bytes, choosing JSON, UBJSON or legacy binary by content."""
     kind = sniff(data)
     if kind == "json":
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ModelFormatError(source, None, f"not valid JSON: {exc}") from None
+        doc = _parse_json(data, source)
     elif kind == "ubj":
         from .ubjson import decode
 
@@ -53,6 +50,20 @@ def loads(data: bytes, source: str | None = None) -> Model:
 
         doc = parse(data, source)
     return from_document(doc, source)
+
+
+def _parse_json(data: bytes, source):
+    """XGBoost writes bare ``NaN`` / ``Infinity`` (e.g. as categorical split conditions), which
+    strict JSON parsers refuse; the standard library accepts them, so it reads those files."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as strict_error:
+        import json
+
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise ModelFormatError(source, None, f"not valid JSON: {strict_error}") from None
 
 
 def sniff(data: bytes) -> str:
@@ -92,6 +103,9 @@ def from_document(doc, source: str | None = None) -> Model:
     gb_name = _get(gb, "name", "learner/gradient_booster", source)
     if gb_name == "gblinear":
         booster = _linear(gb, num_features, num_outputs, source)
+        # XGBoost's gblinear starts every output from the first base score, even when 3.1+
+        # stores one per class
+        base_margin = np.full(num_outputs, base_margin[0], dtype=np.float32)
     elif gb_name in ("gbtree", "dart"):
         booster = _trees(gb, gb_name, num_features, num_outputs, source)
     else:

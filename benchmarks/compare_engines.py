@@ -182,18 +182,20 @@ class OnnxRuntime(Engine):
         ok, reason = super().supports(spec)
         if not ok:
             return ok, reason
-        if spec.has_categorical:
-            return False, "onnxmltools cannot express XGBoost categorical (partition) splits"
-        if spec.booster == "dart":
-            return False, "onnxmltools does not convert DART boosters (it would drop the tree weights)"
-        return True, ""
+        return True, ""  # whether onnxmltools converts the model is found out in prepare
 
     def prepare(self, spec):
         from onnxmltools import convert_xgboost
         from onnxmltools.convert.common.data_types import FloatTensorType
 
         t0 = time.perf_counter()
-        onx = convert_xgboost(xgb_booster(spec), initial_types=[("input", FloatTensorType([None, spec.num_features]))])
+        try:
+            onx = convert_xgboost(xgb_booster(spec),
+                                  initial_types=[("input", FloatTensorType([None, spec.num_features]))])
+        except Exception as exc:
+            kind = "DART " if spec.booster == "dart" else "categorical " if spec.has_categorical else ""
+            raise RuntimeError(f"onnxmltools convert_xgboost cannot convert this {kind}model "
+                               f"({type(exc).__name__}: {exc})") from None
         self.onnx_bytes = onx.SerializeToString()
         self.info["convert_s"] = time.perf_counter() - t0
         self.task = spec.task

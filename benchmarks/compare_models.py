@@ -32,7 +32,7 @@ class ModelSpec:
     description: str
     filename: str  # under CACHE
     train: Callable[["ModelSpec", Path], None]  # writes the model file
-    reference: Callable[["ModelSpec", np.ndarray], np.ndarray]  # the library's own predict, transformed output
+    reference_fn: Callable[["ModelSpec", np.ndarray], np.ndarray]  # the library's own predict, transformed output
     num_features: int = 50
     task: str = "binary"  # "binary" | "multiclass" | "regression"
     num_classes: int = 1
@@ -64,6 +64,10 @@ class ModelSpec:
             X[:, j] = rng.integers(0, k, size=n).astype(np.float32)
         X[rng.random(X.shape, dtype=np.float32) < NAN_FRACTION] = np.nan
         return X
+
+    def reference(self, X: np.ndarray) -> np.ndarray:
+        """The source library's own prediction (transformed output) — what every engine must match."""
+        return self.reference_fn(self, X)
 
     def stats(self) -> dict:
         """num_trees and num_nodes of the trained model (from the library's own JSON)."""
@@ -158,7 +162,7 @@ STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats}
 
 def _xgb(name, description, rounds, depth, quick=False, extra=None, **kw) -> ModelSpec:
     return register_model(ModelSpec(name=name, library="xgboost", description=description, filename=f"{name}.ubj",
-                                    train=xgb_trainer(rounds, depth, **(extra or {})), reference=xgb_reference,
+                                    train=xgb_trainer(rounds, depth, **(extra or {})), reference_fn=xgb_reference,
                                     quick=quick, **kw))
 
 

@@ -5,7 +5,8 @@ from .data import DataMatrix
 from .errors import GbinferError
 from .loader import load
 from .model import Model
+from .saver import save
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "Model", "DataMatrix", "errors", "GbinferError", "__version__"]
+__all__ = ["load", "save", "Model", "DataMatrix", "errors", "GbinferError", "__version__"]

@@ -31,10 +31,19 @@ def main(argv=None) -> int:
     i = sub.add_parser("inspect", help="describe a model: source, objective, booster, trees, features")
     i.add_argument("model")
 
+    c = sub.add_parser("convert", help="convert any loadable model to .xgbrs or native .json")
+    c.add_argument("src", help="any model gbinfer loads (XGBoost JSON/UBJ/binary, .xgbrs, native JSON)")
+    c.add_argument("dst", help="output path; .xgbrs or .json picks the format")
+    c.add_argument("--format", choices=("xgbrs", "json"), help="override the format the suffix implies")
+    c.add_argument("--name", help="user metadata: a name for the model")
+    c.add_argument("--description", help="user metadata: a description")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "predict":
             return _predict(args)
+        if args.command == "convert":
+            return _convert(args)
         return _inspect(args)
     except GbinferError as exc:
         print(f"gbinfer: error: {exc}", file=sys.stderr)
@@ -120,10 +129,19 @@ def write_rows(out: np.ndarray, path: str | None) -> None:
         np.savetxt(sys.stdout, out.reshape(len(out), -1), delimiter=",", fmt=fmt)
 
 
-def describe(model) -> list[str]:
-    """Human-readable lines describing ``model``."""
+def describe(model, archive: dict | None = None) -> list[str]:
+    """Human-readable lines describing ``model`` (and, for .xgbrs / native JSON, the file's ``archive`` info)."""
     meta = model.meta
-    lines = [
+    lines = []
+    if archive:
+        prov = archive.get("provenance") or {}
+        fmt = archive["container"] + (f" {archive['format_version']}" if "format_version" in archive else "")
+        lines += [
+            f"container:   {fmt}, schema {archive['schema_version']}, {archive['file_size']} bytes, "
+            f"{archive['arrays']} arrays",
+            f"written by:  {prov.get('writer', '?')}",
+        ]
+    lines += [
         f"source:      {meta.source_library} {'.'.join(map(str, meta.source_version))}",
         f"objective:   {model.objective.name} (output transform {model.objective.transform.name.lower()})",
         f"features:    {meta.num_features}",
@@ -154,13 +172,33 @@ def describe(model) -> list[str]:
         types = model.features.types or ("q",) * len(names)
         shown = ", ".join(f"{n}:{t}" for n, t in list(zip(names, types))[:20])
         lines.append(f"feature names: {shown}{' ...' if len(names) > 20 else ''}")
+    user = getattr(meta, "user_metadata", None) or {}
+    for key in ("name", "description"):
+        if user.get(key):
+            lines.append(f"{key + ':':<13}{user[key]}")
+    for key in ("hyperparameters", "metrics", "custom"):
+        if user.get(key):
+            shown = ", ".join(f"{k}={v!r}" for k, v in list(user[key].items())[:20])
+            lines.append(f"{key + ':':<13}{shown}{' ...' if len(user[key]) > 20 else ''}")
     return lines
 
 
 def _inspect(args) -> int:
+    from .serialization import archive_info
+
     model = load(args.model)
     print(f"model:       {args.model}")
-    print("\n".join(describe(model)))
+    print("\n".join(describe(model, archive_info(args.model))))
+    return 0
+
+
+def _convert(args) -> int:
+    from .saver import save
+
+    model = load(args.src)
+    metadata = {k: v for k, v in (("name", args.name), ("description", args.description)) if v is not None}
+    save(model, args.dst, format=args.format, metadata=metadata)
+    print(f"wrote {args.dst}")
     return 0
 
 

@@ -8,15 +8,19 @@ from pathlib import Path
 from .errors import ModelFormatError, UnsupportedModelError
 from .model import Model
 
-_FORMATS = ("xgboost",)
+_FORMATS = ("xgboost", "xgbrs", "native_json")
 
 
 def load(path_or_bytes, format: str | None = None) -> Model:
     """Load a model from a path or from bytes.
 
     ``format=None`` recognises the format from the content: XGBoost JSON, UBJSON or legacy
-    binary. Pass ``format`` to skip recognition.
+    binary, gbinfer's ``.xgbrs`` or native JSON. Pass ``format`` to skip recognition.
     """
+    if isinstance(path_or_bytes, (str, os.PathLike)) and format in (None, "xgbrs") and _is_xgbrs(path_or_bytes):
+        from .serialization import binary
+
+        return binary.load(path_or_bytes)  # memory-mapped: the arrays are not read into memory here
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data, source = bytes(path_or_bytes), None
     elif isinstance(path_or_bytes, (str, os.PathLike)):
@@ -34,9 +38,31 @@ def load(path_or_bytes, format: str | None = None) -> Model:
         from .compat import xgboost_json
 
         return xgboost_json.loads(data, source)
+    if fmt == "xgbrs":
+        from .serialization import binary
+
+        return binary.loads(data, source)
+    if fmt == "native_json":
+        from .serialization import json
+
+        return json.loads(data, source)
     raise UnsupportedModelError(source, None, f"unknown format {fmt!r}; known: {', '.join(_FORMATS)}")
 
 
 def sniff(data: bytes) -> str:
     """The format name for a model's bytes."""
+    if bytes(data[:5]) == b"XGBRS":
+        return "xgbrs"
+    from .serialization.json import is_native_json
+
+    if is_native_json(bytes(data[:256])):  # native JSON opens with the "gbinfer_schema" key
+        return "native_json"
     return "xgboost"
+
+
+def _is_xgbrs(path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(5) == b"XGBRS"
+    except OSError:
+        return False  # load() reports the read error

@@ -37,6 +37,9 @@ class ModelMeta:
     source_version: tuple[int, ...]
     best_iteration: int | None = None
     attributes: dict = field(default_factory=dict)
+    # what the user attached when saving (name, description, hyperparameters, metrics, custom); kept by
+    # gbinfer.save / gbinfer.load through .xgbrs and native JSON
+    user_metadata: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

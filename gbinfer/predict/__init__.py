@@ -1,15 +1,13 @@
 """The thin layer between ``Model`` and the kernels: check the input once, allocate the
 output, make one kernel call, apply the objective's transform.
 
-Per-model arrays the kernels want in a specific form (a contiguous scalar leaf column, the
-per-tree weights) are prepared once per booster and kept beside it, so repeated calls on the
-same model do no per-call model work.
+The walk layout the kernels traverse is derived once per booster and kept beside it, so
+repeated calls on the same model do no per-call model work.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -19,35 +17,25 @@ from ..errors import DataError
 from ..model import Dart, Linear, Model
 from ..objective import Transform
 from . import kernels
+from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
 
-ROW_BLOCK = 64  # rows a thread walks through all trees before the next block
+ROW_BLOCK = 128  # rows a thread walks through all trees before the next block
 SERIAL_BELOW = 256  # batches smaller than this run on the calling thread: no thread start-up
 
 
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    leaf: np.ndarray  # float32 [n_nodes] scalar leaf values, or [n_nodes, k] for vector leaves
-    tree_weight: np.ndarray  # float32 [n_trees]: 1 for plain trees, DART weights otherwise
-    categorical: bool
+_layouts: "weakref.WeakKeyDictionary[object, WalkLayout]" = weakref.WeakKeyDictionary()
 
 
-_prepared: "weakref.WeakKeyDictionary[object, _Prepared]" = weakref.WeakKeyDictionary()
-
-
-def _prepare(booster) -> _Prepared:
-    prepared = _prepared.get(booster)
-    if prepared is None:
+def walk_layout(booster) -> WalkLayout:
+    """The booster's walk layout, built on first use and kept as long as the booster lives."""
+    layout = _layouts.get(booster)
+    if layout is None:
         forest = booster.forest
-        leaf = forest.leaf_values
-        leaf = np.ascontiguousarray(leaf[:, 0]) if forest.leaf_size == 1 else leaf
-        if isinstance(booster, Dart):
-            weight = np.ascontiguousarray(booster.weights, dtype=np.float32)
-        else:
-            weight = np.ones(forest.num_trees, dtype=np.float32)
-        prepared = _Prepared(leaf, weight, forest.has_categorical)
-        _prepared[booster] = prepared
-    return prepared
+        weights = booster.weights if isinstance(booster, Dart) else np.ones(forest.num_trees, dtype=np.float32)
+        layout = build_layout(forest, weights)
+        _layouts[booster] = layout
+    return layout
 
 
 def as_matrix(model: Model, data) -> DataMatrix:
@@ -104,22 +92,17 @@ def predict_margin(model: Model, dm: DataMatrix, iteration_range=None, base_marg
         kernels.linear_margin(X, booster.weights, booster.bias, out)
         return out
     t0, t1 = tree_range(model, iteration_range)
-    f = booster.forest
-    p = _prepare(booster)
+    L = walk_layout(booster)
     serial = X.shape[0] < SERIAL_BELOW
     _threads(nthread)
-    if f.leaf_size > 1:
-        kernel = kernels.margin_vector_serial if serial else kernels.margin_vector_parallel
-        kernel(X, f.split_feature, f.threshold, f.left_child, f.default_left, f.is_categorical, f.cat_offsets,
-               f.cat_bits, p.leaf, f.tree_offsets, t0, t1, out, ROW_BLOCK)
-    elif p.categorical:
-        kernel = kernels.margin_categorical_serial if serial else kernels.margin_categorical_parallel
-        kernel(X, f.split_feature, f.threshold, f.left_child, f.default_left, f.is_categorical, f.cat_offsets,
-               f.cat_bits, p.leaf, f.tree_offsets, f.tree_group, p.tree_weight, t0, t1, out, ROW_BLOCK)
+    if L.leaf.ndim == 2:
+        kernel = kernels.vector_serial if serial else kernels.vector_parallel
+        kernel(X, L.node_word, L.threshold, L.left, L.leaf, L.tree_root, L.tree_depth,
+               L.cat_offsets, L.cat_bits, t0, t1, out, ROW_BLOCK)
     else:
-        kernel = kernels.margin_numeric_serial if serial else kernels.margin_numeric_parallel
-        kernel(X, f.split_feature, f.threshold, f.left_child, f.default_left, p.leaf, f.tree_offsets, f.tree_group,
-               p.tree_weight, t0, t1, out, ROW_BLOCK)
+        kernel = kernels.margin_serial if serial else kernels.margin_parallel
+        kernel(X, L.node_word, L.threshold, L.left, L.leaf, L.tree_root, L.tree_depth, L.tree_group,
+               L.tree_weight, L.cat_offsets, L.cat_bits, t0, t1, out, ROW_BLOCK)
     return out
 
 
@@ -137,12 +120,12 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     dm = as_matrix(model, data)
     t0, t1 = tree_range(model, iteration_range)
     X = dm.values
-    f = booster.forest
+    L = walk_layout(booster)
     out = np.empty((X.shape[0], t1 - t0), dtype=np.float32)
     _threads(nthread)
-    kernel = kernels.leaf_index_serial if X.shape[0] < SERIAL_BELOW else kernels.leaf_index_parallel
-    kernel(X, f.split_feature, f.threshold, f.left_child, f.default_left, f.is_categorical, f.cat_offsets,
-           f.cat_bits, f.node_id, f.tree_offsets, t0, t1, out, ROW_BLOCK)
+    kernel = kernels.leaf_serial if X.shape[0] < SERIAL_BELOW else kernels.leaf_parallel
+    kernel(X, L.node_word, L.threshold, L.left, L.tree_root, L.tree_depth, L.cat_offsets, L.cat_bits,
+           booster.forest.node_id, t0, t1, out, ROW_BLOCK)
     return _squeeze(out)
 
 

@@ -1,13 +1,13 @@
-"""Compiled traversal kernels. They trust their inputs: ``SoAForest.build`` proved every index.
+"""Compiled traversal kernels over a ``WalkLayout``. They trust their inputs: the forest was
+validated when it was built, and the layout keeps every index inside it.
 
-Layout facts the kernels rely on (guaranteed by ``forest.assemble``/``SoAForest.build``):
-a node is a leaf when ``left[node] < 0``; otherwise its right child is ``left[node] + 1``.
-
-Each traversal comes in a numeric-only and a categorical form, chosen once per model, so a
-forest without category sets pays nothing for them. Each batch kernel has a serial form for
-small batches (no thread start-up) and a ``prange`` form over row blocks. Within a row, trees
-are added in model order in float32, starting from the base margin, as XGBoost does: that
-order is what makes margins bit-identical.
+A walk is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed
+points, see ``layout``), with no data-dependent branch in numeric forests. The scalar-leaf
+kernel advances eight rows through a tree together: their walks are independent, so the CPU
+overlaps their loads instead of waiting on one chain. Within a row, trees are added in model
+order in float32, starting from the base margin, as XGBoost does: that order is what makes
+margins bit-identical. Batch kernels come in a serial form (small batches: no thread start-up)
+and a ``prange`` form over blocks of rows.
 """
 
 from __future__ import annotations
@@ -15,163 +15,169 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
+_FEATURE = np.uint32(0x3FFFFFFF)
+_CATEGORICAL = np.uint32(1 << 30)
+_SHIFT_MISSING = np.uint32(31)
+_ONE = np.uint64(1)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _leaf_numeric(X, row, root, feature, threshold, left, default_left):
-    node = root
-    while left[node] >= 0:
-        x = X[row, feature[node]]
-        if math.isnan(x):
-            node = left[node] + 1 - np.int64(default_left[node])
-        elif x < threshold[node]:
-            node = left[node]
-        else:
-            node = left[node] + 1
-    return node
+def _step(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+    """One step of a walk: the child ``node`` sends ``X[row]`` to (a leaf returns itself)."""
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _leaf_categorical(X, row, root, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits):
-    node = root
-    while left[node] >= 0:
-        x = X[row, feature[node]]
-        if math.isnan(x):
-            node = left[node] + 1 - np.int64(default_left[node])
-        elif is_cat[node]:
-            # XGBoost: a category in the set goes right; negative, too large, or beyond the
-            # stored set goes left; a fractional code is truncated toward zero.
-            go_right = 0
-            if x >= 0 and x < MAX_CATEGORY:
-                code = np.int64(x)
-                word = cat_offsets[node] + (code >> 5)
-                if word < cat_offsets[node + 1]:
-                    go_right = np.int64((cat_bits[word] >> np.uint32(code & 31)) & np.uint32(1))
-            node = left[node] + go_right
-        elif x < threshold[node]:
-            node = left[node]
-        else:
-            node = left[node] + 1
-    return node
+@overload(_step, inline="always")
+def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+    # Chosen at compile time by the bitset's type: forests without category sets pass an empty
+    # uint8 array and get the branch-free numeric step; a runtime flag here costs ~10x.
+    if cat_bits.dtype == types.uint8:
+        def numeric(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+            w = word[node]
+            x = X[row, w & _FEATURE]
+            t = threshold[node]
+            # not (x < t) sends NaN right, (x >= t) sends it left; leaves have t = NaN and stay
+            right = (x >= t) | (((w >> _SHIFT_MISSING) != 0) & (not (x < t)))
+            return left[node] + np.uint32(right)
+        return numeric
 
-
-@njit(cache=True, nogil=True)
-def _margin_rows_numeric(X, r0, r1, feature, threshold, left, default_left, leaf, tree_offsets, tree_group,
-                         tree_weight, t0, t1, out):
-    for t in range(t0, t1):
-        root = tree_offsets[t]
-        group = tree_group[t]
-        weight = tree_weight[t]
-        for row in range(r0, r1):
-            node = _leaf_numeric(X, row, root, feature, threshold, left, default_left)
-            out[row, group] += leaf[node] * weight
+    def categorical(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+        w = word[node]
+        x = X[row, w & _FEATURE]
+        if w & _CATEGORICAL:
+            if math.isnan(x):
+                right = (w >> _SHIFT_MISSING) != 0
+            else:
+                # XGBoost: a category in the set goes right; negative, too large, or beyond
+                # the stored set goes left; a fractional code is truncated toward zero.
+                right = False
+                if x >= 0 and x < MAX_CATEGORY:
+                    code = np.uint64(x)
+                    at = np.uint64(cat_offsets[node]) + (code >> np.uint64(5))
+                    if at < np.uint64(cat_offsets[node + 1]):
+                        right = ((cat_bits[at] >> np.uint32(code & np.uint64(31))) & np.uint32(1)) != 0
+            return left[node] + np.uint32(right)
+        t = threshold[node]
+        right = (x >= t) | (((w >> _SHIFT_MISSING) != 0) & (not (x < t)))
+        return left[node] + np.uint32(right)
+    return categorical
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows_categorical(X, r0, r1, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits,
-                             leaf, tree_offsets, tree_group, tree_weight, t0, t1, out):
+def _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+                 cat_offsets, cat_bits, t0, t1, out):
+    """Scalar leaves: add each tree's (weighted) leaf to out[row, group], eight rows at a time."""
     for t in range(t0, t1):
-        root = tree_offsets[t]
-        group = tree_group[t]
-        weight = tree_weight[t]
-        for row in range(r0, r1):
-            node = _leaf_categorical(X, row, root, feature, threshold, left, default_left, is_cat, cat_offsets,
-                                     cat_bits)
-            out[row, group] += leaf[node] * weight
+        root = roots[t]
+        depth = depths[t]
+        g = groups[t]
+        wt = weights[t]
+        r = np.uint64(r0)
+        end = np.uint64(r1)
+        while r + np.uint64(8) <= end:
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
+            for _ in range(depth):
+                a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a1 = _step(X, r + np.uint64(1), a1, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a2 = _step(X, r + np.uint64(2), a2, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a3 = _step(X, r + np.uint64(3), a3, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a4 = _step(X, r + np.uint64(4), a4, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a5 = _step(X, r + np.uint64(5), a5, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a6 = _step(X, r + np.uint64(6), a6, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                a7 = _step(X, r + np.uint64(7), a7, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            out[r, g] += L_leaf[a0] * wt
+            out[r + np.uint64(1), g] += L_leaf[a1] * wt
+            out[r + np.uint64(2), g] += L_leaf[a2] * wt
+            out[r + np.uint64(3), g] += L_leaf[a3] * wt
+            out[r + np.uint64(4), g] += L_leaf[a4] * wt
+            out[r + np.uint64(5), g] += L_leaf[a5] * wt
+            out[r + np.uint64(6), g] += L_leaf[a6] * wt
+            out[r + np.uint64(7), g] += L_leaf[a7] * wt
+            r += np.uint64(8)
+        while r < end:
+            a0 = root
+            for _ in range(depth):
+                a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            out[r, g] += L_leaf[a0] * wt
+            r += _ONE
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows_vector(X, r0, r1, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits,
-                        leaf_vectors, tree_offsets, t0, t1, out):
-    width = leaf_vectors.shape[1]
+def _vector_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits,
+                 t0, t1, out):
+    """Vector leaves: add each tree's whole leaf vector to the row's outputs."""
+    width = L_leaf.shape[1]
     for t in range(t0, t1):
-        root = tree_offsets[t]
-        for row in range(r0, r1):
-            node = _leaf_categorical(X, row, root, feature, threshold, left, default_left, is_cat, cat_offsets,
-                                     cat_bits)
+        for r in range(np.uint64(r0), np.uint64(r1)):
+            node = roots[t]
+            for _ in range(depths[t]):
+                node = _step(X, r, node, L_word, L_thr, L_left, cat_offsets, cat_bits)
             for k in range(width):
-                out[row, k] += leaf_vectors[node, k]
+                out[r, k] += L_leaf[node, k]
 
 
 @njit(cache=True, nogil=True)
-def _leaf_index_rows(X, r0, r1, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, node_id,
-                     tree_offsets, t0, t1, out):
+def _leaf_rows(X, r0, r1, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id,
+               t0, t1, out):
+    """The source library's number of the leaf each row reaches in each tree."""
     for t in range(t0, t1):
-        root = tree_offsets[t]
-        for row in range(r0, r1):
-            node = _leaf_categorical(X, row, root, feature, threshold, left, default_left, is_cat, cat_offsets,
-                                     cat_bits)
-            out[row, t - t0] = node_id[node]
+        for r in range(np.uint64(r0), np.uint64(r1)):
+            node = roots[t]
+            for _ in range(depths[t]):
+                node = _step(X, r, node, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            out[r, t - t0] = node_id[node]
 
 
 # --- batch entry points: serial over all rows, or parallel over blocks of rows --------------
 
 @njit(cache=True, nogil=True)
-def margin_numeric_serial(X, feature, threshold, left, default_left, leaf, tree_offsets, tree_group,
-                          tree_weight, t0, t1, out, block):
-    _margin_rows_numeric(X, 0, X.shape[0], feature, threshold, left, default_left, leaf, tree_offsets,
-                         tree_group, tree_weight, t0, t1, out)
+def margin_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                  cat_bits, t0, t1, out, block):
+    _margin_rows(X, 0, X.shape[0], L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+                 cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_numeric_parallel(X, feature, threshold, left, default_left, leaf, tree_offsets, tree_group,
-                            tree_weight, t0, t1, out, block):
+def margin_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                    cat_bits, t0, t1, out, block):
     n = X.shape[0]
     for b in prange((n + block - 1) // block):
-        _margin_rows_numeric(X, b * block, min(n, (b + 1) * block), feature, threshold, left, default_left,
-                             leaf, tree_offsets, tree_group, tree_weight, t0, t1, out)
+        _margin_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths, groups,
+                     weights, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_categorical_serial(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, leaf,
-                              tree_offsets, tree_group, tree_weight, t0, t1, out, block):
-    _margin_rows_categorical(X, 0, X.shape[0], feature, threshold, left, default_left, is_cat, cat_offsets,
-                             cat_bits, leaf, tree_offsets, tree_group, tree_weight, t0, t1, out)
+def vector_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
+                  out, block):
+    _vector_rows(X, 0, X.shape[0], L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets,
+                 cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_categorical_parallel(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, leaf,
-                                tree_offsets, tree_group, tree_weight, t0, t1, out, block):
+def vector_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
+                    out, block):
     n = X.shape[0]
     for b in prange((n + block - 1) // block):
-        _margin_rows_categorical(X, b * block, min(n, (b + 1) * block), feature, threshold, left, default_left,
-                                 is_cat, cat_offsets, cat_bits, leaf, tree_offsets, tree_group, tree_weight, t0,
-                                 t1, out)
+        _vector_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths,
+                     cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_vector_serial(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, leaf_vectors,
-                         tree_offsets, t0, t1, out, block):
-    _margin_rows_vector(X, 0, X.shape[0], feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits,
-                        leaf_vectors, tree_offsets, t0, t1, out)
+def leaf_serial(X, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
+                out, block):
+    _leaf_rows(X, 0, X.shape[0], L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits,
+               node_id, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_vector_parallel(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits,
-                           leaf_vectors, tree_offsets, t0, t1, out, block):
+def leaf_parallel(X, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
+                  out, block):
     n = X.shape[0]
     for b in prange((n + block - 1) // block):
-        _margin_rows_vector(X, b * block, min(n, (b + 1) * block), feature, threshold, left, default_left, is_cat,
-                            cat_offsets, cat_bits, leaf_vectors, tree_offsets, t0, t1, out)
-
-
-@njit(cache=True, nogil=True)
-def leaf_index_serial(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, node_id,
-                      tree_offsets, t0, t1, out, block):
-    _leaf_index_rows(X, 0, X.shape[0], feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits,
-                     node_id, tree_offsets, t0, t1, out)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def leaf_index_parallel(X, feature, threshold, left, default_left, is_cat, cat_offsets, cat_bits, node_id,
-                        tree_offsets, t0, t1, out, block):
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _leaf_index_rows(X, b * block, min(n, (b + 1) * block), feature, threshold, left, default_left, is_cat,
-                         cat_offsets, cat_bits, node_id, tree_offsets, t0, t1, out)
+        _leaf_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, roots, depths,
+                   cat_offsets, cat_bits, node_id, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)

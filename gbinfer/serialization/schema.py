@@ -1,0 +1,589 @@
+"""The stable interchange schema every saved model goes through.
+
+The runtime types (``Model``, ``SoAForest``, ...) may change whenever the engine gets faster; the
+types here change only with a ``SCHEMA_VERSION`` bump, and every older version keeps loading
+through the migration chain (``_UPGRADES``). Two tables define the schema once, for the writer,
+the reader, the containers (``binary``: ``.xgbrs``; ``json``: native JSON) and the shape guard
+(``describe_schema``, compared in the tests against the committed ``fixtures/schema/``):
+
+* ``DOCUMENT``: the small tree of named values (provenance, objective, features, booster kind,
+  user metadata), which a container stores as JSON;
+* ``ARRAYS``: every numeric array, by name, with its allowed dtypes and its shape in named
+  dimensions. A container stores them in its own way (raw little-endian bytes, or JSON lists).
+
+Tree layout (``booster.layout == "nodes"``): all trees' nodes in one set of flat arrays; tree ``t``
+is the node range ``tree_offsets[t]:tree_offsets[t + 1]`` and its root is the first node of that
+range. Child indices are *global* node indices (``-1`` at leaves); the two children of a split are
+a sibling pair (``right_child == left_child + 1``) inside the tree and after their parent. That is
+exactly what ``SoAForest.build`` validates, so a loaded file never hands the kernels an index it
+has not checked, and a memory-mapped file needs no renumbering (no copy). ``node_id`` is the node's
+number in the source library's tree (what ``predict_leaf`` reports).
+
+Versioning: ``(major, minor)``. A minor version only adds (optional keys and arrays that a reader
+may ignore without changing any prediction, or new enum values, which an older reader refuses by
+name). Another major is refused with ``UnsupportedVersion``; a newer minor loads with a
+``NewerSchemaWarning``; an older major is upgraded link by link through ``_UPGRADES``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, fields
+from enum import Enum, IntEnum
+
+import numpy as np
+import orjson
+
+from ..errors import ModelFormatError, UnsupportedModelError, UnsupportedVersion
+
+SCHEMA_VERSION = (1, 0)
+VERSION_KEY = "gbinfer_schema"  # first key of every document: how the loader recognises native JSON
+
+
+class NewerSchemaWarning(UserWarning):
+    """The file was written with a newer minor schema version; unknown additions were ignored."""
+
+
+# --- enumerations (stored by value; unknown values are refused by name) ------------------------
+
+class Semantics(str, Enum):
+    """How a node decides. Reserved values name the libraries that come next."""
+
+    XGBOOST = "xgboost"  # x < t goes left; a category in the node's set goes right; missing -> default_left
+    LIGHTGBM = "lightgbm"  # reserved: x <= t goes left; a category in the set goes left; missing_type per node
+    CATBOOST = "catboost"  # reserved: oblivious trees (layout "oblivious"), border comparisons
+
+
+class Layout(str, Enum):
+    NODES = "nodes"  # flat node arrays, see the module docstring
+    OBLIVIOUS = "oblivious"  # reserved (CatBoost): one (feature, border) per level, 2**depth leaves
+
+
+class BoosterKind(str, Enum):
+    GBTREE = "gbtree"
+    DART = "dart"  # gbtree + tree_weight: each tree's leaf values are scaled by its weight
+    GBLINEAR = "gblinear"
+
+
+class SplitKind(IntEnum):
+    """Per-node codes of the ``split_kind`` array."""
+
+    NUMERIC = 0
+    CATEGORICAL = 1  # the node tests the category set cat_bits[cat_offsets[i]:cat_offsets[i + 1]]
+
+
+class MissingType(IntEnum):
+    """Reserved (LightGBM): per-node codes of the optional ``missing_type`` array."""
+
+    NONE = 0
+    ZERO = 1
+    NAN = 2
+
+
+TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax")  # margin -> output
+LINKS = ("identity", "logit", "log")  # base score in output space -> margin
+
+IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST,)
+IMPLEMENTED_LAYOUTS = (Layout.NODES,)
+
+_ENUMS = {
+    "semantics": tuple(s.value for s in Semantics),
+    "layout": tuple(s.value for s in Layout),
+    "booster_kind": tuple(s.value for s in BoosterKind),
+    "transform": TRANSFORMS,
+    "link": LINKS,
+}
+
+# --- the document: every non-array value, with its type ----------------------------------------
+# Types: int, str, dict (free-form JSON object), int_list, str_list, categories (list per feature of
+# a list of category names, or null), enum:<name>; a trailing "?" allows null. Keys appear in this
+# order; in a document of the same or an older minor version every key is present.
+
+DOCUMENT = {
+    VERSION_KEY: "version",
+    "provenance": {"source_library": "str", "source_version": "int_list", "writer": "str"},
+    "model": {"num_features": "int", "num_outputs": "int", "best_iteration": "int?", "source_attributes": "dict"},
+    "objective": {"name": "str", "transform": "enum:transform", "link": "enum:link", "params": "dict"},
+    "features": {"names": "str_list?", "types": "str_list?", "categories": "categories?"},
+    "booster": {"kind": "enum:booster_kind", "semantics": "enum:semantics?", "layout": "enum:layout?",
+                "num_trees": "int", "num_nodes": "int", "leaf_size": "int"},
+    "metadata": {"name": "str?", "description": "str?", "hyperparameters": "dict", "metrics": "dict",
+                 "custom": "dict"},
+}
+METADATA_KEYS = tuple(DOCUMENT["metadata"])
+
+
+# --- the arrays ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArraySpec:
+    dtypes: tuple[str, ...]  # allowed dtypes (little-endian in every container)
+    shape: tuple[str, ...]  # named dimensions: outputs, features, nodes, nodes+1, trees, trees+1, leaf_size, any
+    boosters: tuple[str, ...]  # booster kinds that carry the array; () for a reserved one
+    note: str = ""
+
+
+_TREES = ("gbtree", "dart")
+ARRAYS = {
+    "base_score": ArraySpec(("float32",), ("outputs",), ("gbtree", "dart", "gblinear"), "margin space"),
+    "iteration_indptr": ArraySpec(("int64",), ("any",), _TREES, "first tree of each boosting round, + num_trees"),
+    "tree_offsets": ArraySpec(("int64",), ("trees+1",), _TREES, "first node of each tree, + num_nodes"),
+    "tree_group": ArraySpec(("int32",), ("trees",), _TREES, "output a scalar-leaf tree adds to"),
+    "tree_weight": ArraySpec(("float32",), ("trees",), ("dart",), "DART weight of each tree"),
+    "split_feature": ArraySpec(("int32",), ("nodes",), _TREES, "0 at leaves"),
+    "threshold": ArraySpec(("float32", "float64"), ("nodes",), _TREES, "float32 for xgboost semantics"),
+    "left_child": ArraySpec(("int32",), ("nodes",), _TREES, "global node index, -1 at leaves"),
+    "right_child": ArraySpec(("int32",), ("nodes",), _TREES, "global node index, -1 at leaves"),
+    "default_left": ArraySpec(("uint8",), ("nodes",), _TREES, "1: a missing value goes left"),
+    "split_kind": ArraySpec(("uint8",), ("nodes",), _TREES, "SplitKind codes"),
+    "cat_offsets": ArraySpec(("int64",), ("nodes+1",), _TREES, "node i's set: cat_bits[cat_offsets[i]:[i+1]]"),
+    "cat_bits": ArraySpec(("uint32",), ("any",), _TREES, "bit c of word c // 32: category c is in the set"),
+    "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES, "meaningful at leaves"),
+    "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
+    # reserved for LightGBM; absent for XGBoost, refused by this gbinfer when present
+    "missing_type": ArraySpec(("uint8",), ("nodes",), (), "reserved: MissingType codes"),
+    "leaf_coef_offsets": ArraySpec(("int64",), ("nodes+1",), (), "reserved: linear leaf i's terms"),
+    "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "reserved: linear-leaf features"),
+    "leaf_coef_value": ArraySpec(("float64",), ("any",), (), "reserved: linear-leaf coefficients"),
+    "linear_weights": ArraySpec(("float32",), ("features", "outputs"), ("gblinear",)),
+    "linear_bias": ArraySpec(("float32",), ("outputs",), ("gblinear",)),
+}
+
+
+# --- the interchange types -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Provenance:
+    source_library: str
+    source_version: tuple[int, ...]
+    writer: str  # "gbinfer <version>" that wrote the file
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    name: str
+    transform: str  # one of TRANSFORMS
+    link: str  # one of LINKS
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeaturesSpec:
+    names: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None = None  # the source's spelling; XGBoost: "c" categorical, "q"/"int"/... numeric
+    categories: tuple[tuple[str, ...] | None, ...] | None = None  # category names per feature, when known
+
+
+@dataclass(frozen=True)
+class BoosterSpec:
+    kind: BoosterKind
+    semantics: Semantics | None  # None for gblinear
+    layout: Layout | None
+    num_trees: int = 0
+    num_nodes: int = 0
+    leaf_size: int = 1
+
+
+@dataclass(frozen=True)
+class UserMetadata:
+    name: str | None = None
+    description: str | None = None
+    hyperparameters: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    custom: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """A model in schema form: plain values plus named arrays (see ``ARRAYS``)."""
+
+    version: tuple[int, int]
+    provenance: Provenance
+    num_features: int
+    num_outputs: int
+    best_iteration: int | None
+    source_attributes: dict
+    objective: ObjectiveSpec
+    features: FeaturesSpec
+    booster: BoosterSpec
+    metadata: UserMetadata
+    arrays: dict  # name -> np.ndarray
+
+
+def describe_schema() -> dict:
+    """A JSON-able description of the schema's shape; the tests compare it with the committed one.
+
+    What this gbinfer implements (IMPLEMENTED_*) is not part of it: implementing a reserved value
+    changes no file."""
+
+    def type_name(t):
+        return t if isinstance(t, str) else getattr(t, "__name__", repr(t))
+
+    return {
+        "version": list(SCHEMA_VERSION),
+        "document": DOCUMENT,
+        "enums": {**{k: list(v) for k, v in _ENUMS.items()},
+                  "split_kind": {e.name.lower(): e.value for e in SplitKind},
+                  "missing_type": {e.name.lower(): e.value for e in MissingType}},
+        "arrays": {name: {"dtypes": list(s.dtypes), "shape": list(s.shape), "boosters": list(s.boosters)}
+                   for name, s in ARRAYS.items()},
+        "types": {cls.__name__: {f.name: type_name(f.type) for f in fields(cls)}
+                  for cls in (Provenance, ObjectiveSpec, FeaturesSpec, BoosterSpec, UserMetadata, ModelSpec)},
+    }
+
+
+# --- spec <-> document -----------------------------------------------------------------------
+
+def to_document(spec: ModelSpec) -> tuple[dict, dict]:
+    """The document (JSON-able, keys in ``DOCUMENT`` order) and the arrays (in ``ARRAYS`` order)."""
+    b, f, o, p, m = spec.booster, spec.features, spec.objective, spec.provenance, spec.metadata
+    doc = {
+        VERSION_KEY: list(spec.version),
+        "provenance": {"source_library": p.source_library, "source_version": list(p.source_version),
+                       "writer": p.writer},
+        "model": {"num_features": spec.num_features, "num_outputs": spec.num_outputs,
+                  "best_iteration": spec.best_iteration, "source_attributes": spec.source_attributes},
+        "objective": {"name": o.name, "transform": o.transform, "link": o.link, "params": o.params},
+        "features": {"names": list(f.names) if f.names is not None else None,
+                     "types": list(f.types) if f.types is not None else None,
+                     "categories": [list(c) if c is not None else None for c in f.categories]
+                     if f.categories is not None else None},
+        "booster": {"kind": b.kind.value, "semantics": b.semantics.value if b.semantics else None,
+                    "layout": b.layout.value if b.layout else None, "num_trees": b.num_trees,
+                    "num_nodes": b.num_nodes, "leaf_size": b.leaf_size},
+        "metadata": {"name": m.name, "description": m.description, "hyperparameters": m.hyperparameters,
+                     "metrics": m.metrics, "custom": m.custom},
+    }
+    arrays = {name: spec.arrays[name] for name in ARRAYS if name in spec.arrays}
+    return doc, arrays
+
+
+def read_version(doc, source) -> tuple[int, int]:
+    if not isinstance(doc, dict):
+        raise ModelFormatError(source, None, f"expected a JSON object at the top, got {type(doc).__name__}")
+    v = doc.get(VERSION_KEY)
+    if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                          and x >= 0 for x in v)):
+        raise ModelFormatError(source, VERSION_KEY, f"expected [major, minor] (two integers), got {v!r}")
+    return v[0], v[1]
+
+
+def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSpec:
+    """Check a document of any supported version, upgrade it to the current one, and build the spec."""
+    major, minor = read_version(doc, source)
+    if major > SCHEMA_VERSION[0] or major < 1:
+        raise UnsupportedVersion(source, VERSION_KEY, f"{major}.{minor}",
+                                 f"schema {SCHEMA_VERSION[0]}.x and older majors back to 1")
+    # 1. upgrade older majors, one link at a time (each link: document + arrays of major N -> N + 1)
+    while major < SCHEMA_VERSION[0]:
+        doc, arrays = _UPGRADES[major](doc, arrays, source)
+        major, minor = read_version(doc, source)
+    newer = minor > SCHEMA_VERSION[1]
+    if newer:
+        warnings.warn(f"{source or '<bytes>'}: written with schema {major}.{minor}, newer than this gbinfer's "
+                      f"{SCHEMA_VERSION[0]}.{SCHEMA_VERSION[1]}; additions it does not know were ignored",
+                      NewerSchemaWarning, stacklevel=3)
+    # 2. the document, key by key
+    values = _check_tree(doc, DOCUMENT, "", source, newer)
+    mv, bv, fv, ov, pv, uv = (values[k] for k in ("model", "booster", "features", "objective", "provenance",
+                                                  "metadata"))
+    kind = BoosterKind(bv["kind"])
+    trees = kind is not BoosterKind.GBLINEAR
+    semantics = Semantics(bv["semantics"]) if bv["semantics"] is not None else None
+    layout = Layout(bv["layout"]) if bv["layout"] is not None else None
+    if trees and (semantics is None or layout is None):
+        raise ModelFormatError(source, "booster/semantics", f"a {kind.value} booster needs semantics and layout")
+    for key in ("num_features", "num_outputs"):
+        if not 0 <= mv[key] < 2**31 or (key == "num_outputs" and mv[key] < 1):
+            raise ModelFormatError(source, f"model/{key}", f"is {mv[key]}, out of range")
+    for key in ("num_trees", "num_nodes", "leaf_size"):
+        if not 0 <= bv[key] < 2**31:
+            raise ModelFormatError(source, f"booster/{key}", f"is {bv[key]}, out of range [0, 2**31)")
+    booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"])
+    for key in ("names", "types", "categories"):
+        if fv[key] is not None and len(fv[key]) != mv["num_features"]:
+            raise ModelFormatError(source, f"features/{key}",
+                                   f"has {len(fv[key])} entries, expected num_features = {mv['num_features']}")
+    # 3. the arrays: names, dtypes and shapes against ARRAYS
+    dims = {"outputs": mv["num_outputs"], "features": mv["num_features"], "nodes": bv["num_nodes"],
+            "nodes+1": bv["num_nodes"] + 1, "trees": bv["num_trees"], "trees+1": bv["num_trees"] + 1,
+            "leaf_size": bv["leaf_size"]}
+    checked = {}
+    for name, arr in arrays.items():
+        spec = ARRAYS.get(name)
+        if spec is None:
+            if newer:
+                continue
+            raise ModelFormatError(source, f"arrays/{name}", f"is not an array of schema {major}.{minor}; "
+                                                             f"known: {', '.join(ARRAYS)}")
+        if spec.boosters and kind.value not in spec.boosters:
+            raise ModelFormatError(source, f"arrays/{name}", f"does not belong to a {kind.value} booster")
+        if arr.dtype.name not in spec.dtypes:
+            raise ModelFormatError(source, f"arrays/{name}",
+                                   f"has dtype {arr.dtype.name}, expected {' or '.join(spec.dtypes)}")
+        want = tuple(dims.get(d) for d in spec.shape)
+        if arr.ndim != len(want) or any(w is not None and w != s for w, s in zip(want, arr.shape)):
+            shown = "(" + ", ".join(f"{d}={w}" if w is not None else "any" for d, w in zip(spec.shape, want)) + ")"
+            raise ModelFormatError(source, f"arrays/{name}", f"has shape {arr.shape}, expected {shown}")
+        checked[name] = arr
+    for name, spec in ARRAYS.items():
+        if kind.value in spec.boosters and name not in checked:
+            raise ModelFormatError(source, f"arrays/{name}", f"is missing (a {kind.value} booster needs it)")
+    return ModelSpec(
+        version=SCHEMA_VERSION,
+        provenance=Provenance(pv["source_library"], tuple(pv["source_version"]), pv["writer"]),
+        num_features=mv["num_features"],
+        num_outputs=mv["num_outputs"],
+        best_iteration=mv["best_iteration"],
+        source_attributes=mv["source_attributes"],
+        objective=ObjectiveSpec(ov["name"], ov["transform"], ov["link"], ov["params"]),
+        features=FeaturesSpec(
+            tuple(fv["names"]) if fv["names"] is not None else None,
+            tuple(fv["types"]) if fv["types"] is not None else None,
+            tuple(tuple(c) if c is not None else None for c in fv["categories"])
+            if fv["categories"] is not None else None),
+        booster=booster,
+        metadata=UserMetadata(**uv),
+        arrays=checked,
+    )
+
+
+# Migration chain: _UPGRADES[n](doc, arrays, source) turns a major-n document into a major-(n+1) one
+# (and sets its VERSION_KEY). Schema 1 is the first, so the chain is empty today; schema 2 adds the
+# link 1 -> 2 here, and the golden files under fixtures/schema/v1/ keep proving it.
+_UPGRADES: dict = {}
+
+
+def _check_tree(doc, layout: dict, path: str, source, newer: bool) -> dict:
+    if not isinstance(doc, dict):
+        raise ModelFormatError(source, path or None, f"expected an object, got {type(doc).__name__}")
+    out = {}
+    for key, kind in layout.items():
+        where = f"{path}/{key}" if path else key
+        if key not in doc:
+            raise ModelFormatError(source, where, "is missing")
+        value = doc[key]
+        out[key] = _check_tree(value, kind, where, source, newer) if isinstance(kind, dict) else \
+            _check_value(value, kind, where, source)
+    extra = [k for k in doc if k not in layout and not (not path and k == "arrays")]
+    if extra and not newer:
+        raise ModelFormatError(source, f"{path}/{extra[0]}" if path else extra[0],
+                               "is not a key of this schema version")
+    return out
+
+
+def _check_value(value, kind: str, where: str, source):
+    if kind.endswith("?"):
+        if value is None:
+            return None
+        kind = kind[:-1]
+
+    def bad(expected):
+        raise ModelFormatError(source, where, f"expected {expected}, got {value!r:.80}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if kind in ("int", "version"):
+        if kind == "version":
+            return value
+        return value if is_int(value) else bad("an integer")
+    if kind == "str":
+        return value if isinstance(value, str) else bad("a string")
+    if kind == "dict":
+        return value if isinstance(value, dict) else bad("an object")
+    if kind == "int_list":
+        return value if isinstance(value, list) and all(is_int(v) for v in value) else bad("a list of integers")
+    if kind == "str_list":
+        return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else bad(
+            "a list of strings")
+    if kind == "categories":
+        ok = isinstance(value, list) and all(c is None or (isinstance(c, list) and all(isinstance(s, str) for s in c))
+                                             for c in value)
+        return value if ok else bad("a list (per feature) of lists of category names or null")
+    if kind.startswith("enum:"):
+        known = _ENUMS[kind[5:]]
+        if value not in known:
+            raise UnsupportedModelError(source, where, f"unknown value {value!r:.80}; this gbinfer knows "
+                                                       f"{', '.join(known)}")
+        return value
+    raise AssertionError(kind)  # pragma: no cover - a DOCUMENT typo
+
+
+# --- runtime <-> spec ------------------------------------------------------------------------
+
+def normalize_metadata(metadata, source=None) -> UserMetadata:
+    """``{"name", "description", "hyperparameters", "metrics", "custom"}`` (all optional) as UserMetadata.
+
+    Raises ``DataError`` (a ``ValueError``) for unknown keys, wrong types, or values JSON cannot hold.
+    """
+    from ..errors import DataError
+
+    metadata = dict(metadata or {})
+    unknown = sorted(set(metadata) - set(METADATA_KEYS))
+    if unknown:
+        raise DataError(f"unknown metadata keys {unknown}; expected {', '.join(METADATA_KEYS)} "
+                        "(put anything else under 'custom')")
+    for key in ("name", "description"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            raise DataError(f"metadata[{key!r}] must be a string, got {type(metadata[key]).__name__}")
+    for key in ("hyperparameters", "metrics", "custom"):
+        value = metadata.get(key)
+        if value is None:
+            metadata[key] = {}
+        elif not isinstance(value, dict):
+            raise DataError(f"metadata[{key!r}] must be a dict, got {type(value).__name__}")
+        else:
+            metadata[key] = _plain(value, f"metadata[{key!r}]")
+    return UserMetadata(**metadata)
+
+
+def _plain(value, what: str):
+    """``value`` as plain JSON types (numpy scalars and arrays become numbers and lists)."""
+    from ..errors import DataError
+
+    try:
+        return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+    except TypeError as exc:
+        raise DataError(f"{what} must hold only JSON values (str keys, numbers, strings, lists, dicts): "
+                        f"{exc}") from None
+
+
+def from_runtime(model, metadata=None) -> ModelSpec:
+    """The schema form of a runtime ``Model``; ``metadata`` entries replace the model's user metadata ones."""
+    from .. import __version__
+    from ..forest import Semantics as RuntimeSemantics
+    from ..model import Dart, Linear
+
+    meta = model.meta
+    merged = dict(getattr(meta, "user_metadata", None) or {})
+    merged.update(metadata or {})
+    user = normalize_metadata(merged)
+    base = np.ascontiguousarray(meta.base_score, dtype=np.float32).reshape(-1)
+    arrays = {"base_score": base}
+    booster = model.booster
+    if isinstance(booster, Linear):
+        spec = BoosterSpec(BoosterKind.GBLINEAR, None, None)
+        arrays["linear_weights"] = np.ascontiguousarray(booster.weights, dtype=np.float32)
+        arrays["linear_bias"] = np.ascontiguousarray(booster.bias, dtype=np.float32).reshape(-1)
+    else:
+        f = booster.forest
+        semantics = {RuntimeSemantics.XGBOOST: Semantics.XGBOOST}.get(f.semantics)
+        if semantics is None:  # pragma: no cover - a runtime semantics the schema lacks: add it first
+            raise UnsupportedModelError(None, "booster/semantics", f"runtime semantics {f.semantics!r} has no "
+                                                                   "schema value yet")
+        kind = BoosterKind.DART if isinstance(booster, Dart) else BoosterKind.GBTREE
+        spec = BoosterSpec(kind, semantics, Layout.NODES, f.num_trees, f.num_nodes, f.leaf_size)
+        arrays.update(
+            iteration_indptr=np.asarray(booster.iteration_indptr, dtype=np.int64),
+            tree_offsets=f.tree_offsets, tree_group=f.tree_group,
+            split_feature=f.split_feature, threshold=f.threshold, left_child=f.left_child,
+            right_child=f.right_child, default_left=f.default_left, split_kind=f.is_categorical,
+            cat_offsets=f.cat_offsets, cat_bits=f.cat_bits, leaf_values=f.leaf_values, node_id=f.node_id,
+        )
+        if kind is BoosterKind.DART:
+            arrays["tree_weight"] = np.asarray(booster.weights, dtype=np.float32)
+    obj = model.objective
+    return ModelSpec(
+        version=SCHEMA_VERSION,
+        provenance=Provenance(meta.source_library, tuple(int(v) for v in meta.source_version),
+                              f"gbinfer {__version__}"),
+        num_features=int(meta.num_features),
+        num_outputs=int(meta.num_outputs),
+        best_iteration=int(meta.best_iteration) if meta.best_iteration is not None else None,
+        source_attributes=_plain(dict(meta.attributes or {}), "meta.attributes"),
+        objective=ObjectiveSpec(obj.name, obj.transform.name.lower(), obj.link.name.lower(),
+                                _plain(dict(obj.params or {}), "objective.params")),
+        features=FeaturesSpec(model.features.names, model.features.types, None),
+        booster=spec,
+        metadata=user,
+        arrays=arrays,
+    )
+
+
+def into_runtime(spec: ModelSpec, source: str | None = None):
+    """The runtime ``Model`` for a checked spec. Trees go through ``SoAForest.build``, which validates
+    every index; arrays already in the runtime dtype (a memory-mapped file) are not copied."""
+    from ..forest import Semantics as RuntimeSemantics
+    from ..forest import SoAForest
+    from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree
+    from ..objective import BaseScoreLink, Objective, Transform
+
+    a, b = spec.arrays, spec.booster
+    k = spec.num_outputs
+    if b.kind is BoosterKind.GBLINEAR:
+        booster = Linear(weights=np.ascontiguousarray(a["linear_weights"], dtype=np.float32),
+                         bias=np.ascontiguousarray(a["linear_bias"], dtype=np.float32))
+    else:
+        # 1. what this gbinfer can predict with
+        if b.semantics not in IMPLEMENTED_SEMANTICS:
+            raise UnsupportedModelError(source, "booster/semantics",
+                                        f"{b.semantics.value!r} decision semantics are reserved but not implemented "
+                                        f"by this gbinfer (it predicts with: "
+                                        f"{', '.join(s.value for s in IMPLEMENTED_SEMANTICS)})")
+        if b.layout not in IMPLEMENTED_LAYOUTS:
+            raise UnsupportedModelError(source, "booster/layout",
+                                        f"tree layout {b.layout.value!r} is reserved but not implemented by this "
+                                        "gbinfer")
+        reserved = [n for n in a if not ARRAYS[n].boosters]
+        if reserved:
+            raise UnsupportedModelError(source, f"arrays/{reserved[0]}",
+                                        f"is reserved for {Semantics.LIGHTGBM.value} semantics, which this "
+                                        "gbinfer does not implement")
+        for name in ("threshold", "leaf_values"):
+            if a[name].dtype != np.float32:
+                raise UnsupportedModelError(source, f"arrays/{name}",
+                                            f"is {a[name].dtype.name}; {b.semantics.value} semantics use float32")
+        # 2. per-node enum codes the kernels branch on
+        _codes(a["split_kind"], tuple(SplitKind), "split_kind", source)
+        _codes(a["default_left"], (0, 1), "default_left", source)
+        if b.leaf_size not in (1, k):
+            raise ModelFormatError(source, "booster/leaf_size",
+                                   f"is {b.leaf_size}, expected 1 or the output count {k}")
+        indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
+        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or np.any(np.diff(indptr) < 0):
+            raise ModelFormatError(source, "arrays/iteration_indptr",
+                                   f"must rise from 0 to the tree count {b.num_trees}")
+        indptr.flags.writeable = False
+        # 3. the validated forest
+        forest = SoAForest.build(
+            source=source, num_features=spec.num_features, num_outputs=k,
+            semantics={Semantics.XGBOOST: RuntimeSemantics.XGBOOST}[b.semantics],
+            split_feature=a["split_feature"], threshold=a["threshold"], left_child=a["left_child"],
+            right_child=a["right_child"], default_left=a["default_left"], is_categorical=a["split_kind"],
+            cat_offsets=a["cat_offsets"], cat_bits=a["cat_bits"], leaf_values=a["leaf_values"],
+            tree_offsets=a["tree_offsets"], tree_group=a["tree_group"], node_id=a["node_id"],
+        )
+        if b.kind is BoosterKind.DART:
+            booster = Dart(forest=forest, iteration_indptr=indptr,
+                           weights=np.ascontiguousarray(a["tree_weight"], dtype=np.float32))
+        else:
+            booster = Tree(forest=forest, iteration_indptr=indptr)
+    o = spec.objective
+    objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
+    m = spec.metadata
+    user = {key: value for key, value in (("name", m.name), ("description", m.description),
+                                          ("hyperparameters", m.hyperparameters), ("metrics", m.metrics),
+                                          ("custom", m.custom)) if value}
+    meta = ModelMeta(
+        num_features=spec.num_features,
+        num_outputs=k,
+        base_score=np.ascontiguousarray(a["base_score"], dtype=np.float32),
+        source_library=spec.provenance.source_library,
+        source_version=spec.provenance.source_version,
+        best_iteration=spec.best_iteration,
+        attributes=dict(spec.source_attributes),
+        user_metadata=user,
+    )
+    features = FeatureInfo(spec.features.names, spec.features.types)
+    return Model(booster=booster, meta=meta, features=features, objective=objective)
+
+
+def _codes(arr: np.ndarray, known, name: str, source) -> None:
+    """Codes are 0..len(known)-1 and the array unsigned, so the maximum settles it."""
+    top = len(known) - 1
+    if arr.size and int(arr.max()) > top:
+        node = int(np.flatnonzero(arr > top)[0])
+        raise UnsupportedModelError(source, f"arrays/{name}[{node}]",
+                                    f"unknown code {int(arr[node])}; this gbinfer knows "
+                                    f"{', '.join(str(int(c)) for c in known)}")

@@ -327,7 +327,8 @@ def main(argv=None):
                         report["skipped"].append({"model": mname, "engine": ename,
                                                   "reason": f"failed at {b} rows x {t} threads: {exc}"})
                         continue
-                    per_row[(ename, t)] = m["median_s"] / b
+                    if b >= 1000:  # per-call overhead dominates smaller batches: no extrapolation from them
+                        per_row[(ename, t)] = m["median_s"] / b
                     cell[ename] = m
                     report["results"].append({"model": mname, "rows": b, "threads": t, "engine": ename,
                                               "output_ok": correct, **m})
@@ -426,7 +427,7 @@ def markdown(report, plot_name) -> str:
             f"- Timing: per (model, threads, batch, engine) one warm-up call, then repeated calls until "
             f"≥ {s['min_time_s']} s and ≥ {s['min_repeats']} calls, stopping early at {s['max_repeats']} calls or "
             f"after {s['max_time_s']} s (so a slow engine on a big batch may be timed once); median reported. "
-            f"A cell whose call is expected (extrapolated from the previous batch) to take over "
+            f"A cell whose call is expected (extrapolated linearly from the previous batch of ≥ 1k rows) to take over "
             f"{s.get('max_call_s', 60):g} s is skipped. "
             f"When a call is expected to take over {s['slow_warmup_s']} s, its warm-up call uses 10k rows instead. "
             "Engines are interleaved per cell. The garbage collector is off while timing.",

@@ -1,0 +1,84 @@
+"""Hand-built forests: the decision rule at the edges, and validation of every index."""
+
+import numpy as np
+import pytest
+
+from gbinfer.errors import ModelFormatError
+from gbinfer.forest import Semantics, assemble
+from gbinfer.model import FeatureInfo, Model, ModelMeta, Tree
+from gbinfer.objective import Objective
+
+INF = np.float32(np.inf)
+
+
+def _forest(left, right, feature, threshold, default_left, leaf, sizes=None, is_cat=None, cat_offsets=None,
+            cat_bits=(), num_features=2):
+    n = len(left)
+    sizes = sizes or [n]
+    return assemble(source="test", semantics=Semantics.XGBOOST, num_features=num_features, num_outputs=1,
+                    tree_sizes=np.array(sizes), tree_group=np.zeros(len(sizes), np.int32),
+                    left_local=np.array(left), right_local=np.array(right), split_feature=np.array(feature),
+                    threshold=np.array(threshold, np.float32), default_left=np.array(default_left, np.uint8),
+                    is_categorical=np.array(is_cat if is_cat is not None else [0] * n, np.uint8),
+                    cat_offsets=np.array(cat_offsets if cat_offsets is not None else [0] * (n + 1)),
+                    cat_bits=np.array(cat_bits, np.uint32), leaf_values=np.array(leaf, np.float32).reshape(n, 1))
+
+
+def _model(forest):
+    meta = ModelMeta(num_features=2, num_outputs=1, base_score=np.zeros(1, np.float32), source_library="xgboost",
+                     source_version=(0,))
+    return Model(Tree(forest, np.array([0, forest.num_trees])), meta, FeatureInfo(),
+                 Objective.xgboost("reg:squarederror"))
+
+
+@pytest.mark.parametrize("threshold,x,expected", [
+    (0.0, -1.0, 1.0), (0.0, 0.0, 2.0), (0.0, 1.0, 2.0),          # x < t goes left; equality goes right
+    (INF, 1e30, 1.0), (INF, np.inf, 2.0), (-INF, -np.inf, 2.0),  # +-inf thresholds
+    (0.0, np.nan, 2.0),                                          # missing follows default (right here)
+])
+def test_three_node_tree(threshold, x, expected):
+    m = _model(_forest([1, -1, -1], [2, -1, -1], [0, 0, 0], [threshold, 1, 2], [0, 0, 0], [0, 1, 2]))
+    assert m.predict(np.array([[x, 0]], np.float32))[0] == expected
+    assert m.predict_leaf(np.array([[x, 0]], np.float32))[0] == expected
+
+
+def test_source_numbering_survives_breadth_first_order():
+    # root 0 -> (3, 1); node 3 -> (4, 2); leaves 1, 2, 4 — children listed out of order
+    f = _forest([3, -1, -1, 4, -1], [1, -1, -1, 2, -1], [0, 0, 0, 1, 0], [0, 10, 20, 0, 40], [1] * 5,
+                [0, 10, 20, 0, 40])
+    m = _model(f)
+    X = np.array([[-1, -1], [-1, 1], [1, 0]], np.float32)
+    assert list(m.predict(X)) == [40, 20, 10]
+    assert list(m.predict_leaf(X)) == [4, 2, 1]
+    assert np.array_equal(f.right_child[f.left_child >= 0], f.left_child[f.left_child >= 0] + 1)
+
+
+def test_pruned_nodes_are_dropped():
+    f = _forest([1, -1, -1, -1], [2, -1, -1, -1], [0, 0, 0, 0], [0, 1, 2, 9], [0] * 4, [0, 1, 2, 9])
+    assert f.num_nodes == 3
+
+
+def test_categorical_rule():
+    # category set {1, 33} on feature 0: in the set goes right (leaf 2), otherwise left (leaf 1)
+    bits = [1 << 1, 1 << 1]
+    f = _forest([1, -1, -1], [2, -1, -1], [0, 0, 0], [np.nan, 1, 2], [1, 0, 0], [0, 1, 2], is_cat=[1, 0, 0],
+                cat_offsets=[0, 2, 2, 2], cat_bits=bits)
+    m = _model(f)
+    xs = [1, 33, 1.9, 0, 2, 64, -1, 2.0**24 + 2, np.nan]
+    X = np.array([[x, 0] for x in xs], np.float32)
+    assert list(m.predict(X)) == [2, 2, 2, 1, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("left,right,match", [
+    ([1, -1, -1], [5, -1, -1], "out of range"),
+    ([1, 0, -1], [2, 2, -1], "reached twice|out of range"),
+    ([1, 2, -1], [2, 2, -1], "reached twice"),
+])
+def test_bad_structure(left, right, match):
+    with pytest.raises(ModelFormatError, match=match):
+        _forest(left, right, [0, 0, 0], [0, 1, 2], [0, 0, 0], [0, 1, 2])
+
+
+def test_feature_out_of_range():
+    with pytest.raises(ModelFormatError, match=r"feature 2 is out of range \[0, 2\)"):
+        _forest([1, -1, -1], [2, -1, -1], [2, 0, 0], [0, 1, 2], [0, 0, 0], [0, 1, 2])

@@ -123,11 +123,11 @@ class XGBoostInplace(_XGBoost):
 @register_engine
 class XGBoostDMatrix(_XGBoost):
     name = "xgb-dmatrix"
-    note = "xgboost `Booster.predict(DMatrix(X))` — **DMatrix construction included in the time**"
+    note = "xgboost `Booster.predict(DMatrix(X, nthread=t))` — **DMatrix construction included in the time**"
 
     def predict(self, X, nthread):
         self._threads(nthread)
-        return self.bst.predict(xgb_dmatrix(self.spec, X))
+        return self.bst.predict(xgb_dmatrix(self.spec, X, nthread))
 
 
 # ---------------------------------------------------------------- treelite GTIL

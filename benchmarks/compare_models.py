@@ -135,13 +135,14 @@ def xgb_booster(spec: ModelSpec, nthread: int | None = None):
     return bst
 
 
-def xgb_dmatrix(spec: ModelSpec, X: np.ndarray):
+def xgb_dmatrix(spec: ModelSpec, X: np.ndarray, nthread: int | None = None):
     import xgboost as xgb
 
+    kwargs = {"nthread": nthread} if nthread else {}
     if spec.categorical:
-        return xgb.DMatrix(X, enable_categorical=True,
-                           feature_types=["c" if j in spec.categorical else "q" for j in range(spec.num_features)])
-    return xgb.DMatrix(X)
+        kwargs.update(enable_categorical=True,
+                      feature_types=["c" if j in spec.categorical else "q" for j in range(spec.num_features)])
+    return xgb.DMatrix(X, **kwargs)
 
 
 def xgb_reference(spec: ModelSpec, X: np.ndarray) -> np.ndarray:

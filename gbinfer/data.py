@@ -25,7 +25,7 @@ class DataMatrix:
             self.values, names, types = data.values, data.feature_names, data.feature_types
         else:
             self.values, names, types = _to_float32(data)
-        if missing is not None and not np.isnan(missing):
+        if missing is not None and missing == missing:  # a value other than NaN also means missing
             hits = self.values == np.float32(missing)
             if hits.any():
                 self.values = np.where(hits, np.float32(np.nan), self.values)

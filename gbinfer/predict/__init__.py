@@ -3,10 +3,20 @@ output, make one kernel call, apply the objective's transform.
 
 The walk layout the kernels traverse is derived once per booster and kept beside it, so
 repeated calls on the same model do no per-call model work.
+
+Threads: a batch of ``SERIAL_BELOW`` rows or more runs one parallel kernel over row blocks.
+At most one parallel kernel runs at a time in a process; a call that finds one running (a
+service predicting from several Python threads) runs the serial kernel on its own thread
+instead, which releases the GIL. So threads never multiply past the machine's cores, and no
+Numba threading layer is ever entered concurrently (not all of them allow it). A process
+forked after the thread pool started (a ``fork`` process pool) runs serial kernels only:
+GNU OpenMP's pool does not survive ``fork``.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
 
 import numba
@@ -15,7 +25,6 @@ import numpy as np
 from ..data import DataMatrix
 from ..errors import DataError
 from ..model import Dart, Linear, Model
-from ..objective import Transform
 from . import kernels
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
@@ -23,8 +32,17 @@ from .transforms import apply_transform
 ROW_BLOCK = 128  # rows a thread walks through all trees before the next block
 SERIAL_BELOW = 256  # batches smaller than this run on the calling thread: no thread start-up
 
-
 _layouts: "weakref.WeakKeyDictionary[object, WalkLayout]" = weakref.WeakKeyDictionary()
+_parallel_gate = threading.Lock()
+_pool_started_in: int | None = None  # pid of the process whose thread pool has been started
+
+
+def _forget_pool_after_fork():
+    global _parallel_gate
+    _parallel_gate = threading.Lock()  # a lock held by another thread at fork time stays held
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def walk_layout(booster) -> WalkLayout:
@@ -38,25 +56,29 @@ def walk_layout(booster) -> WalkLayout:
     return layout
 
 
-def as_matrix(model: Model, data) -> DataMatrix:
-    """``data`` as a DataMatrix checked against the model's features."""
-    dm = data if isinstance(data, DataMatrix) else DataMatrix(data)
-    if dm.num_col != model.num_features:
-        raise DataError(f"data has {dm.num_col} columns but the model expects {model.num_features} features")
-    names = model.features.names
-    if names is not None and dm.feature_names is not None and tuple(dm.feature_names) != tuple(names):
-        missing = [n for n in names if n not in dm.feature_names]
-        raise DataError(f"feature names differ from the model's; model features absent from data: {missing[:10]}"
-                        if missing else "feature names are the model's but in another order")
-    return dm
+def rows(model: Model, data) -> np.ndarray:
+    """``data`` as the float32 2-D array the kernels read, checked against the model's features."""
+    if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2:
+        X, names = data, None
+    else:
+        dm = data if isinstance(data, DataMatrix) else DataMatrix(data)
+        X, names = dm.values, dm.feature_names
+    if X.shape[1] != model.meta.num_features:
+        raise DataError(f"data has {X.shape[1]} columns but the model expects {model.meta.num_features} features")
+    expected = model.features.names
+    if names is not None and expected is not None and tuple(names) != expected:
+        absent = [n for n in expected if n not in names]
+        raise DataError(f"feature names differ from the model's; model features absent from data: {absent[:10]}"
+                        if absent else "feature names are the model's but in another order")
+    return X
 
 
 def tree_range(model: Model, iteration_range) -> tuple[int, int]:
     """First and one-past-last tree of the boosting rounds in ``iteration_range``."""
     booster = model.booster
-    rounds = booster.num_iterations
     if iteration_range is None:
         return 0, int(booster.iteration_indptr[-1])
+    rounds = booster.num_iterations
     begin, end = (int(v) for v in iteration_range)
     if end == 0:
         end = rounds
@@ -67,65 +89,72 @@ def tree_range(model: Model, iteration_range) -> tuple[int, int]:
 
 
 def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
-    k = model.num_outputs
+    k = model.meta.num_outputs
     if base_margin is None:
-        return np.tile(model.meta.base_score, (n, 1))
+        out = np.empty((n, k), dtype=np.float32)
+        out[:] = model.meta.base_score
+        return out
     bm = np.asarray(base_margin, dtype=np.float32)
     if bm.size != n * k:
         raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
     return np.array(bm.reshape(n, k), dtype=np.float32, order="C")
 
 
-def _threads(nthread):
-    if nthread is not None and nthread > 0:
-        numba.set_num_threads(min(int(nthread), numba.config.NUMBA_NUM_THREADS))
+def _run(serial_kernel, parallel_kernel, n_rows: int, nthread, args) -> None:
+    """Run the parallel kernel when the batch, the caller and the process allow it; else the serial one."""
+    global _pool_started_in
+    if n_rows < SERIAL_BELOW or nthread == 1 or _pool_started_in not in (None, os.getpid()):
+        serial_kernel(*args)
+        return
+    if not _parallel_gate.acquire(blocking=False):
+        serial_kernel(*args)  # another thread is running a parallel kernel: don't oversubscribe
+        return
+    try:
+        _pool_started_in = os.getpid()
+        if nthread is not None and nthread > 0:
+            numba.set_num_threads(min(int(nthread), numba.config.NUMBA_NUM_THREADS))
+        else:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        parallel_kernel(*args)
+    finally:
+        _parallel_gate.release()
 
 
-def predict_margin(model: Model, dm: DataMatrix, iteration_range=None, base_margin=None, nthread=None):
+def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margin=None, nthread=None):
     """Float32 margins, shape (rows, outputs)."""
-    X = dm.values
     out = _initial_margin(model, X.shape[0], base_margin)
     booster = model.booster
     if isinstance(booster, Linear):
         if iteration_range not in (None, (0, 0)):
-            tree_range(model, iteration_range)  # validates: a linear model has one round
+            raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
         kernels.linear_margin(X, booster.weights, booster.bias, out)
         return out
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
-    serial = X.shape[0] < SERIAL_BELOW
-    _threads(nthread)
     if L.leaf.ndim == 2:
-        kernel = kernels.vector_serial if serial else kernels.vector_parallel
-        kernel(X, L.node_word, L.threshold, L.left, L.leaf, L.tree_root, L.tree_depth,
-               L.cat_offsets, L.cat_bits, t0, t1, out, ROW_BLOCK)
+        _run(kernels.vector_serial, kernels.vector_parallel, X.shape[0], nthread,
+             (X, *L.walk_args, t0, t1, out, ROW_BLOCK))
     else:
-        kernel = kernels.margin_serial if serial else kernels.margin_parallel
-        kernel(X, L.node_word, L.threshold, L.left, L.leaf, L.tree_root, L.tree_depth, L.tree_group,
-               L.tree_weight, L.cat_offsets, L.cat_bits, t0, t1, out, ROW_BLOCK)
+        _run(kernels.margin_serial, kernels.margin_parallel, X.shape[0], nthread,
+             (X, *L.margin_args, t0, t1, out, ROW_BLOCK))
     return out
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    dm = as_matrix(model, data)
-    margin = predict_margin(model, dm, iteration_range, base_margin, nthread)
-    transform = model.objective.transform
-    return _squeeze(margin if output_margin else apply_transform(margin, transform))
+    margin = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread)
+    return _squeeze(margin if output_margin else apply_transform(margin, model.objective.transform))
 
 
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     booster = model.booster
     if isinstance(booster, Linear):
         raise DataError("predict_leaf needs a tree model; this model's booster is linear")
-    dm = as_matrix(model, data)
+    X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    X = dm.values
     L = walk_layout(booster)
     out = np.empty((X.shape[0], t1 - t0), dtype=np.float32)
-    _threads(nthread)
-    kernel = kernels.leaf_serial if X.shape[0] < SERIAL_BELOW else kernels.leaf_parallel
-    kernel(X, L.node_word, L.threshold, L.left, L.tree_root, L.tree_depth, L.cat_offsets, L.cat_bits,
-           booster.forest.node_id, t0, t1, out, ROW_BLOCK)
+    args = (X, *L.walk_args[:3], *L.walk_args[4:], booster.forest.node_id, t0, t1, out, ROW_BLOCK)
+    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, args)
     return _squeeze(out)
 
 
@@ -134,4 +163,4 @@ def _squeeze(out: np.ndarray) -> np.ndarray:
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
-__all__ = ["predict", "predict_leaf", "predict_margin", "as_matrix", "Transform"]
+__all__ = ["predict", "predict_leaf", "predict_margin", "rows", "walk_layout"]

@@ -68,15 +68,17 @@ def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
 @njit(cache=True, nogil=True)
 def _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
                  cat_offsets, cat_bits, t0, t1, out):
-    """Scalar leaves: add each tree's (weighted) leaf to out[row, group], eight rows at a time."""
+    """Scalar leaves: add each tree's (weighted) leaf to out[row, group], eight rows at a time;
+    the last rows (fewer than eight) walk eight trees at a time instead."""
+    full_end = r0 + (r1 - r0) // 8 * 8
     for t in range(t0, t1):
         root = roots[t]
         depth = depths[t]
         g = groups[t]
         wt = weights[t]
         r = np.uint64(r0)
-        end = np.uint64(r1)
-        while r + np.uint64(8) <= end:
+        end = np.uint64(full_end)
+        while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
                 a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
@@ -96,12 +98,46 @@ def _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups
             out[r + np.uint64(6), g] += L_leaf[a6] * wt
             out[r + np.uint64(7), g] += L_leaf[a7] * wt
             r += np.uint64(8)
-        while r < end:
-            a0 = root
-            for _ in range(depth):
-                a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            out[r, g] += L_leaf[a0] * wt
-            r += _ONE
+    for row in range(full_end, r1):
+        _margin_one_row(X, np.uint64(row), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+                        cat_offsets, cat_bits, t0, t1, out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _margin_one_row(X, r, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets, cat_bits,
+                    t0, t1, out):
+    """One row through eight trees at once (independent walks overlap); the eight leaves are
+    then added in tree order, so the float32 sum is the same as one tree at a time."""
+    t = t0
+    while t + 8 <= t1:
+        a0, a1, a2, a3 = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
+        a4, a5, a6, a7 = roots[t + 4], roots[t + 5], roots[t + 6], roots[t + 7]
+        depth = max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3], depths[t + 4], depths[t + 5],
+                    depths[t + 6], depths[t + 7])  # extra steps are harmless: leaves are fixed points
+        for _ in range(depth):
+            a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a1 = _step(X, r, a1, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a2 = _step(X, r, a2, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a3 = _step(X, r, a3, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a4 = _step(X, r, a4, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a5 = _step(X, r, a5, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a6 = _step(X, r, a6, L_word, L_thr, L_left, cat_offsets, cat_bits)
+            a7 = _step(X, r, a7, L_word, L_thr, L_left, cat_offsets, cat_bits)
+        out[r, groups[t]] += L_leaf[a0] * weights[t]
+        out[r, groups[t + 1]] += L_leaf[a1] * weights[t + 1]
+        out[r, groups[t + 2]] += L_leaf[a2] * weights[t + 2]
+        out[r, groups[t + 3]] += L_leaf[a3] * weights[t + 3]
+        out[r, groups[t + 4]] += L_leaf[a4] * weights[t + 4]
+        out[r, groups[t + 5]] += L_leaf[a5] * weights[t + 5]
+        out[r, groups[t + 6]] += L_leaf[a6] * weights[t + 6]
+        out[r, groups[t + 7]] += L_leaf[a7] * weights[t + 7]
+        t += 8
+    while t < t1:
+        a0 = roots[t]
+        for _ in range(depths[t]):
+            a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
+        out[r, groups[t]] += L_leaf[a0] * weights[t]
+        t += 1
 
 
 @njit(cache=True, nogil=True)

@@ -42,6 +42,18 @@ class WalkLayout:
     # which selects the kernels' branch-free numeric step at compile time
 
     @property
+    def margin_args(self) -> tuple:
+        """Model arguments of the scalar-leaf margin kernels, in their order."""
+        return (self.node_word, self.threshold, self.left, self.leaf, self.tree_root, self.tree_depth,
+                self.tree_group, self.tree_weight, self.cat_offsets, self.cat_bits)
+
+    @property
+    def walk_args(self) -> tuple:
+        """Model arguments of the vector-leaf margin kernels and, without ``leaf``, of the leaf-index ones."""
+        return (self.node_word, self.threshold, self.left, self.leaf, self.tree_root, self.tree_depth,
+                self.cat_offsets, self.cat_bits)
+
+    @property
     def nbytes_per_node(self) -> float:
         per_node = self.node_word.nbytes + self.threshold.nbytes + self.left.nbytes + self.leaf.nbytes
         return per_node / len(self.node_word)

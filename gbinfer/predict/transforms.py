@@ -15,30 +15,27 @@ _EPS = np.float32(1e-16)
 _ONE = np.float32(1.0)
 
 
+# The elementwise transforms work in place: the margin buffer is the caller's own fresh array.
+
 @njit(cache=True, nogil=True)
 def _sigmoid(m):
-    out = np.empty_like(m)
-    flat_in = m.ravel()
-    flat_out = out.ravel()
-    for i in range(flat_in.size):
-        x = min(-flat_in[i], _CLAMP)
-        flat_out[i] = _ONE / (math.exp(x) + _ONE + _EPS)
-    return out
+    flat = m.reshape(m.size)
+    for i in range(flat.size):
+        x = min(-flat[i], _CLAMP)
+        flat[i] = _ONE / (math.exp(x) + _ONE + _EPS)
+    return m
 
 
 @njit(cache=True, nogil=True)
 def _exp(m):
-    out = np.empty_like(m)
-    flat_in = m.ravel()
-    flat_out = out.ravel()
-    for i in range(flat_in.size):
-        flat_out[i] = math.exp(flat_in[i])
-    return out
+    flat = m.reshape(m.size)
+    for i in range(flat.size):
+        flat[i] = math.exp(flat[i])
+    return m
 
 
 @njit(cache=True, nogil=True)
 def _softmax(m):
-    out = np.empty_like(m)
     for row in range(m.shape[0]):
         wmax = m[row, 0]
         for k in range(1, m.shape[1]):
@@ -46,12 +43,12 @@ def _softmax(m):
         wsum = 0.0  # XGBoost sums the float32 exponentials in double
         for k in range(m.shape[1]):
             e = math.exp(m[row, k] - wmax)
-            out[row, k] = e
+            m[row, k] = e
             wsum += e
         total = np.float32(wsum)
         for k in range(m.shape[1]):
-            out[row, k] = out[row, k] / total
-    return out
+            m[row, k] = m[row, k] / total
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -81,7 +78,8 @@ def _link(values, kind):
 
 
 def apply_transform(margin: np.ndarray, transform: Transform) -> np.ndarray:
-    """Output of ``margin`` (float32, rows x outputs); ARGMAX gives shape (rows,)."""
+    """Output of ``margin`` (C-contiguous float32, rows x outputs), computed in place where the
+    shape allows; ARGMAX gives shape (rows,)."""
     if transform == Transform.IDENTITY:
         return margin
     if transform == Transform.SIGMOID:

@@ -28,6 +28,9 @@ def main(argv=None) -> int:
     p.add_argument("--missing", type=float, default=float("nan"), help="value meaning missing (NaN always is)")
     p.add_argument("--one-based", action="store_true", help="libsvm feature indices start at 1")
 
+    w = sub.add_parser("warmup", help="compile the kernels a model needs into Numba's on-disk cache")
+    w.add_argument("model", nargs="+")
+
     i = sub.add_parser("inspect", help="describe a model: source, objective, booster, trees, features")
     i.add_argument("model")
 
@@ -42,6 +45,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "predict":
             return _predict(args)
+        if args.command == "warmup":
+            return _warmup(args)
         if args.command == "convert":
             return _convert(args)
         return _inspect(args)
@@ -181,6 +186,16 @@ def describe(model, archive: dict | None = None) -> list[str]:
             shown = ", ".join(f"{k}={v!r}" for k, v in list(user[key].items())[:20])
             lines.append(f"{key + ':':<13}{shown}{' ...' if len(user[key]) > 20 else ''}")
     return lines
+
+
+def _warmup(args) -> int:
+    import time
+
+    for path in args.model:
+        start = time.perf_counter()
+        load(path).warmup()
+        print(f"{path}: kernels ready in {time.perf_counter() - start:.2f} s")
+    return 0
 
 
 def _inspect(args) -> int:

@@ -105,6 +105,13 @@ class Model:
         return predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
                        base_margin=base_margin, nthread=nthread)
 
+    def warmup(self) -> "Model":
+        """Compile or load from cache every kernel this model uses; call it at deploy time."""
+        from .predict import warmup
+
+        warmup(self)
+        return self
+
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
         from .predict import predict_leaf

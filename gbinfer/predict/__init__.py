@@ -158,9 +158,20 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     return _squeeze(out)
 
 
+def warmup(model: Model) -> None:
+    """Compile (or load from Numba's on-disk cache) every kernel ``model`` uses, serial and
+    parallel, so that a service pays compile time at deploy rather than on its first request."""
+    X = np.zeros((SERIAL_BELOW, model.meta.num_features), dtype=np.float32)
+    for batch in (X[:1], X):
+        predict(model, batch)
+        predict(model, batch, output_margin=True)
+        if not isinstance(model.booster, Linear):
+            predict_leaf(model, batch)
+
+
 def _squeeze(out: np.ndarray) -> np.ndarray:
     """XGBoost's Python predict drops a second axis of length one."""
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
-__all__ = ["predict", "predict_leaf", "predict_margin", "rows", "walk_layout"]
+__all__ = ["predict", "predict_leaf", "predict_margin", "rows", "walk_layout", "warmup"]

@@ -29,7 +29,7 @@ def _step(X, row, node, word, threshold, left, cat_offsets, cat_bits):
     """One step of a walk: the child ``node`` sends ``X[row]`` to (a leaf returns itself)."""
 
 
-@overload(_step, inline="always")
+@overload(_step)
 def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
     # Chosen at compile time by the bitset's type: forests without category sets pass an empty
     # uint8 array and get the branch-free numeric step; a runtime flag here costs ~10x.
@@ -46,21 +46,19 @@ def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
     def categorical(X, row, node, word, threshold, left, cat_offsets, cat_bits):
         w = word[node]
         x = X[row, w & _FEATURE]
-        if w & _CATEGORICAL:
-            if math.isnan(x):
-                right = (w >> _SHIFT_MISSING) != 0
-            else:
-                # XGBoost: a category in the set goes right; negative, too large, or beyond
-                # the stored set goes left; a fractional code is truncated toward zero.
-                right = False
-                if x >= 0 and x < MAX_CATEGORY:
-                    code = np.uint64(x)
-                    at = np.uint64(cat_offsets[node]) + (code >> np.uint64(5))
-                    if at < np.uint64(cat_offsets[node + 1]):
-                        right = ((cat_bits[at] >> np.uint32(code & np.uint64(31))) & np.uint32(1)) != 0
-            return left[node] + np.uint32(right)
         t = threshold[node]
         right = (x >= t) | (((w >> _SHIFT_MISSING) != 0) & (not (x < t)))
+        if w & _CATEGORICAL:
+            # XGBoost: a category in the set goes right; negative, too large, or beyond the
+            # stored set goes left; a fractional code is truncated toward zero; missing follows
+            # the default direction.
+            in_set = False
+            if x >= 0 and x < MAX_CATEGORY:
+                code = np.uint64(x)
+                at = np.uint64(cat_offsets[node]) + (code >> np.uint64(5))
+                if at < np.uint64(cat_offsets[node + 1]):
+                    in_set = ((cat_bits[at] >> np.uint32(code & np.uint64(31))) & np.uint32(1)) != 0
+            right = ((w >> _SHIFT_MISSING) != 0) if math.isnan(x) else in_set
         return left[node] + np.uint32(right)
     return categorical
 

@@ -7,6 +7,20 @@ so that kernels can follow every index without bounds checks and never loop: aft
 validation every internal node's children are a sibling pair (``right = left + 1``) inside
 its own tree and after it, and every non-root node has exactly one parent, which proves every
 walk ends at a leaf.
+
+Stored form — 16 bytes a node, the very arrays the kernels traverse:
+
+- ``node_word`` (uint32): split feature in bits 0-29, bit 30 set for a category-set split,
+  bit 31 set when a missing value goes right; 0 at leaves;
+- ``threshold`` (float32): NaN at leaves, so no comparison ever moves a walk off a leaf;
+- ``left`` (uint32): the left child (the right one is ``left + 1``); a leaf points to itself;
+- ``leaf_values`` (float32, one column per leaf output).
+
+Leaves being fixed points, a walk is exactly ``tree_depth[t]`` branch-free steps. The
+unpacked views (``split_feature``, ``left_child`` with -1 at leaves, ``default_left``, ...)
+are derived on demand for code that is not on the hot path. Category offsets are kept only
+for forests with category sets, and source node numbers only when they are not simply each
+node's position in its tree (XGBoost numbers nodes breadth-first already).
 """
 
 from __future__ import annotations
@@ -25,26 +39,27 @@ class Semantics(IntEnum):
     XGBOOST = 0  # x < t goes left; a category in the node's set goes right; NaN follows default_left
 
 
-LEAF = -1  # left_child value marking a leaf
+LEAF = -1  # left_child value marking a leaf in the unpacked view
+FEATURE_MASK = np.uint32(0x3FFFFFFF)
+CATEGORICAL_BIT = np.uint32(1 << 30)
+MISSING_RIGHT_BIT = np.uint32(1 << 31)
 
 
 @dataclass(frozen=True, eq=False)
 class SoAForest:
-    """Flat node arrays of all trees; see the module docstring for the invariants."""
+    """Flat node arrays of all trees; see the module docstring for the layout and invariants."""
 
     semantics: Semantics
-    split_feature: np.ndarray  # int32 [n_nodes]; 0 at leaves
-    threshold: np.ndarray  # float32 (XGBoost) [n_nodes]
-    left_child: np.ndarray  # int32 [n_nodes], global index; LEAF at leaves
-    right_child: np.ndarray  # int32 [n_nodes], global index; LEAF at leaves
-    default_left: np.ndarray  # uint8 [n_nodes]: where a missing value goes
-    is_categorical: np.ndarray  # uint8 [n_nodes]: the split tests a category set
-    cat_offsets: np.ndarray  # int64 [n_nodes + 1]: node i's set is cat_bits[cat_offsets[i]:cat_offsets[i+1]]
-    cat_bits: np.ndarray  # uint32 words, bit c of word c // 32 set when category c is in the set
+    node_word: np.ndarray  # uint32 [n_nodes]
+    threshold: np.ndarray  # float32 [n_nodes]; NaN at leaves
+    left: np.ndarray  # uint32 [n_nodes]; a leaf's own index at leaves
     leaf_values: np.ndarray  # float32 [n_nodes, leaf_size]; meaningful at leaves only
+    cat_bits: np.ndarray  # uint32 words, bit c of word c // 32 set when category c is in the set
+    cat_offsets_stored: np.ndarray  # int64 [n_nodes + 1], or empty when no node tests a category set
     tree_offsets: np.ndarray  # int64 [n_trees + 1]
     tree_group: np.ndarray  # int32 [n_trees]: output the tree adds to (0 for vector-leaf trees)
-    node_id: np.ndarray  # int32 [n_nodes]: the node's number in the source tree (what predict_leaf reports)
+    tree_depth: np.ndarray  # int32 [n_trees]: edges from the root to the deepest leaf
+    node_id_stored: np.ndarray  # int32 [n_nodes], or empty when every node's number is its position
 
     @property
     def num_trees(self) -> int:
@@ -52,7 +67,7 @@ class SoAForest:
 
     @property
     def num_nodes(self) -> int:
-        return len(self.split_feature)
+        return len(self.node_word)
 
     @property
     def leaf_size(self) -> int:
@@ -60,52 +75,152 @@ class SoAForest:
 
     @property
     def has_categorical(self) -> bool:
-        return bool(self.is_categorical.any())
+        return len(self.cat_offsets_stored) > 0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every array the forest keeps."""
+        return sum(getattr(self, name).nbytes for name in self.__dataclass_fields__ if name != "semantics")
+
+    # --- unpacked views ---------------------------------------------------------------------
+
+    @property
+    def is_leaf(self) -> np.ndarray:
+        return self.left == np.arange(self.num_nodes, dtype=np.uint32)
+
+    @property
+    def split_feature(self) -> np.ndarray:
+        return (self.node_word & FEATURE_MASK).astype(np.int32)
+
+    @property
+    def default_left(self) -> np.ndarray:
+        return np.where(self.is_leaf, 1, (self.node_word & MISSING_RIGHT_BIT) == 0).astype(np.uint8)
+
+    @property
+    def is_categorical(self) -> np.ndarray:
+        return ((self.node_word & CATEGORICAL_BIT) != 0).astype(np.uint8)
+
+    @property
+    def left_child(self) -> np.ndarray:
+        return np.where(self.is_leaf, LEAF, self.left.astype(np.int64)).astype(np.int32)
+
+    @property
+    def right_child(self) -> np.ndarray:
+        return np.where(self.is_leaf, LEAF, self.left.astype(np.int64) + 1).astype(np.int32)
+
+    @property
+    def cat_offsets(self) -> np.ndarray:
+        if self.has_categorical:
+            return self.cat_offsets_stored
+        return np.zeros(self.num_nodes + 1, dtype=np.int64)
+
+    @property
+    def node_id(self) -> np.ndarray:
+        """Each node's number in its source tree (what predict_leaf reports)."""
+        if len(self.node_id_stored):
+            return self.node_id_stored
+        return (np.arange(self.num_nodes) - np.repeat(self.tree_offsets[:-1], np.diff(self.tree_offsets))).astype(
+            np.int32)
 
     def tree_depths(self) -> np.ndarray:
-        """Depth (edges from root to the deepest leaf) of every tree."""
-        depth = np.zeros(self.num_nodes, dtype=np.int32)
-        internal = np.flatnonzero(self.left_child != LEAF)
-        # parents precede children, so one pass in node order settles every depth
-        for node in internal:
-            d = depth[node] + 1
-            depth[self.left_child[node]] = d
-            depth[self.right_child[node]] = d
-        return np.maximum.reduceat(depth, self.tree_offsets[:-1]) if self.num_trees else depth[:0]
+        return self.tree_depth
 
     @classmethod
-    def build(cls, *, source: str, num_features: int, num_outputs: int, **arrays) -> "SoAForest":
-        """Cast, freeze and validate the arrays; raise ``ModelFormatError`` naming ``source``."""
-        forest = cls(
-            semantics=arrays.pop("semantics"),
-            split_feature=_frozen(arrays.pop("split_feature"), np.int32),
-            threshold=_frozen(arrays.pop("threshold"), np.float32),
-            left_child=_frozen(arrays.pop("left_child"), np.int32),
-            right_child=_frozen(arrays.pop("right_child"), np.int32),
-            default_left=_frozen(arrays.pop("default_left"), np.uint8),
-            is_categorical=_frozen(arrays.pop("is_categorical"), np.uint8),
-            cat_offsets=_frozen(arrays.pop("cat_offsets"), np.int64),
-            cat_bits=_frozen(arrays.pop("cat_bits"), np.uint32),
-            leaf_values=_frozen(arrays.pop("leaf_values"), np.float32, ndim=2),
-            tree_offsets=_frozen(arrays.pop("tree_offsets"), np.int64),
-            tree_group=_frozen(arrays.pop("tree_group"), np.int32),
-            node_id=_frozen(arrays.pop("node_id"), np.int32),
+    def build(cls, *, source: str, num_features: int, num_outputs: int, semantics, split_feature, threshold,
+              left_child, right_child, default_left, is_categorical, cat_offsets, cat_bits, leaf_values,
+              tree_offsets, tree_group, node_id) -> "SoAForest":
+        """Validate unpacked node arrays (``ModelFormatError`` naming ``source``) and pack them."""
+        unpacked = _Unpacked(
+            split_feature=_array(split_feature, np.int64), threshold=_array(threshold, np.float32),
+            left_child=_array(left_child, np.int64), right_child=_array(right_child, np.int64),
+            default_left=_array(default_left, np.uint8), is_categorical=_array(is_categorical, np.uint8),
+            cat_offsets=_array(cat_offsets, np.int64), cat_bits=_array(cat_bits, np.uint32),
+            leaf_values=_array(leaf_values, np.float32, ndim=2), tree_offsets=_array(tree_offsets, np.int64),
+            tree_group=_array(tree_group, np.int32), node_id=_array(node_id, np.int32),
         )
-        if arrays:
-            raise TypeError(f"unexpected forest arrays: {sorted(arrays)}")
-        _validate(forest, source, num_features, num_outputs)
-        return forest
+        _validate(unpacked, source, num_features, num_outputs)
+        return _pack(unpacked, Semantics(semantics))
 
 
-def _frozen(values, dtype, ndim: int = 1) -> np.ndarray:
-    out = np.ascontiguousarray(values, dtype=dtype)
+@dataclass(frozen=True)
+class _Unpacked:
+    split_feature: np.ndarray
+    threshold: np.ndarray
+    left_child: np.ndarray
+    right_child: np.ndarray
+    default_left: np.ndarray
+    is_categorical: np.ndarray
+    cat_offsets: np.ndarray
+    cat_bits: np.ndarray
+    leaf_values: np.ndarray
+    tree_offsets: np.ndarray
+    tree_group: np.ndarray
+    node_id: np.ndarray
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.split_feature)
+
+    @property
+    def num_trees(self) -> int:
+        return len(self.tree_offsets) - 1
+
+
+def _array(values, dtype, ndim: int = 1) -> np.ndarray:
+    out = np.asarray(values)
     if out.ndim != ndim:
         raise ModelFormatError(None, None, f"forest array has {out.ndim} dimensions, expected {ndim}")
-    out.flags.writeable = False
-    return out
+    return out.astype(dtype, copy=False)
 
 
-def _validate(f: SoAForest, source: str, num_features: int, num_outputs: int) -> None:
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(arr)
+    arr.flags.writeable = False
+    return arr
+
+
+def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
+    n = u.num_nodes
+    internal = u.left_child != LEAF
+    word = np.where(internal, u.split_feature, 0).astype(np.uint32)
+    word |= np.where(internal & (u.is_categorical != 0), CATEGORICAL_BIT, np.uint32(0))
+    word |= np.where(internal & (u.default_left == 0), MISSING_RIGHT_BIT, np.uint32(0))
+    local = np.arange(n) - np.repeat(u.tree_offsets[:-1], np.diff(u.tree_offsets))
+    has_sets = bool((u.is_categorical[internal] != 0).any())
+    return SoAForest(
+        semantics=semantics,
+        node_word=_frozen(word),
+        threshold=_frozen(np.where(internal, u.threshold, np.float32(np.nan)).astype(np.float32)),
+        left=_frozen(np.where(internal, u.left_child, np.arange(n)).astype(np.uint32)),
+        leaf_values=_frozen(u.leaf_values),
+        cat_bits=_frozen(u.cat_bits if has_sets else u.cat_bits[:0]),
+        cat_offsets_stored=_frozen(u.cat_offsets if has_sets else u.cat_offsets[:0]),
+        tree_offsets=_frozen(u.tree_offsets),
+        tree_group=_frozen(u.tree_group),
+        tree_depth=_frozen(_tree_depths(u)),
+        node_id_stored=_frozen(u.node_id[:0] if np.array_equal(u.node_id, local) else u.node_id),
+    )
+
+
+def _tree_depths(u: _Unpacked) -> np.ndarray:
+    """Deepest leaf of every tree, one vectorised pass per level (parents precede children)."""
+    depth = np.zeros(u.num_nodes, dtype=np.int32)
+    parents = np.flatnonzero(u.left_child != LEAF)
+    frontier = np.intersect1d(parents, u.tree_offsets[:-1])  # internal roots
+    is_parent = np.zeros(u.num_nodes, dtype=bool)
+    is_parent[parents] = True
+    level = 0
+    while frontier.size:
+        level += 1
+        children = np.concatenate([u.left_child[frontier], u.right_child[frontier]])
+        depth[children] = level
+        frontier = children[is_parent[children]]
+    if not u.num_trees:
+        return np.zeros(0, dtype=np.int32)
+    return np.maximum.reduceat(depth, u.tree_offsets[:-1]).astype(np.int32)
+
+
+def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) -> None:
     n = f.num_nodes
 
     def fail(field: str, problem: str):
@@ -151,6 +266,8 @@ def _validate(f: SoAForest, source: str, num_features: int, num_outputs: int) ->
         tree = int(tree_of_node[node])
         fail(f"trees[{tree}]", f"node {node - int(offsets[tree])} has {int(reached[node])} parents, expected "
                                "exactly one (the root none)")
+    if num_features - 1 > int(FEATURE_MASK):
+        fail("num_features", f"is {num_features}; at most {int(FEATURE_MASK) + 1} features are supported")
     feats = f.split_feature[internal]
     if feats.size and (feats.min() < 0 or feats.max() >= num_features):
         node = int(np.flatnonzero(internal & ((f.split_feature < 0) | (f.split_feature >= num_features)))[0])

@@ -14,8 +14,9 @@ Layout (all integers little-endian)::
                               64-byte boundary after the previous one, zero padding between
     end - 4      crc32  u32   CRC32 (zlib.crc32) of every byte before it
 
-The arrays are wrapped by ``np.frombuffer`` over a read-only ``mmap`` of the file: nothing is copied,
-the pages are the OS page cache, shared between processes, and read when first touched.
+The arrays are wrapped by ``np.frombuffer`` over a read-only ``mmap`` of the file. Leaf values and
+per-tree arrays stay views of it (page cache, shared between processes); the node arrays are
+validated and packed once into the runtime's 16-byte-a-node form.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def write_spec(spec: "schema.ModelSpec", fh) -> None:
 # --- read ------------------------------------------------------------------------------------
 
 def load(path, *, verify: bool = True):
-    """Load a ``.xgbrs`` file, memory-mapped: the big arrays are views of the file, not copies.
+    """Load a ``.xgbrs`` file, memory-mapped: leaf values stay views of the file; node arrays are packed once.
 
     ``verify=False`` skips the whole-file CRC32 (the header's own CRC32 and every structural check
     still run), so a very large model is not read end to end before the first prediction.

@@ -16,7 +16,8 @@ is the node range ``tree_offsets[t]:tree_offsets[t + 1]`` and its root is the fi
 range. Child indices are *global* node indices (``-1`` at leaves); the two children of a split are
 a sibling pair (``right_child == left_child + 1``) inside the tree and after their parent. That is
 exactly what ``SoAForest.build`` validates, so a loaded file never hands the kernels an index it
-has not checked, and a memory-mapped file needs no renumbering (no copy). ``node_id`` is the node's
+has not checked, and a memory-mapped file needs no renumbering. Threshold values at leaves carry no
+meaning (NaN when gbinfer writes them). ``node_id`` is the node's
 number in the source library's tree (what ``predict_leaf`` reports).
 
 Versioning: ``(major, minor)``. A minor version only adds (optional keys and arrays that a reader
@@ -503,7 +504,7 @@ def from_runtime(model, metadata=None) -> ModelSpec:
 
 def into_runtime(spec: ModelSpec, source: str | None = None):
     """The runtime ``Model`` for a checked spec. Trees go through ``SoAForest.build``, which validates
-    every index; arrays already in the runtime dtype (a memory-mapped file) are not copied."""
+    every index and packs the node arrays into the kernels' form."""
     from ..forest import Semantics as RuntimeSemantics
     from ..forest import SoAForest
     from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree

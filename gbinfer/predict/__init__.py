@@ -29,7 +29,7 @@ from . import kernels
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
 
-ROW_BLOCK = 128  # rows a thread walks through all trees before the next block
+ROW_BLOCK = 64  # rows a thread walks through all trees before the next block
 SERIAL_BELOW = 256  # batches smaller than this run on the calling thread: no thread start-up
 
 _layouts: "weakref.WeakKeyDictionary[object, WalkLayout]" = weakref.WeakKeyDictionary()

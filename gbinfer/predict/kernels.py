@@ -44,22 +44,27 @@ def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
         return numeric
 
     def categorical(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+        # Branch-free: in a forest mixing numeric and set splits, which kind a node is (and
+        # whether a code falls in its set) is unpredictable, so both outcomes are computed and
+        # one is selected. XGBoost's rule: a category in the set goes right; a negative, too
+        # large (>= 2**24) or missing-from-the-stored-set code goes left; a fractional code is
+        # truncated toward zero; NaN follows the default direction.
         w = word[node]
         x = X[row, w & _FEATURE]
         t = threshold[node]
-        right = (x >= t) | (((w >> _SHIFT_MISSING) != 0) & (not (x < t)))
-        if w & _CATEGORICAL:
-            # XGBoost: a category in the set goes right; negative, too large, or beyond the
-            # stored set goes left; a fractional code is truncated toward zero; missing follows
-            # the default direction.
-            in_set = False
-            if x >= 0 and x < MAX_CATEGORY:
-                code = np.uint64(x)
-                at = np.uint64(cat_offsets[node]) + (code >> np.uint64(5))
-                if at < np.uint64(cat_offsets[node + 1]):
-                    in_set = ((cat_bits[at] >> np.uint32(code & np.uint64(31))) & np.uint32(1)) != 0
-            right = ((w >> _SHIFT_MISSING) != 0) if math.isnan(x) else in_set
-        return left[node] + np.uint32(right)
+        missing_right = np.uint32(w >> _SHIFT_MISSING)
+        is_set = np.uint32((w >> np.uint32(30)) & np.uint32(1))
+        numeric_right = np.uint32(x >= t) | (missing_right & np.uint32(not (x < t)))
+        is_nan = np.uint32(x != x)
+        valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
+        code = np.int64(x if valid else np.float32(0))  # signed: float -> uint64 is not branch-free
+        at = cat_offsets[node] + (code >> 5)
+        # outside the node's words, read the zero padding word the layout appends
+        at = at if valid & (at < cat_offsets[node + 1]) else cat_bits.size - 1
+        in_set = (cat_bits[np.uint64(at)] >> np.uint32(code & 31)) & np.uint32(1)
+        set_right = (is_nan & missing_right) | ((is_nan ^ np.uint32(1)) & in_set)
+        right = (is_set & set_right) | ((is_set ^ np.uint32(1)) & numeric_right)
+        return left[node] + right
     return categorical
 
 
@@ -164,13 +169,17 @@ def _leaf_rows(X, r0, r1, L_word, L_thr, L_left, roots, depths, cat_offsets, cat
             out[r, t - t0] = node_id[node]
 
 
-# --- batch entry points: serial over all rows, or parallel over blocks of rows --------------
+# --- batch entry points: blocks of rows, one after another or in parallel --------------------
+# A block's rows stay in cache while every tree walks them; walking all rows tree by tree
+# would stream the whole input through memory once per tree.
 
 @njit(cache=True, nogil=True)
 def margin_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                   cat_bits, t0, t1, out, block):
-    _margin_rows(X, 0, X.shape[0], L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
-                 cat_offsets, cat_bits, t0, t1, out)
+    n = X.shape[0]
+    for r0 in range(0, n, block):
+        _margin_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+                     cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -185,8 +194,10 @@ def margin_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, wei
 @njit(cache=True, nogil=True)
 def vector_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
                   out, block):
-    _vector_rows(X, 0, X.shape[0], L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets,
-                 cat_bits, t0, t1, out)
+    n = X.shape[0]
+    for r0 in range(0, n, block):
+        _vector_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets,
+                     cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -201,8 +212,10 @@ def vector_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets
 @njit(cache=True, nogil=True)
 def leaf_serial(X, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
                 out, block):
-    _leaf_rows(X, 0, X.shape[0], L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits,
-               node_id, t0, t1, out)
+    n = X.shape[0]
+    for r0 in range(0, n, block):
+        _leaf_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits,
+                   node_id, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -22,7 +22,8 @@ class WalkLayout:
     tree_root: np.ndarray  # uint32 [n_trees]
     tree_weight: np.ndarray  # float32 [n_trees]: 1, or the DART weight
     cat_offsets: np.ndarray  # int64 [n_nodes + 1], or empty
-    cat_bits: np.ndarray  # uint32 words, or an empty uint8 array for forests without category sets
+    cat_bits: np.ndarray  # uint32 words plus a zero padding word, or an empty uint8 array for forests
+    # without category sets
 
     @property
     def margin_args(self) -> tuple:
@@ -48,5 +49,6 @@ def build_layout(forest: SoAForest, tree_weight: np.ndarray) -> WalkLayout:
         tree_root=forest.tree_offsets[:-1].astype(np.uint32),
         tree_weight=np.ascontiguousarray(tree_weight, dtype=np.float32),
         cat_offsets=forest.cat_offsets_stored if categorical else np.zeros(1, dtype=np.int64),
-        cat_bits=forest.cat_bits if categorical else np.zeros(0, dtype=np.uint8),
+        # one zero word past the end: where a code outside its node's set reads, without a branch
+        cat_bits=np.append(forest.cat_bits, np.uint32(0)) if categorical else np.zeros(0, dtype=np.uint8),
     )

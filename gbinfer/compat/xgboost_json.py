@@ -230,8 +230,10 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     if weight_drop is None:
         return Tree(forest=forest, iteration_indptr=indptr)
     weights = _array(weight_drop, np.float32, f"{base}/weight_drop", source)
-    if len(weights) != n_trees:
+    if len(weights) > n_trees:
         raise ModelFormatError(source, f"{base}/weight_drop", f"has {len(weights)} weights for {n_trees} trees")
+    # 3.4 allows fewer weights than trees: trees added after the last dropout round weigh 1
+    weights = np.concatenate([weights, np.ones(n_trees - len(weights), dtype=np.float32)])
     return Dart(forest=forest, iteration_indptr=indptr, weights=weights)
 
 

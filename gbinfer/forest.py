@@ -205,10 +205,9 @@ def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
 def _tree_depths(u: _Unpacked) -> np.ndarray:
     """Deepest leaf of every tree, one vectorised pass per level (parents precede children)."""
     depth = np.zeros(u.num_nodes, dtype=np.int32)
-    parents = np.flatnonzero(u.left_child != LEAF)
-    frontier = np.intersect1d(parents, u.tree_offsets[:-1])  # internal roots
-    is_parent = np.zeros(u.num_nodes, dtype=bool)
-    is_parent[parents] = True
+    is_parent = u.left_child != LEAF
+    roots = u.tree_offsets[:-1]
+    frontier = roots[is_parent[roots]]
     level = 0
     while frontier.size:
         level += 1
@@ -257,10 +256,8 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
              "children must be a sibling pair (right = left + 1) inside the tree, after their parent, "
              "and leaves must have no children")
     children = left[internal]
-    reached = np.zeros(n, dtype=np.int64)
+    reached = np.bincount(children, minlength=n) + np.bincount(children + 1, minlength=n)
     reached[offsets[:-1]] += 1
-    np.add.at(reached, children, 1)
-    np.add.at(reached, children + 1, 1)
     if np.any(reached != 1):
         node = int(np.flatnonzero(reached != 1)[0])
         tree = int(tree_of_node[node])

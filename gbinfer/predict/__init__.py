@@ -131,7 +131,7 @@ def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margi
         return out
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
-    if L.leaf.ndim == 2:
+    if L.vector_leaf:
         _run(kernels.vector_serial, kernels.vector_parallel, X.shape[0], nthread,
              (X, *L.walk_args, t0, t1, out, ROW_BLOCK))
     else:

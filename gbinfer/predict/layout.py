@@ -18,37 +18,29 @@ from ..forest import SoAForest
 @dataclass(frozen=True, eq=False)
 class WalkLayout:
     forest: SoAForest
-    leaf: np.ndarray  # float32 [n_nodes] (a view) for scalar leaves, [n_nodes, k] for vector leaves
-    tree_root: np.ndarray  # uint32 [n_trees]
-    tree_weight: np.ndarray  # float32 [n_trees]: 1, or the DART weight
-    cat_offsets: np.ndarray  # int64 [n_nodes + 1], or empty
-    cat_bits: np.ndarray  # uint32 words plus a zero padding word, or an empty uint8 array for forests
-    # without category sets
-
-    @property
-    def margin_args(self) -> tuple:
-        """Model arguments of the scalar-leaf margin kernels, in their order."""
-        f = self.forest
-        return (f.node_word, f.threshold, f.left, self.leaf, self.tree_root, f.tree_depth, f.tree_group,
-                self.tree_weight, self.cat_offsets, self.cat_bits)
-
-    @property
-    def walk_args(self) -> tuple:
-        """Model arguments of the vector-leaf margin kernels and, without ``leaf``, of the leaf-index ones."""
-        f = self.forest
-        return (f.node_word, f.threshold, f.left, self.leaf, self.tree_root, f.tree_depth, self.cat_offsets,
-                self.cat_bits)
+    vector_leaf: bool  # leaves hold one value per output
+    # Model arguments of the margin kernels, in their order: (node_word, threshold, left, leaf,
+    # tree_root, tree_depth, tree_group, tree_weight, cat_offsets, cat_bits); the vector-leaf
+    # kernels take them without tree_group and tree_weight, the leaf-index ones also without leaf.
+    margin_args: tuple
+    walk_args: tuple
 
 
 def build_layout(forest: SoAForest, tree_weight: np.ndarray) -> WalkLayout:
-    leaf = forest.leaf_values[:, 0] if forest.leaf_size == 1 else forest.leaf_values  # contiguous either way
-    categorical = forest.has_categorical
+    f = forest
+    leaf = f.leaf_values[:, 0] if f.leaf_size == 1 else f.leaf_values  # contiguous either way
+    tree_root = f.tree_offsets[:-1].astype(np.uint32)
+    tree_weight = np.ascontiguousarray(tree_weight, dtype=np.float32)
+    if f.has_categorical:
+        cat_offsets = f.cat_offsets_stored
+        cat_bits = np.append(f.cat_bits, np.uint32(0))  # a zero word where out-of-set codes read
+    else:
+        cat_offsets = np.zeros(1, dtype=np.int64)
+        cat_bits = np.zeros(0, dtype=np.uint8)  # selects the branch-free numeric step
     return WalkLayout(
-        forest=forest,
-        leaf=leaf,
-        tree_root=forest.tree_offsets[:-1].astype(np.uint32),
-        tree_weight=np.ascontiguousarray(tree_weight, dtype=np.float32),
-        cat_offsets=forest.cat_offsets_stored if categorical else np.zeros(1, dtype=np.int64),
-        # one zero word past the end: where a code outside its node's set reads, without a branch
-        cat_bits=np.append(forest.cat_bits, np.uint32(0)) if categorical else np.zeros(0, dtype=np.uint8),
+        forest=f,
+        vector_leaf=f.leaf_size > 1,
+        margin_args=(f.node_word, f.threshold, f.left, leaf, tree_root, f.tree_depth, f.tree_group, tree_weight,
+                     cat_offsets, cat_bits),
+        walk_args=(f.node_word, f.threshold, f.left, leaf, tree_root, f.tree_depth, cat_offsets, cat_bits),
     )

@@ -25,6 +25,7 @@ import numpy as np
 from ..data import DataMatrix
 from ..errors import DataError
 from ..model import Dart, Linear, Model
+from ..objective import Transform
 from . import kernels
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
@@ -120,29 +121,40 @@ def _run(serial_kernel, parallel_kernel, n_rows: int, nthread, args) -> None:
         _parallel_gate.release()
 
 
-def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margin=None, nthread=None):
-    """Float32 margins, shape (rows, outputs)."""
-    out = _initial_margin(model, X.shape[0], base_margin)
+def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margin=None, nthread=None,
+                   transform: Transform = Transform.IDENTITY) -> np.ndarray:
+    """Float32 margins, shape (rows, outputs), with ``transform`` (not ARGMAX) applied in place.
+
+    Scalar-leaf forests do it all in one kernel call: fill each block's rows with the base
+    score, add the trees, transform the block."""
     booster = model.booster
+    n, k = X.shape[0], model.meta.num_outputs
     if isinstance(booster, Linear):
         if iteration_range not in (None, (0, 0)):
             raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
+        out = _initial_margin(model, n, base_margin)
         kernels.linear_margin(X, booster.weights, booster.bias, out)
-        return out
+        return apply_transform(out, transform)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
     if L.vector_leaf:
-        _run(kernels.vector_serial, kernels.vector_parallel, X.shape[0], nthread,
-             (X, *L.walk_args, t0, t1, out, ROW_BLOCK))
+        out = _initial_margin(model, n, base_margin)
+        _run(kernels.vector_serial, kernels.vector_parallel, n, nthread, (X, *L.walk_args, t0, t1, out, ROW_BLOCK))
+        return apply_transform(out, transform)
+    if base_margin is None:
+        out, init = np.empty((n, k), dtype=np.float32), True
     else:
-        _run(kernels.margin_serial, kernels.margin_parallel, X.shape[0], nthread,
-             (X, *L.margin_args, t0, t1, out, ROW_BLOCK))
+        out, init = _initial_margin(model, n, base_margin), False
+    _run(kernels.margin_serial, kernels.margin_parallel, n, nthread,
+         (X, *L.margin_args, t0, t1, model.meta.base_score, init, int(transform), out, ROW_BLOCK))
     return out
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    margin = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread)
-    return _squeeze(margin if output_margin else apply_transform(margin, model.objective.transform))
+    transform = Transform.IDENTITY if output_margin else model.objective.transform
+    in_kernel = Transform.IDENTITY if transform == Transform.ARGMAX else transform
+    out = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread, in_kernel)
+    return _squeeze(apply_transform(out, transform) if transform == Transform.ARGMAX else out)
 
 
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:

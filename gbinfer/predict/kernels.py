@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .transforms import transform_in_place
+
 MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
 _FEATURE = np.uint32(0x3FFFFFFF)
 _CATEGORICAL = np.uint32(1 << 30)
@@ -173,22 +175,37 @@ def _leaf_rows(X, r0, r1, L_word, L_thr, L_left, roots, depths, cat_offsets, cat
 # A block's rows stay in cache while every tree walks them; walking all rows tree by tree
 # would stream the whole input through memory once per tree.
 
+@njit(cache=True, nogil=True, inline="always")
+def _margin_block(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                  cat_bits, t0, t1, base, init, transform, out):
+    """One block of rows: start from the base score (``init``), add the trees, transform in place
+    (``transform`` is a ``Transform`` value; 0 leaves margins)."""
+    if init:
+        for r in range(r0, r1):
+            for k in range(out.shape[1]):
+                out[r, k] = base[k]
+    _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                 cat_bits, t0, t1, out)
+    if transform != 0:
+        transform_in_place(out[r0:r1], transform)
+
+
 @njit(cache=True, nogil=True)
 def margin_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
-                  cat_bits, t0, t1, out, block):
+                  cat_bits, t0, t1, base, init, transform, out, block):
     n = X.shape[0]
     for r0 in range(0, n, block):
-        _margin_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
-                     cat_offsets, cat_bits, t0, t1, out)
+        _margin_block(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+                      cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def margin_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
-                    cat_bits, t0, t1, out, block):
+                    cat_bits, t0, t1, base, init, transform, out, block):
     n = X.shape[0]
     for b in prange((n + block - 1) // block):
-        _margin_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths, groups,
-                     weights, cat_offsets, cat_bits, t0, t1, out)
+        _margin_block(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths,
+                      groups, weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True)

@@ -77,22 +77,29 @@ def _link(values, kind):
     return out
 
 
+@njit(cache=True, nogil=True)
+def transform_in_place(m, code):
+    """Apply transform ``code`` (a ``Transform`` value other than ARGMAX) to the 2-D float32 ``m``."""
+    if code == 1:
+        _sigmoid(m)
+    elif code == 2:
+        _exp(m)
+    elif code == 3:
+        flat = m.reshape(m.size)
+        for i in range(flat.size):
+            flat[i] = np.float32(1.0) if flat[i] > 0 else np.float32(0.0)
+    elif code == 4:
+        _softmax(m)
+
+
 def apply_transform(margin: np.ndarray, transform: Transform) -> np.ndarray:
     """Output of ``margin`` (C-contiguous float32, rows x outputs), computed in place where the
     shape allows; ARGMAX gives shape (rows,)."""
-    if transform == Transform.IDENTITY:
-        return margin
-    if transform == Transform.SIGMOID:
-        return _sigmoid(margin)
-    if transform == Transform.EXP:
-        return _exp(margin)
-    if transform == Transform.HINGE:
-        return (margin > 0).astype(np.float32)
-    if transform == Transform.SOFTMAX:
-        return _softmax(margin)
     if transform == Transform.ARGMAX:
         return _argmax(margin)
-    raise ValueError(f"unknown transform {transform!r}")
+    if transform != Transform.IDENTITY:
+        transform_in_place(margin, int(transform))
+    return margin
 
 
 def base_score_to_margin(values: np.ndarray, link: BaseScoreLink) -> np.ndarray:

@@ -40,7 +40,7 @@ class Semantics(IntEnum):
 
 
 LEAF = -1  # left_child value marking a leaf in the unpacked view
-FEATURE_MASK = np.uint32(0x3FFFFFFF)
+FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29; the kernels read these three constants
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
 

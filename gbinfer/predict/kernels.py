@@ -2,7 +2,7 @@
 validated when it was built, and the layout keeps every index inside it.
 
 A walk is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed
-points, see ``layout``), with no data-dependent branch in numeric forests. The scalar-leaf
+points; the node layout is defined in ``forest``), with no data-dependent branch in numeric forests. The scalar-leaf
 kernel advances eight rows through a tree together: their walks are independent, so the CPU
 overlaps their loads instead of waiting on one chain. Within a row, trees are added in model
 order in float32, starting from the base margin, as XGBoost does: that order is what makes
@@ -18,13 +18,12 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ..forest import FEATURE_MASK as _FEATURE
 from .transforms import transform_in_place
 
 MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
-_FEATURE = np.uint32(0x3FFFFFFF)
-_CATEGORICAL = np.uint32(1 << 30)
-_SHIFT_MISSING = np.uint32(31)
-_ONE = np.uint64(1)
+_SHIFT_MISSING = np.uint32(31)  # forest.MISSING_RIGHT_BIT is the top bit
+_SHIFT_CATEGORICAL = np.uint32(30)  # forest.CATEGORICAL_BIT
 
 
 def _step(X, row, node, word, threshold, left, cat_offsets, cat_bits):
@@ -55,7 +54,7 @@ def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
         x = X[row, w & _FEATURE]
         t = threshold[node]
         missing_right = np.uint32(w >> _SHIFT_MISSING)
-        is_set = np.uint32((w >> np.uint32(30)) & np.uint32(1))
+        is_set = np.uint32((w >> _SHIFT_CATEGORICAL) & np.uint32(1))
         numeric_right = np.uint32(x >= t) | (missing_right & np.uint32(not (x < t)))
         is_nan = np.uint32(x != x)
         valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN

@@ -159,7 +159,7 @@ def describe(model, archive: dict | None = None) -> list[str]:
     else:
         forest = booster.forest
         kind = type(booster).__name__.lower()
-        depths = forest.tree_depths()
+        depths = forest.tree_depth
         leaves = int((forest.left_child < 0).sum())
         lines += [
             f"booster:     {'dart' if kind == 'dart' else 'gbtree'}",

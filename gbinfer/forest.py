@@ -122,9 +122,6 @@ class SoAForest:
         return (np.arange(self.num_nodes) - np.repeat(self.tree_offsets[:-1], np.diff(self.tree_offsets))).astype(
             np.int32)
 
-    def tree_depths(self) -> np.ndarray:
-        return self.tree_depth
-
     @classmethod
     def build(cls, *, source: str, num_features: int, num_outputs: int, semantics, split_feature, threshold,
               left_child, right_child, default_left, is_categorical, cat_offsets, cat_bits, leaf_values,

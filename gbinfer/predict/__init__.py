@@ -165,8 +165,7 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
     out = np.empty((X.shape[0], t1 - t0), dtype=np.float32)
-    args = (X, *L.walk_args[:3], *L.walk_args[4:], booster.forest.node_id, t0, t1, out, ROW_BLOCK)
-    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, args)
+    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, (X, *L.leaf_args, t0, t1, out, ROW_BLOCK))
     return _squeeze(out)
 
 

@@ -17,13 +17,12 @@ from ..forest import SoAForest
 
 @dataclass(frozen=True, eq=False)
 class WalkLayout:
-    forest: SoAForest
     vector_leaf: bool  # leaves hold one value per output
-    # Model arguments of the margin kernels, in their order: (node_word, threshold, left, leaf,
-    # tree_root, tree_depth, tree_group, tree_weight, cat_offsets, cat_bits); the vector-leaf
-    # kernels take them without tree_group and tree_weight, the leaf-index ones also without leaf.
-    margin_args: tuple
-    walk_args: tuple
+    # Model arguments of the kernels, in their order, built once per booster:
+    margin_args: tuple  # (node_word, threshold, left, leaf, tree_root, tree_depth, tree_group, tree_weight,
+    #                     cat_offsets, cat_bits)
+    walk_args: tuple  # vector-leaf kernels: margin_args without tree_group and tree_weight
+    leaf_args: tuple  # leaf-index kernels: walk_args without leaf, plus the source node numbers
 
 
 def build_layout(forest: SoAForest, tree_weight: np.ndarray) -> WalkLayout:
@@ -38,9 +37,9 @@ def build_layout(forest: SoAForest, tree_weight: np.ndarray) -> WalkLayout:
         cat_offsets = np.zeros(1, dtype=np.int64)
         cat_bits = np.zeros(0, dtype=np.uint8)  # selects the branch-free numeric step
     return WalkLayout(
-        forest=f,
         vector_leaf=f.leaf_size > 1,
         margin_args=(f.node_word, f.threshold, f.left, leaf, tree_root, f.tree_depth, f.tree_group, tree_weight,
                      cat_offsets, cat_bits),
         walk_args=(f.node_word, f.threshold, f.left, leaf, tree_root, f.tree_depth, cat_offsets, cat_bits),
+        leaf_args=(f.node_word, f.threshold, f.left, tree_root, f.tree_depth, cat_offsets, cat_bits, f.node_id),
     )

@@ -10,17 +10,23 @@ walk ends at a leaf.
 
 Stored form — 16 bytes a node, the very arrays the kernels traverse:
 
-- ``node_word`` (uint32): split feature in bits 0-29, bit 30 set for a category-set split,
-  bit 31 set when a missing value goes right; 0 at leaves;
-- ``threshold`` (float32): NaN at leaves, so no comparison ever moves a walk off a leaf;
+- ``node_word`` (uint32): the split's feature *slot* in bits 0-29 (an index into
+  ``used_features``, the sorted features the forest splits on), bit 30 set for a category-set
+  split, bit 31 set when a missing value goes right; 0 at leaves;
+- ``split_key`` (uint32): the threshold as an order-preserving integer key (``order_keys``)
+  minus the missing-goes-right bit, so that a step is one unsigned comparison
+  ``key(x) - missing_right >= split_key``: missing values (key 0) wrap to the top and go right
+  exactly when the bit is set; 0xFFFFFFFF at leaves, which no key reaches;
 - ``left`` (uint32): the left child (the right one is ``left + 1``); a leaf points to itself;
 - ``leaf_values`` (float32, one column per leaf output).
 
-Leaves being fixed points, a walk is exactly ``tree_depth[t]`` branch-free steps. The
-unpacked views (``split_feature``, ``left_child`` with -1 at leaves, ``default_left``, ...)
-are derived on demand for code that is not on the hot path. Category offsets are kept only
-for forests with category sets, and source node numbers only when they are not simply each
-node's position in its tree (XGBoost numbers nodes breadth-first already).
+Comparing keys instead of floats saves the NaN test of every step (kernels convert each block
+of rows to keys once, for the used features only). Leaves being fixed points, a walk is
+exactly ``tree_depth[t]`` branch-free steps. The unpacked views (``split_feature``,
+``threshold``, ``left_child`` with -1 at leaves, ``default_left``, ...) are derived on demand
+for code that is not on the hot path. Category offsets are kept only for forests with
+category sets, and source node numbers only when they are not simply each node's position in
+its tree (XGBoost numbers nodes breadth-first already).
 """
 
 from __future__ import annotations
@@ -43,6 +49,30 @@ LEAF = -1  # left_child value marking a leaf in the unpacked view
 FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29; the kernels read these three constants
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
+LEAF_KEY = np.uint32(0xFFFFFFFF)  # split_key at leaves: above every data key, so walks stay put
+_NAN_SPLIT_KEY = np.uint32(1)  # a NaN threshold: every present value goes right (x < NaN is false)
+
+
+def order_keys(values: np.ndarray) -> np.ndarray:
+    """float32 -> uint32 keys with the same order: ``a < b`` exactly when ``key(a) < key(b)``.
+
+    NaN maps to 0, below every other key, and finite values and infinities land in
+    [0x007FFFFF, 0xFF800000]. -0.0 keeps its own key, just below +0.0's, so stored thresholds
+    decode to the same bits; data is converted by the kernels with -0.0 folded onto +0.0,
+    which makes -0.0 and +0.0 compare equal against either threshold, as floats do.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    keys = np.where(bits >> np.uint32(31) != 0, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
+    return np.where(np.isnan(values), np.uint32(0), keys).astype(np.uint32)
+
+
+def values_of_keys(keys: np.ndarray) -> np.ndarray:
+    """The inverse of ``order_keys`` for every key it produces (0 and the unused keys give NaN)."""
+    keys = np.asarray(keys, dtype=np.uint32)
+    bits = np.where(keys >= np.uint32(0x80000000), keys ^ np.uint32(0x80000000), ~keys).astype(np.uint32)
+    values = bits.view(np.float32).copy()
+    values[(keys < np.uint32(0x007FFFFF)) | (keys > np.uint32(0xFF800000))] = np.nan
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +81,7 @@ class SoAForest:
 
     semantics: Semantics
     node_word: np.ndarray  # uint32 [n_nodes]
-    threshold: np.ndarray  # float32 [n_nodes]; NaN at leaves
+    split_key: np.ndarray  # uint32 [n_nodes]; LEAF_KEY at leaves
     left: np.ndarray  # uint32 [n_nodes]; a leaf's own index at leaves
     leaf_values: np.ndarray  # float32 [n_nodes, leaf_size]; meaningful at leaves only
     cat_bits: np.ndarray  # uint32 words, bit c of word c // 32 set when category c is in the set
@@ -60,6 +90,7 @@ class SoAForest:
     tree_group: np.ndarray  # int32 [n_trees]: output the tree adds to (0 for vector-leaf trees)
     tree_depth: np.ndarray  # int32 [n_trees]: edges from the root to the deepest leaf
     node_id_stored: np.ndarray  # int32 [n_nodes], or empty when every node's number is its position
+    used_features: np.ndarray  # int32 [n_slots]: the feature each slot of node_word reads, ascending
 
     @property
     def num_trees(self) -> int:
@@ -90,7 +121,18 @@ class SoAForest:
 
     @property
     def split_feature(self) -> np.ndarray:
-        return (self.node_word & FEATURE_MASK).astype(np.int32)
+        if not len(self.used_features):
+            return np.zeros(self.num_nodes, dtype=np.int32)
+        return np.where(self.is_leaf, 0, self.used_features[self.node_word & FEATURE_MASK]).astype(np.int32)
+
+    @property
+    def threshold(self) -> np.ndarray:
+        """float32, NaN at leaves."""
+        missing_right = (self.node_word >> np.uint32(31)).astype(np.uint32)
+        out = np.where(self.is_leaf, np.float32(np.nan), values_of_keys(self.split_key + missing_right))
+        out = out.astype(np.float32)
+        out.flags.writeable = False
+        return out
 
     @property
     def default_left(self) -> np.ndarray:
@@ -179,15 +221,20 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
     n = u.num_nodes
     internal = u.left_child != LEAF
-    word = np.where(internal, u.split_feature, 0).astype(np.uint32)
+    used_features, slot = np.unique(u.split_feature[internal], return_inverse=True)
+    word = np.zeros(n, dtype=np.uint32)
+    word[internal] = slot.astype(np.uint32)
     word |= np.where(internal & (u.is_categorical != 0), CATEGORICAL_BIT, np.uint32(0))
-    word |= np.where(internal & (u.default_left == 0), MISSING_RIGHT_BIT, np.uint32(0))
+    missing_right = internal & (u.default_left == 0)
+    word |= np.where(missing_right, MISSING_RIGHT_BIT, np.uint32(0))
+    keys = np.where(np.isnan(u.threshold), _NAN_SPLIT_KEY, order_keys(u.threshold)) - missing_right
+    split_key = np.where(internal, keys, LEAF_KEY).astype(np.uint32)
     local = np.arange(n) - np.repeat(u.tree_offsets[:-1], np.diff(u.tree_offsets))
     has_sets = bool((u.is_categorical[internal] != 0).any())
     return SoAForest(
         semantics=semantics,
         node_word=_frozen(word),
-        threshold=_frozen(np.where(internal, u.threshold, np.float32(np.nan)).astype(np.float32)),
+        split_key=_frozen(split_key),
         left=_frozen(np.where(internal, u.left_child, np.arange(n)).astype(np.uint32)),
         leaf_values=_frozen(u.leaf_values),
         cat_bits=_frozen(u.cat_bits if has_sets else u.cat_bits[:0]),
@@ -196,6 +243,7 @@ def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
         tree_group=_frozen(u.tree_group),
         tree_depth=_frozen(_tree_depths(u)),
         node_id_stored=_frozen(u.node_id[:0] if np.array_equal(u.node_id, local) else u.node_id),
+        used_features=_frozen(used_features.astype(np.int32)),
     )
 
 

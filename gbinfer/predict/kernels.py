@@ -1,13 +1,17 @@
 """Compiled traversal kernels over a ``WalkLayout``. They trust their inputs: the forest was
 validated when it was built, and the layout keeps every index inside it.
 
-A walk is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed
-points; the node layout is defined in ``forest``), with no data-dependent branch in numeric forests. The scalar-leaf
-kernel advances eight rows through a tree together: their walks are independent, so the CPU
-overlaps their loads instead of waiting on one chain. Within a row, trees are added in model
-order in float32, starting from the base margin, as XGBoost does: that order is what makes
-margins bit-identical. Batch kernels come in a serial form (small batches: no thread start-up)
-and a ``prange`` form over blocks of rows.
+Rows are walked in blocks of ``BLOCK``. A block first turns the features the forest splits on
+into order-preserving integer keys (``forest.order_keys``), slot by slot, ``BLOCK`` keys per
+slot; every step then reads ``keys[slot * BLOCK + row]`` and makes one unsigned comparison,
+with no NaN test (the stored split key already has the missing direction folded in). A walk
+is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed points; the
+node layout is defined in ``forest``), with no data-dependent branch. The scalar-leaf kernel
+advances eight rows through a tree together: their walks are independent, so the CPU overlaps
+their loads instead of waiting on one chain. Within a row, trees are added in model order in
+float32, starting from the base margin, as XGBoost does: that order is what makes margins
+bit-identical. Batch kernels come in a serial form (small batches: no thread start-up) and a
+``prange`` form over blocks.
 """
 
 from __future__ import annotations
@@ -15,50 +19,85 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
-from ..forest import FEATURE_MASK as _FEATURE
+from ..forest import order_keys
 from .transforms import transform_in_place
 
-MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
-_SHIFT_MISSING = np.uint32(31)  # forest.MISSING_RIGHT_BIT is the top bit
-_SHIFT_CATEGORICAL = np.uint32(30)  # forest.CATEGORICAL_BIT
+_SLOT_SHIFT = np.uint32(6)
+BLOCK = 1 << int(_SLOT_SHIFT)  # rows per block; a slot's keys are this many apart
+_SIGN = np.uint32(0x80000000)  # the key of +0.0: keys at or above it are values >= 0
+_ABS = np.uint32(0x7FFFFFFF)
+_INF_BITS = np.uint32(0x7F800000)
+# XGBoost treats category codes >= 2**24 (not exact in float32) as not in any set
+_KEY_OF_MAX_CATEGORY = np.uint32(order_keys(np.array([16777216.0], dtype=np.float32))[0])
 
 
-def _step(X, row, node, word, threshold, left, cat_offsets, cat_bits):
-    """One step of a walk: the child ``node`` sends ``X[row]`` to (a leaf returns itself)."""
+@intrinsic
+def _float_of_bits(typingctx, bits):
+    """Reinterpret uint32 bits as a float32 (numba has no scalar bit cast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.uint32), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _data_key(bits):
+    """``forest.order_keys`` of one float32 given as its bits, with -0.0 folded onto +0.0."""
+    b = bits if bits != _SIGN else np.uint32(0)
+    key = np.uint32(b ^ (np.uint32(np.uint32(0) - (b >> np.uint32(31))) | _SIGN))
+    return np.uint32(0) if (b & _ABS) > _INF_BITS else key
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_keys(X_bits, r0, r1, used_features):
+    """Keys of rows [r0, r1) for every used feature, slot-major. Rows past r1 are never read.
+    A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
+    n_slots = used_features.size
+    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint32)
+    if n_slots == 0:
+        keys[:] = 0
+    for s in range(n_slots):
+        column = used_features[s]
+        at = s * BLOCK - r0
+        for r in range(r0, r1):
+            keys[at + r] = _data_key(X_bits[r, column])
+    return keys
+
+
+def _step(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+    """One step of a walk: the child ``node`` sends block row ``row`` to (a leaf returns itself)."""
 
 
 @overload(_step)
-def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
     # Chosen at compile time by the bitset's type: forests without category sets pass an empty
-    # uint8 array and get the branch-free numeric step; a runtime flag here costs ~10x.
+    # uint8 array and get the numeric step; a runtime flag here costs ~10x.
     if cat_bits.dtype == types.uint8:
-        def numeric(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+        def numeric(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
             w = word[node]
-            x = X[row, w & _FEATURE]
-            t = threshold[node]
-            # not (x < t) sends NaN right, (x >= t) sends it left; leaves have t = NaN and stay
-            right = (x >= t) | (((w >> _SHIFT_MISSING) != 0) & (not (x < t)))
-            return left[node] + np.uint32(right)
+            # slot * BLOCK: the 32-bit shift also drops the two flag bits (slots are < 2**26)
+            k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+            # a missing value (key 0) minus the missing-right bit wraps above every split key
+            return left[node] + np.uint32((k - (w >> np.uint32(31))) >= split_key[node])
         return numeric
 
-    def categorical(X, row, node, word, threshold, left, cat_offsets, cat_bits):
+    def categorical(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
         # Branch-free: in a forest mixing numeric and set splits, which kind a node is (and
         # whether a code falls in its set) is unpredictable, so both outcomes are computed and
         # one is selected. XGBoost's rule: a category in the set goes right; a negative, too
         # large (>= 2**24) or missing-from-the-stored-set code goes left; a fractional code is
         # truncated toward zero; NaN follows the default direction.
         w = word[node]
-        x = X[row, w & _FEATURE]
-        t = threshold[node]
-        missing_right = np.uint32(w >> _SHIFT_MISSING)
-        is_set = np.uint32((w >> _SHIFT_CATEGORICAL) & np.uint32(1))
-        numeric_right = np.uint32(x >= t) | (missing_right & np.uint32(not (x < t)))
-        is_nan = np.uint32(x != x)
-        valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
-        code = np.int64(x if valid else np.float32(0))  # signed: float -> uint64 is not branch-free
+        k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+        missing_right = np.uint32(w >> np.uint32(31))
+        is_set = np.uint32((w >> np.uint32(30)) & np.uint32(1))
+        numeric_right = np.uint32((k - missing_right) >= split_key[node])
+        is_nan = np.uint32(k == 0)
+        valid = (k >= _SIGN) & (k < _KEY_OF_MAX_CATEGORY)  # 0 <= x < 2**24; False for NaN
+        code = np.int64(_float_of_bits(np.uint32(k ^ _SIGN) if valid else np.uint32(0)))
         at = cat_offsets[node] + (code >> 5)
         # outside the node's words, read the zero padding word the layout appends
         at = at if valid & (at < cat_offsets[node + 1]) else cat_bits.size - 1
@@ -70,48 +109,51 @@ def _step_impl(X, row, node, word, threshold, left, cat_offsets, cat_bits):
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
+def _margin_rows(keys, n, o, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights,
                  cat_offsets, cat_bits, t0, t1, out):
-    """Scalar leaves: add each tree's (weighted) leaf to out[row, group], eight rows at a time;
-    the last rows (fewer than eight) walk eight trees at a time instead."""
-    full_end = r0 + (r1 - r0) // 8 * 8
+    """Scalar leaves: add each tree's (weighted) leaf to out[o + row, group] for the block's
+    ``n`` rows, eight rows at a time; the last rows (fewer than eight) walk eight trees at a
+    time instead."""
+    full_end = n // 8 * 8
     for t in range(t0, t1):
         root = roots[t]
         depth = depths[t]
         g = groups[t]
         wt = weights[t]
-        r = np.uint64(r0)
+        r = np.uint64(0)
         end = np.uint64(full_end)
         while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
-                a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a1 = _step(X, r + np.uint64(1), a1, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a2 = _step(X, r + np.uint64(2), a2, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a3 = _step(X, r + np.uint64(3), a3, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a4 = _step(X, r + np.uint64(4), a4, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a5 = _step(X, r + np.uint64(5), a5, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a6 = _step(X, r + np.uint64(6), a6, L_word, L_thr, L_left, cat_offsets, cat_bits)
-                a7 = _step(X, r + np.uint64(7), a7, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            out[r, g] += L_leaf[a0] * wt
-            out[r + np.uint64(1), g] += L_leaf[a1] * wt
-            out[r + np.uint64(2), g] += L_leaf[a2] * wt
-            out[r + np.uint64(3), g] += L_leaf[a3] * wt
-            out[r + np.uint64(4), g] += L_leaf[a4] * wt
-            out[r + np.uint64(5), g] += L_leaf[a5] * wt
-            out[r + np.uint64(6), g] += L_leaf[a6] * wt
-            out[r + np.uint64(7), g] += L_leaf[a7] * wt
+                a0 = _step(keys, r, a0, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a1 = _step(keys, r + np.uint64(1), a1, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a2 = _step(keys, r + np.uint64(2), a2, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a3 = _step(keys, r + np.uint64(3), a3, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a4 = _step(keys, r + np.uint64(4), a4, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a5 = _step(keys, r + np.uint64(5), a5, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a6 = _step(keys, r + np.uint64(6), a6, L_word, L_key, L_left, cat_offsets, cat_bits)
+                a7 = _step(keys, r + np.uint64(7), a7, L_word, L_key, L_left, cat_offsets, cat_bits)
+            row = np.uint64(o) + r
+            out[row, g] += L_leaf[a0] * wt
+            out[row + np.uint64(1), g] += L_leaf[a1] * wt
+            out[row + np.uint64(2), g] += L_leaf[a2] * wt
+            out[row + np.uint64(3), g] += L_leaf[a3] * wt
+            out[row + np.uint64(4), g] += L_leaf[a4] * wt
+            out[row + np.uint64(5), g] += L_leaf[a5] * wt
+            out[row + np.uint64(6), g] += L_leaf[a6] * wt
+            out[row + np.uint64(7), g] += L_leaf[a7] * wt
             r += np.uint64(8)
-    for row in range(full_end, r1):
-        _margin_one_row(X, np.uint64(row), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
-                        cat_offsets, cat_bits, t0, t1, out)
+    for r in range(full_end, n):
+        _margin_one_row(keys, np.uint64(r), o + r, L_word, L_key, L_left, L_leaf, roots, depths, groups,
+                        weights, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_one_row(X, r, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets, cat_bits,
-                    t0, t1, out):
-    """One row through eight trees at once (independent walks overlap); the eight leaves are
-    then added in tree order, so the float32 sum is the same as one tree at a time."""
+def _margin_one_row(keys, r, row, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                    cat_bits, t0, t1, out):
+    """Block row ``r`` (output row ``row``) through eight trees at once (independent walks
+    overlap); the eight leaves are then added in tree order, so the float32 sum is the same as
+    one tree at a time."""
     t = t0
     while t + 8 <= t1:
         a0, a1, a2, a3 = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
@@ -119,127 +161,130 @@ def _margin_one_row(X, r, L_word, L_thr, L_left, L_leaf, roots, depths, groups, 
         depth = max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3], depths[t + 4], depths[t + 5],
                     depths[t + 6], depths[t + 7])  # extra steps are harmless: leaves are fixed points
         for _ in range(depth):
-            a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a1 = _step(X, r, a1, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a2 = _step(X, r, a2, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a3 = _step(X, r, a3, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a4 = _step(X, r, a4, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a5 = _step(X, r, a5, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a6 = _step(X, r, a6, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            a7 = _step(X, r, a7, L_word, L_thr, L_left, cat_offsets, cat_bits)
-        out[r, groups[t]] += L_leaf[a0] * weights[t]
-        out[r, groups[t + 1]] += L_leaf[a1] * weights[t + 1]
-        out[r, groups[t + 2]] += L_leaf[a2] * weights[t + 2]
-        out[r, groups[t + 3]] += L_leaf[a3] * weights[t + 3]
-        out[r, groups[t + 4]] += L_leaf[a4] * weights[t + 4]
-        out[r, groups[t + 5]] += L_leaf[a5] * weights[t + 5]
-        out[r, groups[t + 6]] += L_leaf[a6] * weights[t + 6]
-        out[r, groups[t + 7]] += L_leaf[a7] * weights[t + 7]
+            a0 = _step(keys, r, a0, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a1 = _step(keys, r, a1, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a2 = _step(keys, r, a2, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a3 = _step(keys, r, a3, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a4 = _step(keys, r, a4, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a5 = _step(keys, r, a5, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a6 = _step(keys, r, a6, L_word, L_key, L_left, cat_offsets, cat_bits)
+            a7 = _step(keys, r, a7, L_word, L_key, L_left, cat_offsets, cat_bits)
+        out[row, groups[t]] += L_leaf[a0] * weights[t]
+        out[row, groups[t + 1]] += L_leaf[a1] * weights[t + 1]
+        out[row, groups[t + 2]] += L_leaf[a2] * weights[t + 2]
+        out[row, groups[t + 3]] += L_leaf[a3] * weights[t + 3]
+        out[row, groups[t + 4]] += L_leaf[a4] * weights[t + 4]
+        out[row, groups[t + 5]] += L_leaf[a5] * weights[t + 5]
+        out[row, groups[t + 6]] += L_leaf[a6] * weights[t + 6]
+        out[row, groups[t + 7]] += L_leaf[a7] * weights[t + 7]
         t += 8
     while t < t1:
         a0 = roots[t]
         for _ in range(depths[t]):
-            a0 = _step(X, r, a0, L_word, L_thr, L_left, cat_offsets, cat_bits)
-        out[r, groups[t]] += L_leaf[a0] * weights[t]
+            a0 = _step(keys, r, a0, L_word, L_key, L_left, cat_offsets, cat_bits)
+        out[row, groups[t]] += L_leaf[a0] * weights[t]
         t += 1
 
 
 @njit(cache=True, nogil=True)
-def _vector_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits,
-                 t0, t1, out):
+def _vector_rows(keys, n, o, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1, out):
     """Vector leaves: add each tree's whole leaf vector to the row's outputs."""
     width = L_leaf.shape[1]
     for t in range(t0, t1):
-        for r in range(np.uint64(r0), np.uint64(r1)):
+        for r in range(np.uint64(n)):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(X, r, node, L_word, L_thr, L_left, cat_offsets, cat_bits)
+                node = _step(keys, r, node, L_word, L_key, L_left, cat_offsets, cat_bits)
             for k in range(width):
-                out[r, k] += L_leaf[node, k]
+                out[np.uint64(o) + r, k] += L_leaf[node, k]
 
 
 @njit(cache=True, nogil=True)
-def _leaf_rows(X, r0, r1, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id,
-               t0, t1, out):
+def _leaf_rows(keys, n, o, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1, out):
     """The source library's number of the leaf each row reaches in each tree."""
     for t in range(t0, t1):
-        for r in range(np.uint64(r0), np.uint64(r1)):
+        for r in range(np.uint64(n)):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(X, r, node, L_word, L_thr, L_left, cat_offsets, cat_bits)
-            out[r, t - t0] = node_id[node]
+                node = _step(keys, r, node, L_word, L_key, L_left, cat_offsets, cat_bits)
+            out[np.uint64(o) + r, t - t0] = node_id[node]
 
 
 # --- batch entry points: blocks of rows, one after another or in parallel --------------------
-# A block's rows stay in cache while every tree walks them; walking all rows tree by tree
+# A block's keys stay in cache while every tree walks them; walking all rows tree by tree
 # would stream the whole input through memory once per tree.
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_block(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
-                  cat_bits, t0, t1, base, init, transform, out):
+def _margin_block(X_bits, r0, r1, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights,
+                  cat_offsets, cat_bits, t0, t1, base, init, transform, out):
     """One block of rows: start from the base score (``init``), add the trees, transform in place
     (``transform`` is a ``Transform`` value; 0 leaves margins)."""
+    keys = _block_keys(X_bits, r0, r1, used)
     if init:
         for r in range(r0, r1):
             for k in range(out.shape[1]):
                 out[r, k] = base[k]
-    _margin_rows(X, r0, r1, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+    _margin_rows(keys, r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                  cat_bits, t0, t1, out)
     if transform != 0:
         transform_in_place(out[r0:r1], transform)
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
-                  cat_bits, t0, t1, base, init, transform, out, block):
-    n = X.shape[0]
-    for r0 in range(0, n, block):
-        _margin_block(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights,
-                      cat_offsets, cat_bits, t0, t1, base, init, transform, out)
+def margin_serial(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                  cat_bits, t0, t1, base, init, transform, out):
+    n = X_bits.shape[0]
+    for r0 in range(0, n, BLOCK):
+        _margin_block(X_bits, r0, min(n, r0 + BLOCK), used, L_word, L_key, L_left, L_leaf, roots, depths, groups,
+                      weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
-                    cat_bits, t0, t1, base, init, transform, out, block):
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _margin_block(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths,
-                      groups, weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
+def margin_parallel(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+                    cat_bits, t0, t1, base, init, transform, out):
+    n = X_bits.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        _margin_block(X_bits, b * BLOCK, min(n, (b + 1) * BLOCK), used, L_word, L_key, L_left, L_leaf, roots,
+                      depths, groups, weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True)
-def vector_serial(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
-                  out, block):
-    n = X.shape[0]
-    for r0 in range(0, n, block):
-        _vector_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets,
-                     cat_bits, t0, t1, out)
+def vector_serial(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
+                  out):
+    n = X_bits.shape[0]
+    for r0 in range(0, n, BLOCK):
+        r1 = min(n, r0 + BLOCK)
+        _vector_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
+                     depths, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def vector_parallel(X, L_word, L_thr, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
-                    out, block):
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _vector_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, L_leaf, roots, depths,
-                     cat_offsets, cat_bits, t0, t1, out)
+def vector_parallel(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0,
+                    t1, out):
+    n = X_bits.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
+        _vector_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
+                     depths, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def leaf_serial(X, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
-                out, block):
-    n = X.shape[0]
-    for r0 in range(0, n, block):
-        _leaf_rows(X, r0, min(n, r0 + block), L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits,
-                   node_id, t0, t1, out)
+def leaf_serial(X_bits, used, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
+                out):
+    n = X_bits.shape[0]
+    for r0 in range(0, n, BLOCK):
+        r1 = min(n, r0 + BLOCK)
+        _leaf_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
+                   cat_offsets, cat_bits, node_id, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def leaf_parallel(X, L_word, L_thr, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
-                  out, block):
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _leaf_rows(X, b * block, min(n, (b + 1) * block), L_word, L_thr, L_left, roots, depths,
+def leaf_parallel(X_bits, used, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0,
+                  t1, out):
+    n = X_bits.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
+        _leaf_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
                    cat_offsets, cat_bits, node_id, t0, t1, out)
 
 

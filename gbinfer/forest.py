@@ -10,9 +10,9 @@ walk ends at a leaf.
 
 Stored form — 16 bytes a node, the very arrays the kernels traverse:
 
-- ``node_word`` (uint32): the split's feature *slot* in bits 0-29 (an index into
-  ``used_features``, the sorted features the forest splits on), bit 30 set for a category-set
-  split, bit 31 set when a missing value goes right; 0 at leaves;
+- ``node_word`` (uint32): the split's *slot* in bits 0-29 (an index into ``slots``, which
+  lists each feature the forest splits on, once per kind of split on it), bit 30 set for a
+  category-set split, bit 31 set when a missing value goes right; 0 at leaves;
 - ``split_key`` (uint32): the threshold as an order-preserving integer key (``order_keys``)
   minus the missing-goes-right bit, so that a step is one unsigned comparison
   ``key(x) - missing_right >= split_key``: missing values (key 0) wrap to the top and go right
@@ -21,7 +21,8 @@ Stored form — 16 bytes a node, the very arrays the kernels traverse:
 - ``leaf_values`` (float32, one column per leaf output).
 
 Comparing keys instead of floats saves the NaN test of every step (kernels convert each block
-of rows to keys once, for the used features only). Leaves being fixed points, a walk is
+of rows to keys once, for the used features only; a slot of category-set splits keeps the raw
+value, from which the category code is taken). Leaves being fixed points, a walk is
 exactly ``tree_depth[t]`` branch-free steps. The unpacked views (``split_feature``,
 ``threshold``, ``left_child`` with -1 at leaves, ``default_left``, ...) are derived on demand
 for code that is not on the hot path. Category offsets are kept only for forests with
@@ -90,7 +91,7 @@ class SoAForest:
     tree_group: np.ndarray  # int32 [n_trees]: output the tree adds to (0 for vector-leaf trees)
     tree_depth: np.ndarray  # int32 [n_trees]: edges from the root to the deepest leaf
     node_id_stored: np.ndarray  # int32 [n_nodes], or empty when every node's number is its position
-    used_features: np.ndarray  # int32 [n_slots]: the feature each slot of node_word reads, ascending
+    slots: np.ndarray  # uint32 [n_slots]: feature (bits 0-29) | CATEGORICAL_BIT for raw-value slots; ascending
 
     @property
     def num_trees(self) -> int:
@@ -121,9 +122,10 @@ class SoAForest:
 
     @property
     def split_feature(self) -> np.ndarray:
-        if not len(self.used_features):
+        if not len(self.slots):
             return np.zeros(self.num_nodes, dtype=np.int32)
-        return np.where(self.is_leaf, 0, self.used_features[self.node_word & FEATURE_MASK]).astype(np.int32)
+        feature = self.slots[self.node_word & FEATURE_MASK] & FEATURE_MASK
+        return np.where(self.is_leaf, 0, feature).astype(np.int32)
 
     @property
     def threshold(self) -> np.ndarray:
@@ -221,10 +223,12 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
     n = u.num_nodes
     internal = u.left_child != LEAF
-    used_features, slot = np.unique(u.split_feature[internal], return_inverse=True)
+    set_split = internal & (u.is_categorical != 0)
+    kind = np.where(set_split, CATEGORICAL_BIT, np.uint32(0))
+    slots, slot = np.unique((u.split_feature.astype(np.uint32) | kind)[internal], return_inverse=True)
     word = np.zeros(n, dtype=np.uint32)
     word[internal] = slot.astype(np.uint32)
-    word |= np.where(internal & (u.is_categorical != 0), CATEGORICAL_BIT, np.uint32(0))
+    word |= kind
     missing_right = internal & (u.default_left == 0)
     word |= np.where(missing_right, MISSING_RIGHT_BIT, np.uint32(0))
     keys = np.where(np.isnan(u.threshold), _NAN_SPLIT_KEY, order_keys(u.threshold)) - missing_right
@@ -243,7 +247,7 @@ def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
         tree_group=_frozen(u.tree_group),
         tree_depth=_frozen(_tree_depths(u)),
         node_id_stored=_frozen(u.node_id[:0] if np.array_equal(u.node_id, local) else u.node_id),
-        used_features=_frozen(used_features.astype(np.int32)),
+        slots=_frozen(slots.astype(np.uint32)),
     )
 
 

@@ -4,7 +4,8 @@ validated when it was built, and the layout keeps every index inside it.
 Rows are walked in blocks of ``BLOCK``. A block first turns the features the forest splits on
 into order-preserving integer keys (``forest.order_keys``), slot by slot, ``BLOCK`` keys per
 slot; every step then reads ``keys[slot * BLOCK + row]`` and makes one unsigned comparison,
-with no NaN test (the stored split key already has the missing direction folded in). A walk
+with no NaN test (the stored split key already has the missing direction folded in). Slots of
+category-set splits hold the raw float bits instead. A walk
 is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed points; the
 node layout is defined in ``forest``), with no data-dependent branch. The scalar-leaf kernel
 advances eight rows through a tree together: their walks are independent, so the CPU overlaps
@@ -23,16 +24,16 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from ..forest import order_keys
+from ..forest import CATEGORICAL_BIT as _CATEGORICAL
+from ..forest import FEATURE_MASK as _FEATURE
 from .transforms import transform_in_place
 
 _SLOT_SHIFT = np.uint32(6)
 BLOCK = 1 << int(_SLOT_SHIFT)  # rows per block; a slot's keys are this many apart
-_SIGN = np.uint32(0x80000000)  # the key of +0.0: keys at or above it are values >= 0
+_SIGN = np.uint32(0x80000000)  # the sign bit: the bits of -0.0, and the key of +0.0
 _ABS = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
-# XGBoost treats category codes >= 2**24 (not exact in float32) as not in any set
-_KEY_OF_MAX_CATEGORY = np.uint32(order_keys(np.array([16777216.0], dtype=np.float32))[0])
+MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
 
 
 @intrinsic
@@ -52,18 +53,22 @@ def _data_key(bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _block_keys(X_bits, r0, r1, used_features):
-    """Keys of rows [r0, r1) for every used feature, slot-major. Rows past r1 are never read.
-    A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
-    n_slots = used_features.size
+def _block_keys(X_bits, r0, r1, slots):
+    """Keys (raw bits for category-set slots) of rows [r0, r1), slot-major. Rows past r1 are
+    never read. A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
+    n_slots = slots.size
     keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint32)
     if n_slots == 0:
         keys[:] = 0
     for s in range(n_slots):
-        column = used_features[s]
+        column = slots[s] & _FEATURE
         at = s * BLOCK - r0
-        for r in range(r0, r1):
-            keys[at + r] = _data_key(X_bits[r, column])
+        if slots[s] & _CATEGORICAL:
+            for r in range(r0, r1):
+                keys[at + r] = X_bits[r, column]
+        else:
+            for r in range(r0, r1):
+                keys[at + r] = _data_key(X_bits[r, column])
     return keys
 
 
@@ -90,14 +95,17 @@ def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
         # one is selected. XGBoost's rule: a category in the set goes right; a negative, too
         # large (>= 2**24) or missing-from-the-stored-set code goes left; a fractional code is
         # truncated toward zero; NaN follows the default direction.
+        # The slot holds a key for numeric nodes and the raw value for set nodes: both readings
+        # are made, the node's kind picks one.
         w = word[node]
         k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
         missing_right = np.uint32(w >> np.uint32(31))
         is_set = np.uint32((w >> np.uint32(30)) & np.uint32(1))
         numeric_right = np.uint32((k - missing_right) >= split_key[node])
-        is_nan = np.uint32(k == 0)
-        valid = (k >= _SIGN) & (k < _KEY_OF_MAX_CATEGORY)  # 0 <= x < 2**24; False for NaN
-        code = np.int64(_float_of_bits(np.uint32(k ^ _SIGN) if valid else np.uint32(0)))
+        x = _float_of_bits(k)
+        is_nan = np.uint32(x != x)
+        valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
+        code = np.int64(x if valid else np.float32(0))  # signed: float -> uint64 is not branch-free
         at = cat_offsets[node] + (code >> 5)
         # outside the node's words, read the zero padding word the layout appends
         at = at if valid & (at < cat_offsets[node + 1]) else cat_bits.size - 1

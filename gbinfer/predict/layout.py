@@ -19,7 +19,7 @@ from ..forest import SoAForest
 class WalkLayout:
     vector_leaf: bool  # leaves hold one value per output
     # Model arguments of the kernels, in their order, built once per booster:
-    margin_args: tuple  # (used_features, node_word, split_key, left, leaf, tree_root, tree_depth, tree_group,
+    margin_args: tuple  # (slots, node_word, split_key, left, leaf, tree_root, tree_depth, tree_group,
     #                     tree_weight, cat_offsets, cat_bits)
     walk_args: tuple  # vector-leaf kernels: margin_args without tree_group and tree_weight
     leaf_args: tuple  # leaf-index kernels: walk_args without leaf, plus the source node numbers
@@ -38,10 +38,10 @@ def build_layout(forest: SoAForest, tree_weight: np.ndarray) -> WalkLayout:
         cat_bits = np.zeros(0, dtype=np.uint8)  # selects the branch-free numeric step
     return WalkLayout(
         vector_leaf=f.leaf_size > 1,
-        margin_args=(f.used_features, f.node_word, f.split_key, f.left, leaf, tree_root, f.tree_depth, f.tree_group,
+        margin_args=(f.slots, f.node_word, f.split_key, f.left, leaf, tree_root, f.tree_depth, f.tree_group,
                      tree_weight, cat_offsets, cat_bits),
-        walk_args=(f.used_features, f.node_word, f.split_key, f.left, leaf, tree_root, f.tree_depth, cat_offsets,
+        walk_args=(f.slots, f.node_word, f.split_key, f.left, leaf, tree_root, f.tree_depth, cat_offsets,
                    cat_bits),
-        leaf_args=(f.used_features, f.node_word, f.split_key, f.left, tree_root, f.tree_depth, cat_offsets,
+        leaf_args=(f.slots, f.node_word, f.split_key, f.left, tree_root, f.tree_depth, cat_offsets,
                    cat_bits, f.node_id),
     )

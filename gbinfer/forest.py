@@ -16,7 +16,8 @@ Stored form — 16 bytes a node, the very arrays the kernels traverse:
 - ``split_key`` (uint32): the threshold as an order-preserving integer key (``order_keys``)
   minus the missing-goes-right bit, so that a step is one unsigned comparison
   ``key(x) - missing_right >= split_key``: missing values (key 0) wrap to the top and go right
-  exactly when the bit is set; 0xFFFFFFFF at leaves, which no key reaches;
+  exactly when the bit is set; 0xFFFFFFFF (``TOP_KEY``, which no key reaches) at leaves and
+  set splits, so the comparison never sends them right;
 - ``left`` (uint32): the left child (the right one is ``left + 1``); a leaf points to itself;
 - ``leaf_values`` (float32, one column per leaf output).
 
@@ -50,7 +51,7 @@ LEAF = -1  # left_child value marking a leaf in the unpacked view
 FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29; the kernels read these three constants
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
-LEAF_KEY = np.uint32(0xFFFFFFFF)  # split_key at leaves: above every data key, so walks stay put
+TOP_KEY = np.uint32(0xFFFFFFFF)  # split_key at leaves and set splits: above every data key
 _NAN_SPLIT_KEY = np.uint32(1)  # a NaN threshold: every present value goes right (x < NaN is false)
 
 
@@ -82,7 +83,7 @@ class SoAForest:
 
     semantics: Semantics
     node_word: np.ndarray  # uint32 [n_nodes]
-    split_key: np.ndarray  # uint32 [n_nodes]; LEAF_KEY at leaves
+    split_key: np.ndarray  # uint32 [n_nodes]; TOP_KEY at leaves and set splits
     left: np.ndarray  # uint32 [n_nodes]; a leaf's own index at leaves
     leaf_values: np.ndarray  # float32 [n_nodes, leaf_size]; meaningful at leaves only
     cat_bits: np.ndarray  # uint32 words, bit c of word c // 32 set when category c is in the set
@@ -129,9 +130,9 @@ class SoAForest:
 
     @property
     def threshold(self) -> np.ndarray:
-        """float32, NaN at leaves."""
+        """float32, NaN at leaves and set splits (which have no threshold)."""
         missing_right = (self.node_word >> np.uint32(31)).astype(np.uint32)
-        out = np.where(self.is_leaf, np.float32(np.nan), values_of_keys(self.split_key + missing_right))
+        out = np.where(self.split_key == TOP_KEY, np.float32(np.nan), values_of_keys(self.split_key + missing_right))
         out = out.astype(np.float32)
         out.flags.writeable = False
         return out
@@ -232,7 +233,7 @@ def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
     missing_right = internal & (u.default_left == 0)
     word |= np.where(missing_right, MISSING_RIGHT_BIT, np.uint32(0))
     keys = np.where(np.isnan(u.threshold), _NAN_SPLIT_KEY, order_keys(u.threshold)) - missing_right
-    split_key = np.where(internal, keys, LEAF_KEY).astype(np.uint32)
+    split_key = np.where(internal & ~set_split, keys, TOP_KEY).astype(np.uint32)
     local = np.arange(n) - np.repeat(u.tree_offsets[:-1], np.diff(u.tree_offsets))
     has_sets = bool((u.is_categorical[internal] != 0).any())
     return SoAForest(

@@ -82,3 +82,47 @@ def test_bad_structure(left, right, match):
 def test_feature_out_of_range():
     with pytest.raises(ModelFormatError, match=r"feature 2 is out of range \[0, 2\)"):
         _forest([1, -1, -1], [2, -1, -1], [2, 0, 0], [0, 1, 2], [0, 0, 0], [0, 1, 2])
+
+
+def _special_floats(rng, n):
+    """Random float32 bit patterns (every exponent, denormals included) plus the edge values."""
+    values = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edges = np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 1.17549435e-38, 3.4028235e38, -3.4028235e38,
+                      1.0, -1.0, np.nan], np.float32)
+    return np.concatenate([values[~np.isnan(values)], edges])
+
+
+def test_threshold_keys_decode_to_the_same_bits():
+    from gbinfer.forest import order_keys, values_of_keys
+    t = _special_floats(np.random.default_rng(0), 200_000)
+    t = t[~np.isnan(t)]
+    keys = order_keys(t)
+    assert np.array_equal(values_of_keys(keys).view(np.uint32), t.view(np.uint32))
+    assert np.all(np.diff(t[np.argsort(keys)]) >= 0)  # the floats' order (-0.0 just below +0.0)
+
+
+def test_stumps_follow_the_float_rule_on_every_kind_of_value():
+    # Many one-split trees over random thresholds; each row's leaf per tree must be what
+    # XGBoost's rule gives in floats: x < t goes left, missing follows the default direction.
+    rng = np.random.default_rng(1)
+    thresholds = _special_floats(rng, 300)
+    thresholds[:3] = [0.0, -0.0, np.nan]  # a NaN threshold sends every present value right
+    n = len(thresholds)
+    default_left = rng.integers(0, 2, n).astype(np.uint8)
+    left = np.tile([1, -1, -1], n)
+    right = np.tile([2, -1, -1], n)
+    thr = np.column_stack([thresholds, np.zeros(n), np.zeros(n)]).ravel().astype(np.float32)
+    forest = assemble(source="test", semantics=Semantics.XGBOOST, num_features=2, num_outputs=1,
+                      tree_sizes=np.full(n, 3), tree_group=np.zeros(n, np.int32), left_local=left, right_local=right,
+                      split_feature=np.tile([1, 0, 0], n), threshold=thr,
+                      default_left=np.repeat(default_left, 3), is_categorical=np.zeros(3 * n, np.uint8),
+                      cat_offsets=np.zeros(3 * n + 1, np.int64), cat_bits=np.zeros(0, np.uint32),
+                      leaf_values=np.zeros((3 * n, 1), np.float32))
+    x = _special_floats(rng, 2_000)
+    X = np.column_stack([np.zeros_like(x), x]).astype(np.float32)
+    got = _model(forest).predict_leaf(X)
+    with np.errstate(invalid="ignore"):
+        goes_left = np.where(np.isnan(x)[:, None], default_left[None, :] == 1, x[:, None] < thresholds[None, :])
+    assert np.array_equal(got, np.where(goes_left, 1, 2))
+    assert np.array_equal(forest.threshold[forest.left_child >= 0].view(np.uint32)[3:],
+                          thresholds[3:].view(np.uint32))

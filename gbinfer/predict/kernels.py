@@ -5,7 +5,7 @@ Rows are walked in blocks of ``BLOCK``. A block first turns the features the for
 into order-preserving integer keys (``forest.order_keys``), slot by slot, ``BLOCK`` keys per
 slot; every step then reads ``keys[slot * BLOCK + row]`` and makes one unsigned comparison,
 with no NaN test (the stored split key already has the missing direction folded in). Slots of
-category-set splits hold the raw float bits instead. A walk
+category-set splits hold category codes instead (``_category_code``). A walk
 is ``tree_depth[t]`` steps of ``node = left[node] + goes_right`` (leaves are fixed points; the
 node layout is defined in ``forest``), with no data-dependent branch. The scalar-leaf kernel
 advances eight rows through a tree together: their walks are independent, so the CPU overlaps
@@ -34,6 +34,8 @@ _SIGN = np.uint32(0x80000000)  # the sign bit: the bits of -0.0, and the key of 
 _ABS = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 MAX_CATEGORY = np.float32(16777216.0)  # XGBoost treats codes >= 2**24 (not exact in float32) as invalid
+_NAN_CODE = np.uint32(0xFFFFFFFE)  # set-slot value of a missing value
+_NO_CATEGORY = np.uint32(0xFFFFFFFD)  # set-slot value of a negative or too large code: in no set
 
 
 @intrinsic
@@ -53,8 +55,20 @@ def _data_key(bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _category_code(bits):
+    """What a set-split slot holds: category + 1 (truncated toward zero, as XGBoost does), or
+    ``_NAN_CODE`` / ``_NO_CATEGORY``. The + 1 keeps ``code - missing_right`` from wrapping, and
+    both markers sit below the top split key, so a set node's key comparison is always false."""
+    x = _float_of_bits(bits)
+    valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
+    code = np.uint32(np.int64(x if valid else np.float32(0)) + 1)
+    code = code if valid else _NO_CATEGORY
+    return _NAN_CODE if x != x else code
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _block_keys(X_bits, r0, r1, slots):
-    """Keys (raw bits for category-set slots) of rows [r0, r1), slot-major. Rows past r1 are
+    """Keys (category codes in set-split slots) of rows [r0, r1), slot-major. Rows past r1 are
     never read. A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
     n_slots = slots.size
     keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint32)
@@ -65,7 +79,7 @@ def _block_keys(X_bits, r0, r1, slots):
         at = s * BLOCK - r0
         if slots[s] & _CATEGORICAL:
             for r in range(r0, r1):
-                keys[at + r] = X_bits[r, column]
+                keys[at + r] = _category_code(X_bits[r, column])
         else:
             for r in range(r0, r1):
                 keys[at + r] = _data_key(X_bits[r, column])
@@ -91,28 +105,21 @@ def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
 
     def categorical(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
         # Branch-free: in a forest mixing numeric and set splits, which kind a node is (and
-        # whether a code falls in its set) is unpredictable, so both outcomes are computed and
-        # one is selected. XGBoost's rule: a category in the set goes right; a negative, too
-        # large (>= 2**24) or missing-from-the-stored-set code goes left; a fractional code is
-        # truncated toward zero; NaN follows the default direction.
-        # The slot holds a key for numeric nodes and the raw value for set nodes: both readings
-        # are made, the node's kind picks one.
+        # whether a code falls in its set) is unpredictable. Both tests run and each is false
+        # for the other kind of node: a set node's split key is the top key, and a numeric node
+        # has no bitset words, so its lookup reads the zero padding word the layout appends (as
+        # do codes outside a set's words, and the markers). XGBoost's rule: a category in the set
+        # goes right, any other code left, a missing value the default way.
         w = word[node]
         k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
-        missing_right = np.uint32(w >> np.uint32(31))
-        is_set = np.uint32((w >> np.uint32(30)) & np.uint32(1))
+        missing_right = w >> np.uint32(31)
         numeric_right = np.uint32((k - missing_right) >= split_key[node])
-        x = _float_of_bits(k)
-        is_nan = np.uint32(x != x)
-        valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
-        code = np.int64(x if valid else np.float32(0))  # signed: float -> uint64 is not branch-free
-        at = cat_offsets[node] + (code >> 5)
-        # outside the node's words, read the zero padding word the layout appends
-        at = at if valid & (at < cat_offsets[node + 1]) else cat_bits.size - 1
-        in_set = (cat_bits[np.uint64(at)] >> np.uint32(code & 31)) & np.uint32(1)
-        set_right = (is_nan & missing_right) | ((is_nan ^ np.uint32(1)) & in_set)
-        right = (is_set & set_right) | ((is_set ^ np.uint32(1)) & numeric_right)
-        return left[node] + right
+        category = np.uint32(k - np.uint32(1))
+        at = cat_offsets[node] + np.int64(category >> np.uint32(5))
+        at = at if at < cat_offsets[node + 1] else cat_bits.size - 1
+        in_set = (cat_bits[np.uint64(at)] >> (category & np.uint32(31))) & np.uint32(1)
+        missing = np.uint32(k == _NAN_CODE) & missing_right
+        return left[node] + (numeric_right | in_set | missing)
     return categorical
 
 

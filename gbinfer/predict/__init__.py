@@ -138,14 +138,14 @@ def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margi
     L = walk_layout(booster)
     if L.vector_leaf:
         out = _initial_margin(model, n, base_margin)
-        _run(kernels.vector_serial, kernels.vector_parallel, n, nthread, (_bits(X), *L.walk_args, t0, t1, out))
+        _run(kernels.vector_serial, kernels.vector_parallel, n, nthread, (X, *L.walk_args, t0, t1, out))
         return apply_transform(out, transform)
     if base_margin is None:
         out, init = np.empty((n, k), dtype=np.float32), True
     else:
         out, init = _initial_margin(model, n, base_margin), False
     _run(kernels.margin_serial, kernels.margin_parallel, n, nthread,
-         (_bits(X), *L.margin_args, t0, t1, model.meta.base_score, init, int(transform), out))
+         (X, *L.margin_args, t0, t1, model.meta.base_score, init, int(transform), out))
     return out
 
 
@@ -164,7 +164,7 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
     out = np.empty((X.shape[0], t1 - t0), dtype=np.float32)
-    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, (_bits(X), *L.leaf_args, t0, t1, out))
+    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, (X, *L.leaf_args, t0, t1, out))
     return _squeeze(out)
 
 
@@ -177,11 +177,6 @@ def warmup(model: Model) -> None:
         predict(model, batch, output_margin=True)
         if not isinstance(model.booster, Linear):
             predict_leaf(model, batch)
-
-
-def _bits(X: np.ndarray) -> np.ndarray:
-    """The float32 rows as their bit patterns (no copy): the kernels turn them into order keys."""
-    return X.view(np.uint32)
 
 
 def _squeeze(out: np.ndarray) -> np.ndarray:

@@ -46,20 +46,28 @@ def _float_of_bits(typingctx, bits):
     return types.float32(types.uint32), codegen
 
 
+@intrinsic
+def _bits_of_float(typingctx, value):
+    """Reinterpret a float32 as its uint32 bits."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.uint32(types.float32), codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _data_key(bits):
-    """``forest.order_keys`` of one float32 given as its bits, with -0.0 folded onto +0.0."""
+def _data_key(x):
+    """``forest.order_keys`` of one float32, with -0.0 folded onto +0.0."""
+    bits = _bits_of_float(x)
     b = bits if bits != _SIGN else np.uint32(0)
     key = np.uint32(b ^ (np.uint32(np.uint32(0) - (b >> np.uint32(31))) | _SIGN))
     return np.uint32(0) if (b & _ABS) > _INF_BITS else key
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _category_code(bits):
+def _category_code(x):
     """What a set-split slot holds: category + 1 (truncated toward zero, as XGBoost does), or
     ``_NAN_CODE`` / ``_NO_CATEGORY``. The + 1 keeps ``code - missing_right`` from wrapping, and
     both markers sit below the top split key, so a set node's key comparison is always false."""
-    x = _float_of_bits(bits)
     valid = (x >= 0) & (x < MAX_CATEGORY)  # False for NaN
     code = np.uint32(np.int64(x if valid else np.float32(0)) + 1)
     code = code if valid else _NO_CATEGORY
@@ -67,7 +75,7 @@ def _category_code(bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _block_keys(X_bits, r0, r1, slots):
+def _block_keys(X, r0, r1, slots):
     """Keys (category codes in set-split slots) of rows [r0, r1), slot-major. Rows past r1 are
     never read. A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
     n_slots = slots.size
@@ -79,10 +87,10 @@ def _block_keys(X_bits, r0, r1, slots):
         at = s * BLOCK - r0
         if slots[s] & _CATEGORICAL:
             for r in range(r0, r1):
-                keys[at + r] = _category_code(X_bits[r, column])
+                keys[at + r] = _category_code(X[r, column])
         else:
             for r in range(r0, r1):
-                keys[at + r] = _data_key(X_bits[r, column])
+                keys[at + r] = _data_key(X[r, column])
     return keys
 
 
@@ -230,11 +238,11 @@ def _leaf_rows(keys, n, o, L_word, L_key, L_left, roots, depths, cat_offsets, ca
 # would stream the whole input through memory once per tree.
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_block(X_bits, r0, r1, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights,
+def _margin_block(X, r0, r1, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights,
                   cat_offsets, cat_bits, t0, t1, base, init, transform, out):
     """One block of rows: start from the base score (``init``), add the trees, transform in place
     (``transform`` is a ``Transform`` value; 0 leaves margins)."""
-    keys = _block_keys(X_bits, r0, r1, used)
+    keys = _block_keys(X, r0, r1, slots)
     if init:
         for r in range(r0, r1):
             for k in range(out.shape[1]):
@@ -246,60 +254,60 @@ def _margin_block(X_bits, r0, r1, used, L_word, L_key, L_left, L_leaf, roots, de
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+def margin_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                   cat_bits, t0, t1, base, init, transform, out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for r0 in range(0, n, BLOCK):
-        _margin_block(X_bits, r0, min(n, r0 + BLOCK), used, L_word, L_key, L_left, L_leaf, roots, depths, groups,
+        _margin_block(X, r0, min(n, r0 + BLOCK), slots, L_word, L_key, L_left, L_leaf, roots, depths, groups,
                       weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
+def margin_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                     cat_bits, t0, t1, base, init, transform, out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
-        _margin_block(X_bits, b * BLOCK, min(n, (b + 1) * BLOCK), used, L_word, L_key, L_left, L_leaf, roots,
+        _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, L_word, L_key, L_left, L_leaf, roots,
                       depths, groups, weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
 
 
 @njit(cache=True, nogil=True)
-def vector_serial(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
+def vector_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
                   out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for r0 in range(0, n, BLOCK):
         r1 = min(n, r0 + BLOCK)
-        _vector_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
+        _vector_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
                      depths, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def vector_parallel(X_bits, used, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0,
+def vector_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0,
                     t1, out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        _vector_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
+        _vector_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
                      depths, cat_offsets, cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def leaf_serial(X_bits, used, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
+def leaf_serial(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
                 out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for r0 in range(0, n, BLOCK):
         r1 = min(n, r0 + BLOCK)
-        _leaf_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
                    cat_offsets, cat_bits, node_id, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def leaf_parallel(X_bits, used, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0,
+def leaf_parallel(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0,
                   t1, out):
-    n = X_bits.shape[0]
+    n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        _leaf_rows(_block_keys(X_bits, r0, r1, used), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
                    cat_offsets, cat_bits, node_id, t0, t1, out)
 
 

@@ -51,6 +51,7 @@ LEAF = -1  # left_child value marking a leaf in the unpacked view
 FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29; the kernels read these three constants
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
+MAX_SLOTS = 1 << 26  # the kernels address a slot's keys as (slot << 6) in 32 bits
 TOP_KEY = np.uint32(0xFFFFFFFF)  # split_key at leaves and set splits: above every data key
 _NAN_SPLIT_KEY = np.uint32(1)  # a NaN threshold: every present value goes right (x < NaN is false)
 
@@ -181,7 +182,7 @@ class SoAForest:
             tree_group=_array(tree_group, np.int32), node_id=_array(node_id, np.int32),
         )
         _validate(unpacked, source, num_features, num_outputs)
-        return _pack(unpacked, Semantics(semantics))
+        return _pack(unpacked, Semantics(semantics), source)
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,15 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _pack(u: _Unpacked, semantics: Semantics) -> SoAForest:
+def _pack(u: _Unpacked, semantics: Semantics, source: str) -> SoAForest:
     n = u.num_nodes
     internal = u.left_child != LEAF
     set_split = internal & (u.is_categorical != 0)
     kind = np.where(set_split, CATEGORICAL_BIT, np.uint32(0))
     slots, slot = np.unique((u.split_feature.astype(np.uint32) | kind)[internal], return_inverse=True)
+    if len(slots) > MAX_SLOTS:
+        raise ModelFormatError(source, "split_indices", f"the trees split on {len(slots)} (feature, kind) pairs; "
+                                                        f"at most {MAX_SLOTS} are supported")
     word = np.zeros(n, dtype=np.uint32)
     word[internal] = slot.astype(np.uint32)
     word |= kind

@@ -69,6 +69,28 @@ def test_categorical_rule():
     assert list(m.predict(X)) == [2, 2, 2, 1, 1, 1, 1, 1, 1]
 
 
+def test_one_feature_split_both_ways():
+    # feature 0 is compared with 10 at the root (missing goes left) and tested against the set {3}
+    # below it (missing goes right): one feature, two slots, each holding its own form of the value
+    f = _forest([1, 3, -1, -1, -1], [2, 4, -1, -1, -1], [0, 0, 0, 0, 0], [10, np.nan, 0, 0, 0], [1, 0, 0, 0, 0],
+                [0, 0, 2, 3, 4], is_cat=[0, 1, 0, 0, 0], cat_offsets=[0, 0, 1, 1, 1, 1], cat_bits=[1 << 3])
+    assert len(f.slots) == 2 and list(f.split_feature[:2]) == [0, 0]
+    xs = [3, 3.7, 2, -1, 9.99, 10, 12, np.nan]
+    X = np.array([[x, 0] for x in xs], np.float32)
+    assert list(_model(f).predict(X)) == [4, 4, 3, 3, 3, 2, 2, 4]
+
+
+def test_forest_of_leaves_only():
+    # no splits, so no slots: walks read a zeroed key and stay on their roots, in every kernel path
+    f = _forest([-1, -1], [-1, -1], [0, 0], [0, 0], [1, 1], [1.5, 2.0], sizes=[1, 1])
+    assert len(f.slots) == 0
+    m = _model(f)
+    for n in (1, 9, 300):
+        X = np.full((n, 2), np.nan, np.float32)
+        assert np.array_equal(m.predict(X), np.full(n, 3.5, np.float32))
+        assert np.array_equal(m.predict_leaf(X), np.zeros((n, 2), np.float32))
+
+
 @pytest.mark.parametrize("left,right,match", [
     ([1, -1, -1], [5, -1, -1], "out of range"),
     ([1, 0, -1], [2, 2, -1], "reached twice|out of range"),

@@ -26,9 +26,10 @@ from numba.extending import intrinsic, overload
 
 from ..forest import CATEGORICAL_BIT as _CATEGORICAL
 from ..forest import FEATURE_MASK as _FEATURE
+from ..forest import MAX_SLOTS
 from .transforms import transform_in_place
 
-_SLOT_SHIFT = np.uint32(6)
+_SLOT_SHIFT = np.uint32(32 - (MAX_SLOTS - 1).bit_length())  # slot << shift fits 32 bits for every slot
 BLOCK = 1 << int(_SLOT_SHIFT)  # rows per block; a slot's keys are this many apart
 _SIGN = np.uint32(0x80000000)  # the sign bit: the bits of -0.0, and the key of +0.0
 _ABS = np.uint32(0x7FFFFFFF)
@@ -105,7 +106,7 @@ def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
     if cat_bits.dtype == types.uint8:
         def numeric(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
             w = word[node]
-            # slot * BLOCK: the 32-bit shift also drops the two flag bits (slots are < 2**26)
+            # slot * BLOCK: the 32-bit shift also drops the two flag bits (every slot is below MAX_SLOTS)
             k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
             # a missing value (key 0) minus the missing-right bit wraps above every split key
             return left[node] + np.uint32((k - (w >> np.uint32(31))) >= split_key[node])

@@ -8,7 +8,8 @@ Models come from ``compare_models.MODELS`` (trained once with xgboost, cached un
 ``benchmarks/.cache/``), engines from ``compare_engines.ENGINES``. For each model every engine
 is first checked against the model library's own predict (max |diff| recorded), then timed on
 each (threads, batch): one warm-up call not counted, then repeats until the time budget is
-spent; the reported number is the median per call. Writes ``results/<name>.md``, ``.json`` and
+spent, the engines taking turns in ``--rounds`` rounds; the reported number is the median per
+call. Writes ``results/<name>.md``, ``.json`` and
 ``.png``. Ratio = engine time / gbinfer time: how many times faster gbinfer is.
 """
 
@@ -54,15 +55,25 @@ class Policy:
         self.slow_warmup = slow_warmup  # expected seconds per call above which the warm-up uses 10k rows
 
 
-def measure(fn, X, policy: Policy, expected: float | None, warm_X) -> dict:
+    def share(self, rounds: int) -> "Policy":
+        """The budget of one of ``rounds`` rounds."""
+        return Policy(self.min_time / rounds, -(-self.min_repeats // rounds), self.max_time / rounds,
+                      -(-self.max_repeats // rounds), self.slow_warmup)
+
+
+def measure(fn, X, policy: Policy, expected: float | None, warm_X, times: list, warmup: bool) -> dict:
+    """Time calls of ``fn(X)`` into ``times`` until ``policy`` is satisfied (after one untimed
+    warm-up call when ``warmup``); the stats cover every call in ``times``, earlier rounds too."""
     gc.collect()
     gc.disable()
+    warm, slice_warmup = None, False
     try:
-        slice_warmup = expected is not None and expected > policy.slow_warmup and warm_X is not None
-        t0 = time.perf_counter()
-        fn(warm_X if slice_warmup else X)
-        warm = time.perf_counter() - t0
-        times = []
+        if warmup:
+            slice_warmup = expected is not None and expected > policy.slow_warmup and warm_X is not None
+            t0 = time.perf_counter()
+            fn(warm_X if slice_warmup else X)
+            warm = time.perf_counter() - t0
+        first = len(times)
         start = time.perf_counter()
         while True:
             t0 = time.perf_counter()
@@ -70,13 +81,16 @@ def measure(fn, X, policy: Policy, expected: float | None, warm_X) -> dict:
             t1 = time.perf_counter()
             times.append(t1 - t0)
             spent = t1 - start
-            if (len(times) >= policy.max_repeats or spent >= policy.max_time
-                    or (spent >= policy.min_time and len(times) >= policy.min_repeats)):
+            done = len(times) - first
+            if (done >= policy.max_repeats or spent >= policy.max_time
+                    or (spent >= policy.min_time and done >= policy.min_repeats)):
                 break
     finally:
         gc.enable()
-    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times),
-            "warmup_s": warm, "warmup_rows": len(warm_X) if slice_warmup else len(X)}
+    stats = {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times)}
+    if warmup:
+        stats.update(warmup_s=warm, warmup_rows=len(warm_X) if slice_warmup else len(X))
+    return stats
 
 
 # ---------------------------------------------------------------- machine
@@ -198,6 +212,8 @@ def main(argv=None):
     ap.add_argument("--threads", help="comma list of thread counts (default 1,2)")
     ap.add_argument("--min-time", type=float, help="seconds to spend per cell at least (default 0.5; quick 0.2)")
     ap.add_argument("--min-repeats", type=int, default=5, help="timed calls per cell at least (default 5)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="turns the engines of a cell take, splitting its budget (default 3)")
     ap.add_argument("--max-time", type=float, help="stop a cell after this many seconds (default 3; quick 1.5)")
     ap.add_argument("--max-repeats", type=int, help="timed calls per cell at most (default 2000; quick 500)")
     ap.add_argument("--slow-warmup", type=float, default=2.0,
@@ -254,7 +270,7 @@ def main(argv=None):
     report = {"machine": machine_info(), "settings": {
         "models": models, "engines": engines, "batches": batches, "threads": threads, "check_rows": check_rows,
         "min_time_s": policy.min_time, "min_repeats": policy.min_repeats, "max_time_s": policy.max_time,
-        "max_repeats": policy.max_repeats, "slow_warmup_s": policy.slow_warmup, "max_call_s": args.max_call, "tolerance": TOLERANCE,
+        "max_repeats": policy.max_repeats, "rounds": args.rounds, "slow_warmup_s": policy.slow_warmup, "max_call_s": args.max_call, "tolerance": TOLERANCE,
         "quick": q, "argv": sys.argv[1:]},
         "engine_notes": {n: ENGINES[n].note for n in engines}, "models": {}, "skipped": [], "checks": [],
         "engine_info": [], "cold_start": {}, "results": []}
@@ -319,7 +335,7 @@ def main(argv=None):
             for b in batches:
                 X = X_all[:b]
                 warm_X = X_all[:10_000] if b > 10_000 else None
-                cell = {}
+                cell, times, timed = {}, {}, []
                 for ename, (eng, correct) in ready.items():
                     expected = per_row.get((ename, t), None)
                     expected = expected * b if expected is not None else None
@@ -330,15 +346,33 @@ def main(argv=None):
                         print(f"  skip {ename} at {b} rows x {t} threads: expected ~{expected:.0f} s per call",
                               flush=True)
                         continue
-                    try:
-                        m = measure(lambda data, eng=eng: eng.predict(data, t), X, policy, expected, warm_X)
-                    except Exception as exc:
-                        report["skipped"].append({"model": mname, "engine": ename,
-                                                  "reason": f"failed at {b} rows x {t} threads: {exc}"})
+                    timed.append((ename, eng, correct, expected))
+                # Engines take turns, a share of the budget each per round: a shared machine's speed
+                # drifts over minutes, and turns make that drift hit every engine of a cell alike.
+                # Engines slower than a round's budget per call are timed in the first round only.
+                share = policy.share(args.rounds)
+                for k in range(args.rounds):
+                    for ename, eng, correct, expected in timed:
+                        if ename not in times and k > 0:
+                            continue  # failed earlier
+                        if k > 0 and cell[ename]["median_s"] > share.max_time:
+                            continue
+                        try:
+                            m = measure(lambda data, eng=eng: eng.predict(data, t), X, share, expected, warm_X,
+                                        times.setdefault(ename, []), warmup=k == 0)
+                        except Exception as exc:
+                            report["skipped"].append({"model": mname, "engine": ename,
+                                                      "reason": f"failed at {b} rows x {t} threads: {exc}"})
+                            times.pop(ename, None)
+                            cell.pop(ename, None)
+                            continue
+                        cell[ename] = {**cell.get(ename, {}), **m}
+                for ename, eng, correct, expected in timed:
+                    if ename not in cell:
                         continue
+                    m = cell[ename]
                     if b >= 1000:  # per-call overhead dominates smaller batches: no extrapolation from them
                         per_row[(ename, t)] = m["median_s"] / b
-                    cell[ename] = m
                     report["results"].append({"model": mname, "rows": b, "threads": t, "engine": ename,
                                               "output_ok": correct, **m})
                 g = cell.get("gbinfer")
@@ -439,7 +473,9 @@ def markdown(report, plot_name) -> str:
             f"A cell whose call is expected (extrapolated linearly from the previous batch of ≥ 1k rows) to take over "
             f"{s.get('max_call_s', 60):g} s is skipped. "
             f"When a call is expected to take over {s['slow_warmup_s']} s, its warm-up call uses 10k rows instead. "
-            "Engines are interleaved per cell. The garbage collector is off while timing.",
+            f"The engines of a cell take turns in {s.get('rounds', 1)} rounds, each with that share of the budget "
+            "(engines slower per call than a round's budget: first round only), so that the machine's drift "
+            "affects them alike. The garbage collector is off while timing.",
             f"- Threads: {', '.join(map(str, s['threads']))}; the same count is given to every engine. "
             "gbinfer runs batches under 256 rows on the calling thread whatever `nthread` is.",
             f"- Output check: before timing, each engine predicts {s['check_rows']:,} rows with "

@@ -100,20 +100,29 @@ class Model:
         ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
         (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row.
         """
-        from .predict import predict
-
-        return predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
-                       base_margin=base_margin, nthread=nthread)
+        return _engine().predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                                 base_margin=base_margin, nthread=nthread)
 
     def warmup(self) -> "Model":
         """Compile or load from cache every kernel this model uses; call it at deploy time."""
-        from .predict import warmup
-
-        warmup(self)
+        _engine().warmup(self)
         return self
 
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
-        from .predict import predict_leaf
+        return _engine().predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
 
-        return predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+
+_predict_module = None
+
+
+def _engine():
+    """``gbinfer.predict``, imported on first use (it brings in Numba, which loading a model
+    for inspection does not need). A cached reference: an import statement in every
+    ``predict`` call costs more than a one-row walk of a small model."""
+    global _predict_module
+    if _predict_module is None:
+        from . import predict
+
+        _predict_module = predict
+    return _predict_module

@@ -145,7 +145,7 @@ def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margi
     else:
         out, init = _initial_margin(model, n, base_margin), False
     _run(kernels.margin_serial, kernels.margin_parallel, n, nthread,
-         (X, *L.margin_args, t0, t1, model.meta.base_score, init, int(transform), out))
+         (X, *L.margin_args, t0, t1, model.meta.base_score, init, transform.value, out))
     return out
 
 

@@ -349,13 +349,13 @@ def main(argv=None):
                     timed.append((ename, eng, correct, expected))
                 # Engines take turns, a share of the budget each per round: a shared machine's speed
                 # drifts over minutes, and turns make that drift hit every engine of a cell alike.
-                # Engines slower than a round's budget per call are timed in the first round only.
+                # Engines slower per call than the whole cell's budget are timed in the first round only.
                 share = policy.share(args.rounds)
                 for k in range(args.rounds):
                     for ename, eng, correct, expected in timed:
                         if ename not in times and k > 0:
                             continue  # failed earlier
-                        if k > 0 and cell[ename]["median_s"] > share.max_time:
+                        if k > 0 and cell[ename]["median_s"] > policy.max_time:
                             continue
                         try:
                             m = measure(lambda data, eng=eng: eng.predict(data, t), X, share, expected, warm_X,
@@ -474,7 +474,7 @@ def markdown(report, plot_name) -> str:
             f"{s.get('max_call_s', 60):g} s is skipped. "
             f"When a call is expected to take over {s['slow_warmup_s']} s, its warm-up call uses 10k rows instead. "
             f"The engines of a cell take turns in {s.get('rounds', 1)} rounds, each with that share of the budget "
-            "(engines slower per call than a round's budget: first round only), so that the machine's drift "
+            f"(engines slower than {s['max_time_s']} s per call: first round only), so that the machine's drift "
             "affects them alike. The garbage collector is off while timing.",
             f"- Threads: {', '.join(map(str, s['threads']))}; the same count is given to every engine. "
             "gbinfer runs batches under 256 rows on the calling thread whatever `nthread` is.",

@@ -22,8 +22,8 @@ Stored form — 16 bytes a node, the very arrays the kernels traverse:
 - ``leaf_values`` (float32, one column per leaf output).
 
 Comparing keys instead of floats saves the NaN test of every step (kernels convert each block
-of rows to keys once, for the used features only; a slot of category-set splits keeps the raw
-value, from which the category code is taken). Leaves being fixed points, a walk is
+of rows to keys once, for the used features only; a slot of category-set splits holds
+category codes instead). Leaves being fixed points, a walk is
 exactly ``tree_depth[t]`` branch-free steps. The unpacked views (``split_feature``,
 ``threshold``, ``left_child`` with -1 at leaves, ``default_left``, ...) are derived on demand
 for code that is not on the hot path. Category offsets are kept only for forests with
@@ -48,7 +48,7 @@ class Semantics(IntEnum):
 
 
 LEAF = -1  # left_child value marking a leaf in the unpacked view
-FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29; the kernels read these three constants
+FEATURE_MASK = np.uint32(0x3FFFFFFF)  # node_word bits 0-29 (and the feature bits of a slot)
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
 MAX_SLOTS = 1 << 26  # the kernels address a slot's keys as (slot << 6) in 32 bits
@@ -93,7 +93,7 @@ class SoAForest:
     tree_group: np.ndarray  # int32 [n_trees]: output the tree adds to (0 for vector-leaf trees)
     tree_depth: np.ndarray  # int32 [n_trees]: edges from the root to the deepest leaf
     node_id_stored: np.ndarray  # int32 [n_nodes], or empty when every node's number is its position
-    slots: np.ndarray  # uint32 [n_slots]: feature (bits 0-29) | CATEGORICAL_BIT for raw-value slots; ascending
+    slots: np.ndarray  # uint32 [n_slots]: feature (bits 0-29) | CATEGORICAL_BIT for set-split slots; ascending
 
     @property
     def num_trees(self) -> int:
@@ -239,7 +239,7 @@ def _pack(u: _Unpacked, semantics: Semantics, source: str) -> SoAForest:
     keys = np.where(np.isnan(u.threshold), _NAN_SPLIT_KEY, order_keys(u.threshold)) - missing_right
     split_key = np.where(internal & ~set_split, keys, TOP_KEY).astype(np.uint32)
     local = np.arange(n) - np.repeat(u.tree_offsets[:-1], np.diff(u.tree_offsets))
-    has_sets = bool((u.is_categorical[internal] != 0).any())
+    has_sets = bool(set_split.any())
     return SoAForest(
         semantics=semantics,
         node_word=_frozen(word),

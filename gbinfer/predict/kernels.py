@@ -40,16 +40,8 @@ _NO_CATEGORY = np.uint32(0xFFFFFFFD)  # set-slot value of a negative or too larg
 
 
 @intrinsic
-def _float_of_bits(typingctx, bits):
-    """Reinterpret uint32 bits as a float32 (numba has no scalar bit cast)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.uint32), codegen
-
-
-@intrinsic
 def _bits_of_float(typingctx, value):
-    """Reinterpret a float32 as its uint32 bits."""
+    """Reinterpret a float32 as its uint32 bits (numba has no scalar bit cast)."""
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(32))
     return types.uint32(types.float32), codegen

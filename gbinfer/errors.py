@@ -48,3 +48,52 @@ class ChecksumError(ModelFormatError):
 
 class DataError(GbinferError, ValueError):
     """Input data does not fit the model (shape, dtype, feature names) or an argument is invalid."""
+
+
+# --- the .apr container (gbinfer.apr) ---------------------------------------------------------
+
+class ChecksumMismatch(ChecksumError):
+    """The CRC32 trailer of an ``.apr`` file does not match its bytes (the container's own check;
+    ``ChecksumError`` alone is raised by the ``.xgbrs`` payload inside, so catching the base
+    catches both)."""
+
+
+class TruncatedFile(ModelFormatError):
+    """The file ends before the sizes its header declares."""
+
+
+class ModelTypeMismatch(UnsupportedModelError):
+    """The container holds another kind of model than the reader expects (e.g. an aprender linear model)."""
+
+    def __init__(self, source: str | None, field: str | None, expected, found):
+        self.expected = expected
+        self.found = found
+        super().__init__(source, field, f"model type 0x{found:04x} is not the expected 0x{expected:04x} "
+                                        "(GradientBoosting)")
+
+
+class SignatureInvalid(ModelFormatError):
+    """A signed file's Ed25519 signature does not verify (altered after signing), or a trusted key
+    was given for a file that carries no signature."""
+
+
+class UntrustedSigner(ModelFormatError):
+    """The file is signed by a key the caller did not name as trusted (or the caller named none)."""
+
+
+class DecryptionFailed(ModelFormatError):
+    """An encrypted payload could not be opened: wrong password or key, or altered bytes. One
+    message for every cause, so a failure tells an attacker nothing about which it was."""
+
+
+class KeyRequired(DataError):
+    """The file is encrypted or signed and the call gave no key for it."""
+
+
+class MissingDependency(GbinferError, ImportError):
+    """An optional dependency a feature needs is not installed; the message names the extra."""
+
+    def __init__(self, module: str, extra: str, feature: str):
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{feature} needs the '{module}' package: pip install 'gbinfer[{extra}]'")

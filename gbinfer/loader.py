@@ -8,14 +8,15 @@ from pathlib import Path
 from .errors import ModelFormatError, UnsupportedModelError
 from .model import Model
 
-_FORMATS = ("xgboost", "xgbrs", "native_json")
+_FORMATS = ("xgboost", "xgbrs", "native_json", "apr")
 
 
 def load(path_or_bytes, format: str | None = None) -> Model:
     """Load a model from a path or from bytes.
 
     ``format=None`` recognises the format from the content: XGBoost JSON, UBJSON or legacy
-    binary, gbinfer's ``.xgbrs`` or native JSON. Pass ``format`` to skip recognition.
+    binary, gbinfer's ``.xgbrs``, native JSON or
+    unsigned, unencrypted ``.apr``. Pass ``format`` to skip recognition.
     """
     if isinstance(path_or_bytes, (str, os.PathLike)) and format in (None, "xgbrs") and _is_xgbrs(path_or_bytes):
         from .serialization import binary
@@ -42,6 +43,10 @@ def load(path_or_bytes, format: str | None = None) -> Model:
         from .serialization import binary
 
         return binary.loads(data, source)
+    if fmt == "apr":
+        from . import apr
+
+        return apr.loads(data, source)
     if fmt == "native_json":
         from .serialization import json
 
@@ -53,6 +58,8 @@ def sniff(data: bytes) -> str:
     """The format name for a model's bytes."""
     if bytes(data[:5]) == b"XGBRS":
         return "xgbrs"
+    if bytes(data[:4]) == b"APRN":
+        return "apr"
     from .serialization.json import is_native_json
 
     if is_native_json(bytes(data[:256])):  # native JSON opens with the "gbinfer_schema" key

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import UnsupportedModelError
 
 _BY_SUFFIX = {".xgbrs": "xgbrs", ".json": "json", ".apr": "apr"}
-FORMATS = ("xgbrs", "json")
+FORMATS = ("xgbrs", "json", "apr")
 
 
 def save(model, path, format: str | None = None, **kw) -> None:
@@ -32,8 +32,9 @@ def save(model, path, format: str | None = None, **kw) -> None:
 
         return json.save(model, path, **kw)
     if fmt == "apr":
-        raise UnsupportedModelError(str(path), None, "the .apr container is not implemented yet; save as "
-                                                     ".xgbrs or .json")
+        from . import apr
+
+        return apr.save(model, path, **kw)
     raise UnsupportedModelError(str(path), None, f"cannot tell the format from the suffix "
                                                  f"{Path(path).suffix!r}; use .xgbrs or .json, or pass "
                                                  f"format= one of {', '.join(FORMATS)}")

@@ -119,9 +119,6 @@ def parse_header(raw, source: str, file_size: int) -> Header:
      reserved) = HEADER.unpack_from(raw, 0)
     if major != FORMAT_VERSION[0]:
         raise UnsupportedVersion(source, "version", f"{major}.{minor}", f"{FORMAT_VERSION[0]}.x")
-    if minor > FORMAT_VERSION[1]:
-        warnings.warn(f"{source}: .apr format {major}.{minor} is newer than this gbinfer's "
-                      f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}", NewerFormatWarning, stacklevel=4)
     if model_type != MODEL_TYPE_GRADIENT_BOOSTING:
         raise ModelTypeMismatch(source, "model_type", MODEL_TYPE_GRADIENT_BOOSTING, model_type)
     if compression not in COMPRESSION_NAMES:
@@ -160,6 +157,9 @@ def split(buf, source: str, *, verify_crc: bool = True) -> Sections:
         actual = zlib.crc32(view[:crc_at])
         if actual != stored:
             raise ChecksumMismatch(source, "crc32", stored, actual)
+    if header.minor > FORMAT_VERSION[1]:  # after the CRC32: a damaged byte is reported as damage
+        warnings.warn(f"{source}: .apr format {header.major}.{header.minor} is newer than this gbinfer's "
+                      f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}", NewerFormatWarning, stacklevel=4)
     meta_end = HEADER.size + header.metadata_size
     payload_end = meta_end + header.payload_size
     signature = public_key = None

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import load
+from .apr import cli as apr_cli
 from .errors import GbinferError
 from .model import Linear
 
@@ -40,9 +41,14 @@ def main(argv=None) -> int:
     c.add_argument("--format", choices=("xgbrs", "json"), help="override the format the suffix implies")
     c.add_argument("--name", help="user metadata: a name for the model")
     c.add_argument("--description", help="user metadata: a description")
+    apr_cli.add_commands(sub, convert=c, inspect=i)
 
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "apr_command", None):
+            return args.apr_command(args)
+        if args.command in ("convert", "inspect") and apr_cli.handles(args):
+            return apr_cli.convert(args) if args.command == "convert" else apr_cli.inspect(args)
         if args.command == "predict":
             return _predict(args)
         if args.command == "warmup":

@@ -525,3 +525,43 @@ def test_fuzz_byte_mutations_of_golden_files(golden_model, name):
         assert_same(model, expected)
         loaded += 1
     assert loaded < 300  # the mutations did change something
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def test_cli_keygen_convert_inspect_verify_decrypt(tmp_path, capsys, monkeypatch, golden_model):
+    from gbinfer.cli import main
+
+    _, expected = golden_model
+    monkeypatch.chdir(tmp_path)
+    src = str(SCHEMA / "gbtree_binary.xgbrs")
+    assert main(["keygen", "--out", "seller"]) == 0
+    assert main(["keygen", "--out", "buyer"]) == 0
+    assert main(["keygen", "--out", "seller"]) == 2  # never overwritten
+    (tmp_path / "meta.json").write_text('{"model_name": "churn", "metrics": {"auc": 0.91}}')
+    (tmp_path / "pw.txt").write_text("s3cret\n")
+    assert main(["convert", src, "m.apr", "--compress", "zstd", "--sign", "seller.pem", "--metadata",
+                 "meta.json"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", "m.apr"]) == 0
+    out = capsys.readouterr().out
+    assert "compression zstd" in out and "SIGNED" in out and "churn" in out and "not opened" in out
+    assert main(["verify", "m.apr", "--key", "seller.pub.pem"]) == 0
+    assert main(["verify", "m.apr", "--key", "buyer.pub.pem"]) == 2
+    assert "not by the trusted key" in capsys.readouterr().err
+    assert main(["convert", "m.apr", "x.xgbrs"]) == 2
+    assert "--trusted-key" in capsys.readouterr().err
+    assert main(["convert", "m.apr", "secret.apr", "--trusted-key", "seller.pub.pem", "--password-file", "pw.txt",
+                 "--compress", "lz4"]) == 0
+    assert main(["convert", "secret.apr", "plain.xgbrs", "--password-file", "pw.txt"]) == 0
+    assert_same(gbinfer.load(tmp_path / "plain.xgbrs"), expected)
+    assert main(["convert", "plain.xgbrs", "buyer.apr", "--recipient", "buyer.x25519.pub.pem"]) == 0
+    assert main(["convert", "buyer.apr", "p.json", "--recipient-key", "seller.x25519.pem"]) == 2
+    assert "cannot decrypt" in capsys.readouterr().err
+    assert main(["convert", "buyer.apr", "p.json", "--recipient-key", "buyer.x25519.pem"]) == 0
+    assert_same(gbinfer.load(tmp_path / "p.json"), expected)
+    assert main(["convert", "plain.xgbrs", "plain.apr"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", "plain.apr"]) == 0
+    assert "objective:" in capsys.readouterr().out  # a plain file's model is described too
+    assert main(["convert", "plain.xgbrs", "x.json", "--compress", "zstd"]) == 2

@@ -331,8 +331,8 @@ def test_save_format_by_suffix(tmp_path):
     model = tiny_model()
     gbinfer.save(model, tmp_path / "a.bin", format="json")
     assert (tmp_path / "a.bin").read_bytes().startswith(b'{\n"gbinfer_schema"')
-    with pytest.raises(UnsupportedModelError, match="apr"):
-        gbinfer.save(model, tmp_path / "a.apr")
+    gbinfer.save(model, tmp_path / "a.apr")
+    assert (tmp_path / "a.apr").read_bytes().startswith(b"APRN")
     with pytest.raises(UnsupportedModelError, match="suffix"):
         gbinfer.save(model, tmp_path / "a.model")
 

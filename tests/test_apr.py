@@ -374,6 +374,19 @@ def test_decompression_bomb_is_refused(small_model):
         apr.load(fix_crc(head + meta + unsized + b"\0\0\0\0"))
 
 
+def test_uncompressed_encrypted_payload_must_have_the_declared_size(small_model):
+    """Sizes are checked after decryption too: a file encrypted with a known key but a wrong size is refused."""
+    from gbinfer.apr import crypto
+
+    payload = binary.dumps(small_model[0])
+    meta = msgpack.packb({"created_at": "0", "aprender_version": "x", "encryption": "x25519"})
+    head = fmt.Header(1, 0, 5, len(meta), len(payload) + crypto.RECIPIENT_OVERHEAD, len(payload) + 1,
+                      fmt.Compression.NONE, fmt.Flag.ENCRYPTED, 0).pack() + meta
+    body = head + crypto.encrypt_recipient(payload, BUYER.public_key(), head)
+    with pytest.raises(ModelFormatError, match="once decompressed"):
+        apr.load(fix_crc(body + b"\0\0\0\0"), recipient_key=BUYER)
+
+
 def test_metadata_must_be_a_string_keyed_map(small_model):
     data = apr.dumps(small_model[0])
     header = fmt.parse_header(data[:32], "t", len(data))

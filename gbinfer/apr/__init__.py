@@ -190,7 +190,6 @@ def _open(data: bytes, source: str, *, trusted_key=None, password=None, recipien
     # 1. the container: sizes against the file and the caps, then the CRC32 of every byte
     parts = split(data, source)
     header = parts.header
-    meta = decode_metadata(parts.metadata, source)
     if header.flags & NOT_LOADABLE:
         names = "/".join(f.name for f in Flag if header.flags & NOT_LOADABLE & f)
         raise UnsupportedModelError(source, "flags", f"{names} files are aprender layouts gbinfer does not read "
@@ -198,6 +197,7 @@ def _open(data: bytes, source: str, *, trusted_key=None, password=None, recipien
     # 2. provenance: signed by the key the caller trusts, and only then anything else
     if header.flags & Flag.SIGNED or trusted is not None:
         _check_signature(parts, trusted, source, hint)
+    meta = decode_metadata(parts.metadata, source)
     # 3. confidentiality: the AES-GCM tag covers header, metadata and payload
     stored = parts.payload
     if header.flags & Flag.ENCRYPTED:

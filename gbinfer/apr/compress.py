@@ -31,13 +31,14 @@ def compress(data: bytes, code: Compression) -> bytes:
 def decompress(data, code: Compression, size: int, source: str) -> bytes:
     """``size`` bytes decompressed from ``data``, or a ModelFormatError naming the payload."""
     if code == Compression.NONE:
-        return bytes(data)
-    if code in ZSTD_LEVELS:
+        out = bytes(data)
+    elif code in ZSTD_LEVELS:
         out = _zstd(bytes(data), size, source)
     else:
         out = _lz4(data, size, source)
     if len(out) != size:
-        raise ModelFormatError(source, "payload", f"decompresses to {len(out)} bytes, the header declares {size}")
+        raise ModelFormatError(source, "payload", f"holds {len(out)} bytes once decompressed, the header declares "
+                                                  f"{size}")
     return out
 
 

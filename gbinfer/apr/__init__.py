@@ -42,7 +42,7 @@ def save(model, path, *, compression=None, metadata=None, signing_key=None, pass
     from ..serialization import atomic_write
 
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"save() takes a path, got {type(path).__name__}")
+        raise DataError(f"save() takes a path, got {type(path).__name__}")
     data = dumps(model, compression=compression, metadata=metadata, signing_key=signing_key, password=password,
                  recipient=recipient, quality_score=quality_score)
     atomic_write(path, lambda fh: fh.write(data))
@@ -171,7 +171,7 @@ def _read(path_or_bytes) -> tuple[bytes, str]:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return bytes(path_or_bytes), "<bytes>"
     if not isinstance(path_or_bytes, (str, os.PathLike)):
-        raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
+        raise DataError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
     source = str(path_or_bytes)
     try:
         return Path(path_or_bytes).read_bytes(), source

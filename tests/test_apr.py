@@ -471,6 +471,17 @@ def test_keygen_writes_private_files_and_never_overwrites(tmp_path, small_model)
     assert Path(paths["signing"]).read_bytes() == before
 
 
+def test_extras_are_imported_only_when_used():
+    import subprocess
+
+    code = ("import sys, gbinfer, gbinfer.cli; gbinfer.load(sys.argv[1]); "
+            "print(sorted(m for m in ('zstandard', 'lz4', 'cryptography', 'argon2') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code, str(GOLDEN / "none.apr")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 def test_missing_extra_names_it(small_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard now raises ImportError
     with pytest.raises(MissingDependency, match=r"gbinfer\[apr\]"):

@@ -97,18 +97,15 @@ def main() -> int:
                                {"trusted_key": signer.public_key(), "recipient_key": box}),
     }
     print(f"\nmodel {name}, zstd: median save (apr.dumps) and load (apr.load from bytes)\n")
-    print("| mode | size | save | load | load − plain load |")
-    print("|---|---|---|---|---|")
-    plain_load = None
+    print("| mode | size | save | load |")
+    print("|---|---|---|---|")
     for mode, (save_kw, load_kw) in modes.items():
         data = apr.dumps(model, compression="zstd", **save_kw)
         assert np.array_equal(apr.load(data, **load_kw).predict(X, output_margin=True),
                               model.predict(X, output_margin=True)), mode
         save_t = median_time(lambda: apr.dumps(model, compression="zstd", **save_kw), args.repeats)
         load_t = median_time(lambda: apr.load(data, **load_kw), args.repeats)
-        plain_load = load_t if plain_load is None else plain_load
-        print(f"| {mode} | {len(data):,} B | {fmt_time(save_t)} | {fmt_time(load_t)} | "
-              f"{fmt_time(load_t - plain_load) if mode != 'plain' else '—'} |")
+        print(f"| {mode} | {len(data):,} B | {fmt_time(save_t)} | {fmt_time(load_t)} |")
 
     # 3. the primitives alone, on the same file's bytes
     from gbinfer.apr import crypto

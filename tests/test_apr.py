@@ -152,6 +152,26 @@ def test_header_and_metadata_written(golden_model):
     assert meta["created_at"].isdigit() and meta["aprender_version"] == f"gbinfer/{gbinfer.__version__}"
 
 
+def test_metadata_round_trips_through_inspect(small_model):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    model = small_model[0]
+    scalars = st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats(allow_nan=False) | st.text()
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    reserved = {"created_at", "aprender_version", "encryption", "recipient_id", "license", "model_card"}
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.dictionaries(st.text(max_size=12).filter(lambda k: k not in reserved), values, max_size=6))
+    def check(user):
+        info = apr.inspect(apr.dumps(model, metadata=user))
+        assert {k: v for k, v in info["metadata"].items() if k in user} == user
+        assert info["flags"] == []
+
+    check()
+
+
 # --- known answers ---------------------------------------------------------------------------
 
 def crc32_reference(data: bytes) -> int:
@@ -584,6 +604,7 @@ def test_cli_keygen_convert_inspect_verify_decrypt(tmp_path, capsys, monkeypatch
     assert "--trusted-key" in capsys.readouterr().err
     assert main(["convert", "m.apr", "secret.apr", "--trusted-key", "seller.pub.pem", "--password-file", "pw.txt",
                  "--compress", "lz4"]) == 0
+    assert apr.inspect(tmp_path / "secret.apr")["metadata"]["model_name"] == "churn"  # carried over
     assert main(["convert", "secret.apr", "plain.xgbrs", "--password-file", "pw.txt"]) == 0
     assert_same(gbinfer.load(tmp_path / "plain.xgbrs"), expected)
     assert main(["convert", "plain.xgbrs", "buyer.apr", "--recipient", "buyer.x25519.pub.pem"]) == 0

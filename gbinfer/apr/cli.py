@@ -118,7 +118,13 @@ def convert(args) -> int:
     model = _load(args.src, args, password)
     to_apr = str(args.dst).lower().endswith(".apr") and args.format is None
     if to_apr:
-        metadata = {**{k: v for k, v in (("model_name", args.name), ("description", args.description)) if v},
+        from . import _WRITTEN_KEYS
+
+        kept = {}  # an .apr source's own metadata carries over (a new file gets a new created_at)
+        if _is_apr(args.src):
+            kept = {k: v for k, v in apr.inspect(args.src)["metadata"].items()
+                    if k not in _WRITTEN_KEYS and k != "created_at"}
+        metadata = {**kept, **{k: v for k, v in (("model_name", args.name), ("description", args.description)) if v},
                     **metadata}
         apr.save(model, args.dst, compression=args.compress, metadata=metadata, signing_key=args.sign,
                  password=password, recipient=args.recipient)

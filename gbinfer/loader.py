@@ -15,8 +15,7 @@ def load(path_or_bytes, format: str | None = None) -> Model:
     """Load a model from a path or from bytes.
 
     ``format=None`` recognises the format from the content: XGBoost JSON, UBJSON or legacy
-    binary, gbinfer's ``.xgbrs``, native JSON or
-    unsigned, unencrypted ``.apr``. Pass ``format`` to skip recognition.
+    binary, gbinfer's ``.xgbrs`` or native JSON. Pass ``format`` to skip recognition.
     """
     if isinstance(path_or_bytes, (str, os.PathLike)) and format in (None, "xgbrs") and _is_xgbrs(path_or_bytes):
         from .serialization import binary

@@ -442,6 +442,12 @@ def test_inspect_never_reads_the_payload(small_model, tmp_path):
 
 def test_argument_errors(small_model, tmp_path):
     model = small_model[0]
+    with pytest.raises(DataError, match="Model"):
+        apr.dumps(object())
+    with pytest.raises(DataError, match="path"):
+        apr.save(model, 3)
+    with pytest.raises(DataError, match="path or bytes"):
+        apr.load(3)
     with pytest.raises(DataError, match="compression"):
         apr.dumps(model, compression="gzip")
     with pytest.raises(DataError, match="not both"):

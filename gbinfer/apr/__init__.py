@@ -59,8 +59,11 @@ def dumps(model, *, compression=None, metadata=None, signing_key=None, password=
     key): encrypt the payload; not both. Keys may be ``cryptography`` key objects, raw 32 bytes,
     PEM bytes or PEM file paths. ``quality_score``: the header's score byte, 0-255 (0: not scored).
     """
+    from ..model import Model
     from ..serialization import binary
 
+    if not isinstance(model, Model):
+        raise DataError(f"apr.save() takes a gbinfer Model (from gbinfer.load), got {type(model).__name__}")
     code = _compression(compression)
     if password is not None and recipient is not None:
         raise DataError("give password= or recipient=, not both: a file is encrypted one way")

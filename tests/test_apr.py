@@ -623,3 +623,35 @@ def test_cli_keygen_convert_inspect_verify_decrypt(tmp_path, capsys, monkeypatch
     assert main(["inspect", "plain.apr"]) == 0
     assert "objective:" in capsys.readouterr().out  # a plain file's model is described too
     assert main(["convert", "plain.xgbrs", "x.json", "--compress", "zstd"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::gbinfer.apr.format.NewerFormatWarning")
+def test_fuzz_header_fields(golden_model):
+    """Any values in the header's fields (CRC32 made right): a typed error or the exact predictions."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    _, expected = golden_model
+    files = {name: (GOLDEN / f"{name}.apr").read_bytes() for name in ("none", "zstd", "lz4", "signed")}
+    u32 = st.integers(0, 2**32 - 1) | st.integers(0, 6000)
+    fields = st.fixed_dictionaries({"major": st.integers(0, 255) | st.just(1), "minor": st.integers(0, 255),
+                                    "model_type": st.integers(0, 0xFFFF) | st.just(5), "metadata_size": u32,
+                                    "payload_size": u32, "uncompressed_size": u32,
+                                    "compression": st.integers(0, 255) | st.integers(0, 3),
+                                    "flags": st.integers(0, 255), "quality_score": st.integers(0, 255)})
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.sampled_from(sorted(files)), fields)
+    def check(name, values):
+        data = files[name]
+        raw = struct.pack("<4sBBHIIIBBB9s", b"APRN", values["major"], values["minor"], values["model_type"],
+                          values["metadata_size"], values["payload_size"], values["uncompressed_size"],
+                          values["compression"], values["flags"], values["quality_score"], bytes(9))
+        try:
+            model = apr.load(fix_crc(raw + data[32:]),
+                             trusted_key=(GOLDEN / "test-key-seller.pub.pem") if name == "signed" else None)
+        except GbinferError:
+            return
+        assert_same(model, expected)
+
+    check()

@@ -83,7 +83,7 @@ def _from_scipy(matrix) -> SparseRows:
         _check_range(col, shape[1], "column", lambda j: f"entry {j}")
         csr = matrix.tocsr()  # sums duplicates, as XGBoost (which calls tocsr) does
         return _checked_csr(csr.indptr, csr.indices, csr.data, shape)
-    _checked_values(matrix.data)
+    _check_dtype(matrix.dtype)
     csr = matrix.tocsr()
     return _checked_csr(csr.indptr, csr.indices, csr.data, _shape(csr.shape))
 
@@ -113,14 +113,19 @@ def _shape(shape) -> tuple[int, int]:
     return n_rows, n_cols
 
 
+def _check_dtype(dtype) -> None:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise DataError(f"sparse data has complex dtype {dtype}; XGBoost reads real numbers only")
+    if dtype.kind not in "fiub":
+        raise DataError(f"sparse data has dtype {dtype}; expected numbers, e.g. X.astype(np.float32)")
+
+
 def _checked_values(data) -> np.ndarray:
     data = np.asarray(data)
     if data.ndim != 1:
         raise DataError(f"sparse values must be 1-D, got shape {data.shape}")
-    if data.dtype.kind == "c":
-        raise DataError(f"sparse data has complex dtype {data.dtype}; XGBoost reads real numbers only")
-    if data.dtype.kind not in "fiub":
-        raise DataError(f"sparse data has dtype {data.dtype}; expected numbers, e.g. X.astype(np.float32)")
+    _check_dtype(data.dtype)
     return data
 
 

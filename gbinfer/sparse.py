@@ -175,7 +175,9 @@ def _checked_csr(indptr, indices, data, shape) -> SparseRows:
     nnz = int(indptr[-1])
     indices, data = indices[:nnz], data[:nnz]  # entries past the last row's end belong to no row
     _check_range(indices, n_cols, "column", lambda j: f"row {_row_of(indptr, j)}")
-    indices = indices.astype(np.int32, copy=False)
+    # Our own copies of the index arrays (indptr already is one): the kernels follow them, so
+    # the caller changing the matrix after this check must not reach them.
+    indices = indices.astype(np.int32)
     values = data.astype(np.float32, copy=False)
     if _first_out_of_order(indptr, indices) >= 0:
         order = _row_sorting_order(indptr, indices)

@@ -84,7 +84,8 @@ def trained(request):
 @pytest.mark.parametrize("n", [97, 300])  # the serial kernels, then the parallel ones
 def test_sparse_equals_dense_and_xgboost(trained, n):
     kind, bst, model, categorical = trained
-    assert model.booster.forest.has_categorical if categorical else True
+    if categorical:
+        assert model.booster.forest.has_categorical
     if kind == "vector_leaf":
         assert model.booster.forest.leaf_size == 3
     D = _rows(11, n, categorical=categorical)
@@ -290,6 +291,16 @@ def test_coo_negative_index_is_refused():
     coo.col[0] = -2
     with pytest.raises(DataError, match=r"column index -2 at entry 0 is outside \[0, 3\)"):
         gbinfer.DataMatrix(coo)
+
+
+def test_matrix_changed_after_the_check_does_not_reach_the_kernels():
+    bst, model = _train(MODELS["gblinear"][0], labels="reg")
+    csr = _csr_of(_rows(21, 50))
+    dm = gbinfer.DataMatrix(csr)
+    expected = model.predict(dm)
+    csr.indices[:] = 10**9
+    csr.indptr[1:] = csr.indptr[-1] * 4
+    assert np.array_equal(model.predict(dm), expected)
 
 
 def test_sparse_missing_must_be_a_number():

@@ -35,13 +35,11 @@ class SparseRows:
     values: np.ndarray  # float32 [stored entries]
     shape: tuple[int, int]
 
-    @property
-    def nnz(self) -> int:
-        return len(self.indices)
-
     def with_missing(self, missing) -> "SparseRows":
         """These rows with every stored value equal to ``missing`` turned into NaN."""
         try:
+            if isinstance(missing, (str, bytes)):
+                raise TypeError
             marker = np.float32(missing)
         except (TypeError, ValueError):
             raise DataError(f"missing must be a number, got {missing!r}") from None
@@ -84,8 +82,8 @@ def _from_scipy(matrix) -> SparseRows:
         csr = matrix.tocsr()  # sums duplicates, as XGBoost (which calls tocsr) does
         return _checked_csr(csr.indptr, csr.indices, csr.data, shape)
     _check_dtype(matrix.dtype)
-    csr = matrix.tocsr()
-    return _checked_csr(csr.indptr, csr.indices, csr.data, _shape(csr.shape))
+    csr = matrix.tocsr()  # other formats (LIL, DOK, DIA, BSR) go through scipy's CSR, as in XGBoost
+    return _checked_csr(csr.indptr, csr.indices, csr.data, shape)
 
 
 def _from_arrow(matrix) -> SparseRows:

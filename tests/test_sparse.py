@@ -304,8 +304,9 @@ def test_matrix_changed_after_the_check_does_not_reach_the_kernels():
 
 
 def test_sparse_missing_must_be_a_number():
-    with pytest.raises(DataError, match="missing must be a number"):
-        gbinfer.DataMatrix(_small_csr(), missing="x")
+    for missing in ("x", "1.5"):
+        with pytest.raises(DataError, match="missing must be a number"):
+            gbinfer.DataMatrix(_small_csr(), missing=missing)
 
 
 def test_huge_empty_csr_uses_memory_of_rows_only():

@@ -13,6 +13,12 @@ their loads instead of waiting on one chain. Within a row, trees are added in mo
 float32, starting from the base margin, as XGBoost does: that order is what makes margins
 bit-identical. Batch kernels come in a serial form (small batches: no thread start-up) and a
 ``prange`` form over blocks.
+
+Rows are a dense 2-D float32 array or sparse rows, a tuple ``(indptr, indices, values,
+numeric_slot, set_slot)`` of checked CSR arrays and the forest's feature -> slot tables. Only
+the keys of a block are built differently (``_block_keys`` is specialised on the rows' type at
+compile time, so each form compiles to its own kernel and the dense one is unchanged); the
+walks are the same code.
 """
 
 from __future__ import annotations

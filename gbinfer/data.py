@@ -3,7 +3,7 @@
 XGBoost compares float32 inputs with float32 thresholds, so float64 input is rounded to
 float32 exactly as XGBoost rounds it when it builds its DMatrix. float32 input, in C or
 Fortran order, is used as it is (no copy) unless a non-NaN ``missing`` value has to be
-turned into NaN.
+turned into NaN. Sparse input is kept as checked CSR arrays instead (``gbinfer.sparse``).
 """
 
 from __future__ import annotations
@@ -17,15 +17,23 @@ class DataMatrix:
     """Rows to predict on: numpy, pandas, scipy.sparse or anything ``np.asarray`` takes.
 
     ``missing``: the value that means "absent" (NaN always does too). Sparse input follows
-    XGBoost's meaning: an entry not stored is missing.
+    XGBoost's meaning: an entry not stored is missing. It stays sparse: ``sparse`` holds its
+    checked CSR arrays (``values`` is then None); ``sparse`` is None for dense input.
     """
 
     def __init__(self, data, missing: float = np.nan, feature_names=None, feature_types=None):
+        self.sparse = None
         if isinstance(data, DataMatrix):
             self.values, names, types = data.values, data.feature_names, data.feature_types
+            self.sparse = data.sparse if data.sparse is None else data.sparse.with_missing(missing)
+        elif _is_sparse(data):
+            from .sparse import sparse_rows
+
+            self.values, names, types = None, None, None
+            self.sparse = sparse_rows(data, missing)
         else:
             self.values, names, types = _to_float32(data)
-        if missing is not None and missing == missing:  # a value other than NaN also means missing
+        if self.sparse is None and missing is not None and missing == missing:  # another value than NaN too
             hits = self.values == np.float32(missing)
             if hits.any():
                 self.values = np.where(hits, np.float32(np.nan), self.values)
@@ -36,11 +44,18 @@ class DataMatrix:
 
     @property
     def num_row(self) -> int:
-        return self.values.shape[0]
+        return (self.values if self.sparse is None else self.sparse).shape[0]
 
     @property
     def num_col(self) -> int:
-        return self.values.shape[1]
+        return (self.values if self.sparse is None else self.sparse).shape[1]
+
+
+def _is_sparse(data) -> bool:
+    """scipy.sparse or Arrow sparse, told by module name: importing either to check would slow
+    every dense call."""
+    module = type(data).__module__
+    return module.startswith("scipy.sparse") or (module.startswith("pyarrow") and "Sparse" in type(data).__name__)
 
 
 def _to_float32(data):
@@ -48,8 +63,6 @@ def _to_float32(data):
     module = type(data).__module__
     if module.startswith("pandas"):
         return _from_pandas(data)
-    if module.startswith("scipy.sparse"):
-        return _from_scipy_sparse(data), None, None
     if module.startswith("pyarrow"):
         return _from_pandas(data.to_pandas())
     arr = np.asarray(data)
@@ -84,11 +97,3 @@ def _from_pandas(frame):
             raise DataError(f"column {name!r} has dtype {col.dtype}; expected numbers or 'category'")
     values = np.column_stack(columns) if columns else np.empty((len(frame), 0), np.float32)
     return np.ascontiguousarray(values, dtype=np.float32), tuple(str(c) for c in frame.columns), tuple(types)
-
-
-def _from_scipy_sparse(matrix):
-    csr = matrix.tocsr()
-    dense = np.full(csr.shape, np.nan, dtype=np.float32)
-    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-    dense[rows, csr.indices] = csr.data.astype(np.float32)
-    return dense

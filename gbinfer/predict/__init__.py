@@ -26,6 +26,7 @@ from ..data import DataMatrix
 from ..errors import DataError
 from ..model import Dart, Linear, Model
 from ..objective import Transform
+from ..sparse import SparseRows
 from . import kernels
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
@@ -56,14 +57,18 @@ def walk_layout(booster) -> WalkLayout:
     return layout
 
 
-def rows(model: Model, data) -> np.ndarray:
-    """``data`` as the float32 2-D array the kernels read, checked against the model's features."""
+def rows(model: Model, data):
+    """``data`` as the kernels read it, checked against the model's features: a float32 2-D
+    array, or ``SparseRows`` for sparse input (never made dense)."""
     if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2:
         X, names = data, None
     else:
         dm = data if isinstance(data, DataMatrix) else DataMatrix(data)
-        X, names = dm.values, dm.feature_names
-    if X.shape[1] != model.meta.num_features:
+        X, names = (dm.values if dm.sparse is None else dm.sparse), dm.feature_names
+    if X.shape[1] != model.meta.num_features and not (isinstance(X, SparseRows) and
+                                                      X.shape[1] < model.meta.num_features):
+        # A narrower sparse matrix is read as XGBoost's DMatrix reads it: the columns past its
+        # width are absent, hence missing.
         raise DataError(f"data has {X.shape[1]} columns but the model expects {model.meta.num_features} features")
     expected = model.features.names
     if names is not None and expected is not None and tuple(names) != expected:
@@ -71,6 +76,18 @@ def rows(model: Model, data) -> np.ndarray:
         raise DataError(f"feature names differ from the model's; model features absent from data: {absent[:10]}"
                         if absent else "feature names are the model's but in another order")
     return X
+
+
+def _kernel_rows(X, layout: WalkLayout | None):
+    """What the kernels read: the dense array itself, or the sparse rows' CSR arrays with the
+    forest's feature -> slot tables (none for a linear model)."""
+    if type(X) is np.ndarray:
+        return X
+    maps = _NO_SLOTS if layout is None else (layout.numeric_slot, layout.set_slot)
+    return (X.indptr, X.indices, X.values, *maps)
+
+
+_NO_SLOTS = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
 
 
 def tree_range(model: Model, iteration_range) -> tuple[int, int]:
@@ -120,7 +137,7 @@ def _run(serial_kernel, parallel_kernel, n_rows: int, nthread, args) -> None:
         _parallel_gate.release()
 
 
-def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margin=None, nthread=None,
+def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthread=None,
                    transform: Transform = Transform.IDENTITY) -> np.ndarray:
     """Float32 margins, shape (rows, outputs), with ``transform`` (not ARGMAX) applied in place.
 
@@ -132,10 +149,11 @@ def predict_margin(model: Model, X: np.ndarray, iteration_range=None, base_margi
         if iteration_range not in (None, (0, 0)):
             raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
         out = _initial_margin(model, n, base_margin)
-        kernels.linear_margin(X, booster.weights, booster.bias, out)
+        kernels.linear_margin(_kernel_rows(X, None), booster.weights, booster.bias, out)
         return apply_transform(out, transform)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
+    X = _kernel_rows(X, L)
     if L.vector_leaf:
         out = _initial_margin(model, n, base_margin)
         _run(kernels.vector_serial, kernels.vector_parallel, n, nthread, (X, *L.walk_args, t0, t1, out))
@@ -163,8 +181,9 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
-    out = np.empty((X.shape[0], t1 - t0), dtype=np.float32)
-    _run(kernels.leaf_serial, kernels.leaf_parallel, X.shape[0], nthread, (X, *L.leaf_args, t0, t1, out))
+    n = X.shape[0]
+    out = np.empty((n, t1 - t0), dtype=np.float32)
+    _run(kernels.leaf_serial, kernels.leaf_parallel, n, nthread, (_kernel_rows(X, L), *L.leaf_args, t0, t1, out))
     return _squeeze(out)
 
 

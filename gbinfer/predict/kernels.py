@@ -13,6 +13,12 @@ their loads instead of waiting on one chain. Within a row, trees are added in mo
 float32, starting from the base margin, as XGBoost does: that order is what makes margins
 bit-identical. Batch kernels come in a serial form (small batches: no thread start-up) and a
 ``prange`` form over blocks.
+
+Rows are a dense 2-D float32 array or sparse rows, a tuple ``(indptr, indices, values,
+numeric_slot, set_slot)`` of checked CSR arrays and the forest's feature -> slot tables. Only
+the keys of a block are built differently (``_block_keys`` is specialised on the rows' type at
+compile time, so each form compiles to its own kernel and the dense one is unchanged); the
+walks are the same code.
 """
 
 from __future__ import annotations
@@ -67,10 +73,21 @@ def _category_code(x):
     return _NAN_CODE if x != x else code
 
 
-@njit(cache=True, nogil=True, inline="always")
 def _block_keys(X, r0, r1, slots):
     """Keys (category codes in set-split slots) of rows [r0, r1), slot-major. Rows past r1 are
-    never read. A forest of leaves only has no slots; its walks read slot 0, which is then zero."""
+    never read. A forest of leaves only has no slots; its walks read slot 0, which is then zero.
+    ``X`` is a dense 2-D array, or sparse rows ``(indptr, indices, values, numeric_slot,
+    set_slot)`` (see ``_sparse_keys``)."""
+
+
+@overload(_block_keys, inline="always")
+def _block_keys_impl(X, r0, r1, slots):
+    if isinstance(X, types.Array):
+        return _dense_keys
+    return _sparse_keys
+
+
+def _dense_keys(X, r0, r1, slots):
     n_slots = slots.size
     keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint32)
     if n_slots == 0:
@@ -85,6 +102,45 @@ def _block_keys(X, r0, r1, slots):
             for r in range(r0, r1):
                 keys[at + r] = _data_key(X[r, column])
     return keys
+
+
+def _sparse_keys(X, r0, r1, slots):
+    """Sparse rows: every slot starts at the key of a missing value (an absent entry is
+    missing), then the block's stored entries are scattered into the slots of their feature
+    (``numeric_slot[f]`` / ``set_slot[f]``, -1 when the forest does not split on ``f`` that
+    way; features past the tables' end are unused too). The keys equal the dense rows' keys,
+    so the walk that follows is the same."""
+    indptr, indices, values, numeric_slot, set_slot = X
+    n_slots = slots.size
+    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint32)
+    if n_slots == 0:
+        keys[:] = 0
+    for s in range(n_slots):
+        absent = _NAN_CODE if slots[s] & _CATEGORICAL else np.uint32(0)
+        keys[s * BLOCK:s * BLOCK + (r1 - r0)] = absent
+    mapped = numeric_slot.size
+    for r in range(r0, r1):
+        for j in range(indptr[r], indptr[r + 1]):
+            feature = indices[j]
+            if feature < mapped:
+                s = numeric_slot[feature]
+                if s >= 0:
+                    keys[s * BLOCK + (r - r0)] = _data_key(values[j])
+                s = set_slot[feature]
+                if s >= 0:
+                    keys[s * BLOCK + (r - r0)] = _category_code(values[j])
+    return keys
+
+
+def _row_count(X):
+    """Rows of a dense array or of sparse rows."""
+
+
+@overload(_row_count, inline="always")
+def _row_count_impl(X):
+    if isinstance(X, types.Array):
+        return lambda X: X.shape[0]
+    return lambda X: X[0].size - 1
 
 
 def _step(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
@@ -249,7 +305,7 @@ def _margin_block(X, r0, r1, slots, L_word, L_key, L_left, L_leaf, roots, depths
 @njit(cache=True, nogil=True)
 def margin_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                   cat_bits, t0, t1, base, init, transform, out):
-    n = X.shape[0]
+    n = _row_count(X)
     for r0 in range(0, n, BLOCK):
         _margin_block(X, r0, min(n, r0 + BLOCK), slots, L_word, L_key, L_left, L_leaf, roots, depths, groups,
                       weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
@@ -258,7 +314,7 @@ def margin_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups
 @njit(cache=True, nogil=True, parallel=True)
 def margin_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, groups, weights, cat_offsets,
                     cat_bits, t0, t1, base, init, transform, out):
-    n = X.shape[0]
+    n = _row_count(X)
     for b in prange((n + BLOCK - 1) // BLOCK):
         _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, L_word, L_key, L_left, L_leaf, roots,
                       depths, groups, weights, cat_offsets, cat_bits, t0, t1, base, init, transform, out)
@@ -267,7 +323,7 @@ def margin_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, grou
 @njit(cache=True, nogil=True)
 def vector_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0, t1,
                   out):
-    n = X.shape[0]
+    n = _row_count(X)
     for r0 in range(0, n, BLOCK):
         r1 = min(n, r0 + BLOCK)
         _vector_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
@@ -277,7 +333,7 @@ def vector_serial(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_of
 @njit(cache=True, nogil=True, parallel=True)
 def vector_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_offsets, cat_bits, t0,
                     t1, out):
-    n = X.shape[0]
+    n = _row_count(X)
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
         _vector_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, L_leaf, roots,
@@ -287,7 +343,7 @@ def vector_parallel(X, slots, L_word, L_key, L_left, L_leaf, roots, depths, cat_
 @njit(cache=True, nogil=True)
 def leaf_serial(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0, t1,
                 out):
-    n = X.shape[0]
+    n = _row_count(X)
     for r0 in range(0, n, BLOCK):
         r1 = min(n, r0 + BLOCK)
         _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
@@ -297,7 +353,7 @@ def leaf_serial(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, cat
 @njit(cache=True, nogil=True, parallel=True)
 def leaf_parallel(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, cat_bits, node_id, t0,
                   t1, out):
-    n = X.shape[0]
+    n = _row_count(X)
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
         _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, L_word, L_key, L_left, roots, depths,
@@ -306,13 +362,33 @@ def leaf_parallel(X, slots, L_word, L_key, L_left, roots, depths, cat_offsets, c
 
 @njit(cache=True, nogil=True)
 def linear_margin(X, weights, bias, out):
-    """XGBoost gblinear: per row and output, bias + base first, then x[f] * w[f] in feature order."""
-    n, num_features = X.shape
-    for row in range(n):
+    """XGBoost gblinear: per row and output, bias + base first, then x[f] * w[f] over the present
+    features in feature order (sparse rows store theirs in that order)."""
+    for row in range(_row_count(X)):
         for g in range(out.shape[1]):
-            acc = out[row, g] + bias[g]
-            for f in range(num_features):
+            out[row, g] = _linear_sum(X, row, out[row, g] + bias[g], weights, g)
+
+
+def _linear_sum(X, row, acc, weights, g):
+    """``acc`` plus the row's present x[f] * weights[f, g], added in feature order."""
+
+
+@overload(_linear_sum, inline="always")
+def _linear_sum_impl(X, row, acc, weights, g):
+    if isinstance(X, types.Array):
+        def dense(X, row, acc, weights, g):
+            for f in range(X.shape[1]):
                 x = X[row, f]
                 if not math.isnan(x):
                     acc += x * weights[f, g]
-            out[row, g] = acc
+            return acc
+        return dense
+
+    def sparse(X, row, acc, weights, g):
+        indptr, indices, values = X[0], X[1], X[2]
+        for j in range(indptr[row], indptr[row + 1]):
+            x = values[j]
+            if not math.isnan(x):
+                acc += x * weights[indices[j], g]
+        return acc
+    return sparse

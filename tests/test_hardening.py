@@ -336,3 +336,12 @@ def test_xgbrs_array_table_with_a_bad_dtype_raises_model_format_error():
     body += struct.pack("<I", zlib.crc32(body))
     with pytest.raises(ModelFormatError, match="dtype"):
         binary.loads(body)
+
+
+def test_categorical_split_without_categories_is_refused():
+    """XGBoost reads such a node as a numeric split when its tree has no category set at all, and
+    as an empty set otherwise; it never writes one. Found by mutating split_type to 1."""
+    doc = _doc("binary_logistic")
+    tree = _trees(doc)[1]
+    tree["split_type"][0] = 1
+    _refused(doc, "categorical split without categories")

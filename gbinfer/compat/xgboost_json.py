@@ -344,7 +344,7 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
         raise ModelFormatError(source, f"{path}/categories_nodes", "node ids must rise strictly")
     if cats.size and (cats.min() < 0 or cats.max() >= 1 << 24):
         raise ModelFormatError(source, f"{path}/categories", "category codes must lie in [0, 2**24)")
-    words = [np.zeros(0, np.uint32)] * n  # an empty set sends every category left, as in XGBoost
+    words = [np.zeros(0, np.uint32)] * n
     for j, node in enumerate(nodes):
         if not 0 <= node < n or is_leaf[node] or out["is_cat"][node] != 1:
             raise ModelFormatError(source, f"{path}/categories_nodes[{j}]",
@@ -357,6 +357,13 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
         bits = np.zeros(int(values.max()) // 32 + 1, dtype=np.uint32)
         np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
         words[node] = bits
+    unset = np.flatnonzero(~is_leaf & (out["is_cat"] == 1))
+    unset = unset[~np.isin(unset, nodes)]
+    if unset.size:
+        # XGBoost never writes one, and reads it as a numeric split in a tree without any set
+        # but as an empty set in a tree with one: refused rather than guessed
+        raise ModelFormatError(source, f"{path}/split_type[{int(unset[0])}]",
+                               "a categorical split without categories (no categories_nodes entry)")
     out["cat_words"] = words
     return out
 

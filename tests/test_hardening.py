@@ -345,3 +345,12 @@ def test_categorical_split_without_categories_is_refused():
     tree = _trees(doc)[1]
     tree["split_type"][0] = 1
     _refused(doc, "categorical split without categories")
+
+
+def test_a_leaf_right_child_outside_int32_is_refused():
+    """XGBoost stores children as int32 and refuses wider values even where it ignores them."""
+    doc = _doc("binary_logistic")
+    tree = _trees(doc)[0]
+    leaf = tree["left_children"].index(-1)
+    tree["right_children"][leaf] = 2**31
+    _refused(doc, "right_children")

@@ -208,7 +208,7 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
                                f"says {str(declared):.40} but {n_trees} trees are stored")
     tree_info = model.get("tree_info")
     tree_info = (np.zeros(n_trees, dtype=np.int64) if tree_info is None
-                 else _array(tree_info, np.int64, f"{mpath}/tree_info", source))
+                 else _array(tree_info, np.int32, f"{mpath}/tree_info", source).astype(np.int64))
     if len(tree_info) != n_trees:
         raise ModelFormatError(source, f"{mpath}/tree_info", f"has {len(tree_info)} entries, expected {n_trees}")
 
@@ -290,8 +290,10 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
             raise ModelFormatError(source, f"{path}/{name}", f"has {len(a)} entries, expected num_nodes = {n}")
         return a
 
-    left = arr("left_children", np.int64)  # its length bounds n before anything is allocated by n
-    right = arr("right_children", np.int64)
+    # int32, as XGBoost stores them (even a leaf's unused right child); the length of the first
+    # bounds n before anything is allocated by it
+    left = arr("left_children", np.int32).astype(np.int64)
+    right = arr("right_children", np.int32).astype(np.int64)
     out = {
         "n": n,
         "leaf_size": leaf_size,

@@ -366,8 +366,12 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
             node = int(np.flatnonzero(codes > 1)[0])
             tree = int(tree_of_node[node])
             fail(f"trees[{tree}].{name}[{node - int(offsets[tree])}]", f"is {int(codes[node])}, expected 0 or 1")
+    if np.any(~internal & (f.is_categorical != 0)):
+        node = int(np.flatnonzero(~internal & (f.is_categorical != 0))[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}].split_kind[{node - int(offsets[tree])}]", "a leaf is marked as a categorical split")
     set_split = internal & (f.is_categorical != 0)
-    bad = (~set_split & (np.diff(f.cat_offsets) != 0)) | (~internal & (f.is_categorical != 0))
+    bad = ~set_split & (np.diff(f.cat_offsets) != 0)
     if bad.any():
         node = int(np.flatnonzero(bad)[0])
         tree = int(tree_of_node[node])

@@ -354,3 +354,11 @@ def test_a_leaf_right_child_outside_int32_is_refused():
     leaf = tree["left_children"].index(-1)
     tree["right_children"][leaf] = 2**31
     _refused(doc, "right_children")
+
+
+def test_a_leaf_marked_categorical_in_a_saved_model_is_refused():
+    doc = _native_doc("binary_logistic")
+    leaf = doc["arrays"]["left_child"]["data"].index(-1)
+    doc["arrays"]["split_kind"]["data"][leaf] = 1
+    with pytest.raises(ModelFormatError, match="leaf is marked as a categorical split"):
+        native.loads(orjson.dumps(doc))

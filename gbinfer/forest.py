@@ -174,12 +174,18 @@ class SoAForest:
               tree_offsets, tree_group, node_id) -> "SoAForest":
         """Validate unpacked node arrays (``ModelFormatError`` naming ``source``) and pack them."""
         unpacked = _Unpacked(
-            split_feature=_array(split_feature, np.int64), threshold=_array(threshold, np.float32),
-            left_child=_array(left_child, np.int64), right_child=_array(right_child, np.int64),
-            default_left=_array(default_left, np.uint8), is_categorical=_array(is_categorical, np.uint8),
-            cat_offsets=_array(cat_offsets, np.int64), cat_bits=_array(cat_bits, np.uint32),
-            leaf_values=_array(leaf_values, np.float32, ndim=2), tree_offsets=_array(tree_offsets, np.int64),
-            tree_group=_array(tree_group, np.int32), node_id=_array(node_id, np.int32),
+            split_feature=_array(split_feature, np.int64, "split_feature", source),
+            threshold=_array(threshold, np.float32, "threshold", source),
+            left_child=_array(left_child, np.int64, "left_child", source),
+            right_child=_array(right_child, np.int64, "right_child", source),
+            default_left=_array(default_left, np.uint8, "default_left", source),
+            is_categorical=_array(is_categorical, np.uint8, "split_kind", source),
+            cat_offsets=_array(cat_offsets, np.int64, "cat_offsets", source),
+            cat_bits=_array(cat_bits, np.uint32, "cat_bits", source),
+            leaf_values=_array(leaf_values, np.float32, "leaf_values", source, ndim=2),
+            tree_offsets=_array(tree_offsets, np.int64, "tree_offsets", source),
+            tree_group=_array(tree_group, np.int32, "tree_group", source),
+            node_id=_array(node_id, np.int32, "node_id", source),
         )
         _validate(unpacked, source, num_features, num_outputs)
         return _pack(unpacked, Semantics(semantics), source)
@@ -209,11 +215,36 @@ class _Unpacked:
         return len(self.tree_offsets) - 1
 
 
-def _array(values, dtype, ndim: int = 1) -> np.ndarray:
+def _array(values, dtype, field: str, source, ndim: int = 1) -> np.ndarray:
+    """``values`` as ``dtype``, refusing what the cast would change: integers outside the
+    type's range (numpy would wrap them: 2**32 -> 0) and non-integral values for integer types."""
     out = np.asarray(values)
     if out.ndim != ndim:
-        raise ModelFormatError(None, None, f"forest array has {out.ndim} dimensions, expected {ndim}")
+        raise ModelFormatError(source, field, f"has {out.ndim} dimensions, expected {ndim}")
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and out.size and not np.can_cast(out.dtype, dtype, "safe"):
+        check_integers(out, dtype, field, source)
+    elif dtype.kind == "f" and out.dtype.kind not in "fiub":
+        raise ModelFormatError(source, field, f"has dtype {out.dtype}, expected numbers")
     return out.astype(dtype, copy=False)
+
+
+def check_integers(values: np.ndarray, dtype, field: str, source) -> None:
+    """Raise ``ModelFormatError`` unless every value of ``values`` is an integer ``dtype`` holds."""
+    info = np.iinfo(dtype)
+    kind = values.dtype.kind
+    if kind == "f":
+        if not np.all(np.isfinite(values)) or np.any(values != np.trunc(values)):
+            raise ModelFormatError(source, field, f"expected integers of type {np.dtype(dtype).name}")
+    elif kind not in "iub":
+        raise ModelFormatError(source, field, f"has dtype {values.dtype}, expected integers")
+    if not values.size:
+        return
+    as_python = float if kind == "f" else int  # Python compares ints and floats exactly
+    lo, hi = as_python(values.min()), as_python(values.max())
+    if lo < info.min or hi > info.max:
+        raise ModelFormatError(source, field, f"value {lo if lo < info.min else hi} lies outside the "
+                                              f"{np.dtype(dtype).name} range [{info.min}, {info.max}]")
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -327,6 +358,26 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
              f"feature {int(f.split_feature[node])} is out of range [0, {num_features})")
     if np.any(np.diff(f.cat_offsets) < 0) or f.cat_offsets[0] != 0 or f.cat_offsets[-1] != len(f.cat_bits):
         fail("cat_offsets", f"must rise from 0 to the bitset length {len(f.cat_bits)}")
+    # Per-node codes the kernels branch on, and category words only where a set split reads
+    # them: the categorical step looks up every node's words, so words at a leaf or a numeric
+    # split could send a walk off a leaf.
+    for name, codes in (("default_left", f.default_left), ("split_kind", f.is_categorical)):
+        if n and codes.max() > 1:
+            node = int(np.flatnonzero(codes > 1)[0])
+            tree = int(tree_of_node[node])
+            fail(f"trees[{tree}].{name}[{node - int(offsets[tree])}]", f"is {int(codes[node])}, expected 0 or 1")
+    if np.any(~internal & (f.is_categorical != 0)):
+        node = int(np.flatnonzero(~internal & (f.is_categorical != 0))[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}].split_kind[{node - int(offsets[tree])}]", "a leaf is marked as a categorical split")
+    set_split = internal & (f.is_categorical != 0)
+    bad = ~set_split & (np.diff(f.cat_offsets) != 0)
+    if bad.any():
+        node = int(np.flatnonzero(bad)[0])
+        tree = int(tree_of_node[node])
+        fail(f"trees[{tree}].cat_offsets[{node - int(offsets[tree])}]",
+             f"node {node - int(offsets[tree])} is a {'numeric split' if internal[node] else 'leaf'} but carries "
+             "a category set; only categorical splits may")
 
 
 def assemble(
@@ -350,13 +401,14 @@ def assemble(
     """Build a forest from per-tree node arrays as a source library numbers them.
 
     Inputs are all trees' nodes concatenated in source order, children given as indices local
-    to their tree (negative at leaves; a leaf's right child is ignored). Every tree is walked
+    to their tree (-1 at leaves, as in XGBoost; a leaf's right child is ignored; any other
+    negative index is an error). Every tree is walked
     breadth-first from its root, all trees at once, one level per numpy step: a child index
     outside its tree, a node reached twice (a cycle or a shared child) or a walk longer than
     the tree are errors; nodes no walk reaches (pruned ones) are dropped. The result keeps
     siblings adjacent (``right_child == left_child + 1``) and remembers each node's source number.
     """
-    tree_sizes = np.asarray(tree_sizes, dtype=np.int64)
+    tree_sizes = _array(tree_sizes, np.int64, "num_nodes", source)
     if np.any(tree_sizes < 1):
         tree = int(np.flatnonzero(tree_sizes < 1)[0])
         raise ModelFormatError(source, f"trees[{tree}].num_nodes", f"is {int(tree_sizes[tree])}, expected >= 1")
@@ -370,9 +422,10 @@ def assemble(
             raise ModelFormatError(source, f"trees[{tree}].{name}",
                                    f"the trees hold {len(arr)} entries in all, expected one per node ({n})")
     tree_of_node = np.repeat(np.arange(len(tree_sizes), dtype=np.int64), tree_sizes)
-    left_local = np.asarray(left_local, dtype=np.int64)
-    right_local = np.asarray(right_local, dtype=np.int64)
-    internal = left_local >= 0
+    left_local = _array(left_local, np.int64, "left_children", source)
+    right_local = _array(right_local, np.int64, "right_children", source)
+    is_categorical = _array(is_categorical, np.uint8, "split_type", source)
+    internal = left_local != LEAF
     size_of_node = tree_sizes[tree_of_node]
     for name, child in (("left_children", left_local), ("right_children", right_local)):
         bad = internal & ((child < 0) | (child >= size_of_node))
@@ -408,12 +461,12 @@ def assemble(
     new_right = np.where(kept_internal, new_index[right_global[order]], LEAF)
     kept_per_tree = np.bincount(tree_of_node[order], minlength=len(tree_sizes))
 
-    cat_offsets = np.asarray(cat_offsets, dtype=np.int64)
+    cat_offsets = _array(cat_offsets, np.int64, "categories_segments", source)
     words_per_node = np.diff(cat_offsets)[order]
     new_cat_offsets = np.concatenate([[0], np.cumsum(words_per_node)])
     word_src = np.repeat(cat_offsets[:-1][order] - new_cat_offsets[:-1], words_per_node) + np.arange(
         int(new_cat_offsets[-1]))
-    is_cat = np.asarray(is_categorical)[order].astype(np.uint8)
+    is_cat = is_categorical[order]
 
     return SoAForest.build(
         source=source,

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from ..errors import ModelFormatError, UnsupportedModelError
-from ..forest import Semantics, assemble
+from ..forest import Semantics, assemble, check_integers
 from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree
 from ..objective import Objective
 from ..predict.transforms import base_score_to_margin
@@ -77,64 +77,86 @@ def sniff(data: bytes) -> str:
 
 # --- document -> Model ---------------------------------------------------------------------
 
+# Outputs a model may declare beyond what its content shows (trees, leaf vectors, base scores):
+# a model trained for zero rounds stores one base score for all its classes. A declared count
+# is capped so that a few bytes cannot make the loader allocate gigabytes.
+_FREE_OUTPUTS = 1024
+
+
 def from_document(doc, source: str | None = None) -> Model:
     """Build a Model from a parsed XGBoost model document (JSON shape)."""
     # 1. learner-level parameters
+    doc = _obj(doc, "", source)
     learner = _obj(_get(doc, "learner", "", source), "learner", source)
-    version = tuple(int(v) for v in _list(doc.get("version", [0, 0, 0]), "version", source))
-    lmp = _obj(_get(learner, "learner_model_param", "learner", source), "learner/learner_model_param", source)
-    num_features = _int(_get(lmp, "num_feature", "learner/learner_model_param", source),
-                        "learner/learner_model_param/num_feature", source)
-    num_class = _int(lmp.get("num_class", 0), "learner/learner_model_param/num_class", source)
-    num_target = _int(lmp.get("num_target", 1), "learner/learner_model_param/num_target", source)
+    version = tuple(_int(v, f"version/{i}", source)
+                    for i, v in enumerate(_list(doc.get("version", [0, 0, 0]), "version", source)))
+    lmp_path = "learner/learner_model_param"
+    lmp = _obj(_get(learner, "learner_model_param", "learner", source), lmp_path, source)
+    num_features = _int(_get(lmp, "num_feature", lmp_path, source), f"{lmp_path}/num_feature", source)
+    num_class = _int(lmp.get("num_class", 0), f"{lmp_path}/num_class", source)
+    num_target = _int(lmp.get("num_target", 1), f"{lmp_path}/num_target", source)
+    for field, value in (("num_feature", num_features), ("num_class", num_class), ("num_target", num_target)):
+        if value < 0:
+            raise ModelFormatError(source, f"{lmp_path}/{field}", f"is {value}, expected >= 0")
     num_outputs = max(num_class, num_target, 1)
-    if num_features < 0:
-        raise ModelFormatError(source, "learner/learner_model_param/num_feature", f"is {num_features}, expected >= 0")
 
     # 2. objective and base score (stored in output space; XGBoost links it to a margin)
     obj_doc = _obj(_get(learner, "objective", "learner", source), "learner/objective", source)
-    obj_name = _get(obj_doc, "name", "learner/objective", source)
+    obj_name = _str(_get(obj_doc, "name", "learner/objective", source), "learner/objective/name", source)
     objective = Objective.xgboost(obj_name, {k: v for k, v in obj_doc.items() if k != "name"}, source=source)
-    base = _base_score(lmp.get("base_score", 0.5), num_outputs, source)
-    base_margin = base_score_to_margin(base, objective.link)
+    base = _base_score(lmp.get("base_score", 0.5), source)
 
     # 3. booster
     gb = _obj(_get(learner, "gradient_booster", "learner", source), "learner/gradient_booster", source)
     gb_name = _get(gb, "name", "learner/gradient_booster", source)
     if gb_name == "gblinear":
         booster = _linear(gb, num_features, num_outputs, source)
+        content = booster.bias.size
+    elif gb_name in ("gbtree", "dart"):
+        booster = _trees(gb, gb_name, num_features, num_outputs, source)
+        content = max(booster.forest.num_trees, booster.forest.leaf_size)
+    else:
+        raise UnsupportedModelError(source, "learner/gradient_booster/name",
+                                    f"unknown booster {gb_name!r:.80}; expected gbtree, dart or gblinear")
+    if num_outputs > max(content, len(base), _FREE_OUTPUTS):
+        field = "num_class" if num_class >= num_target else "num_target"
+        raise ModelFormatError(source, f"{lmp_path}/{field}",
+                               f"declares {num_outputs} outputs, but the model holds trees, leaf vectors or base "
+                               f"scores for at most {max(content, len(base))}")
+    if len(base) not in (1, num_outputs):
+        raise ModelFormatError(source, f"{lmp_path}/base_score",
+                               f"has {len(base)} values, expected 1 or {num_outputs} (one per output)")
+    base_margin = base_score_to_margin(np.resize(base, num_outputs), objective, source,
+                                       f"{lmp_path}/base_score")
+    if gb_name == "gblinear":
         # XGBoost's gblinear starts every output from the first base score, even when 3.1+
         # stores one per class
         base_margin = np.full(num_outputs, base_margin[0], dtype=np.float32)
-    elif gb_name in ("gbtree", "dart"):
-        booster = _trees(gb, gb_name, num_features, num_outputs, source)
-    else:
-        raise UnsupportedModelError(source, "learner/gradient_booster/name",
-                                    f"unknown booster {gb_name!r}; expected gbtree, dart or gblinear")
 
     # 4. features and metadata
-    names = learner.get("feature_names") or None
-    types = learner.get("feature_types") or None
-    for field, values in (("feature_names", names), ("feature_types", types)):
-        if values is not None and len(values) != num_features:
-            raise ModelFormatError(source, f"learner/{field}",
-                                   f"has {len(values)} entries, expected num_feature = {num_features}")
-    attributes = dict(learner.get("attributes") or {})
+    names = _strings(learner.get("feature_names"), "learner/feature_names", num_features, source)
+    types = _strings(learner.get("feature_types"), "learner/feature_types", num_features, source)
+    attributes = dict(_obj(learner.get("attributes") or {}, "learner/attributes", source))
     best = attributes.get("best_iteration")
+    if best is not None:
+        best = _int(best, "learner/attributes/best_iteration", source)
+        if best < 0:
+            raise ModelFormatError(source, "learner/attributes/best_iteration", f"is {best}, expected >= 0")
     meta = ModelMeta(
         num_features=num_features,
         num_outputs=num_outputs,
         base_score=base_margin,
         source_library="xgboost",
         source_version=version,
-        best_iteration=int(best) if best is not None else None,
+        best_iteration=best,
         attributes=attributes,
     )
-    features = FeatureInfo(tuple(names) if names else None, tuple(types) if types else None)
+    features = FeatureInfo(names, types)
     return Model(booster=booster, meta=meta, features=features, objective=objective)
 
 
-def _base_score(value, num_outputs: int, source) -> np.ndarray:
+def _base_score(value, source) -> np.ndarray:
+    """The stored base score(s), float32, not yet broadcast to the output count."""
     field = "learner/learner_model_param/base_score"
     try:
         if isinstance(value, str):
@@ -143,16 +165,17 @@ def _base_score(value, num_outputs: int, source) -> np.ndarray:
                 text = text.strip("[]")
             parts = [float(p) for p in text.split(",") if p.strip()]
         elif isinstance(value, (list, np.ndarray)):
-            parts = [float(p) for p in value]
-        else:
+            parts = [float(p) for p in np.asarray(value).reshape(-1)] if np.ndim(value) <= 1 else None
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             parts = [float(value)]
-    except (TypeError, ValueError):
-        raise ModelFormatError(source, field, f"expected a number or a list of numbers, got {value!r}") from None
-    if len(parts) == 1:
-        parts = parts * num_outputs
-    if len(parts) != num_outputs:
-        raise ModelFormatError(source, field, f"has {len(parts)} values, expected 1 or {num_outputs} (one per output)")
-    return np.array(parts, dtype=np.float32)
+        else:
+            parts = None
+    except (TypeError, ValueError, OverflowError):
+        parts = None
+    if not parts:
+        raise ModelFormatError(source, field, f"expected a number or a list of numbers, got {value!r:.80}")
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused with the link
+        return np.array(parts, dtype=np.float32)
 
 
 def _linear(gb, num_features: int, num_outputs: int, source) -> Linear:
@@ -168,22 +191,24 @@ def _linear(gb, num_features: int, num_outputs: int, source) -> Linear:
 
 
 def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
-    # DART up to 3.2: {"name": "dart", "gbtree": {...}, "weight_drop": [...]};
-    # 3.4+: weight_drop inside the tree model.
+    # DART up to 3.2: {"name": "dart", "gbtree": {...}, "weight_drop": [...]}; 3.4+: a gbtree
+    # whose tree model holds weight_drop. A weight_drop beside a gbtree's model is read by no
+    # release: it is ignored, as XGBoost ignores it.
     base = "learner/gradient_booster"
     holder = _obj(_get(gb, "gbtree", base, source), f"{base}/gbtree", source) if gb_name == "dart" else gb
     mpath = f"{base}/gbtree/model" if gb_name == "dart" else f"{base}/model"
     model = _obj(_get(holder, "model", mpath.rsplit("/", 1)[0], source), mpath, source)
-    weight_drop = gb.get("weight_drop", model.get("weight_drop"))
 
     trees = _list(_get(model, "trees", mpath, source), f"{mpath}/trees", source)
     n_trees = len(trees)
-    param = model.get("gbtree_model_param", {})
+    param = _obj(model.get("gbtree_model_param", {}), f"{mpath}/gbtree_model_param", source)
     declared = param.get("num_trees")
     if declared is not None and _int(declared, f"{mpath}/gbtree_model_param/num_trees", source) != n_trees:
         raise ModelFormatError(source, f"{mpath}/gbtree_model_param/num_trees",
-                               f"says {declared} but {n_trees} trees are stored")
-    tree_info = _array(model.get("tree_info", np.zeros(n_trees)), np.int64, f"{mpath}/tree_info", source)
+                               f"says {str(declared):.40} but {n_trees} trees are stored")
+    tree_info = model.get("tree_info")
+    tree_info = (np.zeros(n_trees, dtype=np.int64) if tree_info is None
+                 else _array(tree_info, np.int32, f"{mpath}/tree_info", source).astype(np.int64))
     if len(tree_info) != n_trees:
         raise ModelFormatError(source, f"{mpath}/tree_info", f"has {len(tree_info)} entries, expected {n_trees}")
 
@@ -195,6 +220,17 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     if leaf_size > 1 and leaf_size != num_outputs:
         raise ModelFormatError(source, f"{mpath}/trees/0/tree_param/size_leaf_vector",
                                f"is {leaf_size}, expected the model's output count {num_outputs}")
+    if gb_name == "dart":
+        wpath, weight_drop = f"{base}/weight_drop", _get(gb, "weight_drop", base, source)
+    else:
+        wpath, weight_drop = f"{mpath}/weight_drop", model.get("weight_drop")
+    if leaf_size > 1 and weight_drop is not None:
+        raise UnsupportedModelError(source, wpath, "DART with vector leaves (multi_strategy=multi_output_tree) "
+                                                   "is refused, as XGBoost refuses it")
+    if leaf_size == 1 and n_trees and (tree_info.min() < 0 or tree_info.max() >= num_outputs):
+        i = int(np.flatnonzero((tree_info < 0) | (tree_info >= num_outputs))[0])
+        raise ModelFormatError(source, f"{mpath}/tree_info/{i}",
+                               f"output group {int(tree_info[i])} is out of range [0, {num_outputs})")
 
     indptr = model.get("iteration_indptr")
     if indptr is not None:
@@ -217,8 +253,8 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
         num_outputs=num_outputs,
         tree_sizes=np.array([p["n"] for p in parts], dtype=np.int64),
         tree_group=tree_info if leaf_size == 1 else np.zeros(n_trees, dtype=np.int64),
-        left_local=_cat(parts, "left", np.int32),
-        right_local=_cat(parts, "right", np.int32),
+        left_local=_cat(parts, "left", np.int64),
+        right_local=_cat(parts, "right", np.int64),
         split_feature=_cat(parts, "feature", np.int64),
         threshold=_cat(parts, "threshold", np.float32),
         default_left=_cat(parts, "default_left", np.uint8),
@@ -229,9 +265,11 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     )
     if weight_drop is None:
         return Tree(forest=forest, iteration_indptr=indptr)
-    weights = _array(weight_drop, np.float32, f"{base}/weight_drop", source)
+    weights = _array(weight_drop, np.float32, wpath, source)
     if len(weights) > n_trees:
-        raise ModelFormatError(source, f"{base}/weight_drop", f"has {len(weights)} weights for {n_trees} trees")
+        raise ModelFormatError(source, wpath, f"has {len(weights)} weights for {n_trees} trees")
+    if not np.all(np.isfinite(weights)):
+        raise ModelFormatError(source, wpath, "holds a weight that is not a finite number")
     # 3.4 allows fewer weights than trees: trees added after the last dropout round weigh 1
     weights = np.concatenate([weights, np.ones(n_trees - len(weights), dtype=np.float32)])
     return Dart(forest=forest, iteration_indptr=indptr, weights=weights)
@@ -252,8 +290,10 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
             raise ModelFormatError(source, f"{path}/{name}", f"has {len(a)} entries, expected num_nodes = {n}")
         return a
 
-    left = arr("left_children", np.int64)
-    right = arr("right_children", np.int64)
+    # int32, as XGBoost stores them (even a leaf's unused right child); the length of the first
+    # bounds n before anything is allocated by it
+    left = arr("left_children", np.int32).astype(np.int64)
+    right = arr("right_children", np.int32).astype(np.int64)
     out = {
         "n": n,
         "leaf_size": leaf_size,
@@ -262,17 +302,20 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
         "feature": arr("split_indices", np.int64),
         "threshold": arr("split_conditions", np.float32),
         "default_left": arr("default_left", np.uint8),
-        "is_cat": arr("split_type", np.uint8, default=np.zeros(n, np.uint8)),
+        "is_cat": arr("split_type", np.uint8, default=[0] * n),
     }
-    is_leaf = left < 0
+    is_leaf = left == -1
     if leaf_size == 1:
         out["leaf"] = out["threshold"].reshape(n, 1)
     elif "leaf_weights" in tree:
         # 3.2+: one weight vector per leaf; a leaf's right-child slot holds its row.
         lw = _array(tree["leaf_weights"], np.float32, f"{path}/leaf_weights", source)
-        if lw.size % leaf_size:
-            raise ModelFormatError(source, f"{path}/leaf_weights", f"has {lw.size} values, not a multiple of "
-                                                                   f"size_leaf_vector = {leaf_size}")
+        # XGBoost stores one row per leaf, and a tree has fewer splits than leaves: so the dense
+        # node x output table built below is at most twice the stored weights
+        if lw.size % leaf_size or n * leaf_size > 2 * lw.size:
+            raise ModelFormatError(source, f"{path}/leaf_weights",
+                                   f"has {lw.size} values, expected a row of size_leaf_vector = {leaf_size} "
+                                   f"values per leaf ({int(is_leaf.sum())} leaves)")
         rows = lw.reshape(-1, leaf_size)
         slot = np.where(is_leaf, right, 0)
         if np.any(is_leaf & ((slot < 0) | (slot >= len(rows)))):
@@ -287,7 +330,9 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
                                    f"has {bw.size} values, expected num_nodes x size_leaf_vector = {n * leaf_size}")
         out["leaf"] = bw.reshape(n, leaf_size)
 
-    # category sets: node ids, and for each its slice of the flat category list
+    # category sets: node ids (ascending, as XGBoost reads them), and for each its slice of the
+    # flat category list. Only a categorical split may carry one: XGBoost never writes another,
+    # and the kernels read a node's set whatever its kind.
     nodes = _array(tree.get("categories_nodes", []), np.int64, f"{path}/categories_nodes", source)
     segments = _array(tree.get("categories_segments", []), np.int64, f"{path}/categories_segments", source)
     sizes = _array(tree.get("categories_sizes", []), np.int64, f"{path}/categories_sizes", source)
@@ -295,22 +340,32 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
     if not (len(nodes) == len(segments) == len(sizes)):
         raise ModelFormatError(source, f"{path}/categories_nodes",
                                "categories_nodes, categories_segments and categories_sizes differ in length")
-    words = [np.zeros(0, np.uint32)] * n  # an empty set sends every category left, as in XGBoost
-    for j, node in enumerate(nodes):
-        if not 0 <= node < n or is_leaf[node]:
-            raise ModelFormatError(source, f"{path}/categories_nodes[{j}]", f"node {node} is not a split node")
-        lo, size = segments[j], sizes[j]
-        if lo < 0 or size < 0 or lo + size > len(cats):
-            raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
-                                   f"slice [{lo}, {lo + size}) lies outside the {len(cats)} categories")
-        values = cats[lo:lo + size]
-        if values.size and (values.min() < 0 or values.max() >= 1 << 24):
-            raise ModelFormatError(source, f"{path}/categories", "category codes must lie in [0, 2**24)")
-        bits = np.zeros(int(values.max()) // 32 + 1 if values.size else 0, dtype=np.uint32)
-        np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
-        words[node] = bits
     if np.any(out["is_cat"][~is_leaf] > 1):
         raise ModelFormatError(source, f"{path}/split_type", "expected 0 (numerical) or 1 (categorical)")
+    if len(nodes) and np.any(np.diff(nodes) <= 0):
+        raise ModelFormatError(source, f"{path}/categories_nodes", "node ids must rise strictly")
+    if cats.size and (cats.min() < 0 or cats.max() >= 1 << 24):
+        raise ModelFormatError(source, f"{path}/categories", "category codes must lie in [0, 2**24)")
+    words = [np.zeros(0, np.uint32)] * n
+    for j, node in enumerate(nodes):
+        if not 0 <= node < n or is_leaf[node] or out["is_cat"][node] != 1:
+            raise ModelFormatError(source, f"{path}/categories_nodes[{j}]",
+                                   f"node {node} is not a categorical split; only those carry categories")
+        lo, size = segments[j], sizes[j]
+        if lo < 0 or size < 1 or lo + size > len(cats):
+            raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
+                                   f"slice [{lo}, {lo + size}) is empty or lies outside the {len(cats)} categories")
+        values = cats[lo:lo + size]
+        bits = np.zeros(int(values.max()) // 32 + 1, dtype=np.uint32)
+        np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
+        words[node] = bits
+    unset = np.flatnonzero(~is_leaf & (out["is_cat"] == 1))
+    unset = unset[~np.isin(unset, nodes)]
+    if unset.size:
+        # XGBoost never writes one, and reads it as a numeric split in a tree without any set
+        # but as an empty set in a tree with one: refused rather than guessed
+        raise ModelFormatError(source, f"{path}/split_type[{int(unset[0])}]",
+                               "a categorical split without categories (no categories_nodes entry)")
     out["cat_words"] = words
     return out
 
@@ -355,27 +410,48 @@ def _int(value, path: str, source) -> int:
             raise TypeError
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise ValueError
+        if isinstance(value, str) and len(value) > 40:  # int() of a long digit string is slow
+            raise ValueError
         return int(value)
-    except (TypeError, ValueError):
-        raise ModelFormatError(source, path, f"expected an integer, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ModelFormatError(source, path, f"expected an integer, got {value!r:.80}") from None
+
+
+def _str(value, path: str, source) -> str:
+    if not isinstance(value, str):
+        raise ModelFormatError(source, path, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strings(value, path: str, count: int, source) -> tuple | None:
+    """An optional list of ``count`` strings (feature names or types); empty means absent."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ModelFormatError(source, path, "expected a list of strings")
+    if len(value) != count:
+        raise ModelFormatError(source, path, f"has {len(value)} entries, expected num_feature = {count}")
+    return tuple(value)
 
 
 def _array(value, dtype, path: str, source) -> np.ndarray:
+    """A flat array of ``dtype``; integers are range-checked before the cast (numpy would wrap them)."""
     if isinstance(value, np.ndarray):
-        if value.ndim != 1:
-            raise ModelFormatError(source, path, f"expected a flat array, got shape {value.shape}")
-        if np.dtype(dtype).kind in "iu" and value.dtype.kind == "f":
-            if not np.all(np.isfinite(value)) or np.any(value != np.trunc(value)):
-                raise ModelFormatError(source, path, "expected integers")
-        return value.astype(dtype, copy=False)
-    if not isinstance(value, (list, tuple)):
+        raw = value
+    elif isinstance(value, (list, tuple)):
+        try:
+            raw = np.array(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ModelFormatError(source, path, "expected a flat array of numbers") from None
+    else:
         raise ModelFormatError(source, path, f"expected an array, got {type(value).__name__}")
-    try:
-        if np.dtype(dtype).kind == "f":
-            return np.array(value, dtype=np.float64).astype(dtype)
-        raw = np.array(value)
-        if raw.size and raw.dtype.kind not in "iub":
-            raise ValueError
+    if not raw.size:
+        return np.zeros(0, dtype=dtype)
+    if raw.ndim != 1:
+        raise ModelFormatError(source, path, f"expected a flat array, got shape {raw.shape}")
+    if np.dtype(dtype).kind in "iu":
+        check_integers(raw, dtype, path, source)
+    elif raw.dtype.kind not in "fiub":
+        raise ModelFormatError(source, path, f"expected an array of {np.dtype(dtype).name} numbers")
+    with np.errstate(over="ignore"):
         return raw.astype(dtype)
-    except (TypeError, ValueError, OverflowError):
-        raise ModelFormatError(source, path, f"expected an array of {np.dtype(dtype).name} numbers") from None

@@ -15,6 +15,7 @@ GNU OpenMP's pool does not survive ``fork``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import weakref
@@ -24,7 +25,8 @@ import numpy as np
 
 from ..data import DataMatrix
 from ..errors import DataError
-from ..model import Dart, Linear, Model
+from ..forest import FEATURE_MASK
+from ..model import Dart, FeatureInfo, Linear, Model
 from ..objective import Transform
 from ..sparse import SparseRows
 from . import kernels
@@ -189,13 +191,35 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
 
 def warmup(model: Model) -> None:
     """Compile (or load from Numba's on-disk cache) every kernel ``model`` uses, serial and
-    parallel, so that a service pays compile time at deploy rather than on its first request."""
-    X = np.zeros((SERIAL_BELOW, model.meta.num_features), dtype=np.float32)
+    parallel, so that a service pays compile time at deploy rather than on its first request.
+
+    The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
+    2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
+    have the model's types, so the specialisations compiled are the model's own."""
+    stand_in = _one_column(model)
+    X = np.zeros((SERIAL_BELOW, stand_in.meta.num_features), dtype=np.float32)
     for batch in (X[:1], X):
-        predict(model, batch)
-        predict(model, batch, output_margin=True)
-        if not isinstance(model.booster, Linear):
-            predict_leaf(model, batch)
+        predict(stand_in, batch)
+        predict(stand_in, batch, output_margin=True)
+        if not isinstance(stand_in.booster, Linear):
+            predict_leaf(stand_in, batch)
+
+
+def _one_column(model: Model) -> Model:
+    """``model`` with every split reading feature 0 (its slot table's feature bits cleared, the
+    kind bits kept), or for a linear booster its first weight row only."""
+    booster = model.booster
+    width = min(model.meta.num_features, 1)
+    if isinstance(booster, Linear):
+        booster = Linear(weights=booster.weights[:width], bias=booster.bias)
+    else:
+        forest = booster.forest
+        slots = forest.slots & ~FEATURE_MASK
+        slots.flags.writeable = forest.slots.flags.writeable  # read-only arrays are another Numba type
+        booster = dataclasses.replace(booster, forest=dataclasses.replace(forest, slots=slots))
+        width = 1
+    return dataclasses.replace(model, booster=booster, meta=dataclasses.replace(model.meta, num_features=width),
+                               features=FeatureInfo())
 
 
 def _squeeze(out: np.ndarray) -> np.ndarray:

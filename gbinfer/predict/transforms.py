@@ -8,11 +8,13 @@ import math
 import numpy as np
 from numba import njit
 
+from ..errors import ModelFormatError
 from ..objective import BaseScoreLink, Transform
 
 _CLAMP = np.float32(88.7)
 _EPS = np.float32(1e-16)
 _ONE = np.float32(1.0)
+_RT_EPS = np.float32(1e-6)  # XGBoost's kRtEps: the logistic link bounds its base score by it
 
 
 # The elementwise transforms work in place: the margin buffer is the caller's own fresh array.
@@ -102,6 +104,28 @@ def apply_transform(margin: np.ndarray, transform: Transform) -> np.ndarray:
     return margin
 
 
-def base_score_to_margin(values: np.ndarray, link: BaseScoreLink) -> np.ndarray:
-    """XGBoost's ProbToMargin, in float32."""
-    return _link(np.ascontiguousarray(values, dtype=np.float32), int(link))
+def base_score_to_margin(values: np.ndarray, objective, source=None, field=None) -> np.ndarray:
+    """XGBoost's ProbToMargin, in float32, after its checks of the base score (CheckIntercept).
+
+    The logistic link takes [0, 1] and bounds it to [1e-6, 1 - 1e-6] as XGBoost does (0 and 1
+    are its degenerate single-label case). A base score that is not a finite number, or whose
+    margin is not one (log of a score <= 0: XGBoost refuses it for reg:gamma and predicts NaN or
+    -inf with the other log links), is a ``ModelFormatError``: every prediction would be garbage.
+    """
+    p = np.ascontiguousarray(values, dtype=np.float32)
+
+    def refuse(problem):
+        raise ModelFormatError(source, field, f"{problem} (objective {objective.name})")
+
+    if not np.all(np.isfinite(p)):
+        refuse(f"{p[~np.isfinite(p)][0]} is not a finite number")
+    if objective.link == BaseScoreLink.LOGIT:
+        if np.any((p < 0) | (p > 1)):
+            refuse(f"{p[(p < 0) | (p > 1)][0]} is outside [0, 1], which the logistic loss requires")
+        p = np.clip(p, _RT_EPS, _ONE - _RT_EPS)
+    elif objective.link == BaseScoreLink.LOG and np.any(p <= 0):
+        refuse(f"{p[p <= 0][0]} is not positive, which the log link requires")
+    margin = _link(p, int(objective.link))
+    if not np.all(np.isfinite(margin)):
+        refuse(f"{p[~np.isfinite(margin)][0]} gives the margin {margin[~np.isfinite(margin)][0]}")
+    return margin

@@ -214,7 +214,7 @@ def read_spec(buf, source: str | None = None, *, verify: bool = True) -> "schema
         if not isinstance(name, str) or name in arrays:
             raise ModelFormatError(source, f"{where}.name", f"{name!r} is not a new array name")
         where = f"arrays/{name}"
-        if dtype not in DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ModelFormatError(source, f"{where}/dtype", f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
         dt = np.dtype(DTYPES[dtype])
         if (not isinstance(shape, list) or len(shape) > 8

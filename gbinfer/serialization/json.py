@@ -118,7 +118,7 @@ def read_spec(data, source: str | None = None) -> "schema.ModelSpec":
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data"}:
             raise ModelFormatError(source, where, "expected {dtype, shape, data}")
         dtype, shape, values = entry["dtype"], entry["shape"], entry["data"]
-        if dtype not in DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ModelFormatError(source, f"{where}/dtype", f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
         if (not isinstance(shape, list) or len(shape) > 8
                 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
@@ -135,24 +135,34 @@ def read_spec(data, source: str | None = None) -> "schema.ModelSpec":
     return schema.from_document(doc, arrays, source)
 
 
+def _raw(values: list, source, where) -> np.ndarray:
+    """``values`` as one numpy array: a list of lists of different lengths is not one."""
+    try:
+        return np.array(values) if values else np.zeros(0, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        raise ModelFormatError(source, f"{where}/data", "expected a flat list of numbers") from None
+
+
 def _floats(values: list, dt, source, where) -> np.ndarray:
-    raw = np.array(values) if values else np.zeros(0, dtype=np.float64)
+    raw = _raw(values, source, where)
     if raw.ndim == 1 and raw.dtype.kind in "fiu":  # numbers only: the common case, one numpy step
-        return raw.astype(np.float64).astype(dt)
+        with np.errstate(over="ignore"):  # beyond float32: inf, as a float32 reader gives
+            return raw.astype(np.float64).astype(dt)
     out = np.empty(len(values), dtype=np.float64)  # strings for non-finite values, or something wrong
     for i, v in enumerate(values):
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**1023):
             out[i] = v
         elif isinstance(v, str) and v in _NONFINITE:
             out[i] = _NONFINITE[v]
         else:
             raise ModelFormatError(source, f"{where}/data[{i}]",
                                    f'expected a number, "NaN", "Infinity" or "-Infinity", got {v!r:.40}')
-    return out.astype(dt)
+    with np.errstate(over="ignore"):
+        return out.astype(dt)
 
 
 def _ints(values: list, dt, source, where) -> np.ndarray:
-    raw = np.array(values) if values else np.zeros(0, dtype=np.int64)
+    raw = _raw(values, source, where) if values else np.zeros(0, dtype=np.int64)
     if raw.dtype.kind not in "iu" or raw.ndim != 1:
         raise ModelFormatError(source, f"{where}/data", f"expected integers for dtype {dt.name}")
     info = np.iinfo(dt)

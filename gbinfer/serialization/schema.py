@@ -297,6 +297,8 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
     for key in ("num_features", "num_outputs"):
         if not 0 <= mv[key] < 2**31 or (key == "num_outputs" and mv[key] < 1):
             raise ModelFormatError(source, f"model/{key}", f"is {mv[key]}, out of range")
+    if mv["best_iteration"] is not None and mv["best_iteration"] < 0:
+        raise ModelFormatError(source, "model/best_iteration", f"is {mv['best_iteration']}, expected >= 0")
     for key in ("num_trees", "num_nodes", "leaf_size"):
         if not 0 <= bv[key] < 2**31:
             raise ModelFormatError(source, f"booster/{key}", f"is {bv[key]}, out of range [0, 2**31)")
@@ -541,6 +543,11 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
         if b.leaf_size not in (1, k):
             raise ModelFormatError(source, "booster/leaf_size",
                                    f"is {b.leaf_size}, expected 1 or the output count {k}")
+        if b.kind is BoosterKind.DART:
+            if b.leaf_size > 1:
+                raise UnsupportedModelError(source, "booster/kind", "DART with vector leaves is refused, as "
+                                                                    "XGBoost refuses it")
+            _finite(a["tree_weight"], "tree_weight", source)
         indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
         if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or np.any(np.diff(indptr) < 0):
             raise ModelFormatError(source, "arrays/iteration_indptr",
@@ -560,6 +567,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
                            weights=np.ascontiguousarray(a["tree_weight"], dtype=np.float32))
         else:
             booster = Tree(forest=forest, iteration_indptr=indptr)
+    _finite(a["base_score"], "base_score", source)
     o = spec.objective
     objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
     m = spec.metadata
@@ -588,3 +596,10 @@ def _codes(arr: np.ndarray, known, name: str, source) -> None:
         raise UnsupportedModelError(source, f"arrays/{name}[{node}]",
                                     f"unknown code {int(arr[node])}; this gbinfer knows "
                                     f"{', '.join(str(int(c)) for c in known)}")
+
+
+def _finite(arr: np.ndarray, name: str, source) -> None:
+    """A non-finite base score or tree weight would make every prediction NaN or infinite."""
+    if not np.all(np.isfinite(arr)):
+        node = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ModelFormatError(source, f"arrays/{name}[{node}]", f"is {arr[node]}, expected a finite number")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -236,21 +235,19 @@ def test_huge_output_count_in_a_legacy_binary_is_refused():
         gbinfer.load(bytes(raw))
 
 
-def test_warmup_of_a_model_declaring_2_30_features_is_fast_and_small():
+def test_warmup_of_a_model_declaring_2_30_features_allocates_little():
     doc = _doc("cat_partition")
     doc["learner"]["learner_model_param"]["num_feature"] = str(2**30)
     doc["learner"]["feature_names"] = []
     doc["learner"]["feature_types"] = []
     model = _load(doc)
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         model.warmup()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 64 << 20
-    assert time.perf_counter() - start < 30  # compile time at most (kernels are cached on disk)
+    assert peak < 64 << 20  # a one-column stand-in, not 2**30 columns of float32
 
 
 def test_warmup_of_a_linear_model_reads_one_column():

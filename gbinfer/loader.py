@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import ModelFormatError, UnsupportedModelError
 from .model import Model
 
-_FORMATS = ("xgboost", "xgbrs", "native_json", "apr")
+_FORMATS = ("xgboost", "lightgbm", "xgbrs", "native_json", "apr")
 
 
 def load(path_or_bytes, format: str | None = None) -> Model:
@@ -29,6 +30,10 @@ def load(path_or_bytes, format: str | None = None) -> Model:
             data = Path(path_or_bytes).read_bytes()
         except OSError as exc:
             raise ModelFormatError(source, None, f"cannot read the file: {exc.strerror}") from None
+    elif type(path_or_bytes).__module__.split(".")[0] == "lightgbm":
+        from .compat import lightgbm
+
+        return lightgbm.from_object(path_or_bytes)
     else:
         raise TypeError(f"load() takes a path or bytes, got {type(path_or_bytes).__name__}")
     if not data:
@@ -38,6 +43,14 @@ def load(path_or_bytes, format: str | None = None) -> Model:
         from .compat import xgboost_json
 
         return xgboost_json.loads(data, source)
+    if fmt == "lightgbm":
+        from .compat import lightgbm
+
+        return lightgbm.loads(data, source)
+    if fmt == "lightgbm_json":
+        raise UnsupportedModelError(source, None, "this is a LightGBM JSON dump (Booster.dump_model), which "
+                                                  "LightGBM itself cannot load; save the model with "
+                                                  "Booster.save_model (text format) instead")
     if fmt == "xgbrs":
         from .serialization import binary
 
@@ -59,6 +72,10 @@ def sniff(data: bytes) -> str:
         return "xgbrs"
     if bytes(data[:4]) == b"APRN":
         return "apr"
+    if data[:5] in (b"tree\n", b"tree\r") or data.startswith(b"version=v"):
+        return "lightgbm"
+    if re.match(rb'\s*\{\s*"name"\s*:\s*"tree"', bytes(data[:64])):
+        return "lightgbm_json"
     from .serialization.json import is_native_json
 
     if is_native_json(bytes(data[:256])):  # native JSON opens with the "gbinfer_schema" key

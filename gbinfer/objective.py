@@ -23,6 +23,8 @@ class Transform(IntEnum):
     HINGE = 3  # 1 if x > 0 else 0
     SOFTMAX = 4  # per-row probabilities over the outputs
     ARGMAX = 5  # per-row index of the largest output, shape (n,)
+    SIGNED_SQUARE = 6  # sign(x) * x * x (LightGBM regression with ``sqrt``)
+    LOG1P_EXP = 7  # log1p(exp(x)) (LightGBM cross_entropy_lambda)
 
 
 class BaseScoreLink(IntEnum):
@@ -67,6 +69,16 @@ class Objective:
     transform: Transform
     link: BaseScoreLink
     params: dict = field(default_factory=dict)
+
+    @classmethod
+    def lightgbm(cls, line: str | None, num_class: int, *, source: str | None = None) -> "Objective":
+        """The objective of a LightGBM ``objective=`` header line (None: a custom objective, raw
+        scores). Parameters stay strings as written, except ``sigmoid`` (parsed as LightGBM
+        parses it). LightGBM's transforms run in float64; ``sigmoid`` scales the margin first."""
+        from .compat.lightgbm_objective import parse_objective
+
+        name, transform, params = parse_objective(line, num_class, source)
+        return cls(name, transform, BaseScoreLink.IDENTITY, params)
 
     @classmethod
     def xgboost(cls, name: str, params: dict | None = None, *, source: str | None = None) -> "Objective":

@@ -29,7 +29,7 @@ from ..forest import FEATURE_MASK
 from ..model import Dart, FeatureInfo, Linear, Model
 from ..objective import Transform
 from ..sparse import SparseRows
-from . import kernels
+from . import kernels, lightgbm
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
 
@@ -170,6 +170,9 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
+    if lightgbm.is_lightgbm(model):
+        return lightgbm.predict(model, data, output_margin=output_margin, iteration_range=iteration_range,
+                                base_margin=base_margin, nthread=nthread)
     transform = Transform.IDENTITY if output_margin else model.objective.transform
     in_kernel = Transform.IDENTITY if transform == Transform.ARGMAX else transform
     out = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread, in_kernel)
@@ -177,6 +180,8 @@ def predict(model: Model, data, *, output_margin=False, iteration_range=None, ba
 
 
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
+    if lightgbm.is_lightgbm(model):
+        return lightgbm.predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
     booster = model.booster
     if isinstance(booster, Linear):
         raise DataError("predict_leaf needs a tree model; this model's booster is linear")
@@ -196,6 +201,8 @@ def warmup(model: Model) -> None:
     The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
     2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
     have the model's types, so the specialisations compiled are the model's own."""
+    if lightgbm.is_lightgbm(model):
+        return lightgbm.warmup(model)
     stand_in = _one_column(model)
     X = np.zeros((SERIAL_BELOW, stand_in.meta.num_features), dtype=np.float32)
     for batch in (X[:1], X):

@@ -1,0 +1,210 @@
+"""Prediction for LightGBM forests: the input as LightGBM's Python package hands it to its
+predictor, one kernel call, then LightGBM's output conversion.
+
+Input (``lightgbm/basic.py``): a numpy array keeps float32 / float64 and any other numeric
+dtype becomes float32; a pandas frame's category columns are re-coded through the model's
+``pandas_categorical`` (by position among the category columns, unseen categories becoming
+NaN) and the frame becomes ``np.result_type(column dtypes, float32)``; sparse rows keep their
+stored values and read an absent entry as 0.0. Columns are taken by position, as LightGBM
+takes them.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import orjson
+
+from ..data import DataMatrix
+from ..errors import DataError
+from ..forest_lightgbm import KIND_SHIFT, LightGBMForest
+from ..objective import Transform
+from . import lightgbm_kernels as K
+
+_layouts: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+
+
+def is_lightgbm(model) -> bool:
+    return isinstance(getattr(model.booster, "forest", None), LightGBMForest)
+
+
+def _layout(booster) -> tuple:
+    """(margin args, leaf args, feature -> slot table), built once per booster."""
+    layout = _layouts.get(booster)
+    if layout is None:
+        f = booster.forest
+        roots = f.tree_offsets[:-1].astype(np.uint32)
+        if f.has_categorical:
+            cat_offsets, cat_bits = f.cat_offsets, np.append(f.cat_bits, np.uint32(0))
+        else:
+            cat_offsets, cat_bits = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+        margin = (f.slots, f.node_word, f.split_key, f.left, f.leaf_value, roots, f.tree_depth, f.tree_group,
+                  cat_offsets, cat_bits, f.linear_const, f.linear_offsets, f.linear_feature, f.linear_coeff)
+        leaf = (f.slots, f.node_word, f.split_key, f.left, roots, f.tree_depth, cat_offsets, cat_bits,
+                f.leaf_index)
+        features = (f.slots & np.uint32((1 << KIND_SHIFT) - 1)).astype(np.int64)
+        kinds = (f.slots >> np.uint32(KIND_SHIFT)).astype(np.int64)
+        width = int(features.max()) + 1 if len(features) else 0
+        table = np.full((width, 4), -1, dtype=np.int32)
+        table[features, kinds] = np.arange(len(features), dtype=np.int32)
+        layout = (margin, leaf, table)
+        _layouts[booster] = layout
+    return layout
+
+
+def rows(model, data):
+    """``data`` as the kernels read it: a C-contiguous float32 / float64 2-D array, or sparse
+    rows (indptr int64, indices int32, values float64) with columns ascending in each row."""
+    if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype in (np.float64, np.float32):
+        X = np.ascontiguousarray(data)
+    elif isinstance(data, DataMatrix):
+        X = data.values if data.sparse is None else _from_sparse_rows(data.sparse)
+    else:
+        module = type(data).__module__
+        if module.startswith("scipy.sparse"):
+            X = _from_scipy(data)
+        elif module.startswith("pandas"):
+            X = _from_pandas(data, model.meta.attributes.get("pandas_categorical"))
+        else:
+            X = _from_array(data)
+    width = X.shape[1] if isinstance(X, np.ndarray) else X[3]
+    if width != model.meta.num_features:
+        raise DataError(f"data has {width} columns but the model expects {model.meta.num_features} features")
+    return X if isinstance(X, np.ndarray) else X[:3]
+
+
+def _from_array(data) -> np.ndarray:
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise DataError(f"data must be 2-D (rows x features), got shape {arr.shape}; pass one row as "
+                        "x.reshape(1, -1)")
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"data has dtype {arr.dtype}; expected numbers, e.g. X.astype(np.float64)")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)  # LightGBM's Python package casts every other dtype to float32
+    return np.ascontiguousarray(arr)
+
+
+def _from_pandas(frame, pandas_categorical):
+    import pandas as pd
+
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame().T
+    stored = orjson.loads(pandas_categorical) if pandas_categorical else None
+    is_cat = [isinstance(dtype, pd.CategoricalDtype) for dtype in frame.dtypes]
+    if stored is not None and sum(is_cat) != len(stored):
+        raise DataError(f"data has {sum(is_cat)} category columns but the model was trained with {len(stored)}")
+    columns, dtypes, j = [], [], 0
+    for position, cat in enumerate(is_cat):
+        col = frame.iloc[:, position]
+        if cat:
+            if stored is not None and list(col.cat.categories) != list(stored[j]):
+                col = col.cat.set_categories(stored[j])
+            codes = col.cat.codes.to_numpy()
+            if (codes == -1).any():  # pandas' replace({-1: nan}) makes the column float64
+                codes = np.where(codes == -1, np.nan, codes.astype(np.float64))
+            columns.append(codes)
+            dtypes.append(codes.dtype.type)
+            j += 1
+        elif col.dtype.kind in "fiub" or pd.api.types.is_extension_array_dtype(col.dtype):
+            columns.append(col)
+            dtypes.append(col.dtype.type)
+        else:
+            raise DataError(f"column {frame.columns[position]!r} has dtype {col.dtype}; expected numbers or "
+                            "'category'")
+    try:
+        target = np.result_type(*dtypes, np.float32)
+    except TypeError:
+        raise DataError("data has columns of types numpy cannot combine into one float array") from None
+    if target.kind != "f":
+        raise DataError(f"data's columns combine to dtype {target}; expected numbers")
+    out = np.empty((len(frame), len(columns)), dtype=target)
+    for i, col in enumerate(columns):
+        out[:, i] = col if isinstance(col, np.ndarray) else col.to_numpy(dtype=target, na_value=np.nan)
+    return out
+
+
+def _from_scipy(matrix):
+    import scipy.sparse
+
+    if not scipy.sparse.issparse(matrix):
+        raise DataError(f"data of type {type(matrix).__name__} is not a sparse matrix gbinfer reads")
+    if matrix.dtype.kind not in "fiub":
+        raise DataError(f"sparse data has dtype {matrix.dtype}; expected real numbers")
+    csr = scipy.sparse.csr_matrix(matrix, copy=True)  # our own arrays: the caller may change theirs
+    try:
+        csr.check_format(full_check=True)
+    except ValueError as exc:
+        raise DataError(f"sparse data is malformed: {exc}") from None
+    csr.sort_indices()
+    indptr = csr.indptr.astype(np.int64)
+    indices = csr.indices.astype(np.int32)
+    starts = np.zeros(len(indices), dtype=bool)
+    starts[indptr[:-1][np.diff(indptr) > 0]] = True
+    repeated = np.flatnonzero(~starts[1:] & (indices[1:] == indices[:-1])) if len(indices) > 1 else []
+    if len(repeated):
+        row = int(np.searchsorted(indptr, repeated[0] + 1, side="right") - 1)
+        raise DataError(f"sparse row {row} stores column {int(indices[repeated[0] + 1])} more than once; call "
+                        "X.sum_duplicates() first if a sum is meant")
+    values = csr.data
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float32)
+    return indptr, indices, values.astype(np.float64), csr.shape[1]
+
+
+def _from_sparse_rows(sparse):
+    return sparse.indptr, sparse.indices, sparse.values.astype(np.float64), sparse.shape[1]
+
+
+def _kernel_rows(X, table):
+    return X if isinstance(X, np.ndarray) else (*X, table)
+
+
+def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
+    from . import _run, tree_range
+
+    booster = model.booster
+    forest = booster.forest
+    X = rows(model, data)
+    t0, t1 = tree_range(model, iteration_range)
+    margin_args, _, table = _layout(booster)
+    n, k = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1, model.meta.num_outputs
+    if base_margin is None:
+        out = np.zeros((n, k), dtype=np.float64)
+    else:
+        bm = np.asarray(base_margin, dtype=np.float64)
+        if bm.size != n * k:
+            raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
+        out = np.array(bm.reshape(n, k), dtype=np.float64, order="C")
+    _run(K.margin_serial, K.margin_parallel, n, nthread, (_kernel_rows(X, table), *margin_args, t0, t1, out))
+    if not output_margin:
+        rounds = (t1 - t0) // k
+        divisor = float(rounds) if forest.average_output and rounds > 0 else 1.0
+        objective = model.objective
+        sigmoid = float(objective.params.get("sigmoid", 1.0)) if objective.transform == Transform.SIGMOID else 1.0
+        K.finish(out, divisor, int(objective.transform), sigmoid)
+    return out[:, 0] if k == 1 else out
+
+
+def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
+    from . import _run, tree_range
+
+    X = rows(model, data)
+    t0, t1 = tree_range(model, iteration_range)
+    _, leaf_args, table = _layout(model.booster)
+    n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
+    out = np.empty((n, t1 - t0), dtype=np.int32)
+    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (_kernel_rows(X, table), *leaf_args, t0, t1, out))
+    return out
+
+
+def warmup(model) -> None:
+    """Compile (or load from cache) the kernels this model uses, for float64 and float32 rows."""
+    from . import SERIAL_BELOW
+
+    for dtype in (np.float64, np.float32):
+        X = np.zeros((SERIAL_BELOW, model.meta.num_features), dtype=dtype)
+        for batch in (X[:1], X):
+            predict(model, batch)
+            predict_leaf(model, batch)

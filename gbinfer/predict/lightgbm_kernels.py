@@ -1,0 +1,382 @@
+"""Compiled kernels for LightGBM forests (``forest_lightgbm``): float64 input and sums.
+
+The scheme is the XGBoost kernels' (``kernels``), widened to 64 bits: a block of ``BLOCK``
+rows is first turned into one uint64 key per (row, slot), so that a step is
+``node = left[node] + (key - missing_right >= split_key[node])`` with no NaN test and no
+per-node decision about missing types: each slot's kind (None / Zero / NaN / category set)
+was fixed when the forest was built, and the key of a value already says what LightGBM makes
+of it (``_slot_key``). Dense rows go through LightGBM's dense conversion first (|x| <= 1e-35
+becomes 0.0); sparse rows keep their stored values as they are, and an absent entry is 0.0.
+
+Trees are added in model order into float64 sums starting at zero, one per class, as
+``GBDT::PredictRaw`` does. Eight rows walk a tree together (independent walks overlap); a
+block's last rows walk eight trees at a time instead, adding the leaves in tree order. Linear
+trees walk one (row, tree) at a time and evaluate the leaf's linear model on the row's values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+from ..forest import FEATURE_MASK as _FEATURE
+from ..forest import MAX_SLOTS
+from ..forest_lightgbm import ZERO_THRESHOLD
+
+_SLOT_SHIFT = np.uint32(32 - (MAX_SLOTS - 1).bit_length())
+BLOCK = 1 << int(_SLOT_SHIFT)
+_ZERO = np.float64(ZERO_THRESHOLD)
+_SIGN = np.uint64(1 << 63)
+_NO_CATEGORY = np.uint64(0xFFFFFFFFFFFFFFFE)  # a set slot's value for NaN, negative and too large values
+_CAT_LIMIT = np.float64(2147483648.0)  # static_cast<int> of anything at or past 2**31 is negative on x86
+
+
+@intrinsic
+def _bits_of_double(typingctx, value):
+    """Reinterpret a float64 as its uint64 bits."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.uint64(types.float64), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _order_key(x):
+    """``forest_lightgbm.order_key64`` of a non-NaN float64 (``+ 0.0`` folds -0.0 onto +0.0)."""
+    b = _bits_of_double(x + 0.0)
+    return b ^ ((np.uint64(0) - (b >> np.uint64(63))) | _SIGN)
+
+
+_ZERO_KEY = np.uint64(1 << 63)  # the order key of +0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slot_key(x, kind):
+    """What a slot of ``kind`` holds for the value ``x`` (LightGBM's NumericalDecision and
+    CategoricalDecision, folded into a key): 0 for a value the node's missing type sends the
+    default way, a category number for a set slot (``_NO_CATEGORY`` where LightGBM goes right
+    whatever the set), else the order key of the value (NaN read as 0.0 for missing type None)."""
+    if kind == 3:
+        if x > -1.0 and x < _CAT_LIMIT:  # False for NaN; truncation toward zero as static_cast<int>
+            return np.uint64(np.int64(x))
+        return _NO_CATEGORY
+    if x != x:
+        return _ZERO_KEY if kind == 0 else np.uint64(0)
+    if kind == 1 and abs(x) <= _ZERO:
+        return np.uint64(0)
+    return _order_key(x)
+
+
+def _block_keys(X, r0, r1, slots):
+    """Keys of rows [r0, r1), slot-major, ``BLOCK`` per slot."""
+
+
+@overload(_block_keys, inline="always")
+def _block_keys_impl(X, r0, r1, slots):
+    if isinstance(X, types.Array):
+        return _dense_keys
+    return _sparse_keys
+
+
+def _dense_keys(X, r0, r1, slots):
+    n_slots = slots.size
+    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint64)
+    if n_slots == 0:
+        keys[:] = 0
+    for s in range(n_slots):
+        column = slots[s] & _FEATURE
+        kind = slots[s] >> np.uint32(30)
+        at = s * BLOCK - r0
+        for r in range(r0, r1):
+            x = np.float64(X[r, column])
+            if abs(x) <= _ZERO:  # LightGBM's dense rows drop near-zero entries: they read as 0.0
+                x = 0.0
+            keys[at + r] = _slot_key(x, kind)
+    return keys
+
+
+def _sparse_keys(X, r0, r1, slots):
+    """Every slot starts at the key of 0.0 (an absent entry), then the stored entries of the
+    block's rows are written into their feature's slots (``feature_slots[f, kind]``, -1 when
+    the forest has no such slot)."""
+    indptr, indices, values, feature_slots = X
+    n_slots = slots.size
+    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint64)
+    if n_slots == 0:
+        keys[:] = 0
+    for s in range(n_slots):
+        absent = _slot_key(0.0, slots[s] >> np.uint32(30))
+        keys[s * BLOCK:s * BLOCK + (r1 - r0)] = absent
+    mapped = feature_slots.shape[0]
+    for r in range(r0, r1):
+        for j in range(indptr[r], indptr[r + 1]):
+            feature = indices[j]
+            if feature < mapped:
+                for kind in range(4):
+                    s = feature_slots[feature, kind]
+                    if s >= 0:
+                        keys[s * BLOCK + (r - r0)] = _slot_key(np.float64(values[j]), kind)
+    return keys
+
+
+def _row_count(X):
+    """Rows of a dense array or of sparse rows."""
+
+
+@overload(_row_count, inline="always")
+def _row_count_impl(X):
+    if isinstance(X, types.Array):
+        return lambda X: X.shape[0]
+    return lambda X: X[0].size - 1
+
+
+def _value(X, r, f):
+    """Row ``r``'s value of feature ``f`` as LightGBM's predictor holds it."""
+
+
+@overload(_value, inline="always")
+def _value_impl(X, r, f):
+    if isinstance(X, types.Array):
+        def dense(X, r, f):
+            x = np.float64(X[r, f])
+            return 0.0 if abs(x) <= _ZERO else x
+        return dense
+
+    def sparse(X, r, f):
+        indptr, indices, values = X[0], X[1], X[2]
+        lo, hi = indptr[r], indptr[r + 1]
+        while lo < hi:  # columns are ascending within a row
+            mid = (lo + hi) // 2
+            if indices[mid] < f:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < indptr[r + 1] and indices[lo] == f:
+            return np.float64(values[lo])
+        return 0.0
+    return sparse
+
+
+def _step(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+    """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
+
+
+@overload(_step)
+def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+    # Chosen at compile time: forests without category sets pass an empty uint8 bitset.
+    if cat_bits.dtype == types.uint8:
+        def numeric(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+            w = word[node]
+            k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+            return left[node] + np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key[node])
+        return numeric
+
+    def mixed(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+        # Both tests run, each false for the other kind of node: a set node's split key is the
+        # top key, and a numeric node's bitset is empty. A category in the set goes left.
+        w = word[node]
+        k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+        numeric_right = np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key[node])
+        at = cat_offsets[node] + np.int64(k >> np.uint64(5))
+        at = at if at < cat_offsets[node + 1] else cat_bits.size - 1  # the zero padding word
+        in_set = (cat_bits[at] >> np.uint32(k & np.uint64(31))) & np.uint32(1)
+        is_set = (w >> np.uint32(30)) & np.uint32(1)
+        return left[node] + (numeric_right | (is_set & (in_set ^ np.uint32(1))))
+    return mixed
+
+
+@njit(cache=True, nogil=True)
+def _margin_rows(keys, n, o, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits, t0, t1,
+                 out):
+    full_end = n // 8 * 8
+    for t in range(t0, t1):
+        root = roots[t]
+        depth = depths[t]
+        g = groups[t]
+        r = np.uint64(0)
+        end = np.uint64(full_end)
+        while r < end:
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
+            for _ in range(depth):
+                a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
+                a1 = _step(keys, r + np.uint64(1), a1, word, split_key, left, cat_offsets, cat_bits)
+                a2 = _step(keys, r + np.uint64(2), a2, word, split_key, left, cat_offsets, cat_bits)
+                a3 = _step(keys, r + np.uint64(3), a3, word, split_key, left, cat_offsets, cat_bits)
+                a4 = _step(keys, r + np.uint64(4), a4, word, split_key, left, cat_offsets, cat_bits)
+                a5 = _step(keys, r + np.uint64(5), a5, word, split_key, left, cat_offsets, cat_bits)
+                a6 = _step(keys, r + np.uint64(6), a6, word, split_key, left, cat_offsets, cat_bits)
+                a7 = _step(keys, r + np.uint64(7), a7, word, split_key, left, cat_offsets, cat_bits)
+            row = np.uint64(o) + r
+            out[row, g] += leaf[a0]
+            out[row + np.uint64(1), g] += leaf[a1]
+            out[row + np.uint64(2), g] += leaf[a2]
+            out[row + np.uint64(3), g] += leaf[a3]
+            out[row + np.uint64(4), g] += leaf[a4]
+            out[row + np.uint64(5), g] += leaf[a5]
+            out[row + np.uint64(6), g] += leaf[a6]
+            out[row + np.uint64(7), g] += leaf[a7]
+            r += np.uint64(8)
+    for r in range(full_end, n):
+        _margin_one_row(keys, np.uint64(r), o + r, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+                        cat_bits, t0, t1, out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _margin_one_row(keys, r, row, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits, t0,
+                    t1, out):
+    t = t0
+    while t + 8 <= t1:
+        a0, a1, a2, a3 = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
+        a4, a5, a6, a7 = roots[t + 4], roots[t + 5], roots[t + 6], roots[t + 7]
+        depth = max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3], depths[t + 4], depths[t + 5],
+                    depths[t + 6], depths[t + 7])  # extra steps are harmless: leaves are fixed points
+        for _ in range(depth):
+            a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
+            a1 = _step(keys, r, a1, word, split_key, left, cat_offsets, cat_bits)
+            a2 = _step(keys, r, a2, word, split_key, left, cat_offsets, cat_bits)
+            a3 = _step(keys, r, a3, word, split_key, left, cat_offsets, cat_bits)
+            a4 = _step(keys, r, a4, word, split_key, left, cat_offsets, cat_bits)
+            a5 = _step(keys, r, a5, word, split_key, left, cat_offsets, cat_bits)
+            a6 = _step(keys, r, a6, word, split_key, left, cat_offsets, cat_bits)
+            a7 = _step(keys, r, a7, word, split_key, left, cat_offsets, cat_bits)
+        out[row, groups[t]] += leaf[a0]
+        out[row, groups[t + 1]] += leaf[a1]
+        out[row, groups[t + 2]] += leaf[a2]
+        out[row, groups[t + 3]] += leaf[a3]
+        out[row, groups[t + 4]] += leaf[a4]
+        out[row, groups[t + 5]] += leaf[a5]
+        out[row, groups[t + 6]] += leaf[a6]
+        out[row, groups[t + 7]] += leaf[a7]
+        t += 8
+    while t < t1:
+        a0 = roots[t]
+        for _ in range(depths[t]):
+            a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
+        out[row, groups[t]] += leaf[a0]
+        t += 1
+
+
+@njit(cache=True, nogil=True)
+def _linear_rows(X, keys, n, o, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+                 lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+    """Linear trees (``Tree::Predict``): the leaf's constant plus coefficient x value over its
+    features in order, or the plain leaf value when one of those values is NaN."""
+    for r in range(np.uint64(n)):
+        row = np.uint64(o) + r
+        for t in range(t0, t1):
+            node = roots[t]
+            for _ in range(depths[t]):
+                node = _step(keys, r, node, word, split_key, left, cat_offsets, cat_bits)
+            value = lin_const[node]
+            for j in range(lin_offsets[node], lin_offsets[node + 1]):
+                x = _value(X, row, lin_feature[j])
+                if x != x:
+                    value = leaf[node]
+                    break
+                value += lin_coeff[j] * x
+            out[row, groups[t]] += value
+
+
+@njit(cache=True, nogil=True)
+def _leaf_rows(keys, n, o, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+    for t in range(t0, t1):
+        for r in range(np.uint64(n)):
+            node = roots[t]
+            for _ in range(depths[t]):
+                node = _step(keys, r, node, word, split_key, left, cat_offsets, cat_bits)
+            out[np.uint64(o) + r, t - t0] = leaf_index[node]
+
+
+# --- batch entry points ----------------------------------------------------------------------
+
+@njit(cache=True, nogil=True, inline="always")
+def _margin_block(X, r0, r1, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+    keys = _block_keys(X, r0, r1, slots)
+    if lin_offsets.size:
+        _linear_rows(X, keys, r1 - r0, r0, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+                     cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+    else:
+        _margin_rows(keys, r1 - r0, r0, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+                     cat_bits, t0, t1, out)
+
+
+@njit(cache=True, nogil=True)
+def margin_serial(X, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+    n = _row_count(X)
+    for r0 in range(0, n, BLOCK):
+        _margin_block(X, r0, min(n, r0 + BLOCK), slots, word, split_key, left, leaf, roots, depths, groups,
+                      cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def margin_parallel(X, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+                    lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+    n = _row_count(X)
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, word, split_key, left, leaf, roots, depths,
+                      groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+
+
+@njit(cache=True, nogil=True)
+def leaf_serial(X, slots, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+    n = _row_count(X)
+    for r0 in range(0, n, BLOCK):
+        r1 = min(n, r0 + BLOCK)
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, word, split_key, left, roots, depths, cat_offsets,
+                   cat_bits, leaf_index, t0, t1, out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def leaf_parallel(X, slots, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
+                  out):
+    n = _row_count(X)
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, word, split_key, left, roots, depths, cat_offsets,
+                   cat_bits, leaf_index, t0, t1, out)
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def finish(out, divisor, code, sigmoid):
+    """Random-forest averaging (``divisor`` > 1) then the objective's ConvertOutput, in place,
+    with LightGBM's float64 arithmetic. ``code`` is a ``Transform`` value."""
+    n, k = out.shape
+    if divisor != 1.0:
+        for r in range(n):
+            for c in range(k):
+                out[r, c] /= divisor
+    if code == 1:  # 1 / (1 + exp(-S * x))
+        for r in range(n):
+            for c in range(k):
+                out[r, c] = 1.0 / (1.0 + math.exp(-sigmoid * out[r, c]))
+    elif code == 2:
+        for r in range(n):
+            for c in range(k):
+                out[r, c] = math.exp(out[r, c])
+    elif code == 4:  # Common::Softmax
+        for r in range(n):
+            wmax = out[r, 0]
+            for c in range(1, k):
+                wmax = out[r, c] if not out[r, c] < wmax else wmax
+            wsum = 0.0
+            for c in range(k):
+                out[r, c] = math.exp(out[r, c] - wmax)
+                wsum += out[r, c]
+            for c in range(k):
+                out[r, c] /= wsum
+    elif code == 6:  # Common::Sign(x) * x * x
+        for r in range(n):
+            for c in range(k):
+                x = out[r, c]
+                out[r, c] = np.float64(np.int64(x > 0.0) - np.int64(x < 0.0)) * x * x
+    elif code == 7:
+        for r in range(n):
+            for c in range(k):
+                out[r, c] = math.log1p(math.exp(out[r, c]))

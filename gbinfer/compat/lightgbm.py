@@ -365,12 +365,41 @@ def _is_category_list(info: str) -> bool:
 
 
 def _pandas_categorical(tail: bytes, source):
-    """The JSON text of the ``pandas_categorical:`` line (null, or one list of categories per
-    pandas category column), or None when absent or null."""
-    at = tail.rfind(b"pandas_categorical:")
-    if at < 0 or (at > 0 and tail[at - 1:at] != b"\n"):
-        return None
-    text = tail[at + len(b"pandas_categorical:"):].strip()
+    """Check the sections after ``end of trees`` (a file cut short inside them has lost what
+    follows, maybe its ``pandas_categorical``) and return that line's JSON text: None when
+    absent or null, else one list of categories per pandas category column."""
+    try:
+        lines = tail.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise ModelFormatError(source, "parameters", "the text after 'end of trees' is not UTF-8") from None
+    lines = [line.rstrip("\r") for line in lines]
+    found = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line:
+            i += 1
+        elif line == "feature_importances:":
+            i += 1
+            while i < len(lines) and lines[i]:
+                if "=" not in lines[i]:
+                    raise ModelFormatError(source, "feature_importances", f"line {lines[i][:40]!r} is not name=value")
+                i += 1
+        elif line in ("parameters:", "parser:"):
+            closing = "end of parameters" if line == "parameters:" else "end of parser"
+            try:
+                i = lines.index(closing, i + 1) + 1
+            except ValueError:
+                raise ModelFormatError(source, line[:-1], f"has no '{closing}' line (truncated?)") from None
+        elif line.startswith("pandas_categorical:") and found is None:
+            found = _categories_json(line[len("pandas_categorical:"):], source)
+            i += 1
+        else:
+            raise ModelFormatError(source, "end of trees", f"unexpected line {line[:40]!r} after the trees")
+    return found
+
+
+def _categories_json(text: str, source):
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -379,4 +408,4 @@ def _pandas_categorical(tail: bytes, source):
         return None
     if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
         raise ModelFormatError(source, "pandas_categorical", "expected null or a list of category lists")
-    return text.decode("utf-8")
+    return text

@@ -1,0 +1,366 @@
+"""LightGBM models trained here, loaded by gbinfer and compared with lightgbm's own predictions
+bit for bit: raw scores, transformed outputs, leaf indices, iteration ranges."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import gbinfer
+from gbinfer.errors import DataError, ModelFormatError, UnsupportedModelError
+
+lgb = pytest.importorskip("lightgbm")
+
+N = 400
+SPECIAL = np.array([np.nan, 0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35, 1.0000000180025095e-35, np.inf, -np.inf])
+
+
+def _data(seed=0, n=N, d=6, nan_rate=0.1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X[rng.random(X.shape) < nan_rate] = np.nan
+    X[rng.random(X.shape) < 0.1] = 0.0
+    return X, rng
+
+
+def _probe(X, seed=1):
+    """Rows that exercise the rules: the training rows, then special values in every column."""
+    rng = np.random.default_rng(seed)
+    extra = np.tile(X[:len(SPECIAL)], (1, 1)).copy()
+    for j in range(X.shape[1]):
+        extra[:, j] = rng.permutation(SPECIAL)
+    return np.vstack([X, extra])
+
+
+def _train(params, X, y, rounds=12, **kwargs):
+    params = {"verbose": -1, "num_leaves": 15, "min_data_in_leaf": 5, "seed": 7, "deterministic": True,
+              "num_threads": 1, **params}
+    return lgb.train(params, lgb.Dataset(X, y, **kwargs), rounds)
+
+
+def _check(booster, X, model=None):
+    """Our raw scores, outputs and leaves equal lightgbm's exactly, for all rounds and a range."""
+    model = model or gbinfer.load(booster.model_to_string().encode())
+    np.testing.assert_array_equal(model.predict(X, output_margin=True), booster.predict(X, raw_score=True))
+    np.testing.assert_array_equal(model.predict(X), booster.predict(X))
+    np.testing.assert_array_equal(model.predict_leaf(X), booster.predict(X, pred_leaf=True))
+    rounds = booster.current_iteration()
+    if rounds >= 3:
+        a, b = 1, rounds - 1
+        np.testing.assert_array_equal(model.predict(X, iteration_range=(a, b)),
+                                      booster.predict(X, start_iteration=a, num_iteration=b - a))
+        np.testing.assert_array_equal(model.predict(X, iteration_range=(a, b), output_margin=True),
+                                      booster.predict(X, start_iteration=a, num_iteration=b - a, raw_score=True))
+        np.testing.assert_array_equal(model.predict_leaf(X, iteration_range=(a, b)),
+                                      booster.predict(X, start_iteration=a, num_iteration=b - a, pred_leaf=True))
+    return model
+
+
+@pytest.mark.parametrize("params", [
+    {"objective": "regression"},
+    {"objective": "regression", "reg_sqrt": True},
+    {"objective": "regression_l1"},
+    {"objective": "huber"},
+    {"objective": "fair"},
+    {"objective": "quantile", "alpha": 0.3},
+    {"objective": "mape"},
+])
+def test_regression_objectives(params):
+    X, rng = _data()
+    y = 3 * np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) ** 2 + rng.normal(size=len(X)) + 5
+    _check(_train(params, X, y), _probe(X))
+
+
+@pytest.mark.parametrize("objective", ["poisson", "gamma", "tweedie"])
+def test_count_objectives(objective):
+    X, rng = _data(1)
+    y = rng.poisson(np.exp(0.5 * np.nan_to_num(X[:, 0]))) + (objective == "gamma")
+    _check(_train({"objective": objective}, X, y), _probe(X))
+
+
+@pytest.mark.parametrize("params", [
+    {"objective": "binary"},
+    {"objective": "binary", "sigmoid": 0.7},
+    {"objective": "binary", "sigmoid": 1.234567},
+    {"objective": "cross_entropy"},
+    {"objective": "cross_entropy_lambda"},
+])
+def test_binary_objectives(params):
+    X, rng = _data(2)
+    y = (np.nan_to_num(X[:, 0]) + 0.5 * rng.normal(size=len(X)) > 0).astype(float)
+    _check(_train(params, X, y), _probe(X))
+
+
+@pytest.mark.parametrize("objective", ["multiclass", "multiclassova"])
+def test_multiclass(objective):
+    X, rng = _data(3)
+    y = np.digitize(np.nan_to_num(X[:, 0]) + 0.3 * rng.normal(size=len(X)), [-0.5, 0.5])
+    booster = _train({"objective": objective, "num_class": 3}, X, y, rounds=6)
+    model = _check(booster, _probe(X))
+    assert model.predict(X).shape == (len(X), 3)
+
+
+@pytest.mark.parametrize("objective", ["lambdarank", "rank_xendcg"])
+def test_ranking(objective):
+    X, rng = _data(4)
+    y = rng.integers(0, 4, size=len(X))
+    _check(_train({"objective": objective}, X, y, group=[40] * 10), _probe(X))
+
+
+def test_custom_objective_is_raw():
+    X, rng = _data(5)
+    y = np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))
+
+    def l2(preds, data):
+        return preds - data.get_label(), np.ones_like(preds)
+
+    booster = _train({"objective": l2}, X, y)
+    text = booster.model_to_string()
+    assert "\nobjective=" not in text  # no objective line: raw scores
+    _check(booster, _probe(X))
+    model = gbinfer.load(text.replace("max_feature_idx=5\n", "max_feature_idx=5\nobjective=custom\n").encode())
+    np.testing.assert_array_equal(model.predict(X), booster.predict(X))
+
+
+@pytest.mark.parametrize("params", [
+    {"use_missing": False},  # missing type None: NaN reads as 0.0
+    {"zero_as_missing": True},  # missing type Zero
+    {},  # missing type NaN
+])
+def test_missing_types(params):
+    X, rng = _data(6, nan_rate=0.3)
+    X[rng.random(X.shape) < 0.2] = 1e-36
+    y = np.where(np.isnan(X[:, 0]), 3.0, np.nan_to_num(X[:, 0])) + (X[:, 1] == 0) * 2 + rng.normal(size=len(X))
+    _check(_train({"objective": "regression", **params}, X, y), _probe(X))
+
+
+@pytest.mark.parametrize("max_cat", [30, 5000])
+def test_categorical(max_cat):
+    X, rng = _data(7)
+    X[:, 2] = rng.integers(0, max_cat, size=len(X))
+    X[:, 3] = rng.integers(0, 8, size=len(X))
+    y = (X[:, 2] % 7) + 2 * (X[:, 3] == 3) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "max_cat_to_onehot": 4, "min_data_per_group": 5,
+                      "cat_smooth": 1}, X, y, categorical_feature=[2, 3])
+    assert "cat_threshold" in booster.model_to_string()
+    probe = _probe(X)
+    odd = np.array([-1.0, -0.5, 0.99, 2.7, 3.0, 7.5, max_cat + 100.0, 2.0**31, 2.0**40, -2.0**40, np.nan, 1e-36])
+    extra = np.repeat(X[:len(odd)], 1, axis=0).copy()
+    extra[:, 2] = odd
+    extra[:, 3] = odd[::-1]
+    _check(booster, np.vstack([probe, extra]))
+
+
+def test_random_forest_averages_only_transformed_output():
+    X, rng = _data(8)
+    y = (np.nan_to_num(X[:, 0]) > 0).astype(float)
+    booster = _train({"objective": "binary", "boosting": "rf", "bagging_freq": 1, "bagging_fraction": 0.7,
+                      "feature_fraction": 0.8}, X, y, rounds=8)
+    _check(booster, _probe(X))
+
+
+def test_linear_trees():
+    X, rng = _data(9, nan_rate=0.05)
+    y = 2 * np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + rng.normal(size=len(X)) * 0.1
+    booster = _train({"objective": "regression", "linear_tree": True, "linear_lambda": 0.1}, X, y)
+    assert "is_linear=1" in booster.model_to_string()
+    _check(booster, _probe(X))
+
+
+def test_one_leaf_trees_and_early_stopped_files():
+    X, _ = _data(10)
+    y = np.ones(len(X))
+    booster = _train({"objective": "regression"}, X, y, rounds=3)
+    _check(booster, _probe(X))
+
+
+def test_float32_int_and_sparse_input():
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, rng = _data(11, nan_rate=0.0)
+    X[rng.random(X.shape) < 0.6] = 0.0
+    y = np.nan_to_num(X[:, 0]) + X[:, 1] + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "zero_as_missing": True}, X, y)
+    model = gbinfer.load(booster.model_to_string().encode())
+    X32 = X.astype(np.float32)
+    np.testing.assert_array_equal(model.predict(X32), booster.predict(X32))
+    Xi = np.round(X * 3).astype(np.int64)
+    np.testing.assert_array_equal(model.predict(Xi), booster.predict(Xi))
+    csr = scipy_sparse.csr_matrix(X)
+    csr.data[::7] = 1e-36  # stored tiny values stay as they are in LightGBM's sparse path
+    np.testing.assert_array_equal(model.predict(csr), booster.predict(csr))
+    np.testing.assert_array_equal(model.predict_leaf(csr), booster.predict(csr, pred_leaf=True))
+    np.testing.assert_array_equal(model.predict(csr.tocsc()), booster.predict(csr.tocsc()))
+
+
+def test_pandas_categorical():
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(12, d=3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["colour"] = pd.Categorical(rng.choice(["red", "green", "blue", "grey"], size=len(X)))
+    frame["size"] = pd.Categorical(rng.choice([10, 20, 30], size=len(X)))
+    y = (frame["colour"] == "red") * 3 + (frame["size"] == 20) + np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "min_data_per_group": 5, "cat_smooth": 1}, frame, y.to_numpy())
+    model = _check(booster, frame)
+    # another frame: categories in another order, an unseen one, a missing one
+    test = frame.iloc[:50].copy()
+    test["colour"] = pd.Categorical(rng.choice(["grey", "purple", "red", None], size=50))
+    test["size"] = pd.Categorical(rng.choice([30, 20, 40], size=50))
+    np.testing.assert_array_equal(model.predict(test), booster.predict(test))
+    np.testing.assert_array_equal(model.predict_leaf(test), booster.predict(test, pred_leaf=True))
+    # a file written by save_model keeps pandas_categorical
+    again = gbinfer.load(booster.model_to_string().encode())
+    np.testing.assert_array_equal(again.predict(test), booster.predict(test))
+
+
+def test_load_booster_and_sklearn_objects(tmp_path):
+    X, rng = _data(13)
+    y = (np.nan_to_num(X[:, 0]) > 0).astype(int)
+    clf = lgb.LGBMClassifier(n_estimators=5, num_leaves=7, verbose=-1).fit(X, y)
+    np.testing.assert_array_equal(gbinfer.load(clf).predict(X), clf.booster_.predict(X))
+    np.testing.assert_array_equal(gbinfer.load(clf.booster_).predict(X), clf.booster_.predict(X))
+    path = tmp_path / "model.txt"
+    clf.booster_.save_model(str(path))
+    np.testing.assert_array_equal(gbinfer.load(path).predict(X), clf.booster_.predict(X))
+    with pytest.raises(DataError):
+        gbinfer.load(lgb.LGBMRegressor())
+
+
+def test_wrong_width_is_refused():
+    X, rng = _data(14)
+    booster = _train({"objective": "regression"}, X, rng.normal(size=len(X)), rounds=2)
+    model = gbinfer.load(booster.model_to_string().encode())
+    with pytest.raises(DataError, match="columns"):
+        model.predict(X[:, :3])
+
+
+# --- malformed files ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def text():
+    X, rng = _data(15)
+    X[:, 2] = rng.integers(0, 40, size=len(X))
+    y = X[:, 2] % 5 + np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "min_data_per_group": 5, "cat_smooth": 1,
+                      "max_cat_to_onehot": 2}, X, y, rounds=3, categorical_feature=[2])
+    return booster.model_to_string()
+
+
+def _load(text_or_bytes):
+    data = text_or_bytes.encode() if isinstance(text_or_bytes, str) else text_or_bytes
+    return gbinfer.load(data)
+
+
+def _replace_field(text, tree, field, transform):
+    head, _, rest = text.partition(f"Tree={tree}\n")
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(field + "="):
+            lines[i] = field + "=" + transform(line[len(field) + 1:])
+            break
+    else:
+        raise AssertionError(f"no {field} in tree {tree}")
+    return head + f"Tree={tree}\n" + "\n".join(lines)
+
+
+def _without_tree_sizes(text):
+    return "\n".join(line for line in text.split("\n") if not line.startswith("tree_sizes="))
+
+
+def test_reference_file_loads(text):
+    _load(text)
+    _load(_without_tree_sizes(text))
+
+
+@pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.99])
+def test_truncated(text, cut):
+    data = text.encode()[:int(len(text) * cut)]
+    with pytest.raises(ModelFormatError):
+        _load(data)
+    with pytest.raises(ModelFormatError):
+        _load(_without_tree_sizes(text).encode()[:int(len(text) * cut)])
+
+
+def test_tree_sizes_disagree(text):
+    sizes = next(line for line in text.split("\n") if line.startswith("tree_sizes="))
+    values = sizes[len("tree_sizes="):].split()
+    values[0] = str(int(values[0]) + 1)
+    with pytest.raises(ModelFormatError, match="Tree=0|tree_sizes"):
+        _load(text.replace(sizes, "tree_sizes=" + " ".join(values)))
+    with pytest.raises(ModelFormatError, match="tree_sizes"):
+        _load(text.replace(sizes, "tree_sizes=" + " ".join(values[:-1])))
+
+
+def test_child_out_of_range(text):
+    bad = _replace_field(text, 1, "left_child", lambda v: " ".join(["99"] + v.split()[1:]))
+    with pytest.raises(ModelFormatError, match=r"Tree=1\.left_child\[0\]"):
+        _load(_without_tree_sizes(bad))
+    bad = _replace_field(text, 1, "right_child", lambda v: " ".join(["-99"] + v.split()[1:]))
+    with pytest.raises(ModelFormatError, match=r"Tree=1\.right_child\[0\]"):
+        _load(_without_tree_sizes(bad))
+
+
+def test_cycle(text):
+    def loop(v):
+        values = v.split()
+        values[1] = "0"  # node 1 points back to the root
+        return " ".join(values)
+
+    with pytest.raises(ModelFormatError, match="Tree=0.*reached twice|Tree=0.*not reachable"):
+        _load(_without_tree_sizes(_replace_field(text, 0, "left_child", loop)))
+
+
+def test_feature_out_of_range(text):
+    bad = _replace_field(text, 0, "split_feature", lambda v: " ".join(["6"] + v.split()[1:]))
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.split_feature\[0\]"):
+        _load(_without_tree_sizes(bad))
+
+
+def test_bitset_index_out_of_range(text):
+    tree = next(i for i in range(3) if f"num_cat=0" not in text.split(f"Tree={i}\n")[1].split("\n\n")[0])
+    block = text.split(f"Tree={tree}\n")[1].split("\n\n")[0]
+    types = next(line for line in block.split("\n") if line.startswith("decision_type=")).split("=")[1].split()
+    node = next(i for i, t in enumerate(types) if int(t) & 1)
+
+    def big(v):
+        values = v.split()
+        values[node] = "1000"
+        return " ".join(values)
+
+    with pytest.raises(ModelFormatError, match=rf"Tree={tree}\.threshold\[{node}\]"):
+        _load(_without_tree_sizes(_replace_field(text, tree, "threshold", big)))
+    with pytest.raises(ModelFormatError, match=rf"Tree={tree}\.cat_boundaries"):
+        _load(_without_tree_sizes(_replace_field(text, tree, "cat_boundaries",
+                                                 lambda v: " ".join(v.split()[:-1] + ["100000"]))))
+
+
+def test_wrong_counts_and_values(text):
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.leaf_value"):
+        _load(_without_tree_sizes(_replace_field(text, 0, "leaf_value", lambda v: v + " 1.5")))
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.threshold"):
+        _load(_without_tree_sizes(_replace_field(text, 0, "threshold", lambda v: "abc " + " ".join(v.split()[1:]))))
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.num_leaves"):
+        _load(_without_tree_sizes(_replace_field(text, 0, "num_leaves", lambda v: "99999999999999")))
+    with pytest.raises(ModelFormatError, match="num_class"):
+        _load(text.replace("num_class=1", "num_class=abc"))
+    with pytest.raises(ModelFormatError, match="feature_names"):
+        _load(text.replace("max_feature_idx=5", "max_feature_idx=6"))
+
+
+def test_unknown_objective(text):
+    with pytest.raises(UnsupportedModelError, match="objective"):
+        _load(text.replace("objective=regression", "objective=surprise"))
+    with pytest.raises(ModelFormatError, match="objective"):
+        _load(text.replace("objective=regression", "objective=binary sigmoid:-1"))
+
+
+def test_json_dump_and_pickle_are_refused():
+    X, rng = _data(16)
+    booster = _train({"objective": "regression"}, X, rng.normal(size=len(X)), rounds=2)
+    import json
+
+    with pytest.raises(UnsupportedModelError, match="dump_model"):
+        gbinfer.load(json.dumps(booster.dump_model()).encode())
+    with pytest.raises(ModelFormatError):
+        gbinfer.load(pickle.dumps(booster))

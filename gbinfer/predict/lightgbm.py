@@ -39,9 +39,12 @@ def _layout(booster) -> tuple:
             cat_offsets, cat_bits = f.cat_offsets, np.append(f.cat_bits, np.uint32(0))
         else:
             cat_offsets, cat_bits = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
-        margin = (f.slots, f.node_word, f.split_key, f.left, f.leaf_value, roots, f.tree_depth, f.tree_group,
+        nodes = np.empty(2 * f.num_nodes, dtype=np.uint64)
+        nodes[0::2] = f.split_key
+        nodes[1::2] = (f.left.astype(np.uint64) << np.uint64(32)) | f.node_word.astype(np.uint64)
+        margin = (f.slots, nodes, f.leaf_value, roots, f.tree_depth, f.tree_group,
                   cat_offsets, cat_bits, f.linear_const, f.linear_offsets, f.linear_feature, f.linear_coeff)
-        leaf = (f.slots, f.node_word, f.split_key, f.left, roots, f.tree_depth, cat_offsets, cat_bits,
+        leaf = (f.slots, nodes, roots, f.tree_depth, cat_offsets, cat_bits,
                 f.leaf_index)
         features = (f.slots & np.uint32((1 << KIND_SHIFT) - 1)).astype(np.int64)
         kinds = (f.slots >> np.uint32(KIND_SHIFT)).astype(np.int64)

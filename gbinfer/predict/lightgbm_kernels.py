@@ -12,6 +12,10 @@ Trees are added in model order into float64 sums starting at zero, one per class
 ``GBDT::PredictRaw`` does. Eight rows walk a tree together (independent walks overlap); a
 block's last rows walk eight trees at a time instead, adding the leaves in tree order. Linear
 trees walk one (row, tree) at a time and evaluate the leaf's linear model on the row's values.
+
+A node is read as two adjacent uint64 words of ``nodes``: its split key, then its left child
+(high half) and node word (low half), so a step touches one cache line (the forest's own
+arrays, built for checking, are interleaved this way once per booster).
 """
 
 from __future__ import annotations
@@ -160,36 +164,42 @@ def _value_impl(X, r, f):
     return sparse
 
 
-def _step(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+def _step(keys, row, node, nodes, cat_offsets, cat_bits):
     """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
 
 
 @overload(_step)
-def _step_impl(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+def _step_impl(keys, row, node, nodes, cat_offsets, cat_bits):
     # Chosen at compile time: forests without category sets pass an empty uint8 bitset.
     if cat_bits.dtype == types.uint8:
-        def numeric(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
-            w = word[node]
+        def numeric(keys, row, node, nodes, cat_offsets, cat_bits):
+            at = np.uint64(node) << np.uint64(1)
+            split_key = nodes[at]
+            packed = nodes[at + np.uint64(1)]
+            w = np.uint32(packed & np.uint64(0xFFFFFFFF))
             k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
-            return left[node] + np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key[node])
+            return np.uint32(packed >> np.uint64(32)) + np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
         return numeric
 
-    def mixed(keys, row, node, word, split_key, left, cat_offsets, cat_bits):
+    def mixed(keys, row, node, nodes, cat_offsets, cat_bits):
         # Both tests run, each false for the other kind of node: a set node's split key is the
         # top key, and a numeric node's bitset is empty. A category in the set goes left.
-        w = word[node]
+        at = np.uint64(node) << np.uint64(1)
+        split_key = nodes[at]
+        packed = nodes[at + np.uint64(1)]
+        w = np.uint32(packed & np.uint64(0xFFFFFFFF))
         k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
-        numeric_right = np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key[node])
+        numeric_right = np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
         at = cat_offsets[node] + np.int64(k >> np.uint64(5))
         at = at if at < cat_offsets[node + 1] else cat_bits.size - 1  # the zero padding word
         in_set = (cat_bits[at] >> np.uint32(k & np.uint64(31))) & np.uint32(1)
         is_set = (w >> np.uint32(30)) & np.uint32(1)
-        return left[node] + (numeric_right | (is_set & (in_set ^ np.uint32(1))))
+        return np.uint32(packed >> np.uint64(32)) + (numeric_right | (is_set & (in_set ^ np.uint32(1))))
     return mixed
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows(keys, n, o, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits, t0, t1,
+def _margin_rows(keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, t0, t1,
                  out):
     full_end = n // 8 * 8
     for t in range(t0, t1):
@@ -201,14 +211,14 @@ def _margin_rows(keys, n, o, word, split_key, left, leaf, roots, depths, groups,
         while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
-                a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
-                a1 = _step(keys, r + np.uint64(1), a1, word, split_key, left, cat_offsets, cat_bits)
-                a2 = _step(keys, r + np.uint64(2), a2, word, split_key, left, cat_offsets, cat_bits)
-                a3 = _step(keys, r + np.uint64(3), a3, word, split_key, left, cat_offsets, cat_bits)
-                a4 = _step(keys, r + np.uint64(4), a4, word, split_key, left, cat_offsets, cat_bits)
-                a5 = _step(keys, r + np.uint64(5), a5, word, split_key, left, cat_offsets, cat_bits)
-                a6 = _step(keys, r + np.uint64(6), a6, word, split_key, left, cat_offsets, cat_bits)
-                a7 = _step(keys, r + np.uint64(7), a7, word, split_key, left, cat_offsets, cat_bits)
+                a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
+                a1 = _step(keys, r + np.uint64(1), a1, nodes, cat_offsets, cat_bits)
+                a2 = _step(keys, r + np.uint64(2), a2, nodes, cat_offsets, cat_bits)
+                a3 = _step(keys, r + np.uint64(3), a3, nodes, cat_offsets, cat_bits)
+                a4 = _step(keys, r + np.uint64(4), a4, nodes, cat_offsets, cat_bits)
+                a5 = _step(keys, r + np.uint64(5), a5, nodes, cat_offsets, cat_bits)
+                a6 = _step(keys, r + np.uint64(6), a6, nodes, cat_offsets, cat_bits)
+                a7 = _step(keys, r + np.uint64(7), a7, nodes, cat_offsets, cat_bits)
             row = np.uint64(o) + r
             out[row, g] += leaf[a0]
             out[row + np.uint64(1), g] += leaf[a1]
@@ -220,12 +230,12 @@ def _margin_rows(keys, n, o, word, split_key, left, leaf, roots, depths, groups,
             out[row + np.uint64(7), g] += leaf[a7]
             r += np.uint64(8)
     for r in range(full_end, n):
-        _margin_one_row(keys, np.uint64(r), o + r, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+        _margin_one_row(keys, np.uint64(r), o + r, nodes, leaf, roots, depths, groups, cat_offsets,
                         cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_one_row(keys, r, row, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits, t0,
+def _margin_one_row(keys, r, row, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, t0,
                     t1, out):
     t = t0
     while t + 8 <= t1:
@@ -234,14 +244,14 @@ def _margin_one_row(keys, r, row, word, split_key, left, leaf, roots, depths, gr
         depth = max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3], depths[t + 4], depths[t + 5],
                     depths[t + 6], depths[t + 7])  # extra steps are harmless: leaves are fixed points
         for _ in range(depth):
-            a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
-            a1 = _step(keys, r, a1, word, split_key, left, cat_offsets, cat_bits)
-            a2 = _step(keys, r, a2, word, split_key, left, cat_offsets, cat_bits)
-            a3 = _step(keys, r, a3, word, split_key, left, cat_offsets, cat_bits)
-            a4 = _step(keys, r, a4, word, split_key, left, cat_offsets, cat_bits)
-            a5 = _step(keys, r, a5, word, split_key, left, cat_offsets, cat_bits)
-            a6 = _step(keys, r, a6, word, split_key, left, cat_offsets, cat_bits)
-            a7 = _step(keys, r, a7, word, split_key, left, cat_offsets, cat_bits)
+            a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
+            a1 = _step(keys, r, a1, nodes, cat_offsets, cat_bits)
+            a2 = _step(keys, r, a2, nodes, cat_offsets, cat_bits)
+            a3 = _step(keys, r, a3, nodes, cat_offsets, cat_bits)
+            a4 = _step(keys, r, a4, nodes, cat_offsets, cat_bits)
+            a5 = _step(keys, r, a5, nodes, cat_offsets, cat_bits)
+            a6 = _step(keys, r, a6, nodes, cat_offsets, cat_bits)
+            a7 = _step(keys, r, a7, nodes, cat_offsets, cat_bits)
         out[row, groups[t]] += leaf[a0]
         out[row, groups[t + 1]] += leaf[a1]
         out[row, groups[t + 2]] += leaf[a2]
@@ -254,13 +264,13 @@ def _margin_one_row(keys, r, row, word, split_key, left, leaf, roots, depths, gr
     while t < t1:
         a0 = roots[t]
         for _ in range(depths[t]):
-            a0 = _step(keys, r, a0, word, split_key, left, cat_offsets, cat_bits)
+            a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
         out[row, groups[t]] += leaf[a0]
         t += 1
 
 
 @njit(cache=True, nogil=True)
-def _linear_rows(X, keys, n, o, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def _linear_rows(X, keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     """Linear trees (``Tree::Predict``): the leaf's constant plus coefficient x value over its
     features in order, or the plain leaf value when one of those values is NaN."""
@@ -269,7 +279,7 @@ def _linear_rows(X, keys, n, o, word, split_key, left, leaf, roots, depths, grou
         for t in range(t0, t1):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, r, node, word, split_key, left, cat_offsets, cat_bits)
+                node = _step(keys, r, node, nodes, cat_offsets, cat_bits)
             value = lin_const[node]
             for j in range(lin_offsets[node], lin_offsets[node + 1]):
                 x = _value(X, row, lin_feature[j])
@@ -281,63 +291,63 @@ def _linear_rows(X, keys, n, o, word, split_key, left, leaf, roots, depths, grou
 
 
 @njit(cache=True, nogil=True)
-def _leaf_rows(keys, n, o, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+def _leaf_rows(keys, n, o, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
     for t in range(t0, t1):
         for r in range(np.uint64(n)):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, r, node, word, split_key, left, cat_offsets, cat_bits)
+                node = _step(keys, r, node, nodes, cat_offsets, cat_bits)
             out[np.uint64(o) + r, t - t0] = leaf_index[node]
 
 
 # --- batch entry points ----------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_block(X, r0, r1, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def _margin_block(X, r0, r1, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                   lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     keys = _block_keys(X, r0, r1, slots)
     if lin_offsets.size:
-        _linear_rows(X, keys, r1 - r0, r0, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+        _linear_rows(X, keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
                      cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
     else:
-        _margin_rows(keys, r1 - r0, r0, word, split_key, left, leaf, roots, depths, groups, cat_offsets,
+        _margin_rows(keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
                      cat_bits, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def margin_serial(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                   lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     n = _row_count(X)
     for r0 in range(0, n, BLOCK):
-        _margin_block(X, r0, min(n, r0 + BLOCK), slots, word, split_key, left, leaf, roots, depths, groups,
+        _margin_block(X, r0, min(n, r0 + BLOCK), slots, nodes, leaf, roots, depths, groups,
                       cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, slots, word, split_key, left, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def margin_parallel(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                     lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     n = _row_count(X)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, word, split_key, left, leaf, roots, depths,
+        _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, nodes, leaf, roots, depths,
                       groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def leaf_serial(X, slots, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+def leaf_serial(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
     n = _row_count(X)
     for r0 in range(0, n, BLOCK):
         r1 = min(n, r0 + BLOCK)
-        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, word, split_key, left, roots, depths, cat_offsets,
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, nodes, roots, depths, cat_offsets,
                    cat_bits, leaf_index, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def leaf_parallel(X, slots, word, split_key, left, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
+def leaf_parallel(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
                   out):
     n = _row_count(X)
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, word, split_key, left, roots, depths, cat_offsets,
+        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, nodes, roots, depths, cat_offsets,
                    cat_bits, leaf_index, t0, t1, out)
 
 

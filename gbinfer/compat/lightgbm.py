@@ -163,14 +163,13 @@ def _tree_blocks(data: bytes, at: int, header: dict, source) -> tuple[list[bytes
                                                             f"{at} starts with {block[:20]!r}, expected 'Tree={i}'")
             blocks.append(block[match.end():])
             at += size
-        line_end = data.find(b"\n", at)
-        tail = data[at:len(data) if line_end < 0 else line_end].rstrip(b"\r")
-        if tail != b"end of trees":
+        end = _end_of_trees(data, at)
+        if end is None:
+            line = data[at:].lstrip(b"\r\n").split(b"\n", 1)[0]
             raise ModelFormatError(source, "tree_sizes", f"the trees do not end where tree_sizes says: found "
-                                                         f"{tail[:40]!r} at byte {at}, expected 'end of trees'"
-                                                         if tail or line_end >= 0 else
-                                                         "the file ends before 'end of trees' (truncated?)")
-        return blocks, len(data) if line_end < 0 else line_end + 1
+                                                         f"{line[:40]!r} at byte {at}, expected 'end of trees'"
+                                   if line else "the file ends before 'end of trees' (truncated?)")
+        return blocks, end
     while True:
         while data[at:at + 1] in (b"\n", b"\r"):
             at += 1
@@ -178,10 +177,10 @@ def _tree_blocks(data: bytes, at: int, header: dict, source) -> tuple[list[bytes
             raise ModelFormatError(source, "end of trees", "the file ends before 'end of trees' (truncated?)")
         match = _TREE_HEADER.match(data, at)
         if match is None:
-            line_end = data.find(b"\n", at)
-            line = data[at:len(data) if line_end < 0 else line_end].rstrip(b"\r")
-            if line == b"end of trees":
-                return blocks, len(data) if line_end < 0 else line_end + 1
+            end = _end_of_trees(data, at)
+            if end is not None:
+                return blocks, end
+            line = data[at:].split(b"\n", 1)[0].rstrip(b"\r")
             raise ModelFormatError(source, f"Tree={len(blocks)}", f"expected a 'Tree=' line, found {line[:40]!r}")
         if int(match.group(1)) != len(blocks):
             raise ModelFormatError(source, f"Tree={len(blocks)}", f"found Tree={int(match.group(1))} instead")
@@ -193,6 +192,21 @@ def _tree_blocks(data: bytes, at: int, header: dict, source) -> tuple[list[bytes
         stop = min(ends)
         blocks.append(data[match.end():stop + 1])
         at = stop + 1
+
+
+def _end_of_trees(data: bytes, at: int) -> int | None:
+    """Where the sections after the trees start, if ``at`` (blank lines skipped) is the end of
+    the trees: the ``end of trees`` line (consumed), or in files of releases before it
+    existed, the feature importances; None otherwise."""
+    while data[at:at + 1] in (b"\n", b"\r"):
+        at += 1
+    line_end = data.find(b"\n", at)
+    line = data[at:len(data) if line_end < 0 else line_end].rstrip(b"\r")
+    if line == b"end of trees":
+        return len(data) if line_end < 0 else line_end + 1
+    if line in (b"feature importances:", b"feature_importances:"):
+        return at
+    return None
 
 
 # --- one tree ----------------------------------------------------------------------------
@@ -365,9 +379,10 @@ def _is_category_list(info: str) -> bool:
 
 
 def _pandas_categorical(tail: bytes, source):
-    """Check the sections after ``end of trees`` (a file cut short inside them has lost what
-    follows, maybe its ``pandas_categorical``) and return that line's JSON text: None when
-    absent or null, else one list of categories per pandas category column."""
+    """Check the closed sections after ``end of trees`` (a file cut short inside them has lost
+    what follows, maybe its ``pandas_categorical``) and return that line's JSON text: None when
+    absent or null, else one list of categories per pandas category column. Other lines
+    (feature importances, sections of later releases) are skipped."""
     try:
         lines = tail.decode("utf-8").split("\n")
     except UnicodeDecodeError:
@@ -379,12 +394,6 @@ def _pandas_categorical(tail: bytes, source):
         line = lines[i]
         if not line:
             i += 1
-        elif line == "feature_importances:":
-            i += 1
-            while i < len(lines) and lines[i]:
-                if "=" not in lines[i]:
-                    raise ModelFormatError(source, "feature_importances", f"line {lines[i][:40]!r} is not name=value")
-                i += 1
         elif line in ("parameters:", "parser:"):
             closing = "end of parameters" if line == "parameters:" else "end of parser"
             try:
@@ -394,8 +403,8 @@ def _pandas_categorical(tail: bytes, source):
         elif line.startswith("pandas_categorical:") and found is None:
             found = _categories_json(line[len("pandas_categorical:"):], source)
             i += 1
-        else:
-            raise ModelFormatError(source, "end of trees", f"unexpected line {line[:40]!r} after the trees")
+        else:  # feature importances (their heading changed over releases) and future sections
+            i += 1
     return found
 
 

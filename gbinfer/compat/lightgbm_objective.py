@@ -23,6 +23,20 @@ _FIXED = {
     "rank_xendcg": Transform.IDENTITY,
     "custom": Transform.IDENTITY,
 }
+# ParseObjectiveAlias, applied as LightGBM applies it: to the whole line (old releases wrote
+# ``xentropy`` and ``xentlambda``)
+_ALIASES = {
+    **dict.fromkeys(("regression_l2", "mean_squared_error", "mse", "l2", "l2_root", "root_mean_squared_error",
+                     "rmse"), "regression"),
+    **dict.fromkeys(("mean_absolute_error", "l1", "mae"), "regression_l1"),
+    "softmax": "multiclass",
+    **dict.fromkeys(("multiclass_ova", "ova", "ovr"), "multiclassova"),
+    "xentropy": "cross_entropy",
+    "xentlambda": "cross_entropy_lambda",
+    "mean_absolute_percentage_error": "mape",
+    **dict.fromkeys(("xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"), "rank_xendcg"),
+    **dict.fromkeys(("none", "null", "na"), "custom"),
+}
 KNOWN = sorted(_SQRT_CAPABLE | set(_FIXED) | {"binary", "multiclass", "multiclassova"})
 FIELD = "objective"
 
@@ -31,7 +45,7 @@ def parse_objective(line: str | None, num_class: int, source) -> tuple[str, Tran
     """(name, transform, params) of an objective line; ``params['sigmoid']`` is a float."""
     if line is None:
         return "custom", Transform.IDENTITY, {}
-    tokens = line.split(" ")
+    tokens = _ALIASES.get(line, line).split(" ")
     name = tokens[0]
     params: dict = {}
     for token in tokens[1:]:

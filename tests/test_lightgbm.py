@@ -364,3 +364,105 @@ def test_json_dump_and_pickle_are_refused():
         gbinfer.load(json.dumps(booster.dump_model()).encode())
     with pytest.raises(ModelFormatError):
         gbinfer.load(pickle.dumps(booster))
+
+
+# --- mutated files: a typed error, or LightGBM's rules applied to what was read ----------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "lightgbm"
+NASTY = ["-1", "0", "1", "-2", "99999999999", "nan", "inf", "-inf", "1e308", "abc", "", "2147483648", "-0", "3.5",
+         "1e-36", "10", "31"]
+
+
+def _oracle(text: str, X: np.ndarray) -> np.ndarray:
+    """Raw scores by a literal reading of LightGBM's Tree::Predict over the text's trees, row by
+    row (no keys, no packing): the independent check of the compiled walk."""
+    from gbinfer.compat.lightgbm import _header, _tree, _tree_blocks
+
+    data = text.encode()
+    header, at = _header(data, None)
+    k = int(header["num_class"])
+    blocks, _ = _tree_blocks(data, at, header, None)
+    trees = [_tree(block, i, None) for i, block in enumerate(blocks)]
+    zero = float(np.float32(1e-35))
+    out = np.zeros((len(X), k))
+    for r, row in enumerate(X):
+        row = [0.0 if abs(v) <= zero else float(v) for v in row]
+        for i, t in enumerate(trees):
+            if t["num_leaves"] <= 1 and not t["is_linear"]:
+                out[r, i % k] += t["leaf_value"][0]
+                continue
+            node = 0
+            while node >= 0:
+                x, dt = row[t["split_feature"][node]], int(t["decision_type"][node]) & 0xFF
+                if dt & 1 and t["num_cat"] > 0:
+                    go_left = False
+                    if not np.isnan(x) and -1 < x < 2**31:
+                        c, idx = int(x), int(t["threshold"][node])
+                        lo, hi = t["cat_boundaries"][idx], t["cat_boundaries"][idx + 1]
+                        go_left = c // 32 < hi - lo and (int(t["cat_threshold"][lo + c // 32]) >> (c % 32)) & 1
+                else:
+                    missing = (dt >> 2) & 3
+                    if np.isnan(x) and missing != 2:
+                        x = 0.0
+                    if (missing == 1 and abs(x) <= zero) or (missing == 2 and np.isnan(x)):
+                        go_left = bool(dt & 2)
+                    else:
+                        go_left = x <= t["threshold"][node]
+                node = t["left_child"][node] if go_left else t["right_child"][node]
+            leaf = ~node
+            value = t["leaf_value"][leaf]
+            if t["is_linear"]:
+                start = int(t["leaf_num_features"][:leaf].sum())
+                feats = t["leaf_features"][start:start + t["leaf_num_features"][leaf]]
+                coeffs = t["leaf_coeff"][start:start + t["leaf_num_features"][leaf]]
+                if not any(np.isnan(row[f]) for f in feats):
+                    value = t["leaf_const"][leaf]
+                    for f, c in zip(feats, coeffs):
+                        value += c * row[f]
+            out[r, i % k] += value
+    return out[:, 0] if k == 1 else out
+
+
+@pytest.mark.parametrize("case", ["4.7.0/categorical", "4.7.0/linear_tree", "4.7.0/missing_zero",
+                                  "2.1.2/multiclass"])
+def test_oracle_is_lightgbm(case):
+    with np.load(FIXTURES / f"{case}.npz", allow_pickle=False) as f:
+        np.testing.assert_array_equal(_oracle((FIXTURES / f"{case}.txt").read_text(), f["X"]), f["raw"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_files(seed):
+    import random
+    import re
+
+    rng = random.Random(seed)
+    texts = [p.read_text() for p in sorted(FIXTURES.glob("4.7.0/*.txt")) + sorted(FIXTURES.glob("2.1.2/*.txt"))
+             if p.stem in ("categorical", "multiclass", "linear_tree", "missing_zero", "binary")]
+    X = _probe(_data(20, d=5)[0][:30])
+    X[:10, 3] = [-1.0, 0.5, 3.0, 7.0, 4000.0, 2.0**31, np.nan, 1e-36, 31.0, 32.0]
+    loaded = 0
+    for trial in range(60):
+        lines = rng.choice(texts).split("\n")
+        for _ in range(rng.randint(1, 2)):
+            i = rng.randrange(len(lines))
+            if rng.random() < 0.7 and "=" in lines[i]:
+                key, _, value = lines[i].partition("=")
+                words = value.split(" ")
+                words[rng.randrange(len(words))] = rng.choice(NASTY)
+                lines[i] = key + "=" + " ".join(words)
+            elif rng.random() < 0.5:
+                del lines[i]
+            else:
+                lines[i] = lines[i][:rng.randrange(len(lines[i]) + 1)]
+        text = "\n".join(lines)
+        if rng.random() < 0.5:
+            text = re.sub(r"tree_sizes=.*\n", "", text)
+        try:
+            model = gbinfer.load(text.encode())
+        except gbinfer.errors.GbinferError:
+            continue
+        loaded += 1
+        rows = X[:, :model.num_features] if model.num_features <= X.shape[1] else \
+            np.pad(X, ((0, 0), (0, model.num_features - X.shape[1])))
+        np.testing.assert_array_equal(model.predict(rows, output_margin=True), _oracle(text, rows))
+    assert loaded > 0

@@ -98,6 +98,24 @@ class LightGBMForest:
     def is_leaf(self) -> np.ndarray:
         return self.left == np.arange(self.num_nodes, dtype=np.uint32)
 
+    # unpacked views, as ``SoAForest`` offers them, for code off the hot path (inspection)
+    leaf_size = 1
+
+    @property
+    def left_child(self) -> np.ndarray:
+        return np.where(self.is_leaf, -1, self.left.astype(np.int64)).astype(np.int32)
+
+    @property
+    def is_categorical(self) -> np.ndarray:
+        return ((self.node_word & CATEGORICAL_BIT) != 0).astype(np.uint8)
+
+    @property
+    def split_feature(self) -> np.ndarray:
+        if not len(self.slots):
+            return np.zeros(self.num_nodes, dtype=np.int32)
+        feature = self.slots[self.node_word & np.uint32((1 << KIND_SHIFT) - 1)] & FEATURE_MASK
+        return np.where(self.is_leaf, 0, feature).astype(np.int32)
+
 
 @dataclass(frozen=True)
 class LightGBMTrees:

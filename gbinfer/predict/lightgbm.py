@@ -11,6 +11,7 @@ takes them.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 import numpy as np
@@ -203,11 +204,26 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
 
 
 def warmup(model) -> None:
-    """Compile (or load from cache) the kernels this model uses, for float64 and float32 rows."""
+    """Compile (or load from cache) the kernels this model uses, for float64 and float32 rows,
+    serial and parallel. The calls go to a one-column stand-in of the model (every split and
+    linear term reading feature 0, arrays of the same types), so a model of very many features
+    does not allocate rows of that width here."""
     from . import SERIAL_BELOW
 
+    model = _one_column(model)
     for dtype in (np.float64, np.float32):
-        X = np.zeros((SERIAL_BELOW, model.meta.num_features), dtype=dtype)
+        X = np.zeros((SERIAL_BELOW, 1), dtype=dtype)
         for batch in (X[:1], X):
             predict(model, batch)
             predict_leaf(model, batch)
+
+
+def _one_column(model):
+    forest = model.booster.forest
+    slots = forest.slots & ~np.uint32((1 << KIND_SHIFT) - 1)
+    linear_feature = np.zeros_like(forest.linear_feature)
+    for arr in (slots, linear_feature):
+        arr.flags.writeable = False  # read-only arrays are another Numba type
+    forest = dataclasses.replace(forest, slots=slots, linear_feature=linear_feature)
+    booster = dataclasses.replace(model.booster, forest=forest)
+    return dataclasses.replace(model, booster=booster, meta=dataclasses.replace(model.meta, num_features=1))

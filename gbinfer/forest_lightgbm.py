@@ -34,10 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelFormatError
-from .forest import FEATURE_MASK, MAX_SLOTS
+from .forest import FEATURE_MASK
 
 KIND_NONE, KIND_ZERO, KIND_NAN, KIND_SET = 0, 1, 2, 3
 KIND_SHIFT = 30
+MAX_SLOTS = 1 << 24  # a block's keys (slots x 256 rows) are addressed with 32-bit offsets
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
 TOP_KEY64 = np.uint64(0xFFFFFFFFFFFFFFFF)

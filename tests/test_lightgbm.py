@@ -466,3 +466,18 @@ def test_mutated_files(seed):
             np.pad(X, ((0, 0), (0, model.num_features - X.shape[1])))
         np.testing.assert_array_equal(model.predict(rows, output_margin=True), _oracle(text, rows))
     assert loaded > 0
+
+
+def test_many_features_smaller_blocks():
+    """A forest reading hundreds of features walks fewer rows per block (its keys would not
+    fit the cache); the rows are split differently, the results are the same."""
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(700, 400))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = np.nan_to_num(X[:, :50]).sum(1) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "num_leaves": 31, "feature_fraction": 0.5}, X, y, rounds=40)
+    model = gbinfer.load(booster.model_to_string().encode())
+    assert len(model.booster.forest.slots) > 128
+    np.testing.assert_array_equal(model.predict(X), booster.predict(X))
+    np.testing.assert_array_equal(model.predict(X, nthread=1), booster.predict(X))
+    np.testing.assert_array_equal(model.predict_leaf(X), booster.predict(X, pred_leaf=True))

@@ -31,7 +31,7 @@ def is_lightgbm(model) -> bool:
 
 
 def _layout(booster) -> tuple:
-    """(margin args, leaf args, feature -> slot table), built once per booster."""
+    """(margin args, leaf args, feature -> slot table, trees by depth), built once per booster."""
     layout = _layouts.get(booster)
     if layout is None:
         f = booster.forest
@@ -52,7 +52,8 @@ def _layout(booster) -> tuple:
         width = int(features.max()) + 1 if len(features) else 0
         table = np.full((width, 4), -1, dtype=np.int32)
         table[features, kinds] = np.arange(len(features), dtype=np.int32)
-        layout = (margin, leaf, table)
+        by_depth = np.argsort(f.tree_depth, kind="stable").astype(np.int64)
+        layout = (margin, leaf, table, by_depth)
         _layouts[booster] = layout
     return layout
 
@@ -172,7 +173,11 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     forest = booster.forest
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    margin_args, _, table = _layout(booster)
+    margin_args, _, table, by_depth = _layout(booster)
+    if (t0, t1) == (0, forest.num_trees):
+        order = by_depth
+    else:
+        order = (np.argsort(forest.tree_depth[t0:t1], kind="stable") + t0).astype(np.int64)
     n, k = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1, model.meta.num_outputs
     if base_margin is None:
         out = np.zeros((n, k), dtype=np.float64)
@@ -181,7 +186,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
         if bm.size != n * k:
             raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
         out = np.array(bm.reshape(n, k), dtype=np.float64, order="C")
-    _run(K.margin_serial, K.margin_parallel, n, nthread, (_kernel_rows(X, table), *margin_args, t0, t1, out))
+    _run(K.margin_serial, K.margin_parallel, n, nthread, (_kernel_rows(X, table), *margin_args, order, t0, t1, out))
     if not output_margin:
         rounds = (t1 - t0) // k
         divisor = float(rounds) if forest.average_output and rounds > 0 else 1.0
@@ -196,7 +201,7 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
 
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    _, leaf_args, table = _layout(model.booster)
+    _, leaf_args, table, _ = _layout(model.booster)
     n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
     out = np.empty((n, t1 - t0), dtype=np.int32)
     _run(K.leaf_serial, K.leaf_parallel, n, nthread, (_kernel_rows(X, table), *leaf_args, t0, t1, out))

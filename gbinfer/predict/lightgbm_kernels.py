@@ -10,7 +10,8 @@ becomes 0.0); sparse rows keep their stored values as they are, and an absent en
 
 Trees are added in model order into float64 sums starting at zero, one per class, as
 ``GBDT::PredictRaw`` does. Eight rows walk a tree together (independent walks overlap); a
-block's last rows walk eight trees at a time instead, adding the leaves in tree order. Linear
+block's last rows walk eight trees at a time instead (grouped by depth), adding the leaves in
+tree order. Linear
 trees walk one (row, tree) at a time and evaluate the leaf's linear model on the row's values.
 
 A node is read as two adjacent uint64 words of ``nodes``: its split key, then its left child
@@ -28,11 +29,20 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from ..forest import FEATURE_MASK as _FEATURE
-from ..forest import MAX_SLOTS
 from ..forest_lightgbm import ZERO_THRESHOLD
 
-_SLOT_SHIFT = np.uint32(32 - (MAX_SLOTS - 1).bit_length())
-BLOCK = 1 << int(_SLOT_SHIFT)
+BLOCK = 256  # rows per block at most
+_BLOCK_KEYS = 1 << 15  # keys per block at most (256 KiB): they stay in L2 while every tree walks them
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_rows(n_slots):
+    """Rows per block: ``BLOCK``, fewer for a forest reading many features (a power of two)."""
+    rows = BLOCK
+    while rows > 1 and rows * n_slots > _BLOCK_KEYS:
+        rows //= 2
+    return rows
+_SLOT_BITS = np.uint32((1 << 30) - 1)  # node_word bits 0-29: the slot
 _ZERO = np.float64(ZERO_THRESHOLD)
 _SIGN = np.uint64(1 << 63)
 _NO_CATEGORY = np.uint64(0xFFFFFFFFFFFFFFFE)  # a set slot's value for NaN, negative and too large values
@@ -74,8 +84,18 @@ def _slot_key(x, kind):
     return _order_key(x)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _stride_shift(n):
+    """log2 of the keys' stride per slot: the block's rows rounded up to a power of two, so a
+    single row does not allocate (and touch) a whole block's worth of keys."""
+    shift = 0
+    while (1 << shift) < n:
+        shift += 1
+    return shift
+
+
 def _block_keys(X, r0, r1, slots):
-    """Keys of rows [r0, r1), slot-major, ``BLOCK`` per slot."""
+    """(keys of rows [r0, r1), slot-major, ``1 << shift`` per slot; shift)."""
 
 
 @overload(_block_keys, inline="always")
@@ -87,19 +107,21 @@ def _block_keys_impl(X, r0, r1, slots):
 
 def _dense_keys(X, r0, r1, slots):
     n_slots = slots.size
-    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint64)
+    shift = _stride_shift(r1 - r0)
+    stride = 1 << shift
+    keys = np.empty(max(n_slots, 1) * stride, dtype=np.uint64)
     if n_slots == 0:
         keys[:] = 0
     for s in range(n_slots):
         column = slots[s] & _FEATURE
         kind = slots[s] >> np.uint32(30)
-        at = s * BLOCK - r0
+        at = s * stride - r0
         for r in range(r0, r1):
             x = np.float64(X[r, column])
             if abs(x) <= _ZERO:  # LightGBM's dense rows drop near-zero entries: they read as 0.0
                 x = 0.0
             keys[at + r] = _slot_key(x, kind)
-    return keys
+    return keys, np.uint64(shift)
 
 
 def _sparse_keys(X, r0, r1, slots):
@@ -108,12 +130,14 @@ def _sparse_keys(X, r0, r1, slots):
     the forest has no such slot)."""
     indptr, indices, values, feature_slots = X
     n_slots = slots.size
-    keys = np.empty(max(n_slots, 1) * BLOCK, dtype=np.uint64)
+    shift = _stride_shift(r1 - r0)
+    stride = 1 << shift
+    keys = np.empty(max(n_slots, 1) * stride, dtype=np.uint64)
     if n_slots == 0:
         keys[:] = 0
     for s in range(n_slots):
         absent = _slot_key(0.0, slots[s] >> np.uint32(30))
-        keys[s * BLOCK:s * BLOCK + (r1 - r0)] = absent
+        keys[s * stride:s * stride + (r1 - r0)] = absent
     mapped = feature_slots.shape[0]
     for r in range(r0, r1):
         for j in range(indptr[r], indptr[r + 1]):
@@ -122,8 +146,8 @@ def _sparse_keys(X, r0, r1, slots):
                 for kind in range(4):
                     s = feature_slots[feature, kind]
                     if s >= 0:
-                        keys[s * BLOCK + (r - r0)] = _slot_key(np.float64(values[j]), kind)
-    return keys
+                        keys[s * stride + (r - r0)] = _slot_key(np.float64(values[j]), kind)
+    return keys, np.uint64(shift)
 
 
 def _row_count(X):
@@ -164,31 +188,31 @@ def _value_impl(X, r, f):
     return sparse
 
 
-def _step(keys, row, node, nodes, cat_offsets, cat_bits):
+def _step(keys, shift, row, node, nodes, cat_offsets, cat_bits):
     """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
 
 
 @overload(_step)
-def _step_impl(keys, row, node, nodes, cat_offsets, cat_bits):
+def _step_impl(keys, shift, row, node, nodes, cat_offsets, cat_bits):
     # Chosen at compile time: forests without category sets pass an empty uint8 bitset.
     if cat_bits.dtype == types.uint8:
-        def numeric(keys, row, node, nodes, cat_offsets, cat_bits):
+        def numeric(keys, shift, row, node, nodes, cat_offsets, cat_bits):
             at = np.uint64(node) << np.uint64(1)
             split_key = nodes[at]
             packed = nodes[at + np.uint64(1)]
             w = np.uint32(packed & np.uint64(0xFFFFFFFF))
-            k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+            k = keys[(np.uint64(w & _SLOT_BITS) << shift) + row]
             return np.uint32(packed >> np.uint64(32)) + np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
         return numeric
 
-    def mixed(keys, row, node, nodes, cat_offsets, cat_bits):
+    def mixed(keys, shift, row, node, nodes, cat_offsets, cat_bits):
         # Both tests run, each false for the other kind of node: a set node's split key is the
         # top key, and a numeric node's bitset is empty. A category in the set goes left.
         at = np.uint64(node) << np.uint64(1)
         split_key = nodes[at]
         packed = nodes[at + np.uint64(1)]
         w = np.uint32(packed & np.uint64(0xFFFFFFFF))
-        k = keys[np.uint64(np.uint32(w << _SLOT_SHIFT)) + row]
+        k = keys[(np.uint64(w & _SLOT_BITS) << shift) + row]
         numeric_right = np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
         at = cat_offsets[node] + np.int64(k >> np.uint64(5))
         at = at if at < cat_offsets[node + 1] else cat_bits.size - 1  # the zero padding word
@@ -199,7 +223,7 @@ def _step_impl(keys, row, node, nodes, cat_offsets, cat_bits):
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows(keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, t0, t1,
+def _margin_rows(keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, order, t0, t1,
                  out):
     full_end = n // 8 * 8
     for t in range(t0, t1):
@@ -211,14 +235,14 @@ def _margin_rows(keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, ca
         while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
-                a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
-                a1 = _step(keys, r + np.uint64(1), a1, nodes, cat_offsets, cat_bits)
-                a2 = _step(keys, r + np.uint64(2), a2, nodes, cat_offsets, cat_bits)
-                a3 = _step(keys, r + np.uint64(3), a3, nodes, cat_offsets, cat_bits)
-                a4 = _step(keys, r + np.uint64(4), a4, nodes, cat_offsets, cat_bits)
-                a5 = _step(keys, r + np.uint64(5), a5, nodes, cat_offsets, cat_bits)
-                a6 = _step(keys, r + np.uint64(6), a6, nodes, cat_offsets, cat_bits)
-                a7 = _step(keys, r + np.uint64(7), a7, nodes, cat_offsets, cat_bits)
+                a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+                a1 = _step(keys, shift, r + np.uint64(1), a1, nodes, cat_offsets, cat_bits)
+                a2 = _step(keys, shift, r + np.uint64(2), a2, nodes, cat_offsets, cat_bits)
+                a3 = _step(keys, shift, r + np.uint64(3), a3, nodes, cat_offsets, cat_bits)
+                a4 = _step(keys, shift, r + np.uint64(4), a4, nodes, cat_offsets, cat_bits)
+                a5 = _step(keys, shift, r + np.uint64(5), a5, nodes, cat_offsets, cat_bits)
+                a6 = _step(keys, shift, r + np.uint64(6), a6, nodes, cat_offsets, cat_bits)
+                a7 = _step(keys, shift, r + np.uint64(7), a7, nodes, cat_offsets, cat_bits)
             row = np.uint64(o) + r
             out[row, g] += leaf[a0]
             out[row + np.uint64(1), g] += leaf[a1]
@@ -230,47 +254,57 @@ def _margin_rows(keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, ca
             out[row + np.uint64(7), g] += leaf[a7]
             r += np.uint64(8)
     for r in range(full_end, n):
-        _margin_one_row(keys, np.uint64(r), o + r, nodes, leaf, roots, depths, groups, cat_offsets,
-                        cat_bits, t0, t1, out)
+        _margin_one_row(keys, shift, np.uint64(r), o + r, nodes, leaf, roots, depths, groups, cat_offsets,
+                        cat_bits, order, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_one_row(keys, r, row, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, t0,
+def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, order, t0,
                     t1, out):
-    t = t0
-    while t + 8 <= t1:
-        a0, a1, a2, a3 = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
-        a4, a5, a6, a7 = roots[t + 4], roots[t + 5], roots[t + 6], roots[t + 7]
-        depth = max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3], depths[t + 4], depths[t + 5],
-                    depths[t + 6], depths[t + 7])  # extra steps are harmless: leaves are fixed points
+    """Block row ``r`` (output row ``row``) through the trees eight at a time, taken in
+    ``order`` (the range's trees by depth, so eight walks need about as many steps); the leaves
+    are kept and then added in tree order, so the sum is the one LightGBM makes."""
+    values = np.empty(t1 - t0, dtype=np.float64)
+    m = order.size
+    i = 0
+    while i + 8 <= m:
+        t0_, t1_, t2_, t3_ = order[i], order[i + 1], order[i + 2], order[i + 3]
+        t4_, t5_, t6_, t7_ = order[i + 4], order[i + 5], order[i + 6], order[i + 7]
+        a0, a1, a2, a3 = roots[t0_], roots[t1_], roots[t2_], roots[t3_]
+        a4, a5, a6, a7 = roots[t4_], roots[t5_], roots[t6_], roots[t7_]
+        depth = max(depths[t0_], depths[t1_], depths[t2_], depths[t3_], depths[t4_], depths[t5_], depths[t6_],
+                    depths[t7_])  # extra steps are harmless: leaves are fixed points
         for _ in range(depth):
-            a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
-            a1 = _step(keys, r, a1, nodes, cat_offsets, cat_bits)
-            a2 = _step(keys, r, a2, nodes, cat_offsets, cat_bits)
-            a3 = _step(keys, r, a3, nodes, cat_offsets, cat_bits)
-            a4 = _step(keys, r, a4, nodes, cat_offsets, cat_bits)
-            a5 = _step(keys, r, a5, nodes, cat_offsets, cat_bits)
-            a6 = _step(keys, r, a6, nodes, cat_offsets, cat_bits)
-            a7 = _step(keys, r, a7, nodes, cat_offsets, cat_bits)
-        out[row, groups[t]] += leaf[a0]
-        out[row, groups[t + 1]] += leaf[a1]
-        out[row, groups[t + 2]] += leaf[a2]
-        out[row, groups[t + 3]] += leaf[a3]
-        out[row, groups[t + 4]] += leaf[a4]
-        out[row, groups[t + 5]] += leaf[a5]
-        out[row, groups[t + 6]] += leaf[a6]
-        out[row, groups[t + 7]] += leaf[a7]
-        t += 8
-    while t < t1:
+            a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+            a1 = _step(keys, shift, r, a1, nodes, cat_offsets, cat_bits)
+            a2 = _step(keys, shift, r, a2, nodes, cat_offsets, cat_bits)
+            a3 = _step(keys, shift, r, a3, nodes, cat_offsets, cat_bits)
+            a4 = _step(keys, shift, r, a4, nodes, cat_offsets, cat_bits)
+            a5 = _step(keys, shift, r, a5, nodes, cat_offsets, cat_bits)
+            a6 = _step(keys, shift, r, a6, nodes, cat_offsets, cat_bits)
+            a7 = _step(keys, shift, r, a7, nodes, cat_offsets, cat_bits)
+        values[t0_ - t0] = leaf[a0]
+        values[t1_ - t0] = leaf[a1]
+        values[t2_ - t0] = leaf[a2]
+        values[t3_ - t0] = leaf[a3]
+        values[t4_ - t0] = leaf[a4]
+        values[t5_ - t0] = leaf[a5]
+        values[t6_ - t0] = leaf[a6]
+        values[t7_ - t0] = leaf[a7]
+        i += 8
+    while i < m:
+        t = order[i]
         a0 = roots[t]
         for _ in range(depths[t]):
-            a0 = _step(keys, r, a0, nodes, cat_offsets, cat_bits)
-        out[row, groups[t]] += leaf[a0]
-        t += 1
+            a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+        values[t - t0] = leaf[a0]
+        i += 1
+    for t in range(t0, t1):
+        out[row, groups[t]] += values[t - t0]
 
 
 @njit(cache=True, nogil=True)
-def _linear_rows(X, keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def _linear_rows(X, keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     """Linear trees (``Tree::Predict``): the leaf's constant plus coefficient x value over its
     features in order, or the plain leaf value when one of those values is NaN."""
@@ -279,7 +313,7 @@ def _linear_rows(X, keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets,
         for t in range(t0, t1):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, r, node, nodes, cat_offsets, cat_bits)
+                node = _step(keys, shift, r, node, nodes, cat_offsets, cat_bits)
             value = lin_const[node]
             for j in range(lin_offsets[node], lin_offsets[node + 1]):
                 x = _value(X, row, lin_feature[j])
@@ -291,12 +325,12 @@ def _linear_rows(X, keys, n, o, nodes, leaf, roots, depths, groups, cat_offsets,
 
 
 @njit(cache=True, nogil=True)
-def _leaf_rows(keys, n, o, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+def _leaf_rows(keys, shift, n, o, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
     for t in range(t0, t1):
         for r in range(np.uint64(n)):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, r, node, nodes, cat_offsets, cat_bits)
+                node = _step(keys, shift, r, node, nodes, cat_offsets, cat_bits)
             out[np.uint64(o) + r, t - t0] = leaf_index[node]
 
 
@@ -304,40 +338,46 @@ def _leaf_rows(keys, n, o, nodes, roots, depths, cat_offsets, cat_bits, leaf_ind
 
 @njit(cache=True, nogil=True, inline="always")
 def _margin_block(X, r0, r1, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
-                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
-    keys = _block_keys(X, r0, r1, slots)
+                  lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
+    keys, shift = _block_keys(X, r0, r1, slots)
     if lin_offsets.size:
-        _linear_rows(X, keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
+        _linear_rows(X, keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
                      cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
     else:
-        _margin_rows(keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
-                     cat_bits, t0, t1, out)
+        _margin_rows(keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
+                     cat_bits, order, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
 def margin_serial(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
-                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+                  lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     n = _row_count(X)
-    for r0 in range(0, n, BLOCK):
-        _margin_block(X, r0, min(n, r0 + BLOCK), slots, nodes, leaf, roots, depths, groups,
-                      cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+    block = _block_rows(slots.size)
+    for r0 in range(0, n, block):
+        _margin_block(X, r0, min(n, r0 + block), slots, nodes, leaf, roots, depths, groups,
+                      cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1,
+                      out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def margin_parallel(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
-                    lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
+                    lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     n = _row_count(X)
-    for b in prange((n + BLOCK - 1) // BLOCK):
-        _margin_block(X, b * BLOCK, min(n, (b + 1) * BLOCK), slots, nodes, leaf, roots, depths,
-                      groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+    block = _block_rows(slots.size)
+    for b in prange((n + block - 1) // block):
+        _margin_block(X, b * block, min(n, (b + 1) * block), slots, nodes, leaf, roots, depths,
+                      groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0,
+                      t1, out)
 
 
 @njit(cache=True, nogil=True)
 def leaf_serial(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
     n = _row_count(X)
-    for r0 in range(0, n, BLOCK):
-        r1 = min(n, r0 + BLOCK)
-        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, nodes, roots, depths, cat_offsets,
+    block = _block_rows(slots.size)
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        keys, shift = _block_keys(X, r0, r1, slots)
+        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_offsets,
                    cat_bits, leaf_index, t0, t1, out)
 
 
@@ -345,9 +385,11 @@ def leaf_serial(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_inde
 def leaf_parallel(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
                   out):
     n = _row_count(X)
-    for b in prange((n + BLOCK - 1) // BLOCK):
-        r0, r1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        _leaf_rows(_block_keys(X, r0, r1, slots), r1 - r0, r0, nodes, roots, depths, cat_offsets,
+    block = _block_rows(slots.size)
+    for b in prange((n + block - 1) // block):
+        r0, r1 = b * block, min(n, (b + 1) * block)
+        keys, shift = _block_keys(X, r0, r1, slots)
+        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_offsets,
                    cat_bits, leaf_index, t0, t1, out)
 
 

@@ -481,3 +481,11 @@ def test_many_features_smaller_blocks():
     np.testing.assert_array_equal(model.predict(X), booster.predict(X))
     np.testing.assert_array_equal(model.predict(X, nthread=1), booster.predict(X))
     np.testing.assert_array_equal(model.predict_leaf(X), booster.predict(X, pred_leaf=True))
+
+
+def test_save_is_refused_with_a_typed_error(tmp_path):
+    model = gbinfer.load(FIXTURES / "4.7.0" / "regression.txt")
+    for name in ("m.xgbrs", "m.json"):
+        with pytest.raises(UnsupportedModelError, match="LightGBM"):
+            gbinfer.save(model, tmp_path / name)
+    assert model.warmup() is model

@@ -471,6 +471,9 @@ def from_runtime(model, metadata=None) -> ModelSpec:
         arrays["linear_bias"] = np.ascontiguousarray(booster.bias, dtype=np.float32).reshape(-1)
     else:
         f = booster.forest
+        if not hasattr(f, "semantics"):  # a LightGBM forest: its float64 arrays have no schema form yet
+            raise UnsupportedModelError(None, "booster/semantics", "LightGBM models cannot be saved as .xgbrs or "
+                                                                   "native JSON yet; keep the LightGBM text file")
         semantics = {RuntimeSemantics.XGBOOST: Semantics.XGBOOST}.get(f.semantics)
         if semantics is None:  # pragma: no cover - a runtime semantics the schema lacks: add it first
             raise UnsupportedModelError(None, "booster/semantics", f"runtime semantics {f.semantics!r} has no "

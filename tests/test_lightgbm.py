@@ -489,3 +489,36 @@ def test_save_is_refused_with_a_typed_error(tmp_path):
         with pytest.raises(UnsupportedModelError, match="LightGBM"):
             gbinfer.save(model, tmp_path / name)
     assert model.warmup() is model
+
+
+# --- fresh models over random settings ------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=12, deadline=None, derandomize=True)
+@hypothesis.given(
+    objective=st.sampled_from(["regression", "binary", "poisson", "multiclass", "huber", "cross_entropy"]),
+    num_leaves=st.integers(2, 40),
+    missing=st.sampled_from([{}, {"use_missing": False}, {"zero_as_missing": True}]),
+    categorical=st.booleans(),
+    linear=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_fresh_models(objective, num_leaves, missing, categorical, linear, seed):
+    X, rng = _data(seed, n=300, nan_rate=0.15)
+    if categorical:
+        X[:, 4] = rng.integers(-2, 300, size=len(X)).astype(float)
+    s = np.nan_to_num(X[:, 0]) + np.where(np.isnan(X[:, 1]), 1.0, 0.0) + (np.nan_to_num(X[:, 4]) % 3 if categorical
+                                                                          else 0)
+    y = {"binary": (s > 0.5).astype(float), "cross_entropy": (s > 0.5).astype(float),
+         "poisson": rng.poisson(np.exp(0.3 * np.tanh(s))), "multiclass": np.digitize(s, [0.0, 1.0])}.get(
+        objective, s + rng.normal(size=len(X)))
+    params = {"objective": objective, "num_leaves": num_leaves,
+              "linear_tree": linear and not categorical and "zero_as_missing" not in missing,
+              "min_data_per_group": 5, "cat_smooth": 1, **missing}
+    if objective == "multiclass":
+        params["num_class"] = 3
+    booster = _train(params, X, y, rounds=5, categorical_feature=[4] if categorical else "auto")
+    _check(booster, _probe(X))

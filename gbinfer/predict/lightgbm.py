@@ -112,7 +112,7 @@ def _from_pandas(frame, pandas_categorical):
             columns.append(codes)
             dtypes.append(codes.dtype.type)
             j += 1
-        elif col.dtype.kind in "fiub" or pd.api.types.is_extension_array_dtype(col.dtype):
+        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_complex_dtype(col.dtype):
             columns.append(col)
             dtypes.append(col.dtype.type)
         else:

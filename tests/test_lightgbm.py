@@ -522,3 +522,15 @@ def test_fresh_models(objective, num_leaves, missing, categorical, linear, seed)
         params["num_class"] = 3
     booster = _train(params, X, y, rounds=5, categorical_feature=[4] if categorical else "auto")
     _check(booster, _probe(X))
+
+
+def test_several_blocks_serial_and_parallel():
+    X, rng = _data(22, n=2600, nan_rate=0.05)
+    X[:, 3] = rng.integers(0, 50, size=len(X))
+    y = np.nan_to_num(X[:, 0]) + (X[:, 3] % 4) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "min_data_per_group": 5}, X, y, rounds=20,
+                     categorical_feature=[3])
+    model = gbinfer.load(booster.model_to_string().encode())
+    for nthread in (1, 2):
+        np.testing.assert_array_equal(model.predict(X, nthread=nthread), booster.predict(X))
+        np.testing.assert_array_equal(model.predict_leaf(X, nthread=nthread), booster.predict(X, pred_leaf=True))

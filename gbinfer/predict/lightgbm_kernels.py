@@ -1,7 +1,8 @@
 """Compiled kernels for LightGBM forests (``forest_lightgbm``): float64 input and sums.
 
-The scheme is the XGBoost kernels' (``kernels``), widened to 64 bits: a block of ``BLOCK``
-rows is first turned into one uint64 key per (row, slot), so that a step is
+The scheme is the XGBoost kernels' (``kernels``), widened to 64 bits: a block of rows (up to
+``BLOCK``, fewer when the forest reads many features) is first turned into one uint64 key per
+(row, slot), so that a step is
 ``node = left[node] + (key - missing_right >= split_key[node])`` with no NaN test and no
 per-node decision about missing types: each slot's kind (None / Zero / NaN / category set)
 was fixed when the forest was built, and the key of a value already says what LightGBM makes
@@ -11,8 +12,10 @@ becomes 0.0); sparse rows keep their stored values as they are, and an absent en
 Trees are added in model order into float64 sums starting at zero, one per class, as
 ``GBDT::PredictRaw`` does. Eight rows walk a tree together (independent walks overlap); a
 block's last rows walk eight trees at a time instead (grouped by depth), adding the leaves in
-tree order. Linear
-trees walk one (row, tree) at a time and evaluate the leaf's linear model on the row's values.
+tree order. Linear trees walk one (row, tree) at a time and evaluate the leaf's linear model on
+the row's values. (Stopping a group of eight walks once all reached their leaves, or refilling
+a lane as soon as its row reached one, measured slower: LightGBM's paths are about half the
+tree's depth on average, but the longest of eight rarely is.)
 
 A node is read as two adjacent uint64 words of ``nodes``: its split key, then its left child
 (high half) and node word (low half), so a step touches one cache line (the forest's own
@@ -31,8 +34,8 @@ from numba.extending import intrinsic, overload
 from ..forest import FEATURE_MASK as _FEATURE
 from ..forest_lightgbm import ZERO_THRESHOLD
 
-BLOCK = 256  # rows per block at most
-_BLOCK_KEYS = 1 << 15  # keys per block at most (256 KiB): they stay in L2 while every tree walks them
+BLOCK = 1024  # rows per block at most: fewer passes over the forest's nodes (~15% faster than 256)
+_BLOCK_KEYS = 1 << 16  # keys per block at most (512 KiB): they stay in L2 while every tree walks them
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -40,6 +43,16 @@ def _block_rows(n_slots):
     """Rows per block: ``BLOCK``, fewer for a forest reading many features (a power of two)."""
     rows = BLOCK
     while rows > 1 and rows * n_slots > _BLOCK_KEYS:
+        rows //= 2
+    return rows
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _parallel_block_rows(n_slots, n):
+    """Rows per block of a parallel call: smaller blocks for a batch too small to give every
+    thread several blocks."""
+    rows = _block_rows(n_slots)
+    while rows > 64 and (n + rows - 1) // rows < 8:
         rows //= 2
     return rows
 _SLOT_BITS = np.uint32((1 << 30) - 1)  # node_word bits 0-29: the slot
@@ -363,7 +376,7 @@ def margin_serial(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat
 def margin_parallel(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
                     lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     n = _row_count(X)
-    block = _block_rows(slots.size)
+    block = _parallel_block_rows(slots.size, n)
     for b in prange((n + block - 1) // block):
         _margin_block(X, b * block, min(n, (b + 1) * block), slots, nodes, leaf, roots, depths,
                       groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0,
@@ -385,7 +398,7 @@ def leaf_serial(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_inde
 def leaf_parallel(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
                   out):
     n = _row_count(X)
-    block = _block_rows(slots.size)
+    block = _parallel_block_rows(slots.size, n)
     for b in prange((n + block - 1) // block):
         r0, r1 = b * block, min(n, (b + 1) * block)
         keys, shift = _block_keys(X, r0, r1, slots)

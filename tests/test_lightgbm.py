@@ -534,3 +534,21 @@ def test_several_blocks_serial_and_parallel():
     for nthread in (1, 2):
         np.testing.assert_array_equal(model.predict(X, nthread=nthread), booster.predict(X))
         np.testing.assert_array_equal(model.predict_leaf(X, nthread=nthread), booster.predict(X, pred_leaf=True))
+
+
+def test_arrow_table():
+    pa = pytest.importorskip("pyarrow")
+    for case in ("missing_zero", "missing_none", "categorical"):
+        path = FIXTURES / "4.7.0" / f"{case}.txt"
+        booster, model = lgb.Booster(model_file=str(path)), gbinfer.load(path)
+        with np.load(path.with_suffix(".npz")) as f:
+            X = f["X"]
+        columns = {f"c{i}": pa.array(X[:, i].astype(np.float32) if i % 2 else X[:, i]) for i in range(X.shape[1])}
+        columns["c4"] = pa.array([None if np.isnan(v) else int(v * 10) if np.isfinite(v) else 0 for v in X[:, 4]],
+                                 type=pa.int64())
+        columns["c2"] = pa.array(X[:, 2] > 0)
+        table = pa.table(columns)
+        np.testing.assert_array_equal(model.predict(table), booster.predict(table))
+        np.testing.assert_array_equal(model.predict_leaf(table), booster.predict(table, pred_leaf=True))
+    with pytest.raises(DataError, match="Arrow type"):
+        model.predict(pa.table({f"c{i}": ["x"] * 3 for i in range(X.shape[1])}))

@@ -71,6 +71,8 @@ def rows(model, data):
             X = _from_scipy(data)
         elif module.startswith("pandas"):
             X = _from_pandas(data, model.meta.attributes.get("pandas_categorical"))
+        elif module.startswith("pyarrow"):
+            X = _from_arrow(data)
         else:
             X = _from_array(data)
     width = X.shape[1] if isinstance(X, np.ndarray) else X[3]
@@ -127,6 +129,23 @@ def _from_pandas(frame, pandas_categorical):
     out = np.empty((len(frame), len(columns)), dtype=target)
     for i, col in enumerate(columns):
         out[:, i] = col if isinstance(col, np.ndarray) else col.to_numpy(dtype=target, na_value=np.nan)
+    return out
+
+
+def _from_arrow(table) -> np.ndarray:
+    """A pyarrow Table of numeric or boolean columns, each value widened to float64 (a null is
+    NaN), as LightGBM's Arrow path reads them."""
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        raise DataError(f"data of type pyarrow.{type(table).__name__} is not supported; pass a pyarrow.Table")
+    out = np.empty((table.num_rows, table.num_columns), dtype=np.float64)
+    for i, (name, column) in enumerate(zip(table.column_names, table.columns)):
+        kind = column.type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+            raise DataError(f"column {name!r} has Arrow type {kind}; expected numbers or booleans")
+        out[:, i] = column.to_numpy(zero_copy_only=False).astype(np.float64) if column.null_count == 0 else \
+            np.array(column.cast(pa.float64()).to_pylist(), dtype=np.float64)
     return out
 
 

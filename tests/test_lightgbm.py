@@ -552,3 +552,16 @@ def test_arrow_table():
         np.testing.assert_array_equal(model.predict_leaf(table), booster.predict(table, pred_leaf=True))
     with pytest.raises(DataError, match="Arrow type"):
         model.predict(pa.table({f"c{i}": ["x"] * 3 for i in range(X.shape[1])}))
+
+
+def test_early_stopped_booster_predicts_its_best_iteration():
+    X, rng = _data(23, n=600)
+    y = np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))
+    train, valid = lgb.Dataset(X[:400], y[:400]), lgb.Dataset(X[400:], y[400:])
+    booster = lgb.train({"objective": "regression", "verbose": -1, "learning_rate": 0.5, "num_leaves": 31,
+                         "seed": 1}, train, 200, valid_sets=[valid],
+                        callbacks=[lgb.early_stopping(3, verbose=False)], keep_training_booster=True)
+    assert 0 < booster.best_iteration < booster.current_iteration()
+    model = gbinfer.load(booster)
+    assert model.booster.num_iterations == booster.best_iteration
+    np.testing.assert_array_equal(model.predict(X), booster.predict(X))

@@ -23,8 +23,15 @@ class Transform(IntEnum):
     HINGE = 3  # 1 if x > 0 else 0
     SOFTMAX = 4  # per-row probabilities over the outputs
     ARGMAX = 5  # per-row index of the largest output, shape (n,)
-    SIGNED_SQUARE = 6  # sign(x) * x * x (LightGBM regression with ``sqrt``)
-    LOG1P_EXP = 7  # log1p(exp(x)) (LightGBM cross_entropy_lambda)
+
+
+class LightGBMTransform(IntEnum):
+    """Margin -> output conversions only LightGBM objectives use, numbered after ``Transform``.
+    They stay out of ``Transform`` (whose names the saved-model schema lists) while LightGBM
+    models have no schema form."""
+
+    SIGNED_SQUARE = 6  # sign(x) * x * x (regression losses with ``sqrt``)
+    LOG1P_EXP = 7  # log1p(exp(x)) (cross_entropy_lambda)
 
 
 class BaseScoreLink(IntEnum):

@@ -9,7 +9,7 @@ what changes predictions is interpreted: ``sqrt`` (regression losses but huber),
 from __future__ import annotations
 
 from ..errors import ModelFormatError, UnsupportedModelError
-from ..objective import Transform
+from ..objective import LightGBMTransform, Transform
 
 _SQRT_CAPABLE = {"regression", "regression_l1", "quantile", "mape", "fair"}
 _FIXED = {
@@ -18,7 +18,7 @@ _FIXED = {
     "gamma": Transform.EXP,
     "tweedie": Transform.EXP,
     "cross_entropy": Transform.SIGMOID,  # 1 / (1 + exp(-x)), the sigmoid with S = 1
-    "cross_entropy_lambda": Transform.LOG1P_EXP,
+    "cross_entropy_lambda": LightGBMTransform.LOG1P_EXP,
     "lambdarank": Transform.IDENTITY,
     "rank_xendcg": Transform.IDENTITY,
     "custom": Transform.IDENTITY,
@@ -41,7 +41,7 @@ KNOWN = sorted(_SQRT_CAPABLE | set(_FIXED) | {"binary", "multiclass", "multiclas
 FIELD = "objective"
 
 
-def parse_objective(line: str | None, num_class: int, source) -> tuple[str, Transform, dict]:
+def parse_objective(line: str | None, num_class: int, source) -> tuple[str, Transform | LightGBMTransform, dict]:
     """(name, transform, params) of an objective line; ``params['sigmoid']`` is a float."""
     if line is None:
         return "custom", Transform.IDENTITY, {}
@@ -52,7 +52,7 @@ def parse_objective(line: str | None, num_class: int, source) -> tuple[str, Tran
         key, sep, value = token.partition(":")
         params[key] = value if sep else ""
     if name in _SQRT_CAPABLE:
-        return name, (Transform.SIGNED_SQUARE if "sqrt" in tokens[1:] else Transform.IDENTITY), params
+        return name, (LightGBMTransform.SIGNED_SQUARE if "sqrt" in tokens[1:] else Transform.IDENTITY), params
     if name in _FIXED:
         if name == "cross_entropy":
             params["sigmoid"] = 1.0

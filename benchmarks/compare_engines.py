@@ -94,6 +94,24 @@ class Gbinfer(Engine):
         return self.model.predict(X, nthread=nthread)
 
 
+# ---------------------------------------------------------------- lightgbm
+
+@register_engine
+class LightGBMPredict(Engine):
+    name = "lgb-predict"
+    note = "lightgbm `Booster.predict(X, num_threads=t)`"
+    libraries = ("lightgbm",)
+    module = "lightgbm"
+
+    def prepare(self, spec):
+        import lightgbm as lgb
+
+        self.bst = lgb.Booster(model_file=str(spec.path))
+
+    def predict(self, X, nthread):
+        return self.bst.predict(X, num_threads=nthread)
+
+
 # ---------------------------------------------------------------- xgboost
 
 class _XGBoost(Engine):

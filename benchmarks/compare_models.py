@@ -158,7 +158,44 @@ def xgb_stats(spec: ModelSpec) -> dict:
     return {"num_trees": len(trees), "num_nodes": sum(int(t["tree_param"]["num_nodes"]) for t in trees)}
 
 
-STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats}
+# ---------------------------------------------------------------- LightGBM
+
+def lgb_trainer(rounds: int, num_leaves: int) -> Callable[[ModelSpec, Path], None]:
+    def train(spec: ModelSpec, path: Path) -> None:
+        import lightgbm as lgb
+
+        rng = np.random.default_rng(TRAIN_SEED)
+        X = spec.data(TRAIN_ROWS, seed=TRAIN_SEED)
+        y = _labels(spec, X, rng)
+        params = {"num_leaves": num_leaves, "learning_rate": 0.1, "num_threads": 2, "seed": 0, "verbose": -1,
+                  "min_data_in_leaf": 5, "min_data_per_group": 20}
+        if spec.task == "multiclass":
+            params.update(objective="multiclass", num_class=spec.num_classes)
+        else:
+            params["objective"] = "binary"
+        dataset = lgb.Dataset(X, y, categorical_feature=sorted(spec.categorical) or "auto")
+        lgb.train(params, dataset, rounds).save_model(str(path))
+
+    return train
+
+
+def lgb_booster(spec: ModelSpec):
+    import lightgbm as lgb
+
+    return lgb.Booster(model_file=str(spec.path))
+
+
+def lgb_reference(spec: ModelSpec, X: np.ndarray) -> np.ndarray:
+    """lightgbm's Booster.predict, the reference output."""
+    return lgb_booster(spec).predict(X, num_threads=2)
+
+
+def lgb_stats(spec: ModelSpec) -> dict:
+    trees = lgb_booster(spec).dump_model()["tree_info"]
+    return {"num_trees": len(trees), "num_nodes": sum(2 * int(t["num_leaves"]) - 1 for t in trees)}
+
+
+STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats, "lightgbm": lgb_stats}
 
 
 def _xgb(name, description, rounds, depth, quick=False, extra=None, **kw) -> ModelSpec:
@@ -176,3 +213,15 @@ _xgb("xgb-cat", "XGBoost binary:logistic, 200 trees depth 6, 46 numeric + 4 cate
      categorical={46: 20, 47: 30, 48: 40, 49: 50})
 _xgb("xgb-dart", "XGBoost DART binary:logistic, 200 trees depth 6, 50 features (rate_drop 0.1)", 200, 6,
      booster="dart", extra={"rate_drop": 0.1, "skip_drop": 0.5, "sample_type": "uniform", "normalize_type": "tree"})
+
+
+def _lgb(name, description, rounds, num_leaves, **kw) -> ModelSpec:
+    return register_model(ModelSpec(name=name, library="lightgbm", description=description, filename=f"{name}.txt",
+                                    train=lgb_trainer(rounds, num_leaves), reference_fn=lgb_reference, **kw))
+
+
+_lgb("lgb-500x255", "LightGBM binary, 500 trees x 255 leaves, 50 features", 500, 255)
+_lgb("lgb-multi5", "LightGBM multiclass 5 classes, 100 rounds (500 trees) x 63 leaves, 50 features", 100, 63,
+     task="multiclass", num_classes=5)
+_lgb("lgb-cat", "LightGBM binary, 200 trees x 63 leaves, 46 numeric + 4 categorical features "
+     "(20/30/40/50 categories)", 200, 63, categorical={46: 20, 47: 30, 48: 40, 49: 50})

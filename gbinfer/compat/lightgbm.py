@@ -236,7 +236,7 @@ def _tree(block: bytes, index: int, source) -> dict:
     tree_field = _TreeFields(fields, name, source)
     num_leaves = tree_field.int("num_leaves", low=1, high=len(block))
     num_cat = tree_field.int("num_cat", low=0, high=len(block))
-    is_linear = tree_field.int("is_linear", low=0, high=1, default=0) if "is_linear" in fields else 0
+    is_linear = tree_field.int("is_linear", low=0, high=1) if "is_linear" in fields else 0
     out = {"num_leaves": num_leaves, "num_cat": num_cat, "is_linear": bool(is_linear),
            "leaf_value": tree_field.floats("leaf_value", num_leaves)}
     ni = num_leaves - 1
@@ -252,7 +252,7 @@ def _tree(block: bytes, index: int, source) -> dict:
             out["cat_boundaries"] = boundaries
             out["cat_threshold"] = tree_field.ints("cat_threshold", None, low=0, high=0xFFFFFFFF)
     else:
-        num_cat = out["num_cat"] = 0  # LightGBM reads nothing else of a one-leaf tree
+        out["num_cat"] = 0  # LightGBM reads nothing else of a one-leaf tree
     if is_linear:
         out["leaf_const"] = (tree_field.floats("leaf_const", num_leaves) if "leaf_const" in fields
                              else np.zeros(num_leaves))
@@ -277,7 +277,7 @@ class _TreeFields:
     def _fail(self, key: str, problem: str):
         raise ModelFormatError(self.source, f"{self.name}.{key}", problem)
 
-    def int(self, key: str, low: int, high: int, default=None) -> int:
+    def int(self, key: str, low: int, high: int) -> int:
         value = self._get(key).strip()
         if not re.fullmatch(r"[+-]?\d{1,19}", value) or not low <= int(value) <= high:
             self._fail(key, f"is {value[:20]!r}, expected an integer in [{low}, {high}]")

@@ -136,17 +136,19 @@ def test_missing_types(params):
     _check(_train({"objective": "regression", **params}, X, y), _probe(X))
 
 
-@pytest.mark.parametrize("max_cat", [30, 5000])
+@pytest.mark.parametrize("max_cat", [30, 5000, 300_000])
 def test_categorical(max_cat):
     X, rng = _data(7)
-    X[:, 2] = rng.integers(0, max_cat, size=len(X))
+    X[:, 2] = rng.choice(np.linspace(0, max_cat - 1, 12).astype(int), size=len(X))  # large ids, each frequent
     X[:, 3] = rng.integers(0, 8, size=len(X))
     y = (X[:, 2] % 7) + 2 * (X[:, 3] == 3) + rng.normal(size=len(X))
     booster = _train({"objective": "regression", "max_cat_to_onehot": 4, "min_data_per_group": 5,
                       "cat_smooth": 1}, X, y, categorical_feature=[2, 3])
-    assert "cat_threshold" in booster.model_to_string()
+    model = gbinfer.load(booster.model_to_string().encode())
+    assert len(model.booster.forest.cat_bits) >= max_cat // 32 // 2  # bitsets reach the large ids
     probe = _probe(X)
-    odd = np.array([-1.0, -0.5, 0.99, 2.7, 3.0, 7.5, max_cat + 100.0, 2.0**31, 2.0**40, -2.0**40, np.nan, 1e-36])
+    odd = np.array([-1.0, -0.5, 0.99, 2.7, 3.0, 7.5, max_cat + 100.0, 2.0**31, 2.0**40, -2.0**40, np.nan, 1e-36,
+                    max_cat - 1.0, max_cat - 1.5, max_cat - 2.0, 31.0, 32.0, 33.0])
     extra = np.repeat(X[:len(odd)], 1, axis=0).copy()
     extra[:, 2] = odd
     extra[:, 3] = odd[::-1]

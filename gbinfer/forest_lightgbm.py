@@ -60,6 +60,7 @@ class LightGBMForest:
 
     node_word: np.ndarray  # uint32 [n_nodes]
     split_key: np.ndarray  # uint64 [n_nodes]
+    threshold: np.ndarray  # float64 [n_nodes]: a numeric split's threshold as written; NaN elsewhere
     left: np.ndarray  # uint32 [n_nodes]
     leaf_value: np.ndarray  # float64 [n_nodes]; meaningful at leaves
     cat_offsets: np.ndarray  # int64 [n_nodes + 1], or empty when no node tests a category set
@@ -109,6 +110,23 @@ class LightGBMForest:
     @property
     def is_categorical(self) -> np.ndarray:
         return ((self.node_word & CATEGORICAL_BIT) != 0).astype(np.uint8)
+
+    @property
+    def right_child(self) -> np.ndarray:
+        return np.where(self.is_leaf, -1, self.left.astype(np.int64) + 1).astype(np.int32)
+
+    @property
+    def missing_type(self) -> np.ndarray:
+        """Per node: 0 None, 1 Zero, 2 NaN (0 at leaves and set splits)."""
+        if not len(self.slots):
+            return np.zeros(self.num_nodes, dtype=np.uint8)
+        kind = self.slots[self.node_word & np.uint32((1 << KIND_SHIFT) - 1)] >> np.uint32(KIND_SHIFT)
+        return np.where(self.is_leaf | (kind == KIND_SET), 0, kind).astype(np.uint8)
+
+    @property
+    def default_left(self) -> np.ndarray:
+        """1 where a missing value goes left (also where the missing type makes it moot)."""
+        return ((self.node_word & MISSING_RIGHT_BIT) == 0).astype(np.uint8)
 
     @property
     def split_feature(self) -> np.ndarray:
@@ -291,6 +309,8 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
     keys = np.where(np.isnan(threshold), np.uint64(1), keys) - missing_right.astype(np.uint64)
     split_key = np.full(n, TOP_KEY64, dtype=np.uint64)
     split_key[pos_int] = np.where(is_set, TOP_KEY64, keys)
+    threshold_u = np.full(n, np.nan)
+    threshold_u[pos_int] = np.where(is_set, np.nan, threshold)
     leaf_value = np.zeros(n, dtype=np.float64)
     leaf_value[pos_leaf] = t.leaf_value
     leaf_index = np.full(n, -1, dtype=np.int32)
@@ -345,6 +365,7 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
     return LightGBMForest(
         node_word=_frozen(word[order]),
         split_key=_frozen(split_key[order]),
+        threshold=_frozen(threshold_u[order]),
         left=_frozen(left_new.astype(np.uint32)),
         leaf_value=_frozen(leaf_value[order]),
         cat_offsets=_frozen(cat_offsets),
@@ -372,3 +393,97 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(arr)
     arr.flags.writeable = False
     return arr
+
+
+def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_child, split_feature, threshold,
+                     default_left, split_kind, missing_type, cat_offsets, cat_bits, leaf_values,
+                     node_id) -> LightGBMTrees:
+    """LightGBM's per-tree arrays back from the flat node arrays of the saved-model schema
+    (global child indices, -1 at leaves; ``node_id`` the leaf's number at leaves), so that a
+    saved forest goes through the same ``build`` checks as a text file. What ``build`` cannot
+    see (a child outside its tree, leaf numbers that are not 0..n-1, codes out of range) is
+    checked here first."""
+    def fail(field, problem):
+        raise ModelFormatError(source, f"arrays/{field}", problem)
+
+    offsets = np.asarray(tree_offsets, dtype=np.int64)
+    left = np.asarray(left_child, dtype=np.int64)
+    right = np.asarray(right_child, dtype=np.int64)
+    n = len(left)
+    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 1):
+        fail("tree_offsets", f"must rise strictly from 0 to the node count {n}")
+    n_trees = len(offsets) - 1
+    tree_of = np.repeat(np.arange(n_trees, dtype=np.int64), np.diff(offsets))
+    internal = left != -1
+    lo, hi = offsets[:-1][tree_of], offsets[1:][tree_of]
+    for name, child in (("left_child", left), ("right_child", right)):
+        bad = np.where(internal, (child < lo) | (child >= hi), child != -1)
+        if bad.any():
+            node = int(np.flatnonzero(bad)[0])
+            fail(f"{name}[{node}]", f"is {int(child[node])}: a child must lie inside its own tree "
+                                    f"[{int(lo[node])}, {int(hi[node])}), -1 at leaves")
+    for name, codes, top in (("split_kind", split_kind, 1), ("default_left", default_left, 1),
+                             ("missing_type", missing_type, 2)):
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.size and (codes.min() < 0 or codes.max() > top):
+            fail(name, f"holds {int(codes[(codes < 0) | (codes > top)][0])}, expected 0..{top}")
+    kind = np.asarray(split_kind, dtype=np.int64)
+    n_internal = np.bincount(tree_of[internal], minlength=n_trees)
+    n_leaves = np.bincount(tree_of[~internal], minlength=n_trees)
+    if np.any(n_leaves != n_internal + 1):
+        tree = int(np.flatnonzero(n_leaves != n_internal + 1)[0])
+        fail("left_child", f"tree {tree} has {int(n_internal[tree])} splits and {int(n_leaves[tree])} leaves; a "
+                           "binary tree has one leaf more than splits")
+    ids = np.asarray(node_id, dtype=np.int64)
+    leaf_ids = ids[~internal]
+    leaf_tree = tree_of[~internal]
+    if leaf_ids.size and (leaf_ids.min() < 0 or np.any(leaf_ids >= n_leaves[leaf_tree])):
+        fail("node_id", "leaf numbers must run from 0 to the tree's leaf count - 1")
+    seen = np.zeros(int(n_leaves.sum()), dtype=np.int64)
+    leaf_start = np.concatenate([[0], np.cumsum(n_leaves)])
+    np.add.at(seen, leaf_start[leaf_tree] + leaf_ids, 1)
+    if np.any(seen != 1):
+        fail("node_id", "every leaf number of a tree must appear exactly once")
+    # LightGBM numbering: splits by their order in the tree, leaves by node_id
+    rank = np.cumsum(internal) - 1 - np.concatenate([[0], np.cumsum(n_internal)])[tree_of]
+    code = np.where(internal, rank, ~ids)
+    offsets_cat = np.asarray(cat_offsets, dtype=np.int64)
+    bits = np.asarray(cat_bits)
+    if len(offsets_cat) != n + 1 or offsets_cat[0] != 0 or np.any(np.diff(offsets_cat) < 0) or \
+            offsets_cat[-1] != len(bits):
+        fail("cat_offsets", f"must rise from 0 to the bitset length {len(bits)} over {n + 1} entries")
+    words = np.diff(offsets_cat)
+    is_set = internal & (kind == 1)
+    if np.any(~is_set & (words != 0)):
+        fail("cat_offsets", "only categorical splits may carry a category set")
+    set_rank = np.cumsum(is_set) - 1 - np.concatenate([[0], np.cumsum(np.bincount(tree_of[is_set],
+                                                                                  minlength=n_trees))])[tree_of]
+    num_cat = np.bincount(tree_of[is_set], minlength=n_trees)
+    # every tree's boundaries: 0, then its set splits' words added up, in node order
+    boundaries = []
+    for tree in np.flatnonzero(num_cat):
+        mine = words[offsets[tree]:offsets[tree + 1]][is_set[offsets[tree]:offsets[tree + 1]]]
+        boundaries.append(np.concatenate([[0], np.cumsum(mine)]))
+    leaf_order = np.lexsort((leaf_ids, leaf_tree))
+    values = np.asarray(leaf_values, dtype=np.float64).reshape(n, -1)[:, 0]
+    thr = np.where(is_set, set_rank, np.asarray(threshold, dtype=np.float64))
+    decision = kind + 2 * np.asarray(default_left, dtype=np.int64) + 4 * np.asarray(missing_type, dtype=np.int64)
+    return LightGBMTrees(
+        num_leaves=n_leaves.astype(np.int64),
+        num_cat=num_cat.astype(np.int64),
+        split_feature=np.asarray(split_feature, dtype=np.int64)[internal],
+        threshold=thr[internal].astype(np.float64),
+        decision_type=np.where(is_set, 1, decision)[internal],
+        left_child=code[np.where(internal, left, 0)][internal],
+        right_child=code[np.where(internal, right, 0)][internal],
+        leaf_value=values[~internal][leaf_order],
+        cat_boundaries=np.concatenate(boundaries).astype(np.int64) if boundaries else np.zeros(0, np.int64),
+        cat_threshold=bits.astype(np.uint32),
+        cat_threshold_count=np.array([int(words[offsets[t]:offsets[t + 1]].sum()) for t in range(n_trees)],
+                                     dtype=np.int64),
+        is_linear=np.zeros(n_trees, dtype=bool),
+        leaf_const=np.zeros(0),
+        leaf_num_features=np.zeros(0, dtype=np.int64),
+        leaf_features=np.zeros(0, dtype=np.int64),
+        leaf_coeff=np.zeros(0),
+    )

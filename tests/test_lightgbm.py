@@ -485,12 +485,50 @@ def test_many_features_smaller_blocks():
     np.testing.assert_array_equal(model.predict_leaf(X), booster.predict(X, pred_leaf=True))
 
 
-def test_save_is_refused_with_a_typed_error(tmp_path):
-    model = gbinfer.load(FIXTURES / "4.7.0" / "regression.txt")
+@pytest.mark.parametrize("case", ["categorical", "multiclass", "random_forest", "missing_zero", "binary",
+                                  "lambdarank"])
+def test_saved_forms_predict_the_same(tmp_path, case):
+    model = gbinfer.load(FIXTURES / "4.7.0" / f"{case}.txt")
+    with np.load(FIXTURES / "4.7.0" / f"{case}.npz") as f:
+        X, expected = f["X"], {k: f[k] for k in ("raw", "pred", "leaf")}
     for name in ("m.xgbrs", "m.json"):
-        with pytest.raises(UnsupportedModelError, match="LightGBM"):
-            gbinfer.save(model, tmp_path / name)
+        gbinfer.save(model, tmp_path / name)
+        again = gbinfer.load(tmp_path / name)
+        np.testing.assert_array_equal(again.predict(X, output_margin=True), expected["raw"])
+        np.testing.assert_array_equal(again.predict(X), expected["pred"])
+        np.testing.assert_array_equal(again.predict_leaf(X), expected["leaf"])
     assert model.warmup() is model
+
+
+@pytest.mark.parametrize("case", ["linear_tree", "regression_sqrt", "cross_entropy_lambda"])
+def test_saving_what_the_schema_cannot_hold_is_refused(tmp_path, case):
+    model = gbinfer.load(FIXTURES / "4.7.0" / f"{case}.txt")
+    with pytest.raises(UnsupportedModelError, match="LightGBM"):
+        gbinfer.save(model, tmp_path / "m.xgbrs")
+    assert not (tmp_path / "m.xgbrs").exists()
+
+
+def _saved(mutate):
+    import json
+
+    from gbinfer.serialization import json as native
+
+    doc = json.loads(native.dumps(gbinfer.load(FIXTURES / "4.7.0" / "categorical.txt")))
+    mutate(doc["arrays"], doc)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda a, d: a["node_id"]["data"].__setitem__(a["node_id"]["data"].index(1), 0), "node_id"),
+    (lambda a, d: a["left_child"]["data"].__setitem__(0, 60), "left_child"),
+    (lambda a, d: a["missing_type"]["data"].__setitem__(0, 3), "missing_type"),
+    (lambda a, d: a["split_feature"]["data"].__setitem__(0, 9), "split_feature"),
+    (lambda a, d: d["model"]["source_attributes"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["model"]["source_attributes"].__setitem__("objective", "surprise"), "objective"),
+])
+def test_malformed_saved_forest(mutate, field):
+    with pytest.raises(ModelFormatError, match=field):
+        gbinfer.load(_saved(mutate))
 
 
 # --- fresh models over random settings ------------------------------------------------------

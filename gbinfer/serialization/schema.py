@@ -84,7 +84,7 @@ class MissingType(IntEnum):
 TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax")  # margin -> output
 LINKS = ("identity", "logit", "log")  # base score in output space -> margin
 
-IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST,)
+IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST, Semantics.LIGHTGBM)
 IMPLEMENTED_LAYOUTS = (Layout.NODES,)
 
 _ENUMS = {
@@ -471,9 +471,8 @@ def from_runtime(model, metadata=None) -> ModelSpec:
         arrays["linear_bias"] = np.ascontiguousarray(booster.bias, dtype=np.float32).reshape(-1)
     else:
         f = booster.forest
-        if not hasattr(f, "semantics"):  # a LightGBM forest: its float64 arrays have no schema form yet
-            raise UnsupportedModelError(None, "booster/semantics", "LightGBM models cannot be saved as .xgbrs or "
-                                                                   "native JSON yet; keep the LightGBM text file")
+        if not hasattr(f, "semantics"):  # a LightGBM forest
+            return _from_lightgbm(model, user, arrays)
         semantics = {RuntimeSemantics.XGBOOST: Semantics.XGBOOST}.get(f.semantics)
         if semantics is None:  # pragma: no cover - a runtime semantics the schema lacks: add it first
             raise UnsupportedModelError(None, "booster/semantics", f"runtime semantics {f.semantics!r} has no "
@@ -507,6 +506,98 @@ def from_runtime(model, metadata=None) -> ModelSpec:
     )
 
 
+def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
+    """A LightGBM forest in the schema's node layout with ``lightgbm`` semantics: float64
+    thresholds and leaves, the reserved ``missing_type`` array, ``node_id`` the leaf numbers
+    (-1 at splits). The objective is kept as LightGBM wrote it (``source_attributes``) and
+    ``average_output`` beside it. Linear trees and the conversions only LightGBM has
+    (``sqrt`` regression, cross_entropy_lambda) have no schema form yet and are refused."""
+    from .. import __version__
+    from ..objective import Transform
+
+    meta, booster, obj = model.meta, model.booster, model.objective
+    f = booster.forest
+    if f.has_linear:
+        raise UnsupportedModelError(None, "booster", "LightGBM linear trees cannot be saved as .xgbrs or native "
+                                                     "JSON yet; keep the LightGBM text file")
+    if not isinstance(obj.transform, Transform):
+        raise UnsupportedModelError(None, "objective", f"the LightGBM objective {obj.name!r} "
+                                                       f"({obj.transform.name.lower()}) cannot be saved as .xgbrs "
+                                                       "or native JSON yet; keep the LightGBM text file")
+    n = f.num_nodes
+    arrays.update(
+        iteration_indptr=np.asarray(booster.iteration_indptr, dtype=np.int64),
+        tree_offsets=f.tree_offsets, tree_group=f.tree_group,
+        split_feature=f.split_feature, threshold=f.threshold, left_child=f.left_child,
+        right_child=f.right_child, default_left=f.default_left, split_kind=f.is_categorical,
+        cat_offsets=f.cat_offsets if f.has_categorical else np.zeros(n + 1, dtype=np.int64),
+        cat_bits=f.cat_bits, leaf_values=f.leaf_value.reshape(n, 1), node_id=f.leaf_index,
+        missing_type=f.missing_type,
+    )
+    attributes = _plain(dict(meta.attributes or {}), "meta.attributes")
+    attributes["average_output"] = bool(f.average_output)
+    return ModelSpec(
+        version=SCHEMA_VERSION,
+        provenance=Provenance(meta.source_library, tuple(int(v) for v in meta.source_version),
+                              f"gbinfer {__version__}"),
+        num_features=int(meta.num_features),
+        num_outputs=int(meta.num_outputs),
+        best_iteration=None,
+        source_attributes=attributes,
+        objective=ObjectiveSpec(obj.name, obj.transform.name.lower(), obj.link.name.lower(),
+                                _plain(dict(obj.params or {}), "objective.params")),
+        features=FeaturesSpec(model.features.names, model.features.types, None),
+        booster=BoosterSpec(BoosterKind.GBTREE, Semantics.LIGHTGBM, Layout.NODES, f.num_trees, n, 1),
+        metadata=user,
+        arrays=arrays,
+    )
+
+
+def _into_lightgbm(spec: ModelSpec, source):
+    """The runtime LightGBM forest of a ``lightgbm``-semantics spec, through the same checks as
+    a text file (``forest_lightgbm.trees_from_nodes`` then ``build``)."""
+    from ..forest_lightgbm import build, trees_from_nodes
+    from ..model import Tree
+    from ..objective import Objective
+
+    a, b = spec.arrays, spec.booster
+    if b.kind is not BoosterKind.GBTREE or b.leaf_size != 1:
+        raise UnsupportedModelError(source, "booster/kind", "lightgbm semantics need a gbtree booster with scalar "
+                                                            "leaves")
+    for name in ("threshold", "leaf_values"):
+        if a[name].dtype != np.float64:
+            raise UnsupportedModelError(source, f"arrays/{name}", f"is {a[name].dtype.name}; lightgbm semantics "
+                                                                  "use float64")
+    if "missing_type" not in a:
+        raise ModelFormatError(source, "arrays/missing_type", "is missing (lightgbm semantics need it)")
+    extra = [name for name in a if name.startswith("leaf_coef_")]
+    if extra:
+        raise UnsupportedModelError(source, f"arrays/{extra[0]}", "linear leaves are not read from saved models")
+    trees = trees_from_nodes(source=source, tree_offsets=a["tree_offsets"], left_child=a["left_child"],
+                             right_child=a["right_child"], split_feature=a["split_feature"],
+                             threshold=a["threshold"], default_left=a["default_left"], split_kind=a["split_kind"],
+                             missing_type=a["missing_type"], cat_offsets=a["cat_offsets"], cat_bits=a["cat_bits"],
+                             leaf_values=a["leaf_values"], node_id=a["node_id"])
+    k = spec.num_outputs
+    attributes = dict(spec.source_attributes)
+    average = attributes.pop("average_output", False)
+    if not isinstance(average, bool):
+        raise ModelFormatError(source, "model/source_attributes/average_output", f"is {average!r}, expected a "
+                                                                                 "boolean")
+    line = attributes.get("objective")
+    if line is not None and not isinstance(line, str):
+        raise ModelFormatError(source, "model/source_attributes/objective", "expected LightGBM's objective line")
+    forest = build(trees, source=source, num_features=spec.num_features, num_outputs=k, average_output=average)
+    indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
+    if not np.array_equal(indptr, np.arange(0, b.num_trees + 1, k)):
+        raise ModelFormatError(source, "arrays/iteration_indptr", f"must step by the class count {k} from 0 to "
+                                                                  f"{b.num_trees}")
+    if not np.array_equal(a["tree_group"], np.arange(b.num_trees) % k):
+        raise ModelFormatError(source, "arrays/tree_group", "must cycle through the classes, as LightGBM's trees do")
+    indptr.flags.writeable = False
+    return Tree(forest=forest, iteration_indptr=indptr), Objective.lightgbm(line, k, source=source), attributes
+
+
 def into_runtime(spec: ModelSpec, source: str | None = None):
     """The runtime ``Model`` for a checked spec. Trees go through ``SoAForest.build``, which validates
     every index and packs the node arrays into the kernels' form."""
@@ -517,7 +608,11 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
 
     a, b = spec.arrays, spec.booster
     k = spec.num_outputs
-    if b.kind is BoosterKind.GBLINEAR:
+    lightgbm = None
+    if b.semantics is Semantics.LIGHTGBM:
+        lightgbm = _into_lightgbm(spec, source)
+        booster = lightgbm[0]
+    elif b.kind is BoosterKind.GBLINEAR:
         booster = Linear(weights=np.ascontiguousarray(a["linear_weights"], dtype=np.float32),
                          bias=np.ascontiguousarray(a["linear_bias"], dtype=np.float32))
     else:
@@ -534,8 +629,8 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
         reserved = [n for n in a if not ARRAYS[n].boosters]
         if reserved:
             raise UnsupportedModelError(source, f"arrays/{reserved[0]}",
-                                        f"is reserved for {Semantics.LIGHTGBM.value} semantics, which this "
-                                        "gbinfer does not implement")
+                                        f"belongs to {Semantics.LIGHTGBM.value} semantics; this model has "
+                                        f"{b.semantics.value} semantics")
         for name in ("threshold", "leaf_values"):
             if a[name].dtype != np.float32:
                 raise UnsupportedModelError(source, f"arrays/{name}",
@@ -572,7 +667,10 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
             booster = Tree(forest=forest, iteration_indptr=indptr)
     _finite(a["base_score"], "base_score", source)
     o = spec.objective
-    objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
+    if lightgbm is None:
+        objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
+    else:
+        objective = lightgbm[1]
     m = spec.metadata
     user = {key: value for key, value in (("name", m.name), ("description", m.description),
                                           ("hyperparameters", m.hyperparameters), ("metrics", m.metrics),
@@ -584,7 +682,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
         source_library=spec.provenance.source_library,
         source_version=spec.provenance.source_version,
         best_iteration=spec.best_iteration,
-        attributes=dict(spec.source_attributes),
+        attributes=dict(spec.source_attributes) if lightgbm is None else lightgbm[2],
         user_metadata=user,
     )
     features = FeatureInfo(spec.features.names, spec.features.types)

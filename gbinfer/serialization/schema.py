@@ -51,7 +51,7 @@ class Semantics(str, Enum):
     """How a node decides. Reserved values name the libraries that come next."""
 
     XGBOOST = "xgboost"  # x < t goes left; a category in the node's set goes right; missing -> default_left
-    LIGHTGBM = "lightgbm"  # reserved: x <= t goes left; a category in the set goes left; missing_type per node
+    LIGHTGBM = "lightgbm"  # x <= t goes left; a category in the set goes left; missing_type per node (float64)
     CATBOOST = "catboost"  # reserved: oblivious trees (layout "oblivious"), border comparisons
 
 
@@ -141,7 +141,8 @@ ARRAYS = {
     "cat_bits": ArraySpec(("uint32",), ("any",), _TREES, "bit c of word c // 32: category c is in the set"),
     "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES, "meaningful at leaves"),
     "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
-    # reserved for LightGBM; absent for XGBoost, refused by this gbinfer when present
+    # lightgbm semantics only: missing_type is read (and required) there; the linear-leaf arrays are not read yet;
+    # with xgboost semantics any of them is refused
     "missing_type": ArraySpec(("uint8",), ("nodes",), (), "reserved: MissingType codes"),
     "leaf_coef_offsets": ArraySpec(("int64",), ("nodes+1",), (), "reserved: linear leaf i's terms"),
     "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "reserved: linear-leaf features"),

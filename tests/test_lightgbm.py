@@ -491,7 +491,7 @@ def test_saved_forms_predict_the_same(tmp_path, case):
     model = gbinfer.load(FIXTURES / "4.7.0" / f"{case}.txt")
     with np.load(FIXTURES / "4.7.0" / f"{case}.npz") as f:
         X, expected = f["X"], {k: f[k] for k in ("raw", "pred", "leaf")}
-    for name in ("m.xgbrs", "m.json"):
+    for name in ("m.xgbrs", "m.json", "m.apr"):
         gbinfer.save(model, tmp_path / name)
         again = gbinfer.load(tmp_path / name)
         np.testing.assert_array_equal(again.predict(X, output_margin=True), expected["raw"])

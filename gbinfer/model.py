@@ -93,6 +93,16 @@ class Model:
     def num_outputs(self) -> int:
         return self.meta.num_outputs
 
+    def __repr__(self) -> str:
+        """One line a person can read in a log or a REPL; the dataclass default would print every array."""
+        meta, booster = self.meta, self.booster
+        version = ".".join(str(v) for v in meta.source_version)
+        kind = "dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else "gblinear"
+        trees = "" if isinstance(booster, Linear) else _count(booster.forest.num_trees, "tree") + ", "
+        return (f"<gbinfer.Model {meta.source_library} {version} {kind}: {trees}"
+                f"{_count(meta.num_features, 'feature')}, {_count(meta.num_outputs, 'output')}, "
+                f"{self.objective.name}>")
+
     def predict(self, data, *, output_margin: bool = False, iteration_range=None, base_margin=None,
                 nthread: int | None = None) -> np.ndarray:
         """Predictions with the shapes of the source library's Python ``predict``.
@@ -111,6 +121,10 @@ class Model:
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
         return _engine().predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 _predict_module = None

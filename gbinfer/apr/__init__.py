@@ -241,6 +241,8 @@ def inspect(path_or_bytes) -> dict:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data = memoryview(path_or_bytes)
         return _describe(lambda at, n: bytes(data[at:at + n]), len(data), "<bytes>")
+    if not isinstance(path_or_bytes, (str, os.PathLike)):  # an int would be opened as a file descriptor
+        raise DataError(f"inspect() takes a path or bytes, got {type(path_or_bytes).__name__}")
     source = str(path_or_bytes)
     try:
         with open(path_or_bytes, "rb") as fh:

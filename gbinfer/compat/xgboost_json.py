@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from ..errors import ModelFormatError, UnsupportedModelError
+from ..errors import DataError, ModelFormatError, UnsupportedModelError
 from ..forest import Semantics, assemble, check_integers
 from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree
 from ..objective import Objective
@@ -28,6 +28,9 @@ from ..predict.transforms import base_score_to_margin
 
 def load(path) -> Model:
     """Load an XGBoost JSON, UBJSON or legacy binary model file."""
+    if not isinstance(path, str) and not hasattr(path, "__fspath__"):
+        raise DataError(f"load() takes a path (str or os.PathLike), got {type(path).__name__}; "
+                        "use loads() for bytes")
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -38,6 +41,12 @@ def load(path) -> Model:
 
 def loads(data: bytes, source: str | None = None) -> Model:
     """Load an XGBoost model from bytes, choosing JSON, UBJSON or legacy binary by content."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DataError(f"loads() takes bytes, got {type(data).__name__}"
+                        + ("; encode text first, e.g. text.encode()" if isinstance(data, str) else ""))
+    if source is not None and not isinstance(source, str):
+        raise DataError(f"loads(source=...) names the model in messages: a str, got {type(source).__name__}")
+    data = bytes(data)
     kind = sniff(data)
     if kind == "json":
         doc = _parse_json(data, source)

@@ -95,16 +95,51 @@ _NO_SLOTS = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
 def tree_range(model: Model, iteration_range) -> tuple[int, int]:
     """First and one-past-last tree of the boosting rounds in ``iteration_range``."""
     booster = model.booster
-    if iteration_range is None:
+    pair = _rounds_pair(iteration_range)
+    if pair is None:
         return 0, int(booster.iteration_indptr[-1])
     rounds = booster.num_iterations
-    begin, end = (int(v) for v in iteration_range)
+    begin, end = pair
     if end == 0:
         end = rounds
     if not 0 <= begin < end <= rounds:
-        raise DataError(f"iteration_range {tuple(iteration_range)} must satisfy 0 <= begin < end <= {rounds} "
+        raise DataError(f"iteration_range {pair} must satisfy 0 <= begin < end <= {rounds} "
                         f"(the model has {rounds} boosting rounds; (0, 0) means all)")
     return int(booster.iteration_indptr[begin]), int(booster.iteration_indptr[end])
+
+
+def _rounds_pair(iteration_range) -> tuple[int, int] | None:
+    """``iteration_range`` as two Python ints (None stays None); anything else is refused by name."""
+    if iteration_range is None:
+        return None
+    try:
+        pair = tuple(iteration_range)
+    except TypeError:
+        pair = ()
+    if isinstance(iteration_range, (str, bytes)) or len(pair) != 2 or not all(_is_int(v) for v in pair):
+        raise DataError(f"iteration_range must be a pair of ints (begin, end), e.g. (0, 10), or None or (0, 0) "
+                        f"for every round; got {_shown(iteration_range)}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_nthread(nthread) -> None:
+    if nthread is not None and not _is_int(nthread):
+        raise DataError(f"nthread must be an int (threads to use; None, 0 or -1: every core), got "
+                        f"{_shown(nthread)}")
+
+
+def _check_flag(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise DataError(f"{name} must be True or False, got {_shown(value)}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return f"{text[:60]}{'...' if len(text) > 60 else ''} ({type(value).__name__})"
 
 
 def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
@@ -113,10 +148,25 @@ def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
         out = np.empty((n, k), dtype=np.float32)
         out[:] = model.meta.base_score
         return out
-    bm = np.asarray(base_margin, dtype=np.float32)
-    if bm.size != n * k:
-        raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
-    return np.array(bm.reshape(n, k), dtype=np.float32, order="C")
+    return np.array(_base_margin(base_margin, n, k).reshape(n, k), dtype=np.float32, order="C")
+
+
+def _base_margin(base_margin, n: int, k: int) -> np.ndarray:
+    """``base_margin`` as numbers of shape (rows, outputs), or flattened row by row as XGBoost's
+    DMatrix reads a 1-D one. Any other shape, even with the right count, is refused: an
+    (outputs, rows) array would otherwise be read silently in the wrong order."""
+    try:
+        bm = np.asarray(base_margin)
+    except (TypeError, ValueError):  # ragged nesting
+        bm = np.asarray(None)
+    if bm.dtype.kind not in "fiu":
+        raise DataError(f"base_margin must be an array of numbers, got {_shown(base_margin)} with dtype {bm.dtype}")
+    if bm.shape in ((n, k), (n * k,)):
+        return bm
+    flat = f"({n},)" if k == 1 else f"({n * k},) (flattened row by row)"
+    hint = "; it looks transposed: pass base_margin.T" if bm.shape == (k, n) else ""
+    raise DataError(f"base_margin has {bm.size} values in shape {bm.shape}; expected ({n}, {k}) (rows x outputs) "
+                    f"or {flat}{hint}")
 
 
 def _run(serial_kernel, parallel_kernel, n_rows: int, nthread, args) -> None:
@@ -148,7 +198,7 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
     booster = model.booster
     n, k = X.shape[0], model.meta.num_outputs
     if isinstance(booster, Linear):
-        if iteration_range not in (None, (0, 0)):
+        if _rounds_pair(iteration_range) not in (None, (0, 0)):
             raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
         out = _initial_margin(model, n, base_margin)
         kernels.linear_margin(_kernel_rows(X, None), booster.weights, booster.bias, out)
@@ -170,6 +220,8 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
+    _check_flag(output_margin, "output_margin")
+    _check_nthread(nthread)
     transform = Transform.IDENTITY if output_margin else model.objective.transform
     in_kernel = Transform.IDENTITY if transform == Transform.ARGMAX else transform
     out = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread, in_kernel)
@@ -180,6 +232,7 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     booster = model.booster
     if isinstance(booster, Linear):
         raise DataError("predict_leaf needs a tree model; this model's booster is linear")
+    _check_nthread(nthread)
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
@@ -196,6 +249,8 @@ def warmup(model: Model) -> None:
     The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
     2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
     have the model's types, so the specialisations compiled are the model's own."""
+    if not isinstance(model, Model):
+        raise DataError(f"warmup() takes a gbinfer Model (from gbinfer.load), got {_shown(model)}")
     stand_in = _one_column(model)
     X = np.zeros((SERIAL_BELOW, stand_in.meta.num_features), dtype=np.float32)
     for batch in (X[:1], X):

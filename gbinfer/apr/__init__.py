@@ -107,6 +107,8 @@ def _metadata(user, password, recipient) -> tuple[dict, Flag]:
     """The metadata map in writing order: ``created_at``, ``aprender_version``, the caller's entries."""
     from .. import __version__
 
+    if user is not None and not isinstance(user, dict):
+        raise DataError(f"metadata must be a dict with string keys, got {type(user).__name__}")
     user = dict(user or {})
     if not all(isinstance(k, str) for k in user):
         raise DataError("metadata keys must be strings")

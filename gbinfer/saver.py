@@ -29,6 +29,8 @@ def save(model, path, format: str | None = None, **kw) -> None:
         raise DataError(f"save() takes a gbinfer Model (from gbinfer.load), got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"save() takes a path (str or os.PathLike), got {type(path).__name__}")
+    if not os.fspath(path):
+        raise DataError("save() got an empty path; give the file to write, e.g. 'model.xgbrs'")
     if format is not None and format not in FORMATS:
         raise DataError(f"save(format={format!r}): expected one of {', '.join(FORMATS)}, or None to go by the "
                         "suffix")

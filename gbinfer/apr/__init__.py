@@ -97,7 +97,7 @@ def dumps(model, *, compression=None, metadata=None, signing_key=None, password=
 
 
 def _compression(name) -> Compression:
-    if name not in COMPRESSIONS:
+    if not (name is None or isinstance(name, str)) or name not in COMPRESSIONS:
         raise DataError(f"unknown compression {name!r}; expected None, "
                         + ", ".join(repr(n) for n in COMPRESSIONS if n))
     return COMPRESSIONS[name]
@@ -294,6 +294,8 @@ def keygen(prefix) -> dict:
     """
     from ..serialization import atomic_write
 
+    if not isinstance(prefix, (str, os.PathLike)):
+        raise DataError(f"keygen() takes a path prefix (str or os.PathLike), got {type(prefix).__name__}")
     prefix = os.fspath(prefix)
     sign_key, box_key = crypto.generate()
     files = {f"{prefix}.pem": sign_key, f"{prefix}.pub.pem": sign_key.public_key(),

@@ -81,6 +81,20 @@ def test_load_a_fitted_estimator_trained_on_a_dataframe(data):
     assert np.array_equal(model.predict(frame), est.predict(frame))
 
 
+def test_an_estimator_stopped_early_keeps_its_best_iteration(data):
+    """All rounds, as its Booster predicts (and as its saved file loads); up to the best round, as the
+    estimator's own predict, through the best iteration the model carries."""
+    X, rng = data
+    y = np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))
+    est = xgb.XGBRegressor(n_estimators=200, early_stopping_rounds=3, learning_rate=0.5, max_depth=3, n_jobs=1)
+    est.fit(X[:300], y[:300], eval_set=[(X[300:], y[300:])], verbose=False)
+    model = gbinfer.load(est)
+    assert model.meta.best_iteration == est.best_iteration
+    assert est.best_iteration + 1 < est.get_booster().num_boosted_rounds()
+    assert np.array_equal(model.predict(X), est.get_booster().predict(xgb.DMatrix(X)))
+    assert np.array_equal(model.predict(X, iteration_range=(0, model.meta.best_iteration + 1)), est.predict(X))
+
+
 @pytest.mark.parametrize("estimator", ["XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier"])
 def test_an_unfitted_estimator_is_a_data_error(estimator):
     with pytest.raises(DataError, match=f"unfitted xgboost.sklearn.{estimator}: call fit"):

@@ -95,9 +95,9 @@ _NO_SLOTS = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
 def tree_range(model: Model, iteration_range) -> tuple[int, int]:
     """First and one-past-last tree of the boosting rounds in ``iteration_range``."""
     booster = model.booster
-    pair = _rounds_pair(iteration_range)
-    if pair is None:
+    if iteration_range is None:
         return 0, int(booster.iteration_indptr[-1])
+    pair = _rounds_pair(iteration_range)
     rounds = booster.num_iterations
     begin, end = pair
     if end == 0:
@@ -123,7 +123,7 @@ def _rounds_pair(iteration_range) -> tuple[int, int] | None:
 
 
 def _check_nthread(nthread) -> None:
-    if nthread is not None and not _is_int(nthread):
+    if not _is_int(nthread):
         raise DataError(f"nthread must be an int (threads to use; None, 0 or -1: every core), got "
                         f"{_shown(nthread)}")
 
@@ -220,8 +220,10 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    _check_flag(output_margin, "output_margin")
-    _check_nthread(nthread)
+    if output_margin is not False and output_margin is not True:  # the usual cases cost one comparison
+        _check_flag(output_margin, "output_margin")
+    if nthread is not None:
+        _check_nthread(nthread)
     transform = Transform.IDENTITY if output_margin else model.objective.transform
     in_kernel = Transform.IDENTITY if transform == Transform.ARGMAX else transform
     out = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread, in_kernel)
@@ -232,7 +234,8 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     booster = model.booster
     if isinstance(booster, Linear):
         raise DataError("predict_leaf needs a tree model; this model's booster is linear")
-    _check_nthread(nthread)
+    if nthread is not None:
+        _check_nthread(nthread)
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)

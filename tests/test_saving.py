@@ -81,11 +81,16 @@ def test_save_onto_a_directory_is_a_save_error(tmp_path, model, suffix):
     assert path.is_dir() and _names(tmp_path) == [path.name] and _names(path) == []
 
 
-def test_save_onto_a_device_is_refused_and_the_device_stays(model):
-    """A save renames over its path: over /dev/null that would replace the device node (as root)."""
-    with pytest.raises(SaveError, match="not a regular file"):
-        gbinfer.save(model, "/dev/null", format="json")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_save_onto_a_fifo_is_refused_and_the_fifo_stays(tmp_path, model, suffix):
+    """A save renames over its path: over a FIFO or a device (``/dev/null``, as root) that would
+    replace the node itself. A FIFO of the test's own stands for both, so a regression harms nothing."""
+    path = tmp_path / f"pipe{suffix}"
+    os.mkfifo(path)
+    with pytest.raises(SaveError, match="not a regular file") as info:
+        gbinfer.save(model, path)
+    assert info.value.path == str(path)
+    assert stat.S_ISFIFO(os.stat(path).st_mode) and _names(tmp_path) == [path.name]
 
 
 def _in_child_without_root(fn) -> dict:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .errors import DataError, UnsupportedModelError
+from .model import Model
 
 _BY_SUFFIX = {".xgbrs": "xgbrs", ".json": "json", ".apr": "apr"}
 FORMATS = ("xgbrs", "json", "apr")
@@ -23,8 +24,6 @@ def save(model, path, format: str | None = None, **kw) -> None:
     a symlink stays a link to the file written. A write that fails raises ``SaveError`` (also an
     ``OSError``) and leaves the old file, if any, as it was.
     """
-    from .model import Model
-
     if not isinstance(model, Model):
         raise DataError(f"save() takes a gbinfer Model (from gbinfer.load), got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):

@@ -18,7 +18,7 @@ from .objective import Objective
 CATEGORY_DTYPES = ("str", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class TrainingCategories:
     """One feature's categories as the model was trained on them: code ``k`` is ``values[k]``.
 

@@ -75,6 +75,9 @@ def parse(cats, num_features: int, types, version: tuple, path: str, source) -> 
     for f, entry in enumerate(enc):
         where = f"{path}/enc/{f}"
         categories = _feature(entry, exact_utf8, where, source)
+        if categories is not None and types is not None and types[f] != "c":
+            raise ModelFormatError(source, where, f"holds categories, but feature_types/{f} is {types[f]!r}, "
+                                                  "not 'c' (categorical)")
         count = 0 if categories is None else categories[1]
         lo, hi = int(segments[f]), int(segments[f + 1])
         if hi - lo != count:
@@ -83,9 +86,6 @@ def parse(cats, num_features: int, types, version: tuple, path: str, source) -> 
         if count and not np.array_equal(np.sort(sorted_idx[lo:hi]), np.arange(count)):
             raise ModelFormatError(source, f"{path}/sorted_idx",
                                    f"entries {lo}..{hi - 1} (feature {f}) are not a permutation of 0..{count - 1}")
-        if categories is not None and types is not None and types[f] != "c":
-            raise ModelFormatError(source, where, f"holds categories, but feature_types/{f} is {types[f]!r}, "
-                                                  "not 'c' (categorical)")
         out.append(None if categories is None else categories[0])
     return tuple(out) if any(c is not None for c in out) else None
 
@@ -157,6 +157,8 @@ def _ints(value, dtype, path: str, source) -> np.ndarray:
     if isinstance(value, np.ndarray):
         raw = value
     elif isinstance(value, (list, tuple)):
+        if any(isinstance(v, bool) for v in value):
+            raise ModelFormatError(source, path, f"expected integers of type {np.dtype(dtype).name}, got a boolean")
         try:
             raw = np.array(value) if len(value) else np.zeros(0, dtype=dtype)
         except (TypeError, ValueError, OverflowError):

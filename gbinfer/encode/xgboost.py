@@ -39,16 +39,17 @@ class XGBoostEncoder:
     def __call__(self, dm) -> np.ndarray:
         columns = dm.categorical
         for j, column in columns.items():
-            if j not in self.categorical:
-                what = "categorical values" if column.kind == "category" else "strings or other non-numbers"
-                raise DataError(f"column {self._name(dm, j)!r} holds {what} (dtype {column.dtype}), but the "
-                                "model's feature is numeric; pass numbers")
             if column.kind == "values" and j not in self.categories:
-                raise DataError(f"column {self._name(dm, j)!r} holds {column.dtype} values, but the model stores "
-                                "no training categories to turn them into codes (it was trained from arrays or "
-                                "by XGBoost < 3.1); pass the training codes as numbers")
+                raise DataError(f"column {self._name(dm, j)!r} holds {column.dtype} values, but " + (
+                    "the model stores no training categories to turn them into codes (it was trained from arrays "
+                    "or by XGBoost < 3.1); pass the training codes as numbers" if j in self.categorical else
+                    "the model's feature is numeric; pass numbers"))
         if not self.categories:
-            return dm.values  # XGBoost reads the column's own codes
+            return dm.values  # XGBoost reads the column's own codes, whatever the feature's type
+        for j, column in columns.items():
+            if j not in self.categorical:
+                raise DataError(f"column {self._name(dm, j)!r} holds categorical values (dtype {column.dtype}), "
+                                "but the model's feature is numeric; pass numbers")
         for f in self.categories:
             if f < dm.num_col and f not in columns:
                 raise DataError(f"column {self._name(dm, f)!r} is numeric, but the model's feature was trained as "

@@ -152,11 +152,14 @@ def _from_pandas(frame):
         frame = frame.to_frame().T
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"data of type {type(frame).__name__} is not a table; pass a DataFrame")
-    names = [str(c) for c in frame.columns]
+    labels = frame.columns.tolist()
+    names = [str(c) for c in labels]
     _unique_names(names, "the DataFrame's columns")
+    if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in frame.dtypes.tolist()):  # numbers only
+        return np.ascontiguousarray(frame.to_numpy(dtype=np.float32)), tuple(names), ("q",) * len(names), {}
     columns, types, categorical = [], [], {}
-    for j, name in enumerate(names):
-        codes, column = _pandas_column(pd, name, frame.iloc[:, j])
+    for j, (label, name) in enumerate(zip(labels, names)):
+        codes, column = _pandas_column(pd, name, frame[label])
         columns.append(codes)
         types.append("q" if column is None else "c")
         if column is not None:
@@ -170,10 +173,10 @@ def _pandas_column(pd, name: str, col):
     if isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype).startswith("dictionary"):
         col, dtype = col.astype("category"), pd.CategoricalDtype()
     if isinstance(dtype, pd.CategoricalDtype):
-        cats = col.cat.categories
+        cats = dtype.categories
         values = cats.to_numpy(dtype=object) if cats.dtype.kind in "OUS" or not isinstance(cats.dtype, np.dtype) \
             else cats.to_numpy()
-        return _codes(col.cat.codes.to_numpy(), values, name), \
+        return _codes(col.array.codes, values, name), \
             CategoricalColumn(name, values, "category", f"category[{cats.dtype}]")
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
         return col.to_numpy(dtype=np.float32), None

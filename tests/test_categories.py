@@ -451,7 +451,7 @@ def test_numpy_trained_empty_container_and_missing_container_load(trained):
 
 # --- schema: .xgbrs and native JSON keep the categories ----------------------------------------
 
-@pytest.mark.parametrize("suffix", [".xgbrs", ".json"])
+@pytest.mark.parametrize("suffix", [".xgbrs", ".json", ".apr"])
 def test_schema_round_trip_keeps_categories_and_predictions(trained, tmp_path, suffix):
     bst, model, _ = trained
     path = tmp_path / f"m{suffix}"

@@ -210,7 +210,11 @@ def _from_columns(data: dict):
         if module.startswith(("pandas", "pyarrow")):
             import pandas as pd
 
-            series = value.to_pandas() if module.startswith("pyarrow") else pd.Series(value)
+            try:
+                series = value.to_pandas() if module.startswith("pyarrow") else \
+                    value if isinstance(value, pd.Series) else pd.Series(value)
+            except (AttributeError, TypeError, ValueError) as exc:
+                raise DataError(f"column {name!r} is a {type(value).__name__}, not one column: {exc}") from None
             if not isinstance(series, pd.Series):
                 raise DataError(f"column {name!r} is a {type(value).__name__}, expected one column")
             codes, column = _pandas_column(pd, name, series.reset_index(drop=True))

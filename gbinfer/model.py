@@ -15,12 +15,31 @@ from .forest import SoAForest
 from .objective import Objective
 
 
+CATEGORY_DTYPES = ("str", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+
+@dataclass(frozen=True)
+class TrainingCategories:
+    """One feature's categories as the model was trained on them: code ``k`` is ``values[k]``.
+
+    Input columns are re-coded through them by value. ``values`` is None when the source stored
+    categories it cannot be trusted to have written correctly (XGBoost <= 3.3 with non-ASCII
+    strings): codes still work, re-coding by value is refused.
+    """
+
+    dtype: str  # one of CATEGORY_DTYPES
+    values: tuple | None  # str or int, in training-code order, each once
+
+
 @dataclass(frozen=True)
 class FeatureInfo:
     """Feature names and types as the training library recorded them (``None`` when it did not)."""
 
     names: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None  # XGBoost spelling: "q"/"float"/"int"/"i" numeric, "c" categorical
+    # per feature: its TrainingCategories, or None (numeric, or none stored); None when the model
+    # stores no categories at all
+    categories: tuple[TrainingCategories | None, ...] | None = None
 
     def categorical_mask(self, num_features: int) -> np.ndarray:
         if self.types is None:

@@ -160,7 +160,13 @@ def from_document(doc, source: str | None = None) -> Model:
         best_iteration=best,
         attributes=attributes,
     )
-    features = FeatureInfo(names, types)
+    categories = None
+    if gb_name in ("gbtree", "dart"):
+        from . import xgboost_categories
+
+        cats, cats_path = xgboost_categories.find(gb, gb_name)
+        categories = xgboost_categories.parse(cats, num_features, types, version, cats_path, source)
+    features = FeatureInfo(names, types, categories)
     return Model(booster=booster, meta=meta, features=features, objective=objective)
 
 

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from ..data import DataMatrix
+from ..encode import encode
 from ..errors import DataError
 from ..forest import FEATURE_MASK
 from ..model import Dart, FeatureInfo, Linear, Model
@@ -62,6 +63,7 @@ def walk_layout(booster) -> WalkLayout:
 def rows(model: Model, data):
     """``data`` as the kernels read it, checked against the model's features: a float32 2-D
     array, or ``SparseRows`` for sparse input (never made dense)."""
+    dm = None
     if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2:
         X, names = data, None
     else:
@@ -77,6 +79,8 @@ def rows(model: Model, data):
         absent = [n for n in expected if n not in names]
         raise DataError(f"feature names differ from the model's; model features absent from data: {absent[:10]}"
                         if absent else "feature names are the model's but in another order")
+    if dm is not None and dm.categorical is not None:
+        X = encode(model, dm)  # the model re-codes categorical columns through its training categories
     return X
 
 

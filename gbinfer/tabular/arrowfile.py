@@ -1,0 +1,149 @@
+"""Parquet and Arrow IPC (Feather v2) in and out, through pyarrow (the ``arrow`` extra).
+
+Read one record batch at a time (a Parquet row group, an IPC batch sliced to the chunk size), so
+memory stays bounded by the chunk and not by the file. Columns are matched to the model's
+features by name (``columns.match``); their Arrow types decide how they are read: numbers and
+booleans as numbers (null = missing), text only as category names of a model that stores them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, MissingDependency
+from .columns import match, string_features
+
+
+def pyarrow():
+    try:
+        import pyarrow
+    except ImportError:
+        raise MissingDependency("pyarrow", "arrow", "reading and writing Parquet and Arrow files") from None
+    return pyarrow
+
+
+def pandas(feature: str):
+    try:
+        import pandas
+    except ImportError:
+        raise MissingDependency("pandas", "pandas", feature) from None
+    return pandas
+
+
+def read_parquet(path: str, features, num_features: int, chunk_rows: int):
+    """Yield ``(rows, rows read, total rows)``; rows as ``csvfile.read`` gives them."""
+    pa = pyarrow()
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path, memory_map=True)
+        convert = _Converter(path, pf.schema_arrow, features, num_features)
+        total, done = pf.metadata.num_rows, 0
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            done += batch.num_rows
+            yield convert(batch), done, total
+        if total == 0:
+            yield convert(pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)), 0, 0
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
+
+
+def read_ipc(path: str, features, num_features: int, chunk_rows: int):
+    """Yield ``(rows, batches read, total batches)`` of an Arrow IPC file (Feather v2 is one)."""
+    pa = pyarrow()
+    try:
+        with pa.memory_map(path) as source:
+            reader = pa.ipc.open_file(source)
+            convert = _Converter(path, reader.schema, features, num_features)
+            total = reader.num_record_batches
+            if total == 0:
+                yield convert(pa.RecordBatch.from_pylist([], schema=reader.schema)), 0, 0
+            for i in range(total):
+                batch = reader.get_batch(i)
+                for start in range(0, max(batch.num_rows, 1), chunk_rows):
+                    yield convert(batch.slice(start, chunk_rows)), i + 1, total
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{path}: cannot read as an Arrow IPC (Feather v2) file: {exc}") from None
+
+
+class _Converter:
+    """Checks a schema against the model once; then turns each batch into the model's columns."""
+
+    def __init__(self, path, schema, features, num_features):
+        pa = pyarrow()
+        self.names = features.names
+        self.num_features = num_features
+        order = match(path, list(schema.names), features.names, num_features)
+        self.columns = list(range(num_features)) if order is None else [int(j) for j in order]
+        text = string_features(features, num_features)
+        self.text = []
+        for i, j in enumerate(self.columns):
+            field = schema.field(j)
+            t = field.type
+            if pa.types.is_dictionary(t):
+                t = t.value_type
+            textual = pa.types.is_string(t) or pa.types.is_large_string(t)
+            numeric = (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+                       or pa.types.is_decimal(t) or pa.types.is_null(t))
+            if textual and text[i]:
+                self.text.append(True)
+            elif numeric and not pa.types.is_dictionary(field.type):
+                self.text.append(False)
+            else:
+                why = ("; the model stores no category names, so it takes numeric category codes"
+                       if textual and features.categorical_mask(num_features)[i] else "")
+                raise DataError(f"{path}: column {field.name!r} holds {field.type}; expected numbers{why}")
+
+    def __call__(self, batch):
+        import pyarrow.compute as pc
+
+        pa = pyarrow()
+        cols = []
+        for j, text in zip(self.columns, self.text):
+            col = batch.column(j)
+            if text:
+                if pa.types.is_dictionary(col.type):
+                    col = col.dictionary_decode()
+                cols.append(col.to_numpy(zero_copy_only=False))
+            else:
+                values = pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+                cols.append(values.astype(np.float32))
+        if not any(self.text):
+            return (np.column_stack(cols).astype(np.float32, copy=False) if cols
+                    else np.empty((batch.num_rows, 0), np.float32))
+        pd = pandas("category names in an Arrow or Parquet file")
+        names = self.names or [f"f{i}" for i in range(self.num_features)]
+        return pd.DataFrame(dict(zip(names, cols)))
+
+
+def _table(block: np.ndarray, name: str):
+    pa = pyarrow()
+    if block.ndim == 1:
+        return pa.table({name: block})
+    return pa.table({f"{name}_{j}": np.ascontiguousarray(block[:, j]) for j in range(block.shape[1])})
+
+
+def write_parquet(fh, blocks, name: str) -> None:
+    """Predictions as a Parquet file: one column ``name``, or ``name_0``, ``name_1``, ... for 2-D output."""
+    pyarrow()
+    import pyarrow.parquet as pq
+
+    writer = None
+    for block in blocks:
+        table = _table(block, name)
+        if writer is None:
+            writer = pq.ParquetWriter(fh, table.schema)
+        writer.write_table(table)
+    writer.close()
+
+
+def write_ipc(fh, blocks, name: str) -> None:
+    """Predictions as an Arrow IPC file (Feather v2), columns named as ``write_parquet`` names them."""
+    pa = pyarrow()
+    writer = None
+    for block in blocks:
+        table = _table(block, name)
+        if writer is None:
+            writer = pa.ipc.new_file(fh, table.schema)
+        writer.write_table(table)
+    writer.close()

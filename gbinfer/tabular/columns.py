@@ -1,0 +1,74 @@
+"""Which column of an input file feeds which feature of the model, and what a cell may hold.
+
+A file whose columns carry names (a CSV header, a Parquet or Arrow schema) is matched to the
+model's feature names by name, never by position: a file that lists the same features in
+another order is reordered, a feature the file lacks is an error naming it, and so is a column
+the model does not know (XGBoost refuses a DataFrame with extra columns too, and a stray id or
+label column read as a feature would give silently wrong numbers). Files without names, and
+models without names, are read by position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+
+# Cells that mean "missing" in a text file (compared case-insensitively, surrounding spaces ignored).
+MISSING_CELLS = frozenset(("", "na", "n/a", "nan", "null"))
+
+
+def _shown(names, limit: int = 8) -> str:
+    names = list(names)
+    return ", ".join(repr(n) for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def match(source: str, columns: list[str], model_names, num_features: int, hint: str = "") -> np.ndarray | None:
+    """Indices into ``columns`` of the model's features, in the model's order (``None``: the same order).
+
+    ``model_names`` None: the model cannot say which column is which, so the columns are taken
+    in their order and only their count is checked. ``hint`` ends the message when no column
+    is named after one of the model's features.
+    """
+    if model_names is None:
+        if len(columns) != num_features:
+            raise DataError(f"{source} has {len(columns)} columns but the model expects {num_features} features "
+                            "(read by position: the model has no feature names)")
+        return None
+    position: dict[str, int] = {}
+    for i, name in enumerate(columns):
+        if name in position:
+            raise DataError(f"{source}: column name {name!r} appears twice (columns {position[name] + 1} and {i + 1})")
+        position[name] = i
+    absent = [n for n in model_names if n not in position]
+    if len(absent) == len(model_names):
+        raise DataError(f"{source} names none of the model's features ({_shown(model_names)}){hint}")
+    if absent:
+        raise DataError(f"{source} has no column named {_shown(absent)} (a feature of the model)")
+    known = set(model_names)
+    extra = [c for c in columns if c not in known]
+    if extra:
+        raise DataError(f"{source}: column {_shown(extra)} is not a feature of the model; remove it (the model's "
+                        f"features are {_shown(model_names)})")
+    order = np.array([position[n] for n in model_names], dtype=np.intp)
+    return None if np.array_equal(order, np.arange(len(order))) else order
+
+
+def string_features(features, num_features: int) -> np.ndarray:
+    """Mask of the features whose cells are category names, handed to the model as strings.
+
+    A categorical feature of a model that stores its categories is looked up by value, so its
+    cells stay text. A model without stored categories was trained on numeric category codes
+    (XGBoost's own rule for such models), so its cells are read as numbers like any other.
+    """
+    if not getattr(features, "categories", None):
+        return np.zeros(num_features, dtype=bool)
+    return features.categorical_mask(num_features)
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""CSV in and out.
+
+Read: every cell must be a number or a missing marker (empty, NA, N/A, NaN, null); anything else
+is refused with its line and column, never turned into a missing value. The header rule is in
+``read``. Rows are parsed and handed on in chunks, so memory stays bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from ..errors import DataError
+from .columns import MISSING_CELLS, is_number, match, string_features
+
+_NAN = float("nan")
+
+
+def read(path: str, features, num_features: int, header: bool | None, chunk_rows: int):
+    """Yield ``(rows, bytes read, file size)``: rows a float32 array in the model's feature order,
+    or a pandas DataFrame when the model looks categories up by name.
+
+    ``header`` None means: a header row when the model has feature names (its columns are then
+    matched to them by name), none when it has not (columns by position).
+    """
+    names = features.names
+    guessed = header is None
+    if guessed:
+        header = names is not None
+    try:
+        size = os.path.getsize(path)
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        reader = csv.reader(fh)
+        raw = fh.buffer if hasattr(fh, "buffer") else None
+        try:
+            first = _next_row(reader)
+            first_line = reader.line_num
+            if first is None and header:
+                raise DataError(f"{path} is empty; expected a header row (a file without one takes --no-header)")
+            if first is None:
+                yield np.empty((0, num_features), np.float32), size, size
+                return
+            if header:
+                columns = [c.strip() for c in first]
+                if names is not None and all(is_number(c) or not c for c in columns):
+                    raise DataError(f"{path}: line {first_line} holds numbers, not a header naming the model's features "
+                                    f"({', '.join(names[:3])}, ...); if the file has no header, pass --no-header "
+                                    "to read its columns by position")
+                order = match(f"{path} (header)", columns, names, num_features,
+                              hint="; if the file has no header, pass --no-header to read its columns by position")
+                pending = []
+            else:
+                if len(first) != num_features:
+                    raise DataError(f"{path}: line {first_line} has {len(first)} cells but the model expects "
+                                    f"{num_features} features (read by position: no header)")
+                columns = None
+                order = None
+                pending = [first]
+            parse = _Parser(path, len(first), columns, order, string_features(features, num_features),
+                            first_line if guessed and not header else None)
+            block = [parse(row, first_line) for row in pending]
+            for row in reader:
+                if not row:
+                    continue  # a blank line
+                block.append(parse(row, reader.line_num))
+                if len(block) >= chunk_rows:
+                    yield parse.chunk(block, names, num_features), raw.tell() if raw else 0, size
+                    block = []
+            yield parse.chunk(block, names, num_features), size, size
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block)") from None
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _next_row(reader):
+    for row in reader:
+        if row:
+            return row
+    return None
+
+
+class _Parser:
+    """Turns one CSV row into values, and a block of them into what the model takes."""
+
+    def __init__(self, path, width, columns, order, strings, first_line):
+        self.path, self.width, self.columns, self.order = path, width, columns, order
+        self.first_line = first_line  # of a file not declared headerless: a bad cell there may be a header's
+        # file columns whose cells stay text (category names), in the file's order
+        file_of_feature = order if order is not None else np.arange(width)
+        self.text_columns = frozenset(int(file_of_feature[i]) for i in np.flatnonzero(strings))
+
+    def __call__(self, row, line):
+        if len(row) != self.width:
+            raise DataError(f"{self.path}: line {line} has {len(row)} cells; expected {self.width} "
+                            f"({'as the header has' if self.columns else 'as the first line has'})")
+        if not self.text_columns:
+            try:
+                return [float(c) if c else _NAN for c in row]
+            except ValueError:
+                pass  # a missing marker or a bad cell: the careful path says which
+        return [self._cell(c, line, j) for j, c in enumerate(row)]
+
+    def _cell(self, cell, line, j):
+        text = cell.strip()
+        if text.lower() in MISSING_CELLS:
+            return None if j in self.text_columns else _NAN
+        if j in self.text_columns:
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            name = f" ({self.columns[j]})" if self.columns else ""
+            hint = "; if this line is a header, pass --header" if line == self.first_line else ""
+            raise DataError(f"{self.path}: line {line}, column {j + 1}{name}: {cell!r} is not a number{hint}") from None
+
+    def chunk(self, block, names, num_features):
+        if not self.text_columns:
+            values = np.array(block, dtype=np.float32).reshape(len(block), self.width)
+            return values if self.order is None else np.ascontiguousarray(values[:, self.order])
+        return _frame(np.array(block, dtype=object).reshape(len(block), self.width), self.order, self.text_columns,
+                      names, num_features)
+
+
+def _frame(cells, order, text_columns, names, num_features):
+    from .arrowfile import pandas
+
+    pd = pandas("category names in a CSV file")
+    out = {}
+    for i in range(num_features):
+        j = int(order[i]) if order is not None else i
+        name = names[i] if names is not None else f"f{i}"
+        out[name] = cells[:, j] if j in text_columns else cells[:, j].astype(np.float32)
+    return pd.DataFrame(out)
+
+
+def write(fh, blocks) -> None:
+    """Predictions as CSV text, one row per input row, ``%.9g`` (enough digits to round-trip float32)."""
+    for block in blocks:
+        np.savetxt(fh, block.reshape(len(block), -1), delimiter=",", fmt="%.9g")

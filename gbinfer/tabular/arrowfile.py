@@ -1,7 +1,7 @@
 """Parquet and Arrow IPC (Feather v2) in and out, through pyarrow (the ``arrow`` extra).
 
-Read one record batch at a time (a Parquet row group, an IPC batch sliced to the chunk size), so
-memory stays bounded by the chunk and not by the file. Columns are matched to the model's
+Read one record batch at a time (Parquet: up to one row group decoded; IPC: one batch, sliced to the
+chunk size), so memory stays bounded by the file's batches and not by the file. Columns are matched to the model's
 features by name (``columns.match``); their Arrow types decide how they are read: numbers and
 booleans as numbers (null = missing), text only as category names of a model that stores them.
 """
@@ -36,7 +36,7 @@ def read_parquet(path: str, features, num_features: int, chunk_rows: int):
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path, memory_map=True)
+        pf = pq.ParquetFile(path, pre_buffer=False)  # pre-buffered reads kept every row group read so far
         convert = _Converter(path, pf.schema_arrow, features, num_features)
         total, done = pf.metadata.num_rows, 0
         for batch in pf.iter_batches(batch_size=chunk_rows):
@@ -52,7 +52,7 @@ def read_ipc(path: str, features, num_features: int, chunk_rows: int):
     """Yield ``(rows, batches read, total batches)`` of an Arrow IPC file (Feather v2 is one)."""
     pa = pyarrow()
     try:
-        with pa.memory_map(path) as source:
+        with pa.OSFile(path) as source:  # read batch by batch (a map's touched pages would count as memory)
             reader = pa.ipc.open_file(source)
             convert = _Converter(path, reader.schema, features, num_features)
             total = reader.num_record_batches
@@ -106,8 +106,8 @@ class _Converter:
                     col = col.dictionary_decode()
                 cols.append(col.to_numpy(zero_copy_only=False))
             else:
-                values = pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-                cols.append(values.astype(np.float32))
+                # straight to float32, rounding to nearest as numpy's astype (and so XGBoost's input) does
+                cols.append(pc.cast(col, pa.float32(), safe=False).to_numpy(zero_copy_only=False))
         if not any(self.text):
             return (np.column_stack(cols).astype(np.float32, copy=False) if cols
                     else np.empty((batch.num_rows, 0), np.float32))

@@ -174,6 +174,21 @@ def test_headerless_csv_with_bad_first_row_is_not_taken_as_header(tmp_path, exam
     refused(["predict", MODEL, narrow, "--no-header"], capsys, "line 1 has 19 cells but the model expects 20")
 
 
+def test_feature_names_that_are_numbers(tmp_path, capsys):
+    # a DataFrame with integer column labels gives a model named "0", "1", ...: its header is all numbers
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(X, X[:, 0] - X[:, 2], feature_names=["0", "1", "2"]),
+                        3)
+    model = tmp_path / "m.json"
+    booster.save_model(model)
+    path = write_csv(tmp_path / "x.csv", X, ["0", "1", "2"], [2, 0, 1])
+    out = tmp_path / "o.npy"
+    assert run(["predict", model, path, "-o", out], capsys)[0] == 0
+    assert np.array_equal(np.load(out), booster.predict(xgb.DMatrix(X, feature_names=["0", "1", "2"])))
+
+
 def test_model_without_names_reads_columns_by_position(tmp_path, capsys):
     data = np.load(FIXTURES / "reg_squarederror.npz")
     X, model = data["X"], FIXTURES / "reg_squarederror.json"
@@ -248,6 +263,12 @@ def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):
         out = tmp_path / "o.npy"
         assert run(["predict", MODEL, tmp_path / data, "-o", out, "--leaf"], capsys)[0] == 0
         assert np.array_equal(np.load(out), example.leaf), data
+    frame.set_axis([f"row{i}" for i in range(200)]).to_parquet(tmp_path / "indexed.parquet")
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(tmp_path / "indexed.parquet").names[-1] == "__index_level_0__"  # pandas' index: not data
+    assert run(["predict", MODEL, tmp_path / "indexed.parquet", "-o", out], capsys)[0] == 0
+    assert np.array_equal(np.load(out), example.pred)
     frame.assign(label=1).to_parquet(tmp_path / "extra.parquet")
     refused(["predict", MODEL, tmp_path / "extra.parquet"], capsys, "column 'label' is not a feature of the model")
     frame.assign(f3="x").to_parquet(tmp_path / "text.parquet")

@@ -73,8 +73,11 @@ class _Converter:
         pa = pyarrow()
         self.names = features.names
         self.num_features = num_features
-        order = match(path, list(schema.names), features.names, num_features)
-        self.columns = list(range(num_features)) if order is None else [int(j) for j in order]
+        # a DataFrame's index, stored by pandas as a column, is not data (XGBoost never sees it either)
+        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", ()) if isinstance(c, str)}
+        data = [j for j, name in enumerate(schema.names) if name not in index]
+        order = match(path, [schema.names[j] for j in data], features.names, num_features)
+        self.columns = data if order is None else [data[int(k)] for k in order]
         text = string_features(features, num_features)
         self.text = []
         for i, j in enumerate(self.columns):

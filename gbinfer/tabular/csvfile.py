@@ -47,7 +47,8 @@ def read(path: str, features, num_features: int, header: bool | None, chunk_rows
                 return
             if header:
                 columns = [c.strip() for c in first]
-                if names is not None and all(is_number(c) or not c for c in columns):
+                numbers = all(is_number(c) or not c for c in columns)
+                if names is not None and numbers and set(columns) != set(names):
                     raise DataError(f"{path}: line {first_line} holds numbers, not a header naming the model's features "
                                     f"({', '.join(names[:3])}, ...); if the file has no header, pass --no-header "
                                     "to read its columns by position")

@@ -179,14 +179,14 @@ def test_feature_names_that_are_numbers(tmp_path, capsys):
     xgb = pytest.importorskip("xgboost")
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 3)).astype(np.float32)
-    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(X, X[:, 0] - X[:, 2], feature_names=["0", "1", "2"]),
-                        3)
+    names = ["0", "1", "2"]
+    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(X, X[:, 0] - X[:, 2], feature_names=names), 3)
     model = tmp_path / "m.json"
     booster.save_model(model)
-    path = write_csv(tmp_path / "x.csv", X, ["0", "1", "2"], [2, 0, 1])
+    path = write_csv(tmp_path / "x.csv", X, names, [2, 0, 1])
     out = tmp_path / "o.npy"
     assert run(["predict", model, path, "-o", out], capsys)[0] == 0
-    assert np.array_equal(np.load(out), booster.predict(xgb.DMatrix(X, feature_names=["0", "1", "2"])))
+    assert np.array_equal(np.load(out), booster.predict(xgb.DMatrix(X, feature_names=names)))
 
 
 def test_model_without_names_reads_columns_by_position(tmp_path, capsys):

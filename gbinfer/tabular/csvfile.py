@@ -25,10 +25,9 @@ def read(path: str, features, num_features: int, header: bool | None, chunk_rows
     ``header`` None means: a header row when the model has feature names (its columns are then
     matched to them by name), none when it has not (columns by position).
     """
-    names = features.names
     guessed = header is None
     if guessed:
-        header = names is not None
+        header = features.names is not None
     try:
         size = os.path.getsize(path)
         fh = open(path, encoding="utf-8-sig", newline="")
@@ -36,49 +35,47 @@ def read(path: str, features, num_features: int, header: bool | None, chunk_rows
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with fh:
         reader = csv.reader(fh)
-        raw = fh.buffer if hasattr(fh, "buffer") else None
         try:
             first = _next_row(reader)
             first_line = reader.line_num
-            if first is None and header:
-                raise DataError(f"{path} is empty; expected a header row (a file without one takes --no-header)")
             if first is None:
+                if header:
+                    raise DataError(f"{path} is empty; expected a header row (a file without one takes --no-header)")
                 yield np.empty((0, num_features), np.float32), size, size
                 return
-            if header:
-                columns = [c.strip() for c in first]
-                numbers = all(is_number(c) or not c for c in columns)
-                if names is not None and numbers and set(columns) != set(names):
-                    raise DataError(f"{path}: line {first_line} holds numbers, not a header naming the model's features "
-                                    f"({', '.join(names[:3])}, ...); if the file has no header, pass --no-header "
-                                    "to read its columns by position")
-                order = match(f"{path} (header)", columns, names, num_features,
-                              hint="; if the file has no header, pass --no-header to read its columns by position")
-                pending = []
-            else:
-                if len(first) != num_features:
-                    raise DataError(f"{path}: line {first_line} has {len(first)} cells but the model expects "
-                                    f"{num_features} features (read by position: no header)")
-                columns = None
-                order = None
-                pending = [first]
+            columns, order = _columns(path, first, first_line, features.names, num_features, header)
             parse = _Parser(path, len(first), columns, order, string_features(features, num_features),
                             first_line if guessed and not header else None)
-            block = [parse(row, first_line) for row in pending]
+            block = [] if header else [parse(first, first_line)]
             for row in reader:
                 if not row:
                     continue  # a blank line
                 block.append(parse(row, reader.line_num))
                 if len(block) >= chunk_rows:
-                    yield parse.chunk(block, names, num_features), raw.tell() if raw else 0, size
+                    yield parse.chunk(block, features.names, num_features), fh.buffer.tell(), size
                     block = []
-            yield parse.chunk(block, names, num_features), size, size
+            yield parse.chunk(block, features.names, num_features), size, size
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block)") from None
         except OSError as exc:
             raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _columns(path, first, first_line, names, num_features, header):
+    """(the header's column names or None, file column of each model feature or None for the same order)."""
+    if not header:
+        if len(first) != num_features:
+            raise DataError(f"{path}: line {first_line} has {len(first)} cells but the model expects "
+                            f"{num_features} features (read by position: no header)")
+        return None, None
+    columns = [c.strip() for c in first]
+    retry = "if the file has no header, pass --no-header to read its columns by position"
+    if names is not None and set(columns) != set(names) and all(is_number(c) or not c for c in columns):
+        raise DataError(f"{path}: line {first_line} holds numbers, not a header naming the model's features "
+                        f"({', '.join(names[:3])}, ...); {retry}")
+    return columns, match(f"{path} (header)", columns, names, num_features, hint=f"; {retry}")
 
 
 def _next_row(reader):

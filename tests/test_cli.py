@@ -274,6 +274,9 @@ def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):
     frame.assign(f3="x").to_parquet(tmp_path / "text.parquet")
     refused(["predict", MODEL, tmp_path / "text.parquet"], capsys, "column 'f3' holds ", "string; expected numbers")
     refused(["predict", MODEL, tmp_path / "x.parquet", "--no-header"], capsys, "apply to .csv input")
+    frame.assign(f5=frame["f5"].round().astype("category")).to_feather(tmp_path / "dict.feather")
+    refused(["predict", MODEL, tmp_path / "dict.feather"], capsys, "column 'f5' holds dictionary",
+            "would be a guess")
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
     refused(["predict", MODEL, tmp_path / "junk.parquet"], capsys, "junk.parquet: cannot read as Parquet")
 

@@ -94,7 +94,9 @@ class _Converter:
                 self.text.append(False)
             else:
                 why = ("; the model stores no category names, so it takes numeric category codes"
-                       if textual and features.categorical_mask(num_features)[i] else "")
+                       if textual and features.categorical_mask(num_features)[i]
+                       else "; a category column's codes or values would be a guess: give plain numbers"
+                       if pa.types.is_dictionary(field.type) else "")
                 raise DataError(f"{path}: column {field.name!r} holds {field.type}; expected numbers{why}")
 
     def __call__(self, batch):

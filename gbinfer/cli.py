@@ -80,6 +80,7 @@ def _run(args) -> int:
 
 def _fail(message: str) -> int:
     """Every error ends the same way: one line on standard error, exit code 2 (as argparse's own)."""
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())  # one line, always
     try:
         print(f"gbinfer: error: {message}", file=sys.stderr)
     except OSError:

@@ -48,8 +48,9 @@ def match(source: str, columns: list[str], model_names, num_features: int, hint:
     known = set(model_names)
     extra = [c for c in columns if c not in known]
     if extra:
-        raise DataError(f"{source}: column {_shown(extra)} is not a feature of the model; remove it (the model's "
-                        f"features are {_shown(model_names)})")
+        what = "column {} is not a feature" if len(extra) == 1 else "columns {} are not features"
+        raise DataError(f"{source}: {what.format(_shown(extra))} of the model; remove "
+                        f"{'it' if len(extra) == 1 else 'them'} (the model's features are {_shown(model_names)})")
     order = np.array([position[n] for n in model_names], dtype=np.intp)
     return None if np.array_equal(order, np.arange(len(order))) else order
 

@@ -90,7 +90,7 @@ class _Parser:
 
     def __init__(self, path, width, columns, order, strings, first_line):
         self.path, self.width, self.columns, self.order = path, width, columns, order
-        self.first_line = first_line  # of a file not declared headerless: a bad cell there may be a header's
+        self.first_line = first_line  # set when no header was declared: a bad cell there may be a header's
         # file columns whose cells stay text (category names), in the file's order
         file_of_feature = order if order is not None else np.arange(width)
         self.text_columns = frozenset(int(file_of_feature[i]) for i in np.flatnonzero(strings))

@@ -357,6 +357,8 @@ def test_chunked_reading_gives_the_same_predictions(tmp_path, example, capsys, m
             out = tmp_path / f"o.{suffix}"
             assert run(["predict", MODEL, data, "-o", out, "--margin"], capsys)[0] == 0
             assert np.array_equal(read_output(out), example.margin), (data, suffix)
+    assert run(["predict", MODEL, inputs[0], "-o", tmp_path / "leaf.npy", "--leaf"], capsys)[0] == 0
+    assert np.array_equal(np.load(tmp_path / "leaf.npy"), example.leaf)
 
 
 def test_empty_input(tmp_path, capsys):

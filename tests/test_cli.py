@@ -149,6 +149,11 @@ def test_missing_markers_are_missing(tmp_path, example, capsys):
     out = tmp_path / "o.npy"
     assert run(["predict", MODEL, path, "-o", out], capsys)[0] == 0
     assert np.array_equal(np.load(out), example.booster.predict(example.xgb.DMatrix(X, feature_names=NAMES)))
+    X[:, 5] = -999.0
+    sentinel = write_csv(tmp_path / "s.csv", X, NAMES)
+    assert run(["predict", MODEL, sentinel, "-o", out, "--missing", "-999"], capsys)[0] == 0
+    dm = example.xgb.DMatrix(X, feature_names=NAMES, missing=-999.0)
+    assert np.array_equal(np.load(out), example.booster.predict(dm))
 
 
 def test_ragged_row_is_refused(tmp_path, example, capsys):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gbinfer import tabular
+from gbinfer.errors import DataError
 from gbinfer.cli import main
 from gbinfer.tabular import progress
 
@@ -224,19 +225,34 @@ def test_categorical_model_without_stored_categories_takes_codes(tmp_path, capsy
     refused(["predict", model, path], capsys, "line 3, column 1 (c1): 'blue' is not a number")
 
 
-def test_categorical_columns_of_a_model_with_categories_stay_text(tmp_path):
-    # a model that stores its categories looks cells up by value: they reach it as strings
-    pytest.importorskip("pandas")
-    features = SimpleNamespace(names=("size", "colour"), types=("q", "c"), categories={"colour": ["red", "blue"]},
-                               categorical_mask=lambda n: np.array([False, True]))
-    model = SimpleNamespace(num_features=2, features=features)
+def test_category_values_of_a_model_with_stored_categories(tmp_path):
+    # a model that stores its training categories looks cells up by value: they reach it as values of
+    # the categories' kind, in a {name: column} table (DataMatrix keeps its columns' types)
+    stored = (None, SimpleNamespace(dtype="str", values=("red", "blue")), SimpleNamespace(dtype="int64", values=(7, 3)))
+    features = SimpleNamespace(names=("size", "colour", "grade"), types=("q", "c", "c"), categories=stored,
+                               categorical_mask=lambda n: np.array([False, True, True]))
+    model = SimpleNamespace(num_features=3, features=features)
     path = tmp_path / "c.csv"
-    path.write_text("colour,size\n red ,1.5\nblue,\n,2\n")
-    (frame, _, _), = list(tabular.read(str(path), model))
-    assert list(frame.columns) == ["size", "colour"]
-    assert frame["colour"].tolist()[:2] == ["red", "blue"] and frame["colour"].isna().tolist() == [False, False, True]
-    assert frame["size"].dtype == np.float32 and np.array_equal(frame["size"].to_numpy(), [1.5, np.nan, 2.0],
-                                                                 equal_nan=True)
+    path.write_text("grade,colour,size\n7, red ,1.5\n3,blue,\nNA,,2\n")
+    (table, _, _), = list(tabular.read(str(path), model))
+    assert list(table) == ["size", "colour", "grade"]
+    assert table["colour"].tolist() == ["red", "blue", None]
+    assert table["grade"].tolist() == [7, 3, None] and type(table["grade"][0]) is int
+    assert table["size"].dtype == np.float32 and np.array_equal(table["size"], [1.5, np.nan, 2.0], equal_nan=True)
+    path.write_text("grade,colour,size\n7.5,red,1\n")
+    with pytest.raises(DataError, match=r"c.csv: line 2, column 1 \(grade\): '7.5' is not an integer category"):
+        list(tabular.read(str(path), model))
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"colour": ["blue", None], "size": [1.0, 2.0], "grade": pa.array([3, 7], pa.int8())}),
+                   tmp_path / "c.parquet")
+    (table, _, _), = list(tabular.read(str(tmp_path / "c.parquet"), model))
+    assert list(table) == ["size", "colour", "grade"]
+    assert table["colour"].tolist() == ["blue", None] and table["grade"].tolist() == [3, 7]
+    pq.write_table(pa.table({"colour": [1, 2], "size": [1.0, 2.0], "grade": [3, 7]}), tmp_path / "n.parquet")
+    with pytest.raises(DataError, match="column 'colour' holds int64; expected strings; the model's categories"):
+        list(tabular.read(str(tmp_path / "n.parquet"), model))
 
 
 # --- other input formats ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Read one record batch at a time (Parquet: up to one row group decoded; IPC: one batch, sliced to the
 chunk size), so memory stays bounded by the file's batches and not by the file. Columns are matched to the model's
 features by name (``columns.match``); their Arrow types decide how they are read: numbers and
-booleans as numbers (null = missing), text only as category names of a model that stores them.
+booleans as numbers (null = missing), text or integers as category values only for a model that
+stores its categories (``columns.category_kinds``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError, MissingDependency
-from .columns import match, string_features
+from .columns import category_kinds, columns_frame, match
 
 
 def pyarrow():
@@ -20,14 +21,6 @@ def pyarrow():
     except ImportError:
         raise MissingDependency("pyarrow", "arrow", "reading and writing Parquet and Arrow files") from None
     return pyarrow
-
-
-def pandas(feature: str):
-    try:
-        import pandas
-    except ImportError:
-        raise MissingDependency("pandas", "pandas", feature) from None
-    return pandas
 
 
 def read_parquet(path: str, features, num_features: int, chunk_rows: int):
@@ -78,47 +71,48 @@ class _Converter:
         data = [j for j, name in enumerate(schema.names) if name not in index]
         order = match(path, [schema.names[j] for j in data], features.names, num_features)
         self.columns = data if order is None else [data[int(k)] for k in order]
-        text = string_features(features, num_features)
-        self.text = []
-        for i, j in enumerate(self.columns):
+        self.kinds = category_kinds(features, num_features)
+        categorical = features.categorical_mask(num_features)
+        for f, j in enumerate(self.columns):
             field = schema.field(j)
-            t = field.type
-            if pa.types.is_dictionary(t):
-                t = t.value_type
+            t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
             textual = pa.types.is_string(t) or pa.types.is_large_string(t)
-            numeric = (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-                       or pa.types.is_decimal(t) or pa.types.is_null(t))
-            if textual and text[i]:
-                self.text.append(True)
-            elif numeric and not pa.types.is_dictionary(field.type):
-                self.text.append(False)
+            kind = self.kinds[f]
+            if kind == "str" and textual or kind == "int" and pa.types.is_integer(t):
+                continue  # category values, looked up by the model
+            if kind is None and not pa.types.is_dictionary(field.type) and (
+                    pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+                    or pa.types.is_decimal(t) or pa.types.is_null(t)):
+                continue
+            if kind:
+                expected = "strings" if kind == "str" else "integers"
+                why = f"; the model's categories for this feature are {expected}"
+            elif textual and f < len(categorical) and categorical[f]:
+                expected, why = "numbers", "; the model stores no category names, so it takes numeric category codes"
+            elif pa.types.is_dictionary(field.type):
+                expected, why = "numbers", "; a category column's codes or values would be a guess: give plain numbers"
             else:
-                why = ("; the model stores no category names, so it takes numeric category codes"
-                       if textual and features.categorical_mask(num_features)[i]
-                       else "; a category column's codes or values would be a guess: give plain numbers"
-                       if pa.types.is_dictionary(field.type) else "")
-                raise DataError(f"{path}: column {field.name!r} holds {field.type}; expected numbers{why}")
+                expected, why = "numbers", ""
+            raise DataError(f"{path}: column {field.name!r} holds {field.type}; expected {expected}{why}")
 
     def __call__(self, batch):
         import pyarrow.compute as pc
 
         pa = pyarrow()
         cols = []
-        for j, text in zip(self.columns, self.text):
+        for j, kind in zip(self.columns, self.kinds):
             col = batch.column(j)
-            if text:
+            if kind:
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
-                cols.append(col.to_numpy(zero_copy_only=False))
+                cols.append(np.array(col.to_pylist(), dtype=object))  # str or int values, None when missing
             else:
                 # straight to float32, rounding to nearest as numpy's astype (and so XGBoost's input) does
                 cols.append(pc.cast(col, pa.float32(), safe=False).to_numpy(zero_copy_only=False))
-        if not any(self.text):
-            return (np.column_stack(cols).astype(np.float32, copy=False) if cols
-                    else np.empty((batch.num_rows, 0), np.float32))
-        pd = pandas("category names in an Arrow or Parquet file")
-        names = self.names or [f"f{i}" for i in range(self.num_features)]
-        return pd.DataFrame(dict(zip(names, cols)))
+        if any(self.kinds):
+            return columns_frame(self.names, self.num_features, cols)
+        return (np.column_stack(cols).astype(np.float32, copy=False) if cols
+                else np.empty((batch.num_rows, 0), np.float32))
 
 
 def _table(block: np.ndarray, name: str):

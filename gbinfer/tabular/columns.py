@@ -55,16 +55,26 @@ def match(source: str, columns: list[str], model_names, num_features: int, hint:
     return None if np.array_equal(order, np.arange(len(order))) else order
 
 
-def string_features(features, num_features: int) -> np.ndarray:
-    """Mask of the features whose cells are category names, handed to the model as strings.
+def category_kinds(features, num_features: int) -> list[str | None]:
+    """Per feature, what its cells are: None for numbers, "str" or "int" for category values.
 
-    A categorical feature of a model that stores its categories is looked up by value, so its
-    cells stay text. A model without stored categories was trained on numeric category codes
-    (XGBoost's own rule for such models), so its cells are read as numbers like any other.
+    A categorical feature of a model that stores its training categories is looked up by value,
+    so its cells are handed on as values of the categories' kind (text for string categories,
+    integers for integer ones). A model without stored categories was trained on numeric category
+    codes (XGBoost's own rule for such models), so its cells are numbers like any other.
     """
-    if not getattr(features, "categories", None):
-        return np.zeros(num_features, dtype=bool)
-    return features.categorical_mask(num_features)
+    kinds: list[str | None] = [None] * num_features
+    for f, stored in enumerate((getattr(features, "categories", None) or ())[:num_features]):
+        if stored is not None:
+            kinds[f] = "str" if stored.dtype == "str" else "int"
+    return kinds
+
+
+def columns_frame(names, num_features: int, columns: list) -> dict:
+    """``{feature name: column}`` in the model's order: what ``DataMatrix`` takes when some columns
+    hold category values (it keeps their types; an array would make them numbers)."""
+    names = names if names is not None else [f"f{i}" for i in range(num_features)]
+    return dict(zip(names, columns))
 
 
 def is_number(cell: str) -> bool:

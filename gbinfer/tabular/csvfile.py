@@ -13,14 +13,14 @@ import os
 import numpy as np
 
 from ..errors import DataError
-from .columns import MISSING_CELLS, is_number, match, string_features
+from .columns import MISSING_CELLS, category_kinds, columns_frame, is_number, match
 
 _NAN = float("nan")
 
 
 def read(path: str, features, num_features: int, header: bool | None, chunk_rows: int):
     """Yield ``(rows, bytes read, file size)``: rows a float32 array in the model's feature order,
-    or a pandas DataFrame when the model looks categories up by name.
+    or ``{name: column}`` when the model looks categories up by value (``columns.category_kinds``).
 
     ``header`` None means: a header row when the model has feature names (its columns are then
     matched to them by name), none when it has not (columns by position).
@@ -44,7 +44,7 @@ def read(path: str, features, num_features: int, header: bool | None, chunk_rows
                 yield np.empty((0, num_features), np.float32), size, size
                 return
             columns, order = _columns(path, first, first_line, features.names, num_features, header)
-            parse = _Parser(path, len(first), columns, order, string_features(features, num_features),
+            parse = _Parser(path, len(first), columns, order, category_kinds(features, num_features),
                             first_line if guessed and not header else None)
             block = [] if header else [parse(first, first_line)]
             for row in reader:
@@ -88,18 +88,18 @@ def _next_row(reader):
 class _Parser:
     """Turns one CSV row into values, and a block of them into what the model takes."""
 
-    def __init__(self, path, width, columns, order, strings, first_line):
+    def __init__(self, path, width, columns, order, kinds, first_line):
         self.path, self.width, self.columns, self.order = path, width, columns, order
         self.first_line = first_line  # set when no header was declared: a bad cell there may be a header's
-        # file columns whose cells stay text (category names), in the file's order
+        # file column -> "str" / "int" for the columns holding category values
         file_of_feature = order if order is not None else np.arange(width)
-        self.text_columns = frozenset(int(file_of_feature[i]) for i in np.flatnonzero(strings))
+        self.categories = {int(file_of_feature[f]): kind for f, kind in enumerate(kinds) if kind}
 
     def __call__(self, row, line):
         if len(row) != self.width:
             raise DataError(f"{self.path}: line {line} has {len(row)} cells; expected {self.width} "
                             f"({'as the header has' if self.columns else 'as the first line has'})")
-        if not self.text_columns:
+        if not self.categories:
             try:
                 return [float(c) if c else _NAN for c in row]
             except ValueError:
@@ -108,35 +108,27 @@ class _Parser:
 
     def _cell(self, cell, line, j):
         text = cell.strip()
+        kind = self.categories.get(j)
         if text.lower() in MISSING_CELLS:
-            return None if j in self.text_columns else _NAN
-        if j in self.text_columns:
+            return None if kind else _NAN
+        if kind == "str":
             return text
         try:
-            return float(text)
+            return int(text) if kind == "int" else float(text)
         except ValueError:
             name = f" ({self.columns[j]})" if self.columns else ""
+            what = "an integer category" if kind else "a number"
             hint = "; if this line is a header, pass --header" if line == self.first_line else ""
-            raise DataError(f"{self.path}: line {line}, column {j + 1}{name}: {cell!r} is not a number{hint}") from None
+            raise DataError(f"{self.path}: line {line}, column {j + 1}{name}: {cell!r} is not {what}{hint}") from None
 
     def chunk(self, block, names, num_features):
-        if not self.text_columns:
+        if not self.categories:
             values = np.array(block, dtype=np.float32).reshape(len(block), self.width)
             return values if self.order is None else np.ascontiguousarray(values[:, self.order])
-        return _frame(np.array(block, dtype=object).reshape(len(block), self.width), self.order, self.text_columns,
-                      names, num_features)
-
-
-def _frame(cells, order, text_columns, names, num_features):
-    from .arrowfile import pandas
-
-    pd = pandas("category names in a CSV file")
-    out = {}
-    for i in range(num_features):
-        j = int(order[i]) if order is not None else i
-        name = names[i] if names is not None else f"f{i}"
-        out[name] = cells[:, j] if j in text_columns else cells[:, j].astype(np.float32)
-    return pd.DataFrame(out)
+        cells = np.array(block, dtype=object).reshape(len(block), self.width)
+        files = self.order if self.order is not None else range(num_features)
+        return columns_frame(names, num_features, [cells[:, j] if j in self.categories else
+                                                   cells[:, j].astype(np.float32) for j in map(int, files)])
 
 
 def write(fh, blocks) -> None:

@@ -114,7 +114,7 @@ class _Parser:
         if kind == "str":
             return text
         try:
-            return int(text) if kind == "int" else float(text)
+            return _integer(text) if kind == "int" else float(text)
         except ValueError:
             name = f" ({self.columns[j]})" if self.columns else ""
             what = "an integer category" if kind else "a number"
@@ -129,6 +129,17 @@ class _Parser:
         files = self.order if self.order is not None else range(num_features)
         return columns_frame(names, num_features, [cells[:, j] if j in self.categories else
                                                    cells[:, j].astype(np.float32) for j in map(int, files)])
+
+
+def _integer(text: str) -> int:
+    """An integer category value; ``3.0`` too, as pandas writes an integer column that has missing values."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise
+        return int(value)
 
 
 def write(fh, blocks) -> None:

@@ -678,22 +678,21 @@ def _leaf_of(tree: RefTree, row) -> int:
     return i
 
 
-def margins(model: RefModel, X: np.ndarray) -> np.ndarray:
-    """Float32 margins [rows, outputs] of every row of the float32 matrix ``X``."""
-    n, k = X.shape[0], model.num_outputs
+def margins(model: RefModel, rows: list) -> np.ndarray:
+    """Float32 margins [rows, outputs]; ``rows[r][f]`` is a float32 value as a Python float (NaN: missing)."""
+    n, k = len(rows), model.num_outputs
     out = np.tile(model.base.astype(np.float32), (n, 1))
     if model.linear is not None:
         w, b = model.linear
-        for r in range(n):
+        for r, row in enumerate(rows):
             for g in range(k):
                 acc = F32(out[r, g] + b[g])
                 for f in range(model.num_features):
-                    x = X[r, f]
+                    x = row[f]
                     if x == x:
-                        acc = F32(acc + F32(x * w[f, g]))
+                        acc = F32(acc + F32(F32(x) * w[f, g]))
                 out[r, g] = acc
         return out
-    rows = X.astype(np.float64).tolist()  # float32 values, exactly
     for tree in model.trees:
         leaves = [_leaf_of(tree, row) for row in rows]
         values = np.array([tree.leaf[i] for i in leaves], dtype=np.float32)

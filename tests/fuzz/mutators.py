@@ -239,7 +239,7 @@ def ubj_encode(v, rng: random.Random) -> bytes:
         return b"{" + body + b"}"
     if isinstance(v, list):
         if v and all(isinstance(x, float) for x in v) and rng.random() < 0.8:
-            if rng.random() < 0.7:
+            if rng.random() < 0.7 and all(not math.isfinite(x) or abs(x) < 3.4e38 for x in v):
                 return b"[$d#" + _ubj_len(len(v)) + struct.pack(f">{len(v)}f", *v)
             return b"[$D#" + _ubj_len(len(v)) + struct.pack(f">{len(v)}d", *v)
         if v and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and rng.random() < 0.8:

@@ -71,7 +71,7 @@ def _logf(x) -> np.float32:
 
 # --- small typed accessors -----------------------------------------------------------------------
 
-_INT_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,40}")
 _FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -114,12 +114,14 @@ def as_list(v, what) -> list:
 
 
 def ints(v, what) -> list:
-    return [as_int(x, what) for x in as_list(v, what)]
+    """An array of integers. JSON true/false inside an array read as 1/0, as gbinfer reads them
+    (telling them apart from numbers would cost the loader a Python-level pass over every node)."""
+    return [int(x) if isinstance(x, bool) else as_int(x, what) for x in as_list(v, what)]
 
 
 def floats32(v, what) -> list:
     with np.errstate(over="ignore"):
-        return [F32(as_float(x, what)) for x in as_list(v, what)]
+        return [F32(float(x) if isinstance(x, bool) else as_float(x, what)) for x in as_list(v, what)]
 
 
 # --- base score -> margin (XGBoost's ProbToMargin, float32) -------------------------------------
@@ -588,11 +590,12 @@ def read_native_json(data: bytes) -> RefModel:
         dt = np.dtype(_DTYPES[e["dtype"]])
         if dt.kind == "f":
             special = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-            vals = [special[v] if isinstance(v, str) and v in special else as_float(v, name) for v in values]
+            vals = [special[v] if isinstance(v, str) and v in special else float(v) if isinstance(v, bool)
+                    else as_float(v, name) for v in values]
             with np.errstate(over="ignore"):
                 arr = np.array(vals, dtype=np.float64).astype(dt)
         else:
-            vals = [v if type(v) is int else as_int(None, name) for v in values]
+            vals = [int(v) if isinstance(v, bool) else v if type(v) is int else as_int(None, name) for v in values]
             info = np.iinfo(dt)
             need(all(info.min <= v <= info.max for v in vals), f"{name}: range")
             arr = np.array(vals, dtype=dt)

@@ -101,7 +101,40 @@ def verdict(path: str) -> dict:
         return {"outcome": "finding", "kind": "predictions differ",
                 "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
                           f"{got[r, c]!r}, reference {want[r, c]!r}"}
-    return {"outcome": "exact"}
+    return _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def _afterwards(model, data_in, margin, path) -> dict | None:
+    """A model that loaded must also predict its outputs and leaves, and survive a save in both of
+    gbinfer's formats with the same margins: a load that lets through what these trip on is a
+    defect of the loader too."""
+    step = "predict"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(data_in)
+            if hasattr(model.booster, "forest"):
+                step = "predict_leaf"
+                model.predict_leaf(data_in)
+                if model.booster.num_iterations >= 1:
+                    step = "iteration_range"
+                    model.predict(data_in, iteration_range=(0, 1), output_margin=True)
+            for suffix in (".json", ".xgbrs"):
+                step = f"save {suffix}"
+                copy = Path(path).with_name("roundtrip" + suffix)
+                gbinfer.save(model, copy)
+                step = f"reload {suffix}"
+                again = gbinfer.load(copy).predict(data_in, output_margin=True)
+                again = np.asarray(again, dtype=np.float32).reshape(margin.shape)
+                if not np.array_equal(again.view(np.uint32), margin.view(np.uint32)) and not (
+                        np.array_equal(np.isnan(again), np.isnan(margin))
+                        and np.array_equal(again[~np.isnan(again)], margin[~np.isnan(margin)])):
+                    return {"outcome": "finding", "kind": f"round trip through {suffix} changes predictions",
+                            "detail": ""}
+    except BaseException as exc:  # noqa: BLE001 - a typed error here is a finding as well: the load let it through
+        return {"outcome": "finding", "kind": f"{step} raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    return None
 
 
 def main():

@@ -228,7 +228,13 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     if len(tree_info) != n_trees:
         raise ModelFormatError(source, f"{mpath}/tree_info", f"has {len(tree_info)} entries, expected {n_trees}")
 
-    parts = [_tree_arrays(t, i, f"{mpath}/trees/{i}", source) for i, t in enumerate(trees)]
+    # A category set is a bitset as wide as its largest code: a few bytes of file (code 2**24 - 1,
+    # slices shared between nodes) can ask for 2 MiB each. The bitsets of a model get a fixed
+    # allowance plus a share per category the file lists.
+    listed = sum(len(t["categories"]) for t in trees
+                 if isinstance(t, dict) and isinstance(t.get("categories"), (list, np.ndarray)))
+    budget = [_CATEGORY_WORDS + _WORDS_PER_CATEGORY * listed]
+    parts = [_tree_arrays(t, i, f"{mpath}/trees/{i}", source, budget) for i, t in enumerate(trees)]
     leaf_sizes = {p["leaf_size"] for p in parts}
     if len(leaf_sizes) > 1:
         raise ModelFormatError(source, f"{mpath}/trees", f"mixes leaf sizes {sorted(leaf_sizes)}")
@@ -291,7 +297,11 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     return Dart(forest=forest, iteration_indptr=indptr, weights=weights)
 
 
-def _tree_arrays(tree, index: int, path: str, source) -> dict:
+_CATEGORY_WORDS = 1 << 24  # 64 MiB of category bitsets for any model
+_WORDS_PER_CATEGORY = 4096  # and 16 KiB more per listed category (a lone code up to 131071)
+
+
+def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
     tree = _obj(tree, path, source)
     tparam = _obj(_get(tree, "tree_param", path, source), f"{path}/tree_param", source)
     n = _int(_get(tparam, "num_nodes", f"{path}/tree_param", source), f"{path}/tree_param/num_nodes", source)
@@ -372,6 +382,11 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
             raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
                                    f"slice [{lo}, {lo + size}) is empty or lies outside the {len(cats)} categories")
         values = cats[lo:lo + size]
+        budget[0] -= int(values.max()) // 32 + 1
+        if budget[0] < 0:
+            raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
+                                   "the category bitsets of the model would exceed their allowance (64 MiB plus "
+                                   f"16 KiB per listed category): codes too large for so many sets")
         bits = np.zeros(int(values.max()) // 32 + 1, dtype=np.uint32)
         np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
         words[node] = bits

@@ -109,6 +109,7 @@ class Report:
     trials: int = 0
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     findings: list = field(default_factory=list)  # (kind, detail, saved file)
+    refused_at: collections.Counter = field(default_factory=collections.Counter)  # last part of the error's field
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -144,6 +145,8 @@ def run(fmt: str, trials: int, *, base_seed: int = 0, findings_dir: Path | None 
             verdict = worker.judge(path)
             report.trials += 1
             report.outcomes[verdict["outcome"]] += 1
+            if verdict["outcome"] == "typed":
+                report.refused_at[verdict.get("field") or "<file>"] += 1
             if verdict["outcome"] == "finding":
                 kind = verdict["kind"]
                 same = sum(1 for k, _, _ in report.findings if k == kind)

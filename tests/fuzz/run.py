@@ -37,6 +37,7 @@ def main(argv=None) -> int:
         report = harness.run(fmt, args.trials, base_seed=args.seed, findings_dir=args.findings,
                              progress=max(args.trials // 10, 1))
         print(report.line(), flush=True)
+        print("  refused at:", ", ".join(f"{k} {v}" for k, v in report.refused_at.most_common(12)))
         for kind, detail, saved in report.findings[:50]:
             print(f"  {kind}: {detail.splitlines()[-1] if detail else ''} [{saved}]")
         total += len(report.findings)

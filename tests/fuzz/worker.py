@@ -72,7 +72,8 @@ def verdict(path: str) -> dict:
             if path not in str(exc):
                 return {"outcome": "finding", "kind": "message without the file name",
                         "detail": f"{type(exc).__name__}: {exc}"[:500]}
-            return {"outcome": "typed", "kind": type(exc).__name__}
+            field = getattr(exc, "field", None) or ""
+            return {"outcome": "typed", "kind": type(exc).__name__, "field": field.split("/")[-1][:40]}
         except BaseException as exc:  # noqa: BLE001 - every other exception is what we look for
             return {"outcome": "finding", "kind": f"raw {type(exc).__name__}",
                     "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}

@@ -94,7 +94,10 @@ class Worker:
             code = self.proc.wait()
             self.proc = None
             return {"outcome": "finding", "kind": "crash", "detail": f"worker exited with {code}"}
-        return json.loads(line)
+        verdict = json.loads(line)
+        if verdict.get("restart"):
+            self.close()
+        return verdict
 
     def close(self):
         if self.proc is not None:

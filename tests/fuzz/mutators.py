@@ -44,7 +44,7 @@ def int_overwrite(data: bytes, rng: random.Random):
     size = rng.choice([1, 2, 4, 8])
     if len(data) <= size:
         return truncation(data, rng)
-    value = rng.choice(INTERESTING_INTS) % (1 << (8 * size))
+    value = (rng.choice(INTERESTING_INTS) if rng.random() < 0.6 else rng.randrange(-2, 40)) % (1 << (8 * size))
     raw = value.to_bytes(size, rng.choice(["little", "big"]))
     aligned = rng.random() < 0.5
     i = rng.randrange(0, len(data) - size + 1, size if aligned else 1)
@@ -184,12 +184,19 @@ def structured(doc, rng: random.Random):
 
 
 def index_mutation(doc, rng: random.Random):
-    """Change one element of an integer array to an index near its valid range (children, ids, groups)."""
+    """Change one element of a numeric array to a value the model may well accept: an index near
+    its valid range (children, features, ids, groups), or a special float (thresholds, leaves)."""
     arrays = [(p, v) for p, v in _paths(doc) if isinstance(v, list) and v and all(
-        isinstance(x, int) and not isinstance(x, bool) for x in v)]
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)]
     if not arrays:
         return structured(doc, rng)
     path, arr = rng.choice(arrays)
+    if any(isinstance(x, float) for x in arr):
+        arr = list(arr)
+        i = rng.randrange(len(arr))
+        arr[i] = rng.choice(INTERESTING_FLOATS + [rng.uniform(-3, 3), float(rng.randrange(-2, 12)), arr[i] * 2,
+                                                  rng.choice(arr), 1.401298464324817e-45, -1e-40])
+        return _set(doc, path, arr), f"value {'/'.join(map(str, path))}[{i}] = {arr[i]!r}"
     arr = list(arr)
     i = rng.randrange(len(arr))
     arr[i] = rng.choice([-2, -1, 0, len(arr) - 1, len(arr), len(arr) + 1, arr[i] + 1, arr[i] - 1,
@@ -199,6 +206,27 @@ def index_mutation(doc, rng: random.Random):
 
 def dump_json(doc) -> bytes:
     return json.dumps(doc, allow_nan=True).encode()
+
+
+def spell_nonfinite(doc):
+    """Native JSON spells non-finite floats as the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(doc, dict):
+        return {k: spell_nonfinite(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [spell_nonfinite(v) for v in doc]
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return "NaN" if doc != doc else "Infinity" if doc > 0 else "-Infinity"
+    return doc
+
+
+def _native_floats(doc):
+    """The reverse, so that value mutations see the float arrays of a native JSON document."""
+    if isinstance(doc, dict):
+        return {k: _native_floats(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_native_floats(v) for v in doc]
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(doc, doc) if isinstance(
+        doc, str) else doc
 
 
 # --- UBJSON writer (typed arrays where the values allow one) --------------------------------------
@@ -287,17 +315,46 @@ def mutate(fmt: str, data: bytes, rng: random.Random, others: list):
     r = rng.random()
     if fmt in ("xgboost_json", "native_json") and r < 0.7:
         doc = json.loads(data)
-        doc, note = (index_mutation if rng.random() < 0.3 else structured)(doc, rng)
+        if fmt == "native_json":
+            doc = _native_floats(doc)
+        doc, note = (index_mutation if rng.random() < 0.4 else structured)(doc, rng)
+        if fmt == "native_json" and rng.random() < 0.9:
+            doc = spell_nonfinite(doc)
         return dump_json(doc), note
     if fmt == "ubj" and r < 0.6:
         doc = reference.ubj_decode(data)
         doc, note = (index_mutation if rng.random() < 0.3 else structured)(doc, rng)
         return ubj_encode(doc, rng), note
-    if fmt == "xgbrs" and r < 0.75:
+    if fmt == "xgbrs" and r < 0.8:
         pre, header, section = xgbrs_parts(data)
-        if r < 0.35:
+        if r < 0.3:
             header, note = (index_mutation if rng.random() < 0.3 else structured)(header, rng)
             return xgbrs_pack(pre, header, section), "header " + note
+        if r < 0.6:  # the array bytes, where the node arrays live
+            section, note = same_length_mutation(section, rng)
+            return xgbrs_pack(pre, header, section), "arrays: " + note
         mutated, note = byte_mutation(data, rng, others)
         return fix_xgbrs_crc(mutated), note + " (checksums fixed)"
+    if fmt == "legacy_binary" and r < 0.6:
+        return same_length_mutation(data, rng)
     return byte_mutation(data, rng, others)
+
+
+def same_length_mutation(data: bytes, rng: random.Random):
+    """Bytes changed in place: counts, ids, thresholds and flags move, the layout stays."""
+    notes = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        data, note = rng.choice([bit_flips, byte_sets, int_overwrite, int_overwrite, float_overwrite])(data, rng)
+        notes.append(note)
+    return data, "; ".join(notes)
+
+
+def float_overwrite(data: bytes, rng: random.Random):
+    """A special float32 at a 4-byte boundary (thresholds, leaf values, weights)."""
+    if len(data) < 4:
+        return bit_flips(data, rng) if data else (data, "empty")
+    i = rng.randrange(0, len(data) - 3, 4 if rng.random() < 0.8 else 1)
+    with_value = rng.choice(INTERESTING_FLOATS + [rng.uniform(-3, 3)])
+    raw = struct.pack("<f", with_value) if abs(with_value) < 3.4e38 or not math.isfinite(with_value) else \
+        struct.pack("<f", math.copysign(math.inf, with_value))
+    return data[:i] + raw + data[i + 4:], f"float {with_value!r} at {i}"

@@ -8,6 +8,7 @@ Protocol: one file path per line on stdin; one JSON verdict per line on stdout:
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import traceback
 import warnings
@@ -21,6 +22,7 @@ import reference  # noqa: E402
 import gbinfer  # noqa: E402
 from gbinfer.errors import GbinferError  # noqa: E402
 
+PEAK_LIMIT = 1 << 30  # resident bytes a trial of these small seeds may reach before it is a finding
 WIDE = 64  # columns given values; wider models get the rest as missing entries of a sparse matrix
 
 
@@ -147,8 +149,14 @@ def main():
             out = verdict(path)
         except MemoryError:
             out = {"outcome": "finding", "kind": "raw MemoryError", "detail": "outside the loader's own handlers"}
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if peak > PEAK_LIMIT:  # the peak never falls: report it once, and let a fresh worker go on
+            out = {"outcome": "finding", "kind": "huge allocation",
+                   "detail": f"the process reached {peak >> 20} MiB resident ({out['outcome']})", "restart": True}
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
+        if out.get("restart"):
+            return
 
 
 if __name__ == "__main__":

@@ -178,3 +178,66 @@ def test_many_small_category_sets_still_load():
     # missing value left (default_left)
     leaves = model.predict_leaf(X)
     assert leaves.tolist() == [2**11 - 2, 2**10 - 1, 2**10 - 1]
+
+
+# --- int64 values far apart: their differences wrap around and pass for rising -------------------
+
+_BIG = 2**63 - 1
+
+
+def _wrapping(total: int) -> list:
+    """Four int64 values from 0 to ``total`` whose int64 differences are all >= 1."""
+    return [0, _BIG, -2**63 + total + 1, total]
+
+
+def _native_doc(name="gbtree_binary") -> dict:
+    return json.loads((FIXTURES.parents[1] / "schema" / "v1" / f"{name}.json").read_text())
+
+
+def test_iteration_indptr_that_wraps_around_is_refused_in_xgboost_json():
+    doc = _doc("binary_logistic")
+    model = doc["learner"]["gradient_booster"]["model"]
+    model["iteration_indptr"] = _wrapping(len(model["trees"]))
+    with pytest.raises(ModelFormatError, match="iteration_indptr"):
+        _load(doc)
+
+
+def test_iteration_indptr_that_wraps_around_is_refused_in_native_json():
+    doc = _native_doc()
+    indptr = doc["arrays"]["iteration_indptr"]
+    indptr["data"] = _wrapping(doc["booster"]["num_trees"])
+    indptr["shape"] = [4]
+    with pytest.raises(ModelFormatError, match="iteration_indptr"):
+        gbinfer.load(json.dumps(doc).encode())
+
+
+def test_category_offsets_that_wrap_around_are_refused():
+    """Found crashing the categorical kernel: a set split's words read far outside the bitset."""
+    doc = _native_doc("categorical")
+    a = doc["arrays"]
+    sets = [i for i, (k, c) in enumerate(zip(a["split_kind"]["data"], a["left_child"]["data"])) if k and c != -1]
+    n1, n2, n3 = sets[:3]
+    words = len(a["cat_bits"]["data"])
+    a["cat_offsets"]["data"] = [0 if i <= n1 else _BIG if i <= n2 else -2**63 + 5 if i <= n3 else words
+                                for i in range(len(a["cat_offsets"]["data"]))]
+    with pytest.raises(ModelFormatError, match="cat_offsets"):
+        gbinfer.load(json.dumps(doc).encode())
+
+
+def test_tree_offsets_that_wrap_around_are_refused():
+    from gbinfer.forest import SoAForest
+
+    with pytest.raises(ModelFormatError, match="tree_offsets"):
+        SoAForest.build(source="t", num_features=1, num_outputs=1, semantics=0, split_feature=[0, 0, 0],
+                        threshold=[0, 0, 0], left_child=[-1, -1, -1], right_child=[-1, -1, -1],
+                        default_left=[1, 1, 1], is_categorical=[0, 0, 0], cat_offsets=[0, 0, 0, 0],
+                        cat_bits=[], leaf_values=[[0], [1], [2]], tree_offsets=_wrapping(3), tree_group=[0, 0, 0],
+                        node_id=[0, 0, 0])
+
+
+def test_category_slice_whose_end_wraps_around_is_refused():
+    doc = _doc("cat_partition")
+    tree = next(t for t in _trees(doc) if len(t["categories_nodes"]) > 1)
+    tree["categories_sizes"][1] = _BIG
+    with pytest.raises(ModelFormatError, match="categories_segments"):
+        _load(doc)

@@ -257,7 +257,8 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     indptr = model.get("iteration_indptr")
     if indptr is not None:
         indptr = _array(indptr, np.int64, f"{mpath}/iteration_indptr", source)
-        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != n_trees or np.any(np.diff(indptr) < 0):
+        if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != n_trees or indptr.min() < 0
+                or indptr.max() > n_trees or np.any(np.diff(indptr) < 0)):  # the range first: diffs can wrap
             raise ModelFormatError(source, f"{mpath}/iteration_indptr",
                                    f"must rise from 0 to the tree count {n_trees}")
     else:
@@ -377,7 +378,7 @@ def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
         if not 0 <= node < n or is_leaf[node] or out["is_cat"][node] != 1:
             raise ModelFormatError(source, f"{path}/categories_nodes[{j}]",
                                    f"node {node} is not a categorical split; only those carry categories")
-        lo, size = segments[j], sizes[j]
+        lo, size = int(segments[j]), int(sizes[j])  # Python ints: lo + size must not wrap around
         if lo < 0 or size < 1 or lo + size > len(cats):
             raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
                                    f"slice [{lo}, {lo + size}) is empty or lies outside the {len(cats)} categories")

@@ -199,6 +199,12 @@ def index_mutation(doc, rng: random.Random):
         return _set(doc, path, arr), f"value {'/'.join(map(str, path))}[{i}] = {arr[i]!r}"
     arr = list(arr)
     i = rng.randrange(len(arr))
+    if len(arr) >= 4 and rng.random() < 0.15:
+        # offsets whose int64 differences wrap around, so that they look rising: 0, BIG, W, ..., W, total
+        i = rng.randrange(1, len(arr) - 2)
+        arr[i] = 2**63 - 1
+        arr[i + 1:-1] = [-2**63 + arr[-1] + rng.randrange(1, 8)] * (len(arr) - i - 2)
+        return _set(doc, path, arr), f"wrap {'/'.join(map(str, path))} from {i}"
     arr[i] = rng.choice([-2, -1, 0, len(arr) - 1, len(arr), len(arr) + 1, arr[i] + 1, arr[i] - 1,
                          rng.randrange(-1, len(arr) + 1)])
     return _set(doc, path, arr), f"index {'/'.join(map(str, path))}[{i}] = {arr[i]}"

@@ -593,7 +593,8 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
                                                                     "XGBoost refuses it")
             _finite(a["tree_weight"], "tree_weight", source)
         indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
-        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or np.any(np.diff(indptr) < 0):
+        if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or indptr.min() < 0
+                or indptr.max() > b.num_trees or np.any(np.diff(indptr) < 0)):  # the range first: diffs can wrap
             raise ModelFormatError(source, "arrays/iteration_indptr",
                                    f"must rise from 0 to the tree count {b.num_trees}")
         indptr.flags.writeable = False

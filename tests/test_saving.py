@@ -142,6 +142,26 @@ def test_save_into_a_read_only_directory_is_a_save_error(model, suffix):
         shutil.rmtree(directory)
 
 
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_overwriting_a_read_only_file_is_a_save_error(model, suffix):
+    """``open(path, "wb")`` refuses a file the user may not write; the rename a save makes must too."""
+    directory = tempfile.mkdtemp()
+    try:
+        path = os.path.join(directory, f"m{suffix}")
+        gbinfer.save(model, path)
+        before = open(path, "rb").read()
+        os.chmod(path, 0o444)
+        os.chmod(directory, 0o777)  # the directory is writable: only the file is not
+        report = _in_child_without_root(lambda: gbinfer.save(model, path))
+        assert report["raised"] == "SaveError" and report["os_error"] and report["path"] == path
+        assert report["cause"] == "PermissionError" and "the file is read-only for this user" in report["message"]
+        assert os.listdir(directory) == [f"m{suffix}"] and open(path, "rb").read() == before
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+    finally:
+        os.chmod(directory, 0o755)
+        shutil.rmtree(directory)
+
+
 class _FullDisk:
     """The file object a save writes to, taking ``room`` bytes and then failing as a full disk does."""
 

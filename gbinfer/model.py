@@ -110,8 +110,10 @@ class Model:
         ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
         (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row.
         """
-        return _engine().predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
-                                 base_margin=base_margin, nthread=nthread)
+        engine = _engine()
+        engine.check_options(output_margin=output_margin, nthread=nthread)
+        return engine.predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                              base_margin=base_margin, nthread=nthread)
 
     def warmup(self) -> "Model":
         """Compile or load from cache every kernel this model uses; call it at deploy time."""
@@ -120,7 +122,9 @@ class Model:
 
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
-        return _engine().predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+        engine = _engine()
+        engine.check_options(nthread=nthread)
+        return engine.predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
 
 
 def _count(n: int, noun: str) -> str:

@@ -298,3 +298,20 @@ def test_every_format_writes_through_the_one_atomic_helper(tmp_path, monkeypatch
     for suffix in SUFFIXES:
         gbinfer.save(model, tmp_path / f"m{suffix}")
     assert seen == [tmp_path / f"m{suffix}" for suffix in SUFFIXES]
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, MemoryError])
+def test_an_interrupted_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch, model, raised):
+    """Not an ``OSError``: it goes up as it is (not as a SaveError), and the write is still undone."""
+    path = tmp_path / "m.xgbrs"
+    gbinfer.save(model, path)
+    before = path.read_bytes()
+
+    def interrupted(spec, fh):
+        fh.write(b"XGBRS partial")
+        raise raised()
+
+    monkeypatch.setattr(gbinfer.serialization.binary, "write_spec", interrupted)
+    with pytest.raises(raised):
+        gbinfer.save(model, path, metadata={"name": "new"})
+    assert _names(tmp_path) == ["m.xgbrs"] and path.read_bytes() == before

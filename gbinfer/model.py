@@ -127,10 +127,14 @@ class Model:
         """Predictions with the shapes of the source library's Python ``predict``.
 
         ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
-        (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row.
+        (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row, shaped
+        (rows, outputs) or flattened row by row. An argument of another type or shape is a ``DataError``.
         """
-        return _engine().predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
-                                 base_margin=base_margin, nthread=nthread)
+        engine = _engine()
+        if nthread is not None or (output_margin is not False and output_margin is not True):  # the usual: no call
+            engine.check_options(output_margin=output_margin, nthread=nthread)
+        return engine.predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                              base_margin=base_margin, nthread=nthread)
 
     def warmup(self) -> "Model":
         """Compile or load from cache every kernel this model uses; call it at deploy time."""
@@ -139,7 +143,10 @@ class Model:
 
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
-        return _engine().predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+        engine = _engine()
+        if nthread is not None:
+            engine.check_options(nthread=nthread)
+        return engine.predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
 
 
 def _count(n: int, noun: str) -> str:

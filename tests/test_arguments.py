@@ -1,4 +1,4 @@
-"""Arguments of ``Model.predict`` / ``predict_leaf`` / ``warmup`` are checked at the edge: a wrong type
+"""Arguments of ``Model.predict`` / ``predict_leaf`` are checked at the edge: a wrong type
 or shape is a ``DataError`` naming the argument and what was expected, never a raw ``ValueError`` /
 ``TypeError`` and never a silent misreading. And a model prints as one readable line."""
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import gbinfer
-import gbinfer.predict
 from gbinfer.errors import DataError
 
 xgb = pytest.importorskip("xgboost")
@@ -149,12 +148,6 @@ def test_string_missing_for_sparse_rows_is_a_data_error(binary):
     model, _, X = binary
     with pytest.raises(DataError, match="missing must be a number, got 'abc'"):
         model.predict(gbinfer.DataMatrix(sp.csr_matrix(X), missing="abc"))
-
-
-@pytest.mark.parametrize("obj", [None, "model.json", object()], ids=["None", "str", "object"])
-def test_warmup_of_something_not_a_model_is_a_data_error(obj):
-    with pytest.raises(DataError, match="warmup\\(\\) takes a gbinfer Model"):
-        gbinfer.predict.warmup(obj)
 
 
 def test_warmup_returns_the_model_and_predictions_are_unchanged(binary):

@@ -142,6 +142,26 @@ def test_save_into_a_read_only_directory_is_a_save_error(model, suffix):
         shutil.rmtree(directory)
 
 
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_overwriting_a_read_only_file_is_a_save_error(model, suffix):
+    """``open(path, "wb")`` refuses a file the user may not write; the rename a save makes must too."""
+    directory = tempfile.mkdtemp()
+    try:
+        path = os.path.join(directory, f"m{suffix}")
+        gbinfer.save(model, path)
+        before = open(path, "rb").read()
+        os.chmod(path, 0o444)
+        os.chmod(directory, 0o777)  # the directory is writable: only the file is not
+        report = _in_child_without_root(lambda: gbinfer.save(model, path))
+        assert report["raised"] == "SaveError" and report["os_error"] and report["path"] == path
+        assert report["cause"] == "PermissionError" and "the file is read-only for this user" in report["message"]
+        assert os.listdir(directory) == [f"m{suffix}"] and open(path, "rb").read() == before
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+    finally:
+        os.chmod(directory, 0o755)
+        shutil.rmtree(directory)
+
+
 class _FullDisk:
     """The file object a save writes to, taking ``room`` bytes and then failing as a full disk does."""
 
@@ -278,3 +298,20 @@ def test_every_format_writes_through_the_one_atomic_helper(tmp_path, monkeypatch
     for suffix in SUFFIXES:
         gbinfer.save(model, tmp_path / f"m{suffix}")
     assert seen == [tmp_path / f"m{suffix}" for suffix in SUFFIXES]
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, MemoryError])
+def test_an_interrupted_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch, model, raised):
+    """Not an ``OSError``: it goes up as it is (not as a SaveError), and the write is still undone."""
+    path = tmp_path / "m.xgbrs"
+    gbinfer.save(model, path)
+    before = path.read_bytes()
+
+    def interrupted(spec, fh):
+        fh.write(b"XGBRS partial")
+        raise raised()
+
+    monkeypatch.setattr(gbinfer.serialization.binary, "write_spec", interrupted)
+    with pytest.raises(raised):
+        gbinfer.save(model, path, metadata={"name": "new"})
+    assert _names(tmp_path) == ["m.xgbrs"] and path.read_bytes() == before

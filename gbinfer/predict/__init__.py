@@ -126,15 +126,14 @@ def _rounds_pair(iteration_range) -> tuple[int, int] | None:
     return int(pair[0]), int(pair[1])
 
 
-def _check_nthread(nthread) -> None:
-    if not _is_int(nthread):
+def check_options(*, output_margin=False, nthread=None) -> None:
+    """The flag and thread count of a predict call, checked once at ``Model``'s edge for every
+    engine; the usual values cost one comparison each."""
+    if output_margin is not False and output_margin is not True and not isinstance(output_margin, np.bool_):
+        raise DataError(f"output_margin must be True or False, got {_shown(output_margin)}")
+    if nthread is not None and not _is_int(nthread):
         raise DataError(f"nthread must be an int (threads to use; None, 0 or -1: every core), got "
                         f"{_shown(nthread)}")
-
-
-def _check_flag(value, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise DataError(f"{name} must be True or False, got {_shown(value)}")
 
 
 def _is_int(value) -> bool:
@@ -152,10 +151,10 @@ def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
         out = np.empty((n, k), dtype=np.float32)
         out[:] = model.meta.base_score
         return out
-    return np.array(_base_margin(base_margin, n, k).reshape(n, k), dtype=np.float32, order="C")
+    return np.array(base_margin_rows(base_margin, n, k).reshape(n, k), dtype=np.float32, order="C")
 
 
-def _base_margin(base_margin, n: int, k: int) -> np.ndarray:
+def base_margin_rows(base_margin, n: int, k: int) -> np.ndarray:
     """``base_margin`` as numbers of shape (rows, outputs), or flattened row by row as XGBoost's
     DMatrix reads a 1-D one. Any other shape, even with the right count, is refused: an
     (outputs, rows) array would otherwise be read silently in the wrong order."""
@@ -224,10 +223,6 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    if output_margin is not False and output_margin is not True:  # the usual cases cost one comparison
-        _check_flag(output_margin, "output_margin")
-    if nthread is not None:
-        _check_nthread(nthread)
     transform = Transform.IDENTITY if output_margin else model.objective.transform
     in_kernel = Transform.IDENTITY if transform == Transform.ARGMAX else transform
     out = predict_margin(model, rows(model, data), iteration_range, base_margin, nthread, in_kernel)
@@ -238,8 +233,6 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
     booster = model.booster
     if isinstance(booster, Linear):
         raise DataError("predict_leaf needs a tree model; this model's booster is linear")
-    if nthread is not None:
-        _check_nthread(nthread)
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     L = walk_layout(booster)
@@ -256,8 +249,6 @@ def warmup(model: Model) -> None:
     The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
     2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
     have the model's types, so the specialisations compiled are the model's own."""
-    if not isinstance(model, Model):
-        raise DataError(f"warmup() takes a gbinfer Model (from gbinfer.load), got {_shown(model)}")
     stand_in = _one_column(model)
     X = np.zeros((SERIAL_BELOW, stand_in.meta.num_features), dtype=np.float32)
     for batch in (X[:1], X):
@@ -289,4 +280,5 @@ def _squeeze(out: np.ndarray) -> np.ndarray:
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
-__all__ = ["predict", "predict_leaf", "predict_margin", "rows", "walk_layout", "warmup"]
+__all__ = ["base_margin_rows", "check_options", "predict", "predict_leaf", "predict_margin", "rows", "walk_layout",
+           "warmup"]

@@ -64,7 +64,8 @@ def atomic_write(path, write) -> None:
 
 def _replaced(target: Path, shown: str) -> os.stat_result | None:
     """The status of the file a save replaces (None for a new file); refuses what a rename must
-    not replace: a directory, or a device, FIFO or socket (``/dev/null`` stays a device)."""
+    not replace: a directory, a device, FIFO or socket (``/dev/null`` stays a device), or a file
+    this user may not write."""
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -76,6 +77,9 @@ def _replaced(target: Path, shown: str) -> os.stat_result | None:
     if not stat.S_ISREG(st.st_mode):
         raise SaveError(shown, "it is not a regular file (a device, FIFO or socket); a save replaces the "
                                "file at the path, so give a regular file's path")
+    if not os.access(target, os.W_OK):  # open(path, "wb") would refuse it; a rename would not ask
+        denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), shown)
+        raise SaveError(shown, "permission denied: the file is read-only for this user", denied) from denied
     return st
 
 

@@ -531,3 +531,36 @@ def test_schema_1_1_golden_file_predicts_frames_by_value(suffix):
     assert model.features.categories[2].values == (3, 10, 200)
     assert np.array_equal(model.predict(frame, output_margin=True), stored["frame_margin"])
     assert np.array_equal(model.predict(stored["X"], output_margin=True), stored["margin"])
+
+
+# --- integer category types ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])  # xgboost 3.2 cannot train u16+
+def test_integer_category_types_match_xgboost(dtype, tmp_path):
+    info = np.iinfo(dtype)
+    values = np.array([3, 7, info.max, info.min if info.min else 2], dtype=dtype)
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"k": pd.Categorical(rng.choice(values, 200), categories=values)})
+    y = (frame["k"] == values[2]).to_numpy() * 1.0 + (frame["k"] == values[0]).to_numpy() * 0.5
+    bst = xgb.train(PARAMS, xgb.DMatrix(frame, y, enable_categorical=True), 2)
+    test = pd.DataFrame({"k": pd.Categorical(values[::-1], categories=values[::-1])})
+    for raw in ("json", "ubj"):
+        model = gbinfer.load(bytes(bst.save_raw(raw)))
+        assert model.features.categories[0] == gbinfer.model.TrainingCategories(dtype, tuple(int(v) for v in values))
+        assert np.array_equal(model.predict(test, output_margin=True), _xgb_margin(bst, test))
+        gbinfer.save(model, tmp_path / "m.json")
+        assert gbinfer.load(tmp_path / "m.json").features == model.features
+
+
+def test_unsigned_categories_stored_as_signed_bits_read_as_unsigned(trained):
+    """UBJSON has no unsigned 64-bit type: XGBoost 3.4 writes uint64 categories as int64 bits."""
+    from gbinfer.compat import ubjson, xgboost_json
+
+    bst, _, _ = trained
+    doc = ubjson.decode(bytes(bst.save_raw("ubj")), None)
+    enc = _cats(doc)["enc"][2]
+    enc["type"], enc["values"] = 16, np.array([10, -1, 30], dtype=np.int64)
+    model = xgboost_json.from_document(doc)
+    assert model.features.categories[2] == gbinfer.model.TrainingCategories("uint64", (10, 2**64 - 1, 30))
+    again = gbinfer.load(gbinfer.serialization.json.dumps(model))
+    assert again.features == model.features

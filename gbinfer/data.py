@@ -106,21 +106,24 @@ def _is_sparse(data) -> bool:
 
 def _dense(data):
     """(float32 2-D array, feature names or None, feature types or None, categorical columns or None)."""
-    module = type(data).__module__
-    if module.startswith("pandas"):
-        return _from_pandas(data)
-    if module.startswith("pyarrow"):
-        if not hasattr(data, "to_pandas") or not hasattr(data, "column_names"):
-            raise DataError(f"data of type {type(data).__name__} is not a table; pass a pyarrow Table or "
-                            "RecordBatch")
-        return _from_pandas(data.to_pandas())
-    if isinstance(data, dict):
-        return _from_columns(data)
-    try:
-        arr = np.asarray(data)
-    except (ValueError, TypeError) as exc:  # ragged rows, or objects numpy cannot hold
-        raise DataError(f"data is not a rectangular table of numbers ({exc}); pass a 2-D array with as "
-                        "many values in every row") from None
+    if type(data) is np.ndarray:
+        arr = data
+    else:
+        module = type(data).__module__
+        if module.startswith("pandas"):
+            return _from_pandas(data)
+        if module.startswith("pyarrow"):
+            if not hasattr(data, "to_pandas") or not hasattr(data, "column_names"):
+                raise DataError(f"data of type {type(data).__name__} is not a table; pass a pyarrow Table or "
+                                "RecordBatch")
+            return _from_pandas(data.to_pandas())
+        if isinstance(data, dict):
+            return _from_columns(data)
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:  # ragged rows, or objects numpy cannot hold
+            raise DataError(f"data is not a rectangular table of numbers ({exc}); pass a 2-D array with as "
+                            "many values in every row") from None
     if arr.ndim == 1:
         raise DataError(f"data is 1-D with shape {arr.shape}; pass one row as a 2-D array, e.g. x.reshape(1, -1)")
     if arr.ndim != 2:

@@ -564,3 +564,34 @@ def test_unsigned_categories_stored_as_signed_bits_read_as_unsigned(trained):
     assert model.features.categories[2] == gbinfer.model.TrainingCategories("uint64", (10, 2**64 - 1, 30))
     again = gbinfer.load(gbinfer.serialization.json.dumps(model))
     assert again.features == model.features
+
+
+# --- random frames against XGBoost --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def multiclass():
+    frame, y = _train_frame(seed=4)
+    labels = np.digitize(y, [0.4, 1.4]).astype(float)
+    return xgb.train({**PARAMS, "objective": "multi:softprob", "num_class": 3},
+                     xgb.DMatrix(frame, labels, enable_categorical=True), 6)
+
+
+def test_random_frames_match_xgboost(multiclass):
+    """Random rows, random category subsets in random order, missing values: every margin and
+    probability XGBoost gives, bit for bit, as a frame and as the dict of object columns the CLI builds."""
+    bst = multiclass
+    model = gbinfer.load(bytes(bst.save_raw("ubj")))
+    rng = np.random.default_rng(11)
+    for trial in range(25):
+        n = int(rng.integers(1, 40))
+        colors = list(rng.permutation(COLORS)[:rng.integers(1, 5)])
+        sizes = [int(s) for s in rng.permutation(SIZES)[:rng.integers(1, 4)]]
+        color = rng.choice(colors + [None], n)
+        size = rng.choice(sizes + [None], n)
+        frame = _frame(rng.normal(size=n), color, size, colors, sizes)
+        expected = bst.predict(xgb.DMatrix(frame, enable_categorical=True), output_margin=True)
+        assert np.array_equal(model.predict(frame, output_margin=True), expected), trial
+        assert np.array_equal(model.predict(frame), bst.inplace_predict(frame)), trial
+        columns = {"x": frame["x"].to_numpy(), "color": np.array(list(color), dtype=object),
+                   "size": np.array([None if s is None else int(s) for s in size], dtype=object)}
+        assert np.array_equal(model.predict(columns, output_margin=True), expected), trial

@@ -27,7 +27,6 @@ class CategoricalColumn:
     """One categorical column: its codes sit in ``DataMatrix.values`` (NaN when missing), code ``k``
     standing for ``categories[k]``."""
 
-    name: str
     categories: np.ndarray  # object array of str / other values, or the category index's own dtype
     # "category": codes are the column's own (pandas category, Arrow dictionary): ``missing`` is
     # compared with them, as XGBoost does. "values": strings or other objects, numbered here in
@@ -180,7 +179,7 @@ def _pandas_column(pd, name: str, col):
         values = cats.to_numpy(dtype=object) if cats.dtype.kind in "OUS" or not isinstance(cats.dtype, np.dtype) \
             else cats.to_numpy()
         return _codes(col.array.codes, values, name), \
-            CategoricalColumn(name, values, "category", f"category[{cats.dtype}]")
+            CategoricalColumn(values, "category", f"category[{cats.dtype}]")
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
         return col.to_numpy(dtype=np.float32), None
     if not isinstance(dtype, np.dtype) and (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
@@ -191,7 +190,7 @@ def _pandas_column(pd, name: str, col):
         except TypeError as exc:
             raise DataError(f"column {name!r} holds values that cannot be compared as categories: {exc}") from None
         values = np.asarray(uniques, dtype=object)
-        return _codes(codes, values, name), CategoricalColumn(name, values, "values", str(dtype))
+        return _codes(codes, values, name), CategoricalColumn(values, "values", str(dtype))
     raise DataError(f"column {name!r} has dtype {dtype}; expected numbers, 'category' or strings")
 
 
@@ -254,4 +253,4 @@ def _array_column(name: str, value):
     values = np.empty(len(lookup), dtype=object)
     for k, v in enumerate(lookup):  # one by one: a tuple value must not be spread over elements
         values[k] = v
-    return _codes(codes, values, name), CategoricalColumn(name, values, "values", str(arr.dtype))
+    return _codes(codes, values, name), CategoricalColumn(values, "values", str(arr.dtype))

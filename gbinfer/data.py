@@ -173,7 +173,8 @@ def _pandas_column(pd, name: str, col):
     """(float32 values or codes, CategoricalColumn or None) of one pandas column."""
     dtype = col.dtype
     if isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype).startswith("dictionary"):
-        col, dtype = col.astype("category"), pd.CategoricalDtype()
+        col = col.astype("category")
+        dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
         values = cats.to_numpy(dtype=object) if cats.dtype.kind in "OUS" or not isinstance(cats.dtype, np.dtype) \

@@ -595,3 +595,32 @@ def test_random_frames_match_xgboost(multiclass):
         columns = {"x": frame["x"].to_numpy(), "color": np.array(list(color), dtype=object),
                    "size": np.array([None if s is None else int(s) for s in size], dtype=object)}
         assert np.array_equal(model.predict(columns, output_margin=True), expected), trial
+
+
+def test_non_ascii_categories_written_with_byte_offsets_are_matched_by_value():
+    """XGBoost 3.4+ writes UTF-8 byte offsets: such a table is read exactly. The trees' codes are
+    the same whatever the table, so the frame re-coded by value predicts as its training codes do."""
+    cats = ["c", "b", "é", "d", "a"]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"s": pd.Categorical(rng.choice(cats, 200), categories=cats)})
+    bst = xgb.train(PARAMS, xgb.DMatrix(frame, frame["s"].isin(["é", "a"]).to_numpy(), enable_categorical=True), 3)
+    doc = orjson.loads(bytes(bst.save_raw("json")))
+    doc["version"] = [3, 4, 0]
+    data = "".join(cats).encode()
+    offsets = np.cumsum([0] + [len(c.encode()) for c in cats]).tolist()
+    _cats(doc)["enc"][0] = {"offsets": offsets, "values": np.frombuffer(data, np.int8).tolist()}
+    model = gbinfer.load(orjson.dumps(doc))
+    assert model.features.categories[0].values == tuple(cats)
+    test = pd.DataFrame({"s": pd.Categorical(["é", "a", "b"], categories=["é", "b", "a"])})
+    codes = np.array([[2], [4], [1]], dtype=np.float32)
+    assert np.array_equal(model.predict(test, output_margin=True), _xgb_margin(bst, codes))
+
+
+def test_pandas_arrow_dictionary_column_is_recoded(trained):
+    """XGBoost refuses ``pd.ArrowDtype(dictionary)``; gbinfer reads it as the category it is."""
+    bst, model, _ = trained
+    frame = _frame([0.0, 1.0], ["yellow", "blue"], [20, 10])
+    arrow = frame.assign(color=pd.Series(pa.array(["yellow", "blue"]).dictionary_encode(),
+                                         dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))))
+    assert isinstance(arrow["color"].dtype, pd.ArrowDtype)
+    assert np.array_equal(model.predict(arrow, output_margin=True), _xgb_margin(bst, frame))

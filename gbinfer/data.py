@@ -27,7 +27,6 @@ class CategoricalColumn:
     """One categorical column: its codes sit in ``DataMatrix.values`` (NaN when missing), code ``k``
     standing for ``categories[k]``."""
 
-    name: str
     categories: np.ndarray  # object array of str / other values, or the category index's own dtype
     # "category": codes are the column's own (pandas category, Arrow dictionary): ``missing`` is
     # compared with them, as XGBoost does. "values": strings or other objects, numbered here in
@@ -106,21 +105,24 @@ def _is_sparse(data) -> bool:
 
 def _dense(data):
     """(float32 2-D array, feature names or None, feature types or None, categorical columns or None)."""
-    module = type(data).__module__
-    if module.startswith("pandas"):
-        return _from_pandas(data)
-    if module.startswith("pyarrow"):
-        if not hasattr(data, "to_pandas") or not hasattr(data, "column_names"):
-            raise DataError(f"data of type {type(data).__name__} is not a table; pass a pyarrow Table or "
-                            "RecordBatch")
-        return _from_pandas(data.to_pandas())
-    if isinstance(data, dict):
-        return _from_columns(data)
-    try:
-        arr = np.asarray(data)
-    except (ValueError, TypeError) as exc:  # ragged rows, or objects numpy cannot hold
-        raise DataError(f"data is not a rectangular table of numbers ({exc}); pass a 2-D array with as "
-                        "many values in every row") from None
+    if type(data) is np.ndarray:
+        arr = data
+    else:
+        module = type(data).__module__
+        if module.startswith("pandas"):
+            return _from_pandas(data)
+        if module.startswith("pyarrow"):
+            if not hasattr(data, "to_pandas") or not hasattr(data, "column_names"):
+                raise DataError(f"data of type {type(data).__name__} is not a table; pass a pyarrow Table or "
+                                "RecordBatch")
+            return _from_pandas(data.to_pandas())
+        if isinstance(data, dict):
+            return _from_columns(data)
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:  # ragged rows, or objects numpy cannot hold
+            raise DataError(f"data is not a rectangular table of numbers ({exc}); pass a 2-D array with as "
+                            "many values in every row") from None
     if arr.ndim == 1:
         raise DataError(f"data is 1-D with shape {arr.shape}; pass one row as a 2-D array, e.g. x.reshape(1, -1)")
     if arr.ndim != 2:
@@ -171,13 +173,14 @@ def _pandas_column(pd, name: str, col):
     """(float32 values or codes, CategoricalColumn or None) of one pandas column."""
     dtype = col.dtype
     if isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype).startswith("dictionary"):
-        col, dtype = col.astype("category"), pd.CategoricalDtype()
+        col = col.astype("category")
+        dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
         values = cats.to_numpy(dtype=object) if cats.dtype.kind in "OUS" or not isinstance(cats.dtype, np.dtype) \
             else cats.to_numpy()
         return _codes(col.array.codes, values, name), \
-            CategoricalColumn(name, values, "category", f"category[{cats.dtype}]")
+            CategoricalColumn(values, "category", f"category[{cats.dtype}]")
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
         return col.to_numpy(dtype=np.float32), None
     if not isinstance(dtype, np.dtype) and (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
@@ -188,7 +191,7 @@ def _pandas_column(pd, name: str, col):
         except TypeError as exc:
             raise DataError(f"column {name!r} holds values that cannot be compared as categories: {exc}") from None
         values = np.asarray(uniques, dtype=object)
-        return _codes(codes, values, name), CategoricalColumn(name, values, "values", str(dtype))
+        return _codes(codes, values, name), CategoricalColumn(values, "values", str(dtype))
     raise DataError(f"column {name!r} has dtype {dtype}; expected numbers, 'category' or strings")
 
 
@@ -251,4 +254,4 @@ def _array_column(name: str, value):
     values = np.empty(len(lookup), dtype=object)
     for k, v in enumerate(lookup):  # one by one: a tuple value must not be spread over elements
         values[k] = v
-    return _codes(codes, values, name), CategoricalColumn(name, values, "values", str(arr.dtype))
+    return _codes(codes, values, name), CategoricalColumn(values, "values", str(arr.dtype))

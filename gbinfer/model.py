@@ -15,9 +15,6 @@ from .forest import SoAForest
 from .objective import Objective
 
 
-CATEGORY_DTYPES = ("str", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
-
-
 @dataclass(frozen=True)
 class TrainingCategories:
     """One feature's categories as the model was trained on them: code ``k`` is ``values[k]``.
@@ -27,7 +24,7 @@ class TrainingCategories:
     strings): codes still work, re-coding by value is refused.
     """
 
-    dtype: str  # one of CATEGORY_DTYPES
+    dtype: str  # "str", or the integer type they were trained with: "int8", "uint8", ... "uint64"
     values: tuple | None  # str or int, in training-code order, each once
 
 

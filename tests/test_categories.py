@@ -531,3 +531,96 @@ def test_schema_1_1_golden_file_predicts_frames_by_value(suffix):
     assert model.features.categories[2].values == (3, 10, 200)
     assert np.array_equal(model.predict(frame, output_margin=True), stored["frame_margin"])
     assert np.array_equal(model.predict(stored["X"], output_margin=True), stored["margin"])
+
+
+# --- integer category types ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])  # xgboost 3.2 cannot train u16+
+def test_integer_category_types_match_xgboost(dtype, tmp_path):
+    info = np.iinfo(dtype)
+    values = np.array([3, 7, info.max, info.min if info.min else 2], dtype=dtype)
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"k": pd.Categorical(rng.choice(values, 200), categories=values)})
+    y = (frame["k"] == values[2]).to_numpy() * 1.0 + (frame["k"] == values[0]).to_numpy() * 0.5
+    bst = xgb.train(PARAMS, xgb.DMatrix(frame, y, enable_categorical=True), 2)
+    test = pd.DataFrame({"k": pd.Categorical(values[::-1], categories=values[::-1])})
+    for raw in ("json", "ubj"):
+        model = gbinfer.load(bytes(bst.save_raw(raw)))
+        assert model.features.categories[0] == gbinfer.model.TrainingCategories(dtype, tuple(int(v) for v in values))
+        assert np.array_equal(model.predict(test, output_margin=True), _xgb_margin(bst, test))
+        gbinfer.save(model, tmp_path / "m.json")
+        assert gbinfer.load(tmp_path / "m.json").features == model.features
+
+
+def test_unsigned_categories_stored_as_signed_bits_read_as_unsigned(trained):
+    """UBJSON has no unsigned 64-bit type: XGBoost 3.4 writes uint64 categories as int64 bits."""
+    from gbinfer.compat import ubjson, xgboost_json
+
+    bst, _, _ = trained
+    doc = ubjson.decode(bytes(bst.save_raw("ubj")), None)
+    enc = _cats(doc)["enc"][2]
+    enc["type"], enc["values"] = 16, np.array([10, -1, 30], dtype=np.int64)
+    model = xgboost_json.from_document(doc)
+    assert model.features.categories[2] == gbinfer.model.TrainingCategories("uint64", (10, 2**64 - 1, 30))
+    again = gbinfer.load(gbinfer.serialization.json.dumps(model))
+    assert again.features == model.features
+
+
+# --- random frames against XGBoost --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def multiclass():
+    frame, y = _train_frame(seed=4)
+    labels = np.digitize(y, [0.4, 1.4]).astype(float)
+    return xgb.train({**PARAMS, "objective": "multi:softprob", "num_class": 3},
+                     xgb.DMatrix(frame, labels, enable_categorical=True), 6)
+
+
+def test_random_frames_match_xgboost(multiclass):
+    """Random rows, random category subsets in random order, missing values: every margin and
+    probability XGBoost gives, bit for bit, as a frame and as the dict of object columns the CLI builds."""
+    bst = multiclass
+    model = gbinfer.load(bytes(bst.save_raw("ubj")))
+    rng = np.random.default_rng(11)
+    for trial in range(25):
+        n = int(rng.integers(1, 40))
+        colors = list(rng.permutation(COLORS)[:rng.integers(1, 5)])
+        sizes = [int(s) for s in rng.permutation(SIZES)[:rng.integers(1, 4)]]
+        color = rng.choice(colors + [None], n)
+        size = rng.choice(sizes + [None], n)
+        frame = _frame(rng.normal(size=n), color, size, colors, sizes)
+        expected = bst.predict(xgb.DMatrix(frame, enable_categorical=True), output_margin=True)
+        assert np.array_equal(model.predict(frame, output_margin=True), expected), trial
+        assert np.array_equal(model.predict(frame), bst.inplace_predict(frame)), trial
+        columns = {"x": frame["x"].to_numpy(), "color": np.array(list(color), dtype=object),
+                   "size": np.array([None if s is None else int(s) for s in size], dtype=object)}
+        assert np.array_equal(model.predict(columns, output_margin=True), expected), trial
+
+
+def test_non_ascii_categories_written_with_byte_offsets_are_matched_by_value():
+    """XGBoost 3.4+ writes UTF-8 byte offsets: such a table is read exactly. The trees' codes are
+    the same whatever the table, so the frame re-coded by value predicts as its training codes do."""
+    cats = ["c", "b", "é", "d", "a"]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"s": pd.Categorical(rng.choice(cats, 200), categories=cats)})
+    bst = xgb.train(PARAMS, xgb.DMatrix(frame, frame["s"].isin(["é", "a"]).to_numpy(), enable_categorical=True), 3)
+    doc = orjson.loads(bytes(bst.save_raw("json")))
+    doc["version"] = [3, 4, 0]
+    data = "".join(cats).encode()
+    offsets = np.cumsum([0] + [len(c.encode()) for c in cats]).tolist()
+    _cats(doc)["enc"][0] = {"offsets": offsets, "values": np.frombuffer(data, np.int8).tolist()}
+    model = gbinfer.load(orjson.dumps(doc))
+    assert model.features.categories[0].values == tuple(cats)
+    test = pd.DataFrame({"s": pd.Categorical(["é", "a", "b"], categories=["é", "b", "a"])})
+    codes = np.array([[2], [4], [1]], dtype=np.float32)
+    assert np.array_equal(model.predict(test, output_margin=True), _xgb_margin(bst, codes))
+
+
+def test_pandas_arrow_dictionary_column_is_recoded(trained):
+    """XGBoost refuses ``pd.ArrowDtype(dictionary)``; gbinfer reads it as the category it is."""
+    bst, model, _ = trained
+    frame = _frame([0.0, 1.0], ["yellow", "blue"], [20, 10])
+    arrow = frame.assign(color=pd.Series(pa.array(["yellow", "blue"]).dictionary_encode(),
+                                         dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))))
+    assert isinstance(arrow["color"].dtype, pd.ArrowDtype)
+    assert np.array_equal(model.predict(arrow, output_margin=True), _xgb_margin(bst, frame))

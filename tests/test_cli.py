@@ -451,9 +451,10 @@ def test_margin_leaf_and_range(tmp_path, example, capsys):
 def test_unwritable_output_is_one_line(tmp_path, capsys):
     # used to end in a raw traceback
     refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "no" / "such" / "dir.csv"], capsys,
-            "dir.csv: cannot write: No such file or directory")
+            "cannot write", "dir.csv")
     (tmp_path / "d.csv").mkdir()
-    refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "d.csv"], capsys, "d.csv: cannot write")
+    refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "d.csv"], capsys, "cannot write", "d.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # no temporary file left
 
 
 def test_broken_stdout_is_one_line_in_process(capsys, monkeypatch):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, GbinferError
 
 INPUTS = (".csv", ".parquet", ".arrow", ".feather", ".npy", ".libsvm", ".svm", ".txt")
 OUTPUTS = (".csv", ".npy", ".parquet", ".arrow", ".feather")
@@ -74,5 +74,7 @@ def write(blocks, path: str | None, name: str) -> None:
     writer = writers[suffix]
     try:
         atomic_write(path, lambda fh: writer(fh, blocks))
+    except GbinferError:
+        raise  # the input's refusal, or a save error that already names the path
     except OSError as exc:
         raise DataError(f"-o {path}: cannot write: {exc.strerror or exc}") from None

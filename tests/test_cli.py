@@ -457,18 +457,25 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # no temporary file left
 
 
-def test_broken_stdout_is_one_line_in_process(capsys, monkeypatch):
-    class Closed:
+def test_broken_or_full_stdout_is_one_line_in_process(capsys, monkeypatch):
+    import errno
+
+    class Failing:
+        def __init__(self, error):
+            self.error = error
+
         def write(self, text):
-            raise BrokenPipeError(32, "Broken pipe")
+            raise self.error(getattr(errno, "EPIPE" if self.error is BrokenPipeError else "ENOSPC"), "refused")
 
-        def flush(self):
-            raise BrokenPipeError(32, "Broken pipe")
+        flush = write
 
-    monkeypatch.setattr(sys, "stdout", Closed())
+    monkeypatch.setattr(sys, "stdout", Failing(BrokenPipeError))
     assert main(["predict", MODEL, str(EXAMPLES / "data.csv")]) == 2
     err = capsys.readouterr().err
     assert err == "gbinfer: error: standard output was closed before all output was written (broken pipe)\n"
+    monkeypatch.setattr(sys, "stdout", Failing(OSError))  # a full disk
+    assert main(["predict", MODEL, str(EXAMPLES / "data.csv")]) == 2
+    assert capsys.readouterr().err == "gbinfer: error: standard output: cannot write: refused\n"
 
 
 def _gbinfer(*args, **kw):

@@ -60,8 +60,13 @@ def write(blocks, path: str | None, name: str) -> None:
     from ..serialization import atomic_write
 
     if path is None:
-        csvfile.write(sys.stdout, blocks)
-        sys.stdout.flush()
+        try:
+            csvfile.write(sys.stdout, blocks)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): the command says so
+        except OSError as exc:
+            raise DataError(f"standard output: cannot write: {exc.strerror or exc}") from None
         return
     check_output(path)
     suffix = Path(path).suffix.lower()

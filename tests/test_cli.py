@@ -464,7 +464,7 @@ def test_broken_or_full_stdout_is_one_line_in_process(capsys, monkeypatch):
         def __init__(self, error):
             self.error = error
 
-        def write(self, text):
+        def write(self, *text):
             raise self.error(getattr(errno, "EPIPE" if self.error is BrokenPipeError else "ENOSPC"), "refused")
 
         flush = write

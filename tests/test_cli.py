@@ -270,7 +270,11 @@ def test_npy_and_libsvm_by_position(tmp_path, example, capsys):
         out = tmp_path / f"{data.stem}.npy"
         assert run(["predict", MODEL, data, "-o", out, *extra], capsys)[0] == 0
         assert np.array_equal(np.load(out), example.pred), data
-    refused(["predict", MODEL, svm1], capsys, "x1.svm: line 1: feature index 20 is outside the model's 20 features")
+    refused(["predict", MODEL, svm1], capsys, "x1.svm: line 1: feature index 20 is outside the model's 20 features; "
+                                              "if the file numbers features from 1, pass --one-based")
+    refused(["predict", MODEL, svm, "--one-based"], capsys, "feature index 0 is outside", "indices start at 1")
+    (tmp_path / "bad.svm").write_text("0 3:abc\n")
+    refused(["predict", MODEL, tmp_path / "bad.svm"], capsys, "bad.svm: line 1: expected index:value", "'3:abc'")
 
 
 def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):

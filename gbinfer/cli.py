@@ -13,6 +13,8 @@ from .model import Linear
 
 
 def main(argv=None) -> int:
+    """Run one command; 0 on success, else 2 with one line ``gbinfer: error: ...`` on standard error
+    (argparse's own code and form for a usage mistake), never a traceback."""
     parser = argparse.ArgumentParser(prog="gbinfer", description="Exact, fast inference for gradient-boosted trees")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

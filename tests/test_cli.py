@@ -270,7 +270,11 @@ def test_npy_and_libsvm_by_position(tmp_path, example, capsys):
         out = tmp_path / f"{data.stem}.npy"
         assert run(["predict", MODEL, data, "-o", out, *extra], capsys)[0] == 0
         assert np.array_equal(np.load(out), example.pred), data
-    refused(["predict", MODEL, svm1], capsys, "x1.svm: line 1: feature index 20 is outside the model's 20 features")
+    refused(["predict", MODEL, svm1], capsys, "x1.svm: line 1: feature index 20 is outside the model's 20 features; "
+                                              "if the file numbers features from 1, pass --one-based")
+    refused(["predict", MODEL, svm, "--one-based"], capsys, "feature index 0 is outside", "indices start at 1")
+    (tmp_path / "bad.svm").write_text("0 3:abc\n")
+    refused(["predict", MODEL, tmp_path / "bad.svm"], capsys, "bad.svm: line 1: expected index:value", "'3:abc'")
 
 
 def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):
@@ -451,23 +455,31 @@ def test_margin_leaf_and_range(tmp_path, example, capsys):
 def test_unwritable_output_is_one_line(tmp_path, capsys):
     # used to end in a raw traceback
     refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "no" / "such" / "dir.csv"], capsys,
-            "dir.csv: cannot write: No such file or directory")
+            "cannot write", "dir.csv")
     (tmp_path / "d.csv").mkdir()
-    refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "d.csv"], capsys, "d.csv: cannot write")
+    refused(["predict", MODEL, EXAMPLES / "data.csv", "-o", tmp_path / "d.csv"], capsys, "cannot write", "d.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # no temporary file left
 
 
-def test_broken_stdout_is_one_line_in_process(capsys, monkeypatch):
-    class Closed:
-        def write(self, text):
-            raise BrokenPipeError(32, "Broken pipe")
+def test_broken_or_full_stdout_is_one_line_in_process(capsys, monkeypatch):
+    import errno
 
-        def flush(self):
-            raise BrokenPipeError(32, "Broken pipe")
+    class Failing:
+        def __init__(self, error):
+            self.error = error
 
-    monkeypatch.setattr(sys, "stdout", Closed())
+        def write(self, *text):
+            raise self.error(getattr(errno, "EPIPE" if self.error is BrokenPipeError else "ENOSPC"), "refused")
+
+        flush = write
+
+    monkeypatch.setattr(sys, "stdout", Failing(BrokenPipeError))
     assert main(["predict", MODEL, str(EXAMPLES / "data.csv")]) == 2
     err = capsys.readouterr().err
     assert err == "gbinfer: error: standard output was closed before all output was written (broken pipe)\n"
+    monkeypatch.setattr(sys, "stdout", Failing(OSError))  # a full disk
+    assert main(["predict", MODEL, str(EXAMPLES / "data.csv")]) == 2
+    assert capsys.readouterr().err == "gbinfer: error: standard output: cannot write: refused\n"
 
 
 def _gbinfer(*args, **kw):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, GbinferError
 
 INPUTS = (".csv", ".parquet", ".arrow", ".feather", ".npy", ".libsvm", ".svm", ".txt")
 OUTPUTS = (".csv", ".npy", ".parquet", ".arrow", ".feather")
@@ -60,8 +60,13 @@ def write(blocks, path: str | None, name: str) -> None:
     from ..serialization import atomic_write
 
     if path is None:
-        csvfile.write(sys.stdout, blocks)
-        sys.stdout.flush()
+        try:
+            csvfile.write(sys.stdout, blocks)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): the command says so
+        except OSError as exc:
+            raise DataError(f"standard output: cannot write: {exc.strerror or exc}") from None
         return
     check_output(path)
     suffix = Path(path).suffix.lower()
@@ -74,5 +79,7 @@ def write(blocks, path: str | None, name: str) -> None:
     writer = writers[suffix]
     try:
         atomic_write(path, lambda fh: writer(fh, blocks))
+    except GbinferError:
+        raise  # the input's refusal, or a save error that already names the path
     except OSError as exc:
         raise DataError(f"-o {path}: cannot write: {exc.strerror or exc}") from None

@@ -1,10 +1,10 @@
 """Parquet and Arrow IPC (Feather v2) in and out, through pyarrow (the ``arrow`` extra).
 
-Read one record batch at a time (Parquet: up to one row group decoded; IPC: one batch, sliced to the
-chunk size), so memory stays bounded by the file's batches and not by the file. Columns are matched to the model's
-features by name (``columns.match``); their Arrow types decide how they are read: numbers and
-booleans as numbers (null = missing), text or integers as category values only for a model that
-stores its categories (``columns.category_kinds``).
+Read one record batch at a time (Parquet: up to one row group decoded; IPC: one batch, sliced to
+the chunk size), so memory is bounded by the file's batches, not by the file. Columns are matched
+to the model's features by name (``columns.match``); their Arrow types decide how they are read:
+numbers and booleans as numbers (null = missing), text or integers as category values only for a
+model that stores its categories (``columns.category_kinds``).
 """
 
 from __future__ import annotations

@@ -34,8 +34,10 @@ def read(path: str, num_features: int, one_based: bool, chunk_rows: int):
                     raise DataError(f"{path}: line {lineno}: expected index:value with an integer index and a "
                                     f"number, got {item.decode(errors='replace')!r}") from None
                 if not 0 <= idx < num_features:
+                    hint = ("; with --one-based, indices start at 1" if shift else
+                            "; if the file numbers features from 1, pass --one-based" if idx == num_features else "")
                     raise DataError(f"{path}: line {lineno}: feature index {int(key)} is outside the model's "
-                                    f"{num_features} features{' (indices start at 1: --one-based)' if shift else ''}")
+                                    f"{num_features} features{hint}")
                 row[idx] = number
             block.append(row)
             if len(block) >= chunk_rows:

@@ -241,3 +241,15 @@ def test_category_slice_whose_end_wraps_around_is_refused():
     tree["categories_sizes"][1] = _BIG
     with pytest.raises(ModelFormatError, match="categories_segments"):
         _load(doc)
+
+
+# --- legacy binary --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [b"[" * 100_000, b'{"a":' * 50_000], ids=["arrays", "objects"])
+def test_snapshot_with_a_deeply_nested_configuration_is_refused(config):
+    """XGBoost 1.0-1.2 pickles end in a JSON configuration; the standard library's parser gives
+    up on deep nesting with a RecursionError."""
+    raw = (Path(__file__).resolve().parent / "data" / "xgboost_binary" / "xgb2.0.3_dart.bin").read_bytes()
+    data = b"CONFIG-offset:" + len(raw).to_bytes(8, "little") + raw + config
+    with pytest.raises(ModelFormatError, match="snapshot.config"):
+        gbinfer.load(data)

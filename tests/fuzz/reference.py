@@ -451,7 +451,25 @@ class _Bin:
 
 
 def read_legacy_binary(data: bytes) -> RefModel:
-    need(not data.startswith(b"CONFIG-offset:") and not data.startswith(b"bs64"), "snapshot/bs64 not fuzzed")
+    data = bytes(data)
+    if data.startswith(b"CONFIG-offset:"):  # XGBoost 1.0-1.2 pickles: model size, model, JSON configuration
+        need(len(data) >= 22, "snapshot: short")
+        (size,) = struct.unpack_from("<q", data, 14)
+        need(0 < size <= len(data) - 22, "snapshot: model size")
+        need(isinstance(parse_json(data[22 + size:]), dict), "snapshot: configuration")
+        return _legacy_model(data[22:22 + size])
+    if data.startswith(b"bs64"):  # XGBoost < 0.6: the model in base64, whitespace anywhere
+        import base64
+        import binascii
+
+        try:
+            return _legacy_model(base64.b64decode(b"".join(data[4:].split()), validate=True))
+        except (binascii.Error, ValueError):
+            raise Invalid("bs64: base64") from None
+    return _legacy_model(data)
+
+
+def _legacy_model(data: bytes) -> RefModel:
     r = _Bin(bytes(data))
     if data[:4] == b"binf":
         r.p = 4

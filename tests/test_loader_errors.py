@@ -253,3 +253,33 @@ def test_snapshot_with_a_deeply_nested_configuration_is_refused(config):
     data = b"CONFIG-offset:" + len(raw).to_bytes(8, "little") + raw + config
     with pytest.raises(ModelFormatError, match="snapshot.config"):
         gbinfer.load(data)
+
+
+# --- .xgbrs array table -------------------------------------------------------------------------
+
+def _xgbrs_with_entry(change) -> bytes:
+    import struct
+    import zlib
+
+    from gbinfer.serialization import binary
+
+    raw = (FIXTURES.parents[1] / "schema" / "v1" / "gbtree_binary.xgbrs").read_bytes()
+    pre = list(binary.PREAMBLE.unpack_from(raw))
+    start, header_len = binary.PREAMBLE.size, pre[4]
+    header = json.loads(raw[start:start + header_len])
+    change(header["arrays"])
+    h = json.dumps(header).encode()
+    h += b" " * (-(start + len(h)) % binary.ALIGN)
+    pre[4], pre[5] = len(h), zlib.crc32(h)
+    body = binary.PREAMBLE.pack(*pre) + h + raw[start + header_len:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("key, value", [("offset", False), ("nbytes", False)])
+def test_xgbrs_offsets_and_sizes_must_be_integers_not_booleans(key, value):
+    def change(table):
+        first = next(e for e in table if e[key] == int(value))
+        first[key] = value
+
+    with pytest.raises(ModelFormatError, match=key):
+        gbinfer.load(_xgbrs_with_entry(change))

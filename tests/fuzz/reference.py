@@ -47,6 +47,7 @@ class RefTree:
     group: int = 0
     weight: np.float32 = F32(1.0)
     vector: bool = False
+    node_id: list | None = None  # the number predict_leaf reports per node (None: its position)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class RefModel:
     base: np.ndarray  # float32 margins [num_outputs]
     trees: list = field(default_factory=list)
     linear: tuple | None = None  # (weights [features][outputs], bias [outputs]) as float32 arrays
+    indptr: list | None = None  # first tree of each boosting round, when the file states it
 
 
 # --- libm, as the compiled code calls it ---------------------------------------------------------
@@ -353,7 +355,17 @@ def read_xgboost_doc(doc) -> RefModel:
         trees.append(tree)
     need(len({t.vector for t in trees}) <= 1, "mixed leaf sizes")
     margins = [to_margin(b, LINK_OF[name]) for b in base]
-    return RefModel(nf, k, np.array(margins * (k if len(margins) == 1 else 1), dtype=np.float32), trees)
+    indptr = model.get("iteration_indptr")
+    if indptr is not None:
+        indptr = _rounds(ints(indptr, "iteration_indptr"), len(trees))
+    return RefModel(nf, k, np.array(margins * (k if len(margins) == 1 else 1), dtype=np.float32), trees,
+                    indptr=indptr)
+
+
+def _rounds(indptr: list, n_trees: int) -> list:
+    need(indptr and indptr[0] == 0 and indptr[-1] == n_trees and all(a <= b for a, b in zip(indptr, indptr[1:])),
+         "iteration_indptr must rise from 0 to the tree count")
+    return indptr
 
 
 def _xgboost_tree(t: dict, nf: int, k: int) -> RefTree:
@@ -657,6 +669,8 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
     bits = arr("cat_bits").reshape(-1).tolist()
     leaf_values = arr("leaf_values", (nn, size)).astype(np.float32)
     need(offsets[0] == 0 and offsets[-1] == nn and all(x < y for x, y in zip(offsets, offsets[1:])), "tree_offsets")
+    node_id = arr("node_id", (nn,)).tolist()
+    indptr = _rounds(arr("iteration_indptr").reshape(-1).tolist(), nt)
     trees = []
     for t in range(nt):
         lo, n = offsets[t], offsets[t + 1] - offsets[t]
@@ -667,7 +681,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
         tree = RefTree(left=local(left[lo:lo + n]), right=local(right[lo:lo + n]),
                        feature=feature[lo:lo + n], threshold=threshold[lo:lo + n],
                        default_left=[bool(x) for x in default_left[lo:lo + n]], categories={}, leaf={},
-                       group=groups[t], weight=F32(weights[t]), vector=size > 1)
+                       group=groups[t], weight=F32(weights[t]), vector=size > 1, node_id=node_id[lo:lo + n])
         reachable = _walk_check(tree, n, nf)
         for i in reachable:
             if tree.left[i] == -1:
@@ -680,7 +694,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
                                       if bits[c0 + w] >> b & 1}
         need(size > 1 or 0 <= tree.group < k, "tree_group")
         trees.append(tree)
-    return RefModel(nf, k, base, trees)
+    return RefModel(nf, k, base, trees, indptr=indptr)
 
 
 # --- prediction ----------------------------------------------------------------------------------
@@ -699,8 +713,9 @@ def _leaf_of(tree: RefTree, row) -> int:
     return i
 
 
-def margins(model: RefModel, rows: list) -> np.ndarray:
-    """Float32 margins [rows, outputs]; ``rows[r][f]`` is a float32 value as a Python float (NaN: missing)."""
+def margins(model: RefModel, rows: list, trees: tuple | None = None) -> np.ndarray:
+    """Float32 margins [rows, outputs]; ``rows[r][f]`` is a float32 value as a Python float (NaN:
+    missing). ``trees=(begin, end)`` adds only those trees (an iteration range)."""
     n, k = len(rows), model.num_outputs
     out = np.tile(model.base.astype(np.float32), (n, 1))
     if model.linear is not None:
@@ -714,11 +729,23 @@ def margins(model: RefModel, rows: list) -> np.ndarray:
                         acc = F32(acc + F32(F32(x) * w[f, g]))
                 out[r, g] = acc
         return out
-    for tree in model.trees:
+    begin, end = trees or (0, len(model.trees))
+    for tree in model.trees[begin:end]:
         leaves = [_leaf_of(tree, row) for row in rows]
         values = np.array([tree.leaf[i] for i in leaves], dtype=np.float32)
         if tree.vector:
             out += values
         else:
             out[:, tree.group] += values[:, 0] * tree.weight
+    return out
+
+
+def leaves(model: RefModel, rows: list) -> np.ndarray:
+    """The leaf each row reaches in each tree, numbered as the source numbers its nodes, in float32
+    as XGBoost's ``predict(pred_leaf=True)`` reports it."""
+    out = np.zeros((len(rows), len(model.trees)), dtype=np.float32)
+    for t, tree in enumerate(model.trees):
+        for r, row in enumerate(rows):
+            i = _leaf_of(tree, row)
+            out[r, t] = i if tree.node_id is None else tree.node_id[i]
     return out

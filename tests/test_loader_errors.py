@@ -283,3 +283,31 @@ def test_xgbrs_offsets_and_sizes_must_be_integers_not_booleans(key, value):
 
     with pytest.raises(ModelFormatError, match=key):
         gbinfer.load(_xgbrs_with_entry(change))
+
+
+# --- models without trees -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params", [
+    {"objective": "binary:logistic"},
+    {"objective": "binary:logistic", "booster": "dart"},
+    {"objective": "count:poisson"},
+    {"objective": "binary:logistic", "base_score": 0.3},
+    {"objective": "reg:gamma", "base_score": 2.0},
+    {"objective": "multi:softprob", "num_class": 3},
+], ids=["logistic", "dart", "poisson", "logistic_base_score", "gamma_base_score", "softprob"])
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_a_model_trained_for_zero_rounds_predicts_as_xgboost(params, fmt):
+    """Found crashing the forest assembly (no trees: nothing to concatenate). XGBoost predicts the
+    stored base score itself as the margin while the intercept is still to be estimated
+    (boost_from_average), and links it otherwise."""
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32) + (params["objective"] in ("count:poisson", "reg:gamma"))
+    if params["objective"] == "multi:softprob":
+        y = (X[:, 1] > 0).astype(np.float32) + (X[:, 2] > 0)
+    booster = xgb.train(dict(params, nthread=1), xgb.DMatrix(X, y), num_boost_round=0)
+    model = gbinfer.load(bytes(booster.save_raw(fmt)))
+    dm = xgb.DMatrix(X)
+    assert np.array_equal(model.predict(X, output_margin=True), booster.predict(dm, output_margin=True))
+    assert np.array_equal(model.predict(X), booster.predict(dm))

@@ -133,6 +133,11 @@ def from_document(doc, source: str | None = None) -> Model:
                                f"has {len(base)} values, expected 1 or {num_outputs} (one per output)")
     base_margin = base_score_to_margin(np.resize(base, num_outputs), objective, source,
                                        f"{lmp_path}/base_score")
+    if gb_name != "gblinear" and not booster.forest.num_trees and _int(
+            lmp.get("boost_from_average", 1), f"{lmp_path}/boost_from_average", source):
+        # A model without trees whose intercept XGBoost was to estimate (trained for zero rounds)
+        # predicts its stored base score itself as the margin, unlinked: XGBoost 3.2 does.
+        base_margin = np.resize(base, num_outputs).astype(np.float32)
     if gb_name == "gblinear":
         # XGBoost's gblinear starts every output from the first base score, even when 3.1+
         # stores one per class

@@ -355,6 +355,8 @@ def read_xgboost_doc(doc) -> RefModel:
         trees.append(tree)
     need(len({t.vector for t in trees}) <= 1, "mixed leaf sizes")
     margins = [to_margin(b, LINK_OF[name]) for b in base]
+    if not trees and as_int(lmp.get("boost_from_average", 1), "boost_from_average"):
+        margins = base  # no trees and an intercept still to estimate: XGBoost uses the stored score as is
     indptr = model.get("iteration_indptr")
     if indptr is not None:
         indptr = _rounds(ints(indptr, "iteration_indptr"), len(trees))
@@ -485,7 +487,8 @@ def _legacy_model(data: bytes) -> RefModel:
     r = _Bin(bytes(data))
     if data[:4] == b"binf":
         r.p = 4
-    base_score, nf, num_class, extra_attrs, eval_metrics, major, minor, num_target, _ = r.unpack("fIiiiIIIi")
+    base_score, nf, num_class, extra_attrs, eval_metrics, major, minor, num_target, boost_from_average = r.unpack(
+        "fIiiiIIIi")
     r.take(100)
     need(num_class >= 0 and major <= 1000 and minor <= 1000, "learner param")
     legacy = major == 0
@@ -539,6 +542,8 @@ def _legacy_model(data: bytes) -> RefModel:
     if legacy and not objective.startswith("multi:"):
         base = _pred_transform(objective, base)  # < 1.0 stored the margin; its meaning is kept
     margin = to_margin(base, LINK_OF[objective])
+    if booster != "gblinear" and not trees and boost_from_average:
+        margin = base  # as for the JSON document
     return RefModel(nf, k, np.full(k, margin, dtype=np.float32), trees, linear)
 
 

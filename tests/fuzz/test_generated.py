@@ -26,7 +26,7 @@ _leaf = st.one_of(_f32, st.sampled_from([0.0, -0.0, 1e-45, -3.4e38]))
 
 
 @st.composite
-def _tree(draw, num_features: int, num_outputs: int, max_nodes: int = 15):
+def _tree(draw, num_features: int, num_outputs: int, max_nodes: int = 15, vector: str | None = None):
     """A tree in XGBoost's layout: nodes numbered breadth first, categories per categorical split."""
     nodes = [None]  # per node: None (pending) or a dict
     frontier, i = [0], 0
@@ -64,6 +64,18 @@ def _tree(draw, num_features: int, num_outputs: int, max_nodes: int = 15):
             tree["categories_segments"].append(len(tree["categories"]))
             tree["categories_sizes"].append(len(nd["categories"]))
             tree["categories"] += nd["categories"]
+    if vector:  # one weight vector per leaf: in leaf_weights through the right-child slot (3.2+), or per node
+        k = num_outputs
+        tree["tree_param"]["size_leaf_vector"] = str(k)
+        rows = [[draw(_leaf) for _ in range(k)] for _ in nodes]
+        if vector == "leaf_weights":
+            leaves = [j for j, nd in enumerate(nodes) if "leaf" in nd]
+            order = draw(st.permutations(range(len(leaves))))
+            tree["leaf_weights"] = [v for r in order for v in rows[leaves[r]]]
+            for slot, r in enumerate(order):
+                tree["right_children"][leaves[r]] = slot
+        else:
+            tree["base_weights"] = [v for r in rows for v in r]
     return tree
 
 
@@ -71,10 +83,11 @@ def _tree(draw, num_features: int, num_outputs: int, max_nodes: int = 15):
 def _model(draw):
     num_features = draw(st.integers(1, 6))
     num_outputs = draw(st.integers(1, 3))
-    trees = draw(st.lists(_tree(num_features, num_outputs), min_size=0, max_size=6))
-    dart = draw(st.booleans())
-    objective = "multi:softprob" if num_outputs > 1 else draw(st.sampled_from(
-        ["reg:squarederror", "binary:logistic", "count:poisson"]))
+    vector = draw(st.sampled_from([None, "leaf_weights", "base_weights"])) if num_outputs > 1 else None
+    trees = draw(st.lists(_tree(num_features, num_outputs, vector=vector), min_size=0, max_size=6))
+    dart = not vector and draw(st.booleans())
+    objective = ("reg:squarederror" if vector else "multi:softprob" if num_outputs > 1
+                 else draw(st.sampled_from(["reg:squarederror", "binary:logistic", "count:poisson"])))
     base = draw(st.floats(0.0625, 0.9375, width=32))
     model = {"gbtree_model_param": {"num_trees": str(len(trees)), "num_parallel_tree": "1"},
              "trees": [dict(t, id=i) for i, t in enumerate(trees)],
@@ -90,14 +103,16 @@ def _model(draw):
         "learner": {
             "attributes": {}, "feature_names": [], "feature_types": [],
             "gradient_booster": booster,
-            "learner_model_param": {"base_score": f"[{base!r}]", "num_class": str(num_outputs if num_outputs > 1 else 0),
-                                    "num_feature": str(num_features), "num_target": "1", "boost_from_average": "1"},
+            "learner_model_param": {"base_score": f"[{base!r}]",
+                                    "num_class": str(num_outputs if num_outputs > 1 and not vector else 0),
+                                    "num_feature": str(num_features), "num_target": str(num_outputs if vector else 1),
+                                    "boost_from_average": str(int(draw(st.booleans())))},
             "objective": {"name": objective},
         },
     }
 
 
-def _check(data: bytes):
+def _check(data: bytes, again: bool = False):
     ref = reference.read(data)
     rows, X = worker.inputs(ref)
     model = gbinfer.load(data)
@@ -108,10 +123,16 @@ def _check(data: bytes):
     if ref.trees:
         leaves = np.asarray(model.predict_leaf(X), dtype=np.float32).reshape(len(rows), -1)
         assert np.array_equal(leaves, reference.leaves(ref, rows))
+    return model
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(doc=_model(), seed=st.integers(0, 2**32))
-def test_generated_models_match_the_reference_in_json_and_ubjson(doc, seed):
-    _check(json.dumps(doc).encode())
+def test_generated_models_match_the_reference_in_every_format(doc, seed, tmp_path_factory):
+    model = _check(json.dumps(doc).encode())
     _check(mutators.ubj_encode(doc, random.Random(seed)))
+    # gbinfer's own formats, written by gbinfer and read back by the reference on its own
+    where = tmp_path_factory.mktemp("saved")
+    for suffix in (".json", ".xgbrs"):
+        gbinfer.save(model, where / f"m{suffix}")
+        _check((where / f"m{suffix}").read_bytes())

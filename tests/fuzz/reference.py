@@ -10,7 +10,7 @@ category in its set right, and each tree's (DART-weighted) leaf is added in tree
 ``read`` raises ``Invalid`` for a file whose predictions are not defined: broken syntax, a field
 of the wrong type, an index a walk would follow out of its tree, a node reached twice, a base
 score the objective's link cannot take. It is deliberately lenient about everything that does
-not change a prediction (metadata, iteration bookkeeping, unreachable nodes): when it accepts a
+not change a prediction (metadata, unreachable nodes, rounds a file leaves implicit): when it accepts a
 file gbinfer may still refuse it; when gbinfer accepts a file it refuses, the fuzzer reports it.
 """
 

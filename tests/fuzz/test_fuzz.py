@@ -41,7 +41,7 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
     for fmt in harness.FORMATS:
         compared = 0
         for name, data in harness.seeds(fmt).items():
-            npz = ROOT / "fixtures" / ("schema/v1" if fmt in ("xgbrs", "native_json") else "xgboost") / (
+            npz = ROOT / "fixtures" / ("schema" if fmt in ("xgbrs", "native_json") else "xgboost") / (
                 name.rsplit(".", 1)[0] + ".npz")
             if not npz.exists():  # tests/data models and the wrapped ones: checked against gbinfer below
                 continue

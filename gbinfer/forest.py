@@ -454,7 +454,7 @@ def assemble(
         levels.append(frontier)
         parents = frontier[internal[frontier]]
         frontier = np.stack([left_global[parents], right_global[parents]], axis=1).ravel()
-    order = np.concatenate(levels)
+    order = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)  # no trees: no levels
     order = order[np.argsort(tree_of_node[order], kind="stable")]
 
     new_index = np.full(n, -1, dtype=np.int64)

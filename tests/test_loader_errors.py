@@ -241,3 +241,73 @@ def test_category_slice_whose_end_wraps_around_is_refused():
     tree["categories_sizes"][1] = _BIG
     with pytest.raises(ModelFormatError, match="categories_segments"):
         _load(doc)
+
+
+# --- legacy binary --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [b"[" * 100_000, b'{"a":' * 50_000], ids=["arrays", "objects"])
+def test_snapshot_with_a_deeply_nested_configuration_is_refused(config):
+    """XGBoost 1.0-1.2 pickles end in a JSON configuration; the standard library's parser gives
+    up on deep nesting with a RecursionError."""
+    raw = (Path(__file__).resolve().parent / "data" / "xgboost_binary" / "xgb2.0.3_dart.bin").read_bytes()
+    data = b"CONFIG-offset:" + len(raw).to_bytes(8, "little") + raw + config
+    with pytest.raises(ModelFormatError, match="snapshot.config"):
+        gbinfer.load(data)
+
+
+# --- .xgbrs array table -------------------------------------------------------------------------
+
+def _xgbrs_with_entry(change) -> bytes:
+    import struct
+    import zlib
+
+    from gbinfer.serialization import binary
+
+    raw = (FIXTURES.parents[1] / "schema" / "v1" / "gbtree_binary.xgbrs").read_bytes()
+    pre = list(binary.PREAMBLE.unpack_from(raw))
+    start, header_len = binary.PREAMBLE.size, pre[4]
+    header = json.loads(raw[start:start + header_len])
+    change(header["arrays"])
+    h = json.dumps(header).encode()
+    h += b" " * (-(start + len(h)) % binary.ALIGN)
+    pre[4], pre[5] = len(h), zlib.crc32(h)
+    body = binary.PREAMBLE.pack(*pre) + h + raw[start + header_len:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("key, value", [("offset", False), ("nbytes", False)])
+def test_xgbrs_offsets_and_sizes_must_be_integers_not_booleans(key, value):
+    def change(table):
+        first = next(e for e in table if e[key] == int(value))
+        first[key] = value
+
+    with pytest.raises(ModelFormatError, match=key):
+        gbinfer.load(_xgbrs_with_entry(change))
+
+
+# --- models without trees -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params", [
+    {"objective": "binary:logistic"},
+    {"objective": "binary:logistic", "booster": "dart"},
+    {"objective": "count:poisson"},
+    {"objective": "binary:logistic", "base_score": 0.3},
+    {"objective": "reg:gamma", "base_score": 2.0},
+    {"objective": "multi:softprob", "num_class": 3},
+], ids=["logistic", "dart", "poisson", "logistic_base_score", "gamma_base_score", "softprob"])
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_a_model_trained_for_zero_rounds_predicts_as_xgboost(params, fmt):
+    """Found crashing the forest assembly (no trees: nothing to concatenate). XGBoost predicts the
+    stored base score itself as the margin while the intercept is still to be estimated
+    (boost_from_average), and links it otherwise."""
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32) + (params["objective"] in ("count:poisson", "reg:gamma"))
+    if params["objective"] == "multi:softprob":
+        y = (X[:, 1] > 0).astype(np.float32) + (X[:, 2] > 0)
+    booster = xgb.train(dict(params, nthread=1), xgb.DMatrix(X, y), num_boost_round=0)
+    model = gbinfer.load(bytes(booster.save_raw(fmt)))
+    dm = xgb.DMatrix(X)
+    assert np.array_equal(model.predict(X, output_margin=True), booster.predict(dm, output_margin=True))
+    assert np.array_equal(model.predict(X), booster.predict(dm))

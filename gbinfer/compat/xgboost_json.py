@@ -142,6 +142,11 @@ def from_document(doc, source: str | None = None) -> Model:
                                f"has {len(base)} values, expected 1 or {num_outputs} (one per output)")
     base_margin = base_score_to_margin(np.resize(base, num_outputs), objective, source,
                                        f"{lmp_path}/base_score")
+    if gb_name != "gblinear" and not booster.forest.num_trees and _int(
+            lmp.get("boost_from_average", 1), f"{lmp_path}/boost_from_average", source):
+        # A model without trees whose intercept XGBoost was to estimate (trained for zero rounds)
+        # predicts its stored base score itself as the margin, unlinked: XGBoost 3.2 does.
+        base_margin = np.resize(base, num_outputs).astype(np.float32)
     if gb_name == "gblinear":
         # XGBoost's gblinear starts every output from the first base score, even when 3.1+
         # stores one per class
@@ -157,7 +162,7 @@ def from_document(doc, source: str | None = None) -> Model:
         best = _int(best, "learner/attributes/best_iteration", source)
         if not 0 <= best < 2**31:
             raise ModelFormatError(source, "learner/attributes/best_iteration",
-                                   f"is {best}, expected a round number in [0, 2**31)")
+                                   f"is {best}, expected a boosting round in [0, 2**31)")
     meta = ModelMeta(
         num_features=num_features,
         num_outputs=num_outputs,
@@ -398,12 +403,13 @@ def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
             raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
                                    f"slice [{lo}, {lo + size}) is empty or lies outside the {len(cats)} categories")
         values = cats[lo:lo + size]
-        budget[0] -= int(values.max()) // 32 + 1
+        width = int(values.max()) // 32 + 1
+        budget[0] -= width
         if budget[0] < 0:
             raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
                                    "the category bitsets of the model would exceed their allowance (64 MiB plus "
-                                   f"16 KiB per listed category): codes too large for so many sets")
-        bits = np.zeros(int(values.max()) // 32 + 1, dtype=np.uint32)
+                                   "16 KiB per listed category): codes too large for so many sets")
+        bits = np.zeros(width, dtype=np.uint32)
         np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
         words[node] = bits
     unset = np.flatnonzero(~is_leaf & (out["is_cat"] == 1))

@@ -55,7 +55,15 @@ def seeds(fmt: str) -> dict:
         paths = [p for p in sorted((FIXTURES / "schema" / "v1").glob("*.json")) if not p.name.startswith("schema")]
     else:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    return {f"{p.parent.name}/{p.name}": p.read_bytes() for p in paths if p.exists()}
+    out = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in paths if p.exists()}
+    if fmt == "legacy_binary":  # the two wrappings older XGBoost wrote around the same records
+        import base64
+
+        raw = out["xgboost_binary/xgb2.0.3_dart.bin"]
+        out["bs64/xgb2.0.3_dart"] = b"bs64\n" + base64.encodebytes(raw)
+        out["snapshot/xgb2.0.3_dart"] = (b"CONFIG-offset:" + len(raw).to_bytes(8, "little") + raw
+                                         + b'{"learner": {"generic_param": {"nthread": "1"}}}')
+    return out
 
 
 class WorkerDied(Exception):

@@ -10,7 +10,7 @@ category in its set right, and each tree's (DART-weighted) leaf is added in tree
 ``read`` raises ``Invalid`` for a file whose predictions are not defined: broken syntax, a field
 of the wrong type, an index a walk would follow out of its tree, a node reached twice, a base
 score the objective's link cannot take. It is deliberately lenient about everything that does
-not change a prediction (metadata, iteration bookkeeping, unreachable nodes): when it accepts a
+not change a prediction (metadata, unreachable nodes, rounds a file leaves implicit): when it accepts a
 file gbinfer may still refuse it; when gbinfer accepts a file it refuses, the fuzzer reports it.
 """
 
@@ -47,6 +47,7 @@ class RefTree:
     group: int = 0
     weight: np.float32 = F32(1.0)
     vector: bool = False
+    node_id: list | None = None  # the number predict_leaf reports per node (None: its position)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class RefModel:
     base: np.ndarray  # float32 margins [num_outputs]
     trees: list = field(default_factory=list)
     linear: tuple | None = None  # (weights [features][outputs], bias [outputs]) as float32 arrays
+    indptr: list | None = None  # first tree of each boosting round, when the file states it
 
 
 # --- libm, as the compiled code calls it ---------------------------------------------------------
@@ -353,7 +355,19 @@ def read_xgboost_doc(doc) -> RefModel:
         trees.append(tree)
     need(len({t.vector for t in trees}) <= 1, "mixed leaf sizes")
     margins = [to_margin(b, LINK_OF[name]) for b in base]
-    return RefModel(nf, k, np.array(margins * (k if len(margins) == 1 else 1), dtype=np.float32), trees)
+    if not trees and as_int(lmp.get("boost_from_average", 1), "boost_from_average"):
+        margins = base  # no trees and an intercept still to estimate: XGBoost uses the stored score as is
+    indptr = model.get("iteration_indptr")
+    if indptr is not None:
+        indptr = _rounds(ints(indptr, "iteration_indptr"), len(trees))
+    return RefModel(nf, k, np.array(margins * (k if len(margins) == 1 else 1), dtype=np.float32), trees,
+                    indptr=indptr)
+
+
+def _rounds(indptr: list, n_trees: int) -> list:
+    need(indptr and indptr[0] == 0 and indptr[-1] == n_trees and all(a <= b for a, b in zip(indptr, indptr[1:])),
+         "iteration_indptr must rise from 0 to the tree count")
+    return indptr
 
 
 def _xgboost_tree(t: dict, nf: int, k: int) -> RefTree:
@@ -451,11 +465,30 @@ class _Bin:
 
 
 def read_legacy_binary(data: bytes) -> RefModel:
-    need(not data.startswith(b"CONFIG-offset:") and not data.startswith(b"bs64"), "snapshot/bs64 not fuzzed")
+    data = bytes(data)
+    if data.startswith(b"CONFIG-offset:"):  # XGBoost 1.0-1.2 pickles: model size, model, JSON configuration
+        need(len(data) >= 22, "snapshot: short")
+        (size,) = struct.unpack_from("<q", data, 14)
+        need(0 < size <= len(data) - 22, "snapshot: model size")
+        need(isinstance(parse_json(data[22 + size:]), dict), "snapshot: configuration")
+        return _legacy_model(data[22:22 + size])
+    if data.startswith(b"bs64"):  # XGBoost < 0.6: the model in base64, whitespace anywhere
+        import base64
+        import binascii
+
+        try:
+            return _legacy_model(base64.b64decode(b"".join(data[4:].split()), validate=True))
+        except (binascii.Error, ValueError):
+            raise Invalid("bs64: base64") from None
+    return _legacy_model(data)
+
+
+def _legacy_model(data: bytes) -> RefModel:
     r = _Bin(bytes(data))
     if data[:4] == b"binf":
         r.p = 4
-    base_score, nf, num_class, extra_attrs, eval_metrics, major, minor, num_target, _ = r.unpack("fIiiiIIIi")
+    base_score, nf, num_class, extra_attrs, eval_metrics, major, minor, num_target, boost_from_average = r.unpack(
+        "fIiiiIIIi")
     r.take(100)
     need(num_class >= 0 and major <= 1000 and minor <= 1000, "learner param")
     legacy = major == 0
@@ -509,6 +542,8 @@ def read_legacy_binary(data: bytes) -> RefModel:
     if legacy and not objective.startswith("multi:"):
         base = _pred_transform(objective, base)  # < 1.0 stored the margin; its meaning is kept
     margin = to_margin(base, LINK_OF[objective])
+    if booster != "gblinear" and not trees and boost_from_average:
+        margin = base  # as for the JSON document
     return RefModel(nf, k, np.full(k, margin, dtype=np.float32), trees, linear)
 
 
@@ -639,6 +674,8 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
     bits = arr("cat_bits").reshape(-1).tolist()
     leaf_values = arr("leaf_values", (nn, size)).astype(np.float32)
     need(offsets[0] == 0 and offsets[-1] == nn and all(x < y for x, y in zip(offsets, offsets[1:])), "tree_offsets")
+    node_id = arr("node_id", (nn,)).tolist()
+    indptr = _rounds(arr("iteration_indptr").reshape(-1).tolist(), nt)
     trees = []
     for t in range(nt):
         lo, n = offsets[t], offsets[t + 1] - offsets[t]
@@ -649,7 +686,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
         tree = RefTree(left=local(left[lo:lo + n]), right=local(right[lo:lo + n]),
                        feature=feature[lo:lo + n], threshold=threshold[lo:lo + n],
                        default_left=[bool(x) for x in default_left[lo:lo + n]], categories={}, leaf={},
-                       group=groups[t], weight=F32(weights[t]), vector=size > 1)
+                       group=groups[t], weight=F32(weights[t]), vector=size > 1, node_id=node_id[lo:lo + n])
         reachable = _walk_check(tree, n, nf)
         for i in reachable:
             if tree.left[i] == -1:
@@ -662,7 +699,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
                                       if bits[c0 + w] >> b & 1}
         need(size > 1 or 0 <= tree.group < k, "tree_group")
         trees.append(tree)
-    return RefModel(nf, k, base, trees)
+    return RefModel(nf, k, base, trees, indptr=indptr)
 
 
 # --- prediction ----------------------------------------------------------------------------------
@@ -681,8 +718,9 @@ def _leaf_of(tree: RefTree, row) -> int:
     return i
 
 
-def margins(model: RefModel, rows: list) -> np.ndarray:
-    """Float32 margins [rows, outputs]; ``rows[r][f]`` is a float32 value as a Python float (NaN: missing)."""
+def margins(model: RefModel, rows: list, trees: tuple | None = None) -> np.ndarray:
+    """Float32 margins [rows, outputs]; ``rows[r][f]`` is a float32 value as a Python float (NaN:
+    missing). ``trees=(begin, end)`` adds only those trees (an iteration range)."""
     n, k = len(rows), model.num_outputs
     out = np.tile(model.base.astype(np.float32), (n, 1))
     if model.linear is not None:
@@ -696,11 +734,23 @@ def margins(model: RefModel, rows: list) -> np.ndarray:
                         acc = F32(acc + F32(F32(x) * w[f, g]))
                 out[r, g] = acc
         return out
-    for tree in model.trees:
+    begin, end = trees or (0, len(model.trees))
+    for tree in model.trees[begin:end]:
         leaves = [_leaf_of(tree, row) for row in rows]
         values = np.array([tree.leaf[i] for i in leaves], dtype=np.float32)
         if tree.vector:
             out += values
         else:
             out[:, tree.group] += values[:, 0] * tree.weight
+    return out
+
+
+def leaves(model: RefModel, rows: list) -> np.ndarray:
+    """The leaf each row reaches in each tree, numbered as the source numbers its nodes, in float32
+    as XGBoost's ``predict(pred_leaf=True)`` reports it."""
+    out = np.zeros((len(rows), len(model.trees)), dtype=np.float32)
+    for t, tree in enumerate(model.trees):
+        for r, row in enumerate(rows):
+            i = _leaf_of(tree, row)
+            out[r, t] = i if tree.node_id is None else tree.node_id[i]
     return out

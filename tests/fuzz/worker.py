@@ -104,7 +104,35 @@ def verdict(path: str) -> dict:
         return {"outcome": "finding", "kind": "predictions differ",
                 "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
                           f"{got[r, c]!r}, reference {want[r, c]!r}"}
-    return _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+    return _same_walks(model, ref, rows, data_in) or _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def _same_walks(model, ref, rows, data_in) -> dict | None:
+    """The leaves reached (as the source numbers them) and the margins of the first and the later
+    boosting rounds, where the file states its rounds, against the reference."""
+    if ref.linear is not None:
+        return None
+    try:
+        got = np.asarray(model.predict_leaf(data_in), dtype=np.float32).reshape(len(rows), -1)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict_leaf raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    want = reference.leaves(ref, rows)
+    if got.shape != want.shape or not np.array_equal(got, want):
+        return {"outcome": "finding", "kind": "leaves differ", "detail": f"gbinfer {got.shape}, reference {want.shape}"}
+    indptr = ref.indptr
+    if indptr is None or len(indptr) < 3:
+        return None
+    if list(model.booster.iteration_indptr) != indptr:
+        return {"outcome": "finding", "kind": "rounds differ", "detail": f"{list(model.booster.iteration_indptr)[:8]} "
+                                                                         f"vs {indptr[:8]}"}
+    for begin, end in ((0, 1), (1, len(indptr) - 1)):
+        got = np.asarray(model.predict(data_in, iteration_range=(begin, end), output_margin=True), dtype=np.float32)
+        want = reference.margins(ref, rows, (indptr[begin], indptr[end]))
+        got = got.reshape(want.shape)
+        if not ((got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))).all():
+            return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({begin}, {end})"}
+    return None
 
 
 def _afterwards(model, data_in, margin, path) -> dict | None:

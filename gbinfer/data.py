@@ -69,8 +69,8 @@ class DataMatrix:
                     hits[:, j] = False
             if hits.any():
                 self.values = np.where(hits, np.float32(np.nan), self.values)
-        self.feature_names = tuple(str(n) for n in feature_names) if feature_names is not None else names
-        self.feature_types = tuple(feature_types) if feature_types is not None else types
+        self.feature_names = _strings(feature_names, "feature_names") if feature_names is not None else names
+        self.feature_types = _strings(feature_types, "feature_types") if feature_types is not None else types
         if self.feature_names is not None:
             if len(self.feature_names) != self.num_col:
                 raise DataError(f"feature_names has {len(self.feature_names)} names for {self.num_col} columns")
@@ -255,3 +255,12 @@ def _array_column(name: str, value):
     for k, v in enumerate(lookup):  # one by one: a tuple value must not be spread over elements
         values[k] = v
     return _codes(codes, values, name), CategoricalColumn(values, "values", str(arr.dtype))
+
+
+def _strings(given, argument: str) -> tuple[str, ...]:
+    """``feature_names`` / ``feature_types`` as a tuple of strings; a lone string or a number is a
+    caller mistake (iterating a string would give one name per character)."""
+    if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__"):
+        raise DataError(f"{argument} must be a list of strings, got {type(given).__name__}")
+    return tuple(str(n) for n in given)
+

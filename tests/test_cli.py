@@ -546,3 +546,33 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 3), np.float32))
     refused(["predict", MODEL, wrong], capsys, "3 columns")
+
+
+def test_csv_categories_by_value_match_xgboost(tmp_path, capsys):
+    # a model trained on a DataFrame stores its categories: CSV words are looked up by value, so a
+    # file listing them in any order gives XGBoost's predictions for the same frame
+    xgb = pytest.importorskip("xgboost")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(7)
+    colours, grades = ["red", "green", "blue", "violet"], [30, 10, 20]
+    n = 400
+    train = pd.DataFrame({"size": rng.normal(size=n).astype(np.float32),
+                          "colour": pd.Categorical(rng.choice(colours, n), categories=colours),
+                          "grade": pd.Categorical(rng.choice(grades, n), categories=grades)})
+    y = (train["colour"].isin(["green", "violet"]) ^ (train["size"] > 0)).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_cat_to_onehot": 1, "max_depth": 3},
+                        xgb.DMatrix(train, y, enable_categorical=True), 8)
+    model = tmp_path / "cat.ubj"
+    booster.save_model(model)
+    test = pd.DataFrame({"size": rng.normal(size=50).astype(np.float32),
+                         "colour": pd.Categorical(rng.choice(colours, 50), categories=colours[::-1]),
+                         "grade": pd.Categorical(rng.choice(grades, 50), categories=sorted(grades))})
+    test.loc[3, "colour"] = np.nan
+    expected = booster.predict(xgb.DMatrix(test, enable_categorical=True))
+    path = tmp_path / "rows.csv"
+    test[["grade", "colour", "size"]].to_csv(path, index=False)
+    out = tmp_path / "p.npy"
+    assert run(["predict", model, path, "-o", out], capsys)[0] == 0
+    assert np.array_equal(np.load(out), expected)
+    path.write_text("grade,colour,size\n10,purple,0.5\n")
+    refused(["predict", model, path], capsys, "purple")

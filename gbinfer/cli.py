@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
 
-import numpy as np
-
-from . import load
+from . import __version__, load
 from .apr import cli as apr_cli
 from .errors import GbinferError
 from .model import Linear
 
 
 def main(argv=None) -> int:
+    """Run one command; 0 on success, else 2 with one line ``gbinfer: error: ...`` on standard error
+    (argparse's own code and form for a usage mistake), never a traceback."""
     parser = argparse.ArgumentParser(prog="gbinfer", description="Exact, fast inference for gradient-boosted trees")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("predict", help="predict rows from a .npy, .csv or libsvm file")
+    p = sub.add_parser("predict", help="predict rows from a .csv, .parquet, .arrow/.feather, .npy or libsvm file")
     p.add_argument("model")
-    p.add_argument("data", help=".npy, .csv (with or without a header row) or libsvm (.libsvm/.svm/.txt)")
-    p.add_argument("-o", "--output", help=".npy or .csv; default: CSV on standard output")
-    p.add_argument("--margin", action="store_true", help="raw margins instead of transformed outputs")
-    p.add_argument("--leaf", action="store_true", help="leaf index per tree instead of predictions")
+    p.add_argument("data", help=".csv, .parquet, .arrow/.feather (columns matched to the model's feature names), "
+                                ".npy or libsvm (.libsvm/.svm/.txt)")
+    p.add_argument("-o", "--output", help=".csv, .npy, .parquet or .arrow/.feather; default: CSV on standard output")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--margin", action="store_true", help="raw margins instead of transformed outputs")
+    what.add_argument("--leaf", action="store_true", help="leaf index per tree instead of predictions")
+    header = p.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_const", const=True,
+                        help="the CSV's first line names its columns (the default when the model has feature names)")
+    header.add_argument("--no-header", dest="header", action="store_const", const=False,
+                        help="the CSV has no header: read its columns by position (the default when the model has "
+                             "no feature names)")
     p.add_argument("--iteration-range", nargs=2, type=int, metavar=("BEGIN", "END"))
     p.add_argument("--nthread", type=int)
     p.add_argument("--missing", type=float, default=float("nan"), help="value meaning missing (NaN always is)")
@@ -45,99 +54,75 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "apr_command", None):
-            return args.apr_command(args)
-        if args.command in ("convert", "inspect") and apr_cli.handles(args):
-            return apr_cli.convert(args) if args.command == "convert" else apr_cli.inspect(args)
-        if args.command == "predict":
-            return _predict(args)
-        if args.command == "warmup":
-            return _warmup(args)
-        if args.command == "convert":
-            return _convert(args)
-        return _inspect(args)
+        code = _run(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is reported like any error
+        return code
     except GbinferError as exc:
-        print(f"gbinfer: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except BrokenPipeError:
+        _quiet_stdout()
+        return _fail("standard output was closed before all output was written (broken pipe)")
+    except OSError as exc:  # an output or file the operating system refused: say which, without a traceback
+        return _fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+
+
+def _run(args) -> int:
+    if getattr(args, "apr_command", None):
+        return args.apr_command(args)
+    if args.command in ("convert", "inspect") and apr_cli.handles(args):
+        return apr_cli.convert(args) if args.command == "convert" else apr_cli.inspect(args)
+    if args.command == "predict":
+        return _predict(args)
+    if args.command == "warmup":
+        return _warmup(args)
+    if args.command == "convert":
+        return _convert(args)
+    return _inspect(args)
+
+
+def _fail(message: str) -> int:
+    """Every error ends the same way: one line on standard error, exit code 2 (as argparse's own)."""
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())  # one line, always
+    try:
+        print(f"gbinfer: error: {message}", file=sys.stderr)
+    except OSError:
+        pass  # standard error is gone too: the exit code still tells
+    return 2
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's flush at exit does not fail again
+    on the closed pipe (and print a second, unhelpful message)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing will be flushed to a pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _predict(args) -> int:
+    from . import tabular
     from .data import DataMatrix
+    from .tabular.progress import track
 
+    tabular.check_output(args.output)
     model = load(args.model)
-    X = read_rows(args.data, model.num_features, one_based=args.one_based)
-    dm = DataMatrix(X, missing=args.missing)
-    if args.leaf:
-        out = model.predict_leaf(dm, iteration_range=args.iteration_range, nthread=args.nthread)
-    else:
-        out = model.predict(dm, output_margin=args.margin, iteration_range=args.iteration_range,
-                            nthread=args.nthread)
-    write_rows(out, args.output)
+    chunks = track(tabular.read(args.data, model, header=args.header, one_based=args.one_based),
+                   f"gbinfer: {args.data}")
+
+    def predictions():
+        for rows in chunks:
+            dm = DataMatrix(rows, missing=args.missing)
+            if args.leaf:
+                yield model.predict_leaf(dm, iteration_range=args.iteration_range, nthread=args.nthread)
+            else:
+                yield model.predict(dm, output_margin=args.margin, iteration_range=args.iteration_range,
+                                    nthread=args.nthread)
+
+    tabular.write(predictions(), args.output, "leaf" if args.leaf else "margin" if args.margin else "prediction")
     return 0
-
-
-def read_rows(path: str, num_features: int, *, one_based: bool = False) -> np.ndarray:
-    """Rows of a .npy, .csv or libsvm file as float32 with NaN for missing entries."""
-    from .errors import DataError
-
-    suffix = Path(path).suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix == ".csv":
-            return _read_csv(path)
-        if suffix in (".libsvm", ".svm", ".txt"):
-            return _read_libsvm(path, num_features, one_based)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise DataError(f"{path}: {exc}") from None
-    raise DataError(f"{path}: unknown data format {suffix!r}; expected .npy, .csv, .libsvm, .svm or .txt")
-
-
-def _read_csv(path):
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    try:
-        [float(v) if v.strip() else 0.0 for v in first.split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1  # a header row
-    data = np.genfromtxt(path, delimiter=",", skip_header=skip, dtype=np.float32, filling_values=np.nan,
-                         missing_values="", ndmin=2)
-    return data
-
-
-def _read_libsvm(path, num_features, one_based):
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            row = np.full(num_features, np.nan, dtype=np.float32)
-            for item in line.split()[1:]:
-                key, _, value = item.partition(":")
-                if not _:
-                    raise ValueError(f"line {lineno}: expected index:value, got {item!r}")
-                idx = int(key) - (1 if one_based else 0)
-                if not 0 <= idx < num_features:
-                    raise ValueError(f"line {lineno}: feature index {key} is outside the model's "
-                                     f"{num_features} features")
-                row[idx] = float(value)
-            rows.append(row)
-    return np.vstack(rows) if rows else np.empty((0, num_features), np.float32)
-
-
-def write_rows(out: np.ndarray, path: str | None) -> None:
-    if path and path.lower().endswith(".npy"):
-        np.save(path, out)
-        return
-    fmt = "%.9g"
-    if path:
-        np.savetxt(path, out.reshape(len(out), -1), delimiter=",", fmt=fmt)
-    else:
-        np.savetxt(sys.stdout, out.reshape(len(out), -1), delimiter=",", fmt=fmt)
 
 
 def describe(model, archive: dict | None = None) -> list[str]:

@@ -50,6 +50,23 @@ class DataError(GbinferError, ValueError):
     """Input data does not fit the model (shape, dtype, feature names) or an argument is invalid."""
 
 
+class SaveError(GbinferError, OSError):
+    """A file could not be written: the directory is missing or read-only, the path is a
+    directory, the disk is full. Also an ``OSError`` carrying the cause's ``errno``, so code that
+    already handles ``OSError`` keeps working; the cause itself is ``__cause__``."""
+
+    def __init__(self, path, reason: str, cause: OSError | None = None):
+        super().__init__(f"cannot write {str(path)!r}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+        self.filename = self.path
+        if cause is not None:
+            self.errno, self.strerror = cause.errno, cause.strerror
+
+    def __str__(self) -> str:  # OSError's would print "[Errno n] None" once errno is set
+        return self.args[0]
+
+
 # --- the .apr container (gbinfer.apr) ---------------------------------------------------------
 
 class ChecksumMismatch(ChecksumError):

@@ -318,7 +318,9 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
     if len(f.cat_offsets) != n + 1:
         fail("cat_offsets", f"has {len(f.cat_offsets)} entries, expected {n + 1}")
     offsets = f.tree_offsets
-    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 1):
+    # the range first: int64 differences of values far apart wrap around and could pass for rising
+    if (len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or offsets.min() < 0 or offsets.max() > n
+            or np.any(np.diff(offsets) < 1)):
         fail("tree_offsets", f"must rise strictly from 0 to the node count {n} (every tree has a root)")
     if len(f.tree_group) != f.num_trees:
         fail("tree_group", f"has {len(f.tree_group)} entries, expected one per tree ({f.num_trees})")
@@ -356,7 +358,8 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
         tree = int(tree_of_node[node])
         fail(f"trees[{tree}].split_indices[{node - int(offsets[tree])}]",
              f"feature {int(f.split_feature[node])} is out of range [0, {num_features})")
-    if np.any(np.diff(f.cat_offsets) < 0) or f.cat_offsets[0] != 0 or f.cat_offsets[-1] != len(f.cat_bits):
+    if (f.cat_offsets[0] != 0 or f.cat_offsets[-1] != len(f.cat_bits) or f.cat_offsets.min() < 0
+            or f.cat_offsets.max() > len(f.cat_bits) or np.any(np.diff(f.cat_offsets) < 0)):  # range first, as above
         fail("cat_offsets", f"must rise from 0 to the bitset length {len(f.cat_bits)}")
     # Per-node codes the kernels branch on, and category words only where a set split reads
     # them: the categorical step looks up every node's words, so words at a leaf or a numeric
@@ -451,7 +454,7 @@ def assemble(
         levels.append(frontier)
         parents = frontier[internal[frontier]]
         frontier = np.stack([left_global[parents], right_global[parents]], axis=1).ravel()
-    order = np.concatenate(levels)
+    order = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)  # no trees: no levels
     order = order[np.argsort(tree_of_node[order], kind="stable")]
 
     new_index = np.full(n, -1, dtype=np.int64)

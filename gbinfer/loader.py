@@ -6,18 +6,31 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ModelFormatError, UnsupportedModelError
+from .errors import DataError, ModelFormatError, UnsupportedModelError
 from .model import Model
 
 _FORMATS = ("xgboost", "lightgbm", "xgbrs", "native_json", "apr")
 
 
 def load(path_or_bytes, format: str | None = None) -> Model:
-    """Load a model from a path or from bytes.
+    """Load a model from a path, from bytes, or from a trained XGBoost or LightGBM object in memory.
 
     ``format=None`` recognises the format from the content: XGBoost JSON, UBJSON or legacy
-    binary, gbinfer's ``.xgbrs`` or native JSON. Pass ``format`` to skip recognition.
+    binary, LightGBM text, gbinfer's ``.xgbrs`` or native JSON. Pass ``format`` to skip recognition.
+
+    An ``xgboost.Booster`` or a fitted XGBoost scikit-learn estimator (``XGBClassifier``,
+    ``XGBRegressor``, ...) is read through its own serialised bytes (``save_raw("ubj")``), so the
+    model is exactly the one a saved file would give. gbinfer never imports xgboost for this: the
+    object is recognised by the module of its type.
     """
+    if format is not None and format not in _FORMATS:
+        raise DataError(f"load(format={format!r}): expected one of {', '.join(_FORMATS)}, or None to recognise "
+                        "the format from the content")
+    if _is_xgboost(path_or_bytes):
+        if format not in (None, "xgboost"):
+            raise DataError(f"load(format={format!r}) for an in-memory {type(path_or_bytes).__name__}: "
+                            "it holds an XGBoost model; pass format=None or 'xgboost'")
+        return _from_xgboost(path_or_bytes)
     if isinstance(path_or_bytes, (str, os.PathLike)) and format in (None, "xgbrs") and _is_xgbrs(path_or_bytes):
         from .serialization import binary
 
@@ -35,7 +48,8 @@ def load(path_or_bytes, format: str | None = None) -> Model:
 
         return lightgbm.from_object(path_or_bytes)
     else:
-        raise TypeError(f"load() takes a path or bytes, got {type(path_or_bytes).__name__}")
+        raise DataError(f"load() takes a path, bytes, or an xgboost Booster or fitted XGBoost estimator (or a "
+                        f"lightgbm Booster or fitted LGBMModel); got {_type_name(path_or_bytes)}")
     if not data:
         raise ModelFormatError(source, None, "the file is empty")
     fmt = format or sniff(data)
@@ -64,6 +78,41 @@ def load(path_or_bytes, format: str | None = None) -> Model:
 
         return json.loads(data, source)
     raise UnsupportedModelError(source, None, f"unknown format {fmt!r}; known: {', '.join(_FORMATS)}")
+
+
+def _from_xgboost(obj) -> Model:
+    """A model from an in-memory ``xgboost.Booster`` or fitted scikit-learn estimator."""
+    kind = _type_name(obj)
+    source = f"<in-memory {kind}>"
+    if hasattr(obj, "get_booster"):
+        fitted = getattr(obj, "__sklearn_is_fitted__", None)
+        if fitted is not None and not fitted():
+            raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first")
+        try:
+            obj = obj.get_booster()
+        except (ValueError, AttributeError) as exc:  # scikit-learn's NotFittedError is both
+            raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first "
+                            f"({exc})") from None
+    if not hasattr(obj, "save_raw"):
+        raise DataError(f"load() takes an xgboost Booster or a fitted XGBoost estimator, got {kind}")
+    try:
+        raw = bytes(obj.save_raw(raw_format="ubj"))
+    except Exception as exc:  # XGBoostError: e.g. a Booster() never trained, with no features
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"load() could not serialise the {kind} with XGBoost's save_raw('ubj'): {first}") from None
+    from .compat import xgboost_json
+
+    return xgboost_json.loads(raw, source)
+
+
+def _is_xgboost(obj) -> bool:
+    """An object of XGBoost's (or of a subclass of one), told without importing xgboost."""
+    return any(c.__module__.startswith("xgboost") for c in type(obj).__mro__)
+
+
+def _type_name(obj) -> str:
+    kind = type(obj)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def sniff(data: bytes) -> str:

@@ -16,11 +16,27 @@ from .objective import Objective
 
 
 @dataclass(frozen=True)
+class TrainingCategories:
+    """One feature's categories as the model was trained on them: code ``k`` is ``values[k]``.
+
+    Input columns are re-coded through them by value. ``values`` is None when the source stored
+    categories it cannot be trusted to have written correctly (XGBoost <= 3.3 with non-ASCII
+    strings): codes still work, re-coding by value is refused.
+    """
+
+    dtype: str  # "str", or the integer type they were trained with: "int8", "uint8", ... "uint64"
+    values: tuple | None  # str or int, in training-code order, each once
+
+
+@dataclass(frozen=True)
 class FeatureInfo:
     """Feature names and types as the training library recorded them (``None`` when it did not)."""
 
     names: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None  # XGBoost spelling: "q"/"float"/"int"/"i" numeric, "c" categorical
+    # per feature: its TrainingCategories, or None (numeric, or none stored); None when the model
+    # stores no categories at all
+    categories: tuple[TrainingCategories | None, ...] | None = None
 
     def categorical_mask(self, num_features: int) -> np.ndarray:
         if self.types is None:
@@ -93,15 +109,29 @@ class Model:
     def num_outputs(self) -> int:
         return self.meta.num_outputs
 
+    def __repr__(self) -> str:
+        """One line a person can read in a log or a REPL; the dataclass default would print every array."""
+        meta, booster = self.meta, self.booster
+        version = ".".join(str(v) for v in meta.source_version)
+        kind = "dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else "gblinear"
+        trees = "" if isinstance(booster, Linear) else _count(booster.forest.num_trees, "tree") + ", "
+        return (f"<gbinfer.Model {meta.source_library} {version} {kind}: {trees}"
+                f"{_count(meta.num_features, 'feature')}, {_count(meta.num_outputs, 'output')}, "
+                f"{self.objective.name}>")
+
     def predict(self, data, *, output_margin: bool = False, iteration_range=None, base_margin=None,
                 nthread: int | None = None) -> np.ndarray:
         """Predictions with the shapes of the source library's Python ``predict``.
 
         ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
-        (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row.
+        (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row, shaped
+        (rows, outputs) or flattened row by row. An argument of another type or shape is a ``DataError``.
         """
-        return _engine().predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
-                                 base_margin=base_margin, nthread=nthread)
+        engine = _engine()
+        if nthread is not None or (output_margin is not False and output_margin is not True):  # the usual: no call
+            engine.check_options(output_margin=output_margin, nthread=nthread)
+        return engine.predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                              base_margin=base_margin, nthread=nthread)
 
     def warmup(self) -> "Model":
         """Compile or load from cache every kernel this model uses; call it at deploy time."""
@@ -110,7 +140,14 @@ class Model:
 
     def predict_leaf(self, data, *, iteration_range=None, nthread: int | None = None) -> np.ndarray:
         """Leaf index per tree, numbered as the source library numbers its nodes."""
-        return _engine().predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+        engine = _engine()
+        if nthread is not None:
+            engine.check_options(nthread=nthread)
+        return engine.predict_leaf(self, data, iteration_range=iteration_range, nthread=nthread)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 _predict_module = None

@@ -20,3 +20,6 @@ def ulp_distance(a, b) -> int:
 @pytest.fixture
 def ulp():
     return ulp_distance
+
+
+from fuzz.conftest import pytest_addoption  # noqa: E402,F401 - --fuzz-trials whichever tests run

@@ -150,7 +150,7 @@ def test_every_error_is_a_gbinfer_error():
 
 
 def test_not_a_path_or_bytes():
-    with pytest.raises(TypeError):
+    with pytest.raises(DataError, match="takes a path, bytes"):
         gbinfer.load(12)
     with pytest.raises(ModelFormatError, match="cannot read"):
         gbinfer.load("/nonexistent/model.json")

@@ -605,3 +605,13 @@ def test_early_stopped_booster_predicts_its_best_iteration():
     model = gbinfer.load(booster)
     assert model.booster.num_iterations == booster.best_iteration
     np.testing.assert_array_equal(model.predict(X), booster.predict(X))
+
+
+def test_base_margin_shape_is_checked():
+    model = gbinfer.load(FIXTURES / "4.7.0" / "multiclass.txt")
+    with np.load(FIXTURES / "4.7.0" / "multiclass.npz") as f:
+        X = f["X"]
+    with pytest.raises(DataError, match="base_margin"):
+        model.predict(X, base_margin=np.zeros(len(X)))
+    zero = model.predict(X, output_margin=True, base_margin=np.zeros((len(X), 3)))
+    np.testing.assert_array_equal(zero, model.predict(X, output_margin=True))  # 0.0 + x is x

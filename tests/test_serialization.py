@@ -277,7 +277,7 @@ def test_native_json_is_stable_readable_and_sniffed(tmp_path):
     model = tiny_model()
     text = native.dumps(model)
     assert text == native.dumps(model)
-    assert text.startswith(b'{\n"gbinfer_schema":[1,0],')
+    assert text.startswith(b'{\n"gbinfer_schema":[%d,%d],' % schema.SCHEMA_VERSION)
     doc = orjson.loads(text)
     assert list(doc)[:-1] == list(schema.DOCUMENT)
     assert doc["arrays"]["threshold"] == {"dtype": "float32", "shape": [3], "data": [0.5, "NaN", "NaN"]}
@@ -354,12 +354,12 @@ def test_cli_convert_and_inspect(tmp_path):
     run = subprocess.run([sys.executable, "-m", "gbinfer.cli", "inspect", str(dst)], capture_output=True,
                          text=True, env=env)
     assert run.returncode == 0, run.stderr
-    assert "container:   xgbrs 1.0, schema 1.0" in run.stdout
+    assert "container:   xgbrs 1.0, schema %d.%d" % schema.SCHEMA_VERSION in run.stdout
     assert "written by:  gbinfer" in run.stdout and "source:      xgboost 3.2.0" in run.stdout
     assert "name:        bl" in run.stdout
     run = subprocess.run([sys.executable, "-m", "gbinfer.cli", "inspect", str(tmp_path / "m.json")],
                          capture_output=True, text=True, env=env)
-    assert "container:   json, schema 1.0" in run.stdout
+    assert "container:   json, schema %d.%d" % schema.SCHEMA_VERSION in run.stdout
 
 
 # --- errors: every refusal typed, naming what is wrong ---------------------------------------------
@@ -453,7 +453,7 @@ def test_newer_minor_loads_with_a_warning(raw):
 
 def test_newer_minor_may_add_arrays(raw):
     pre, header, data = split(raw)
-    header["gbinfer_schema"] = [1, 1]
+    header["gbinfer_schema"] = [1, schema.SCHEMA_VERSION[1] + 1]
     extra = np.arange(4, dtype="<i4").tobytes()
     offset = -(-len(data) // 64) * 64
     header["arrays"].append({"name": "future_array", "dtype": "int32", "shape": [4], "offset": offset, "nbytes": 16})

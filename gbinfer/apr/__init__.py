@@ -97,7 +97,7 @@ def dumps(model, *, compression=None, metadata=None, signing_key=None, password=
 
 
 def _compression(name) -> Compression:
-    if name not in COMPRESSIONS:
+    if not (name is None or isinstance(name, str)) or name not in COMPRESSIONS:
         raise DataError(f"unknown compression {name!r}; expected None, "
                         + ", ".join(repr(n) for n in COMPRESSIONS if n))
     return COMPRESSIONS[name]
@@ -107,6 +107,8 @@ def _metadata(user, password, recipient) -> tuple[dict, Flag]:
     """The metadata map in writing order: ``created_at``, ``aprender_version``, the caller's entries."""
     from .. import __version__
 
+    if user is not None and not isinstance(user, dict):
+        raise DataError(f"metadata must be a dict with string keys, got {type(user).__name__}")
     user = dict(user or {})
     if not all(isinstance(k, str) for k in user):
         raise DataError("metadata keys must be strings")
@@ -241,6 +243,8 @@ def inspect(path_or_bytes) -> dict:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data = memoryview(path_or_bytes)
         return _describe(lambda at, n: bytes(data[at:at + n]), len(data), "<bytes>")
+    if not isinstance(path_or_bytes, (str, os.PathLike)):  # an int would be opened as a file descriptor
+        raise DataError(f"inspect() takes a path or bytes, got {type(path_or_bytes).__name__}")
     source = str(path_or_bytes)
     try:
         with open(path_or_bytes, "rb") as fh:
@@ -290,6 +294,8 @@ def keygen(prefix) -> dict:
     """
     from ..serialization import atomic_write
 
+    if not isinstance(prefix, (str, os.PathLike)):
+        raise DataError(f"keygen() takes a path prefix (str or os.PathLike), got {type(prefix).__name__}")
     prefix = os.fspath(prefix)
     sign_key, box_key = crypto.generate()
     files = {f"{prefix}.pem": sign_key, f"{prefix}.pub.pem": sign_key.public_key(),

@@ -271,7 +271,7 @@ def _parse_snapshot(view: memoryview, source: str | None) -> dict:
     config_at = start + size
     try:
         config = json.loads(bytes(view[config_at:]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nesting too deep
         raise ModelFormatError(
             source, "snapshot.config", f"at byte offset {config_at}: expected the JSON configuration ({exc})"
         ) from None

@@ -14,12 +14,13 @@ inside the tree model (3.4+); vector leaves in ``base_weights`` (up to 3.1) or i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-from ..errors import ModelFormatError, UnsupportedModelError
+from ..errors import DataError, ModelFormatError, UnsupportedModelError
 from ..forest import Semantics, assemble, check_integers
 from ..model import Dart, FeatureInfo, Linear, Model, ModelMeta, Tree
 from ..objective import Objective
@@ -28,6 +29,9 @@ from ..predict.transforms import base_score_to_margin
 
 def load(path) -> Model:
     """Load an XGBoost JSON, UBJSON or legacy binary model file."""
+    if not isinstance(path, str) and not hasattr(path, "__fspath__"):
+        raise DataError(f"load() takes a path (str or os.PathLike), got {type(path).__name__}; "
+                        "use loads() for bytes")
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -38,6 +42,12 @@ def load(path) -> Model:
 
 def loads(data: bytes, source: str | None = None) -> Model:
     """Load an XGBoost model from bytes, choosing JSON, UBJSON or legacy binary by content."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DataError(f"loads() takes bytes, got {type(data).__name__}"
+                        + ("; encode text first, e.g. text.encode()" if isinstance(data, str) else ""))
+    if source is not None and not isinstance(source, str):
+        raise DataError(f"loads(source=...) names the model in messages: a str, got {type(source).__name__}")
+    data = bytes(data)
     kind = sniff(data)
     if kind == "json":
         doc = _parse_json(data, source)
@@ -90,6 +100,9 @@ def from_document(doc, source: str | None = None) -> Model:
     learner = _obj(_get(doc, "learner", "", source), "learner", source)
     version = tuple(_int(v, f"version/{i}", source)
                     for i, v in enumerate(_list(doc.get("version", [0, 0, 0]), "version", source)))
+    if any(not 0 <= v < 2**31 for v in version):
+        i = next(i for i, v in enumerate(version) if not 0 <= v < 2**31)
+        raise ModelFormatError(source, f"version/{i}", f"is {version[i]}, expected a release number in [0, 2**31)")
     lmp_path = "learner/learner_model_param"
     lmp = _obj(_get(learner, "learner_model_param", "learner", source), lmp_path, source)
     num_features = _int(_get(lmp, "num_feature", lmp_path, source), f"{lmp_path}/num_feature", source)
@@ -103,7 +116,8 @@ def from_document(doc, source: str | None = None) -> Model:
     # 2. objective and base score (stored in output space; XGBoost links it to a margin)
     obj_doc = _obj(_get(learner, "objective", "learner", source), "learner/objective", source)
     obj_name = _str(_get(obj_doc, "name", "learner/objective", source), "learner/objective/name", source)
-    objective = Objective.xgboost(obj_name, {k: v for k, v in obj_doc.items() if k != "name"}, source=source)
+    params = _plain({k: v for k, v in obj_doc.items() if k != "name"}, "learner/objective", source)
+    objective = Objective.xgboost(obj_name, params, source=source)
     base = _base_score(lmp.get("base_score", 0.5), source)
 
     # 3. booster
@@ -128,6 +142,11 @@ def from_document(doc, source: str | None = None) -> Model:
                                f"has {len(base)} values, expected 1 or {num_outputs} (one per output)")
     base_margin = base_score_to_margin(np.resize(base, num_outputs), objective, source,
                                        f"{lmp_path}/base_score")
+    if gb_name != "gblinear" and not booster.forest.num_trees and _int(
+            lmp.get("boost_from_average", 1), f"{lmp_path}/boost_from_average", source):
+        # A model without trees whose intercept XGBoost was to estimate (trained for zero rounds)
+        # predicts its stored base score itself as the margin, unlinked: XGBoost 3.2 does.
+        base_margin = np.resize(base, num_outputs).astype(np.float32)
     if gb_name == "gblinear":
         # XGBoost's gblinear starts every output from the first base score, even when 3.1+
         # stores one per class
@@ -136,12 +155,14 @@ def from_document(doc, source: str | None = None) -> Model:
     # 4. features and metadata
     names = _strings(learner.get("feature_names"), "learner/feature_names", num_features, source)
     types = _strings(learner.get("feature_types"), "learner/feature_types", num_features, source)
-    attributes = dict(_obj(learner.get("attributes") or {}, "learner/attributes", source))
+    attributes = _plain(dict(_obj(learner.get("attributes") or {}, "learner/attributes", source)),
+                        "learner/attributes", source)
     best = attributes.get("best_iteration")
     if best is not None:
         best = _int(best, "learner/attributes/best_iteration", source)
-        if best < 0:
-            raise ModelFormatError(source, "learner/attributes/best_iteration", f"is {best}, expected >= 0")
+        if not 0 <= best < 2**31:
+            raise ModelFormatError(source, "learner/attributes/best_iteration",
+                                   f"is {best}, expected a boosting round in [0, 2**31)")
     meta = ModelMeta(
         num_features=num_features,
         num_outputs=num_outputs,
@@ -151,8 +172,20 @@ def from_document(doc, source: str | None = None) -> Model:
         best_iteration=best,
         attributes=attributes,
     )
-    features = FeatureInfo(names, types)
+    categories = None
+    if gb_name in ("gbtree", "dart"):
+        from . import xgboost_categories
+
+        cats, cats_path = xgboost_categories.find(gb, gb_name)
+        categories = xgboost_categories.parse(cats, num_features, types, version, cats_path, source)
+    features = FeatureInfo(names, types, categories)
     return Model(booster=booster, meta=meta, features=features, objective=objective)
+
+
+# Decimal numbers as XGBoost writes them: Python's float() and int() also take "1_0", "inf" or
+# non-ASCII digits, which no XGBoost writes or reads.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,40}")  # longer digit strings make int() slow and overflow anyway
 
 
 def _base_score(value, source) -> np.ndarray:
@@ -161,11 +194,14 @@ def _base_score(value, source) -> np.ndarray:
     try:
         if isinstance(value, str):
             text = value.strip()
-            if text.startswith("["):
-                text = text.strip("[]")
-            parts = [float(p) for p in text.split(",") if p.strip()]
+            if text.startswith("[") and text.endswith("]"):  # 3.1+: "[5E-1]" or "[a,b,c]"
+                text = text[1:-1]
+            parts = [p.strip() for p in text.split(",")]
+            parts = [float(p) for p in parts] if all(_NUMBER.fullmatch(p) for p in parts) else None
         elif isinstance(value, (list, np.ndarray)):
-            parts = [float(p) for p in np.asarray(value).reshape(-1)] if np.ndim(value) <= 1 else None
+            ok = np.ndim(value) == 1 and all(isinstance(p, (int, float, np.integer, np.floating))
+                                             and not isinstance(p, (bool, np.bool_)) for p in value)
+            parts = [float(p) for p in value] if ok else None
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             parts = [float(value)]
         else:
@@ -212,7 +248,13 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     if len(tree_info) != n_trees:
         raise ModelFormatError(source, f"{mpath}/tree_info", f"has {len(tree_info)} entries, expected {n_trees}")
 
-    parts = [_tree_arrays(t, i, f"{mpath}/trees/{i}", source) for i, t in enumerate(trees)]
+    # A category set is a bitset as wide as its largest code: a few bytes of file (code 2**24 - 1,
+    # slices shared between nodes) can ask for 2 MiB each. The bitsets of a model get a fixed
+    # allowance plus a share per category the file lists.
+    listed = sum(len(t["categories"]) for t in trees
+                 if isinstance(t, dict) and isinstance(t.get("categories"), (list, np.ndarray)))
+    budget = [_CATEGORY_WORDS + _WORDS_PER_CATEGORY * listed]
+    parts = [_tree_arrays(t, i, f"{mpath}/trees/{i}", source, budget) for i, t in enumerate(trees)]
     leaf_sizes = {p["leaf_size"] for p in parts}
     if len(leaf_sizes) > 1:
         raise ModelFormatError(source, f"{mpath}/trees", f"mixes leaf sizes {sorted(leaf_sizes)}")
@@ -235,7 +277,8 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     indptr = model.get("iteration_indptr")
     if indptr is not None:
         indptr = _array(indptr, np.int64, f"{mpath}/iteration_indptr", source)
-        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != n_trees or np.any(np.diff(indptr) < 0):
+        if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != n_trees or indptr.min() < 0
+                or indptr.max() > n_trees or np.any(np.diff(indptr) < 0)):  # the range first: diffs can wrap
             raise ModelFormatError(source, f"{mpath}/iteration_indptr",
                                    f"must rise from 0 to the tree count {n_trees}")
     else:
@@ -275,7 +318,11 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
     return Dart(forest=forest, iteration_indptr=indptr, weights=weights)
 
 
-def _tree_arrays(tree, index: int, path: str, source) -> dict:
+_CATEGORY_WORDS = 1 << 24  # 64 MiB of category bitsets for any model
+_WORDS_PER_CATEGORY = 4096  # and 16 KiB more per listed category (a lone code up to 131071)
+
+
+def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
     tree = _obj(tree, path, source)
     tparam = _obj(_get(tree, "tree_param", path, source), f"{path}/tree_param", source)
     n = _int(_get(tparam, "num_nodes", f"{path}/tree_param", source), f"{path}/tree_param/num_nodes", source)
@@ -351,12 +398,18 @@ def _tree_arrays(tree, index: int, path: str, source) -> dict:
         if not 0 <= node < n or is_leaf[node] or out["is_cat"][node] != 1:
             raise ModelFormatError(source, f"{path}/categories_nodes[{j}]",
                                    f"node {node} is not a categorical split; only those carry categories")
-        lo, size = segments[j], sizes[j]
+        lo, size = int(segments[j]), int(sizes[j])  # Python ints: lo + size must not wrap around
         if lo < 0 or size < 1 or lo + size > len(cats):
             raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
                                    f"slice [{lo}, {lo + size}) is empty or lies outside the {len(cats)} categories")
         values = cats[lo:lo + size]
-        bits = np.zeros(int(values.max()) // 32 + 1, dtype=np.uint32)
+        width = int(values.max()) // 32 + 1
+        budget[0] -= width
+        if budget[0] < 0:
+            raise ModelFormatError(source, f"{path}/categories_segments[{j}]",
+                                   "the category bitsets of the model would exceed their allowance (64 MiB plus "
+                                   "16 KiB per listed category): codes too large for so many sets")
+        bits = np.zeros(width, dtype=np.uint32)
         np.bitwise_or.at(bits, values // 32, (np.uint32(1) << (values % 32).astype(np.uint32)))
         words[node] = bits
     unset = np.flatnonzero(~is_leaf & (out["is_cat"] == 1))
@@ -410,11 +463,22 @@ def _int(value, path: str, source) -> int:
             raise TypeError
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise ValueError
-        if isinstance(value, str) and len(value) > 40:  # int() of a long digit string is slow
-            raise ValueError
+        if isinstance(value, str):
+            if not _INTEGER.fullmatch(value.strip()):
+                raise ValueError
+            return int(value.strip())
         return int(value)
     except (TypeError, ValueError, OverflowError):
         raise ModelFormatError(source, path, f"expected an integer, got {value!r:.80}") from None
+
+
+def _plain(value: dict, path: str, source) -> dict:
+    """``value`` if JSON can store it again: the model keeps it, and gbinfer.save writes it."""
+    try:
+        orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:
+        raise ModelFormatError(source, path, f"holds a value JSON cannot store ({exc})") from None
+    return value
 
 
 def _str(value, path: str, source) -> str:
@@ -445,10 +509,10 @@ def _array(value, dtype, path: str, source) -> np.ndarray:
             raise ModelFormatError(source, path, "expected a flat array of numbers") from None
     else:
         raise ModelFormatError(source, path, f"expected an array, got {type(value).__name__}")
+    if raw.ndim != 1:  # before the size test: [[]] is no empty array
+        raise ModelFormatError(source, path, f"expected a flat array, got shape {raw.shape}")
     if not raw.size:
         return np.zeros(0, dtype=dtype)
-    if raw.ndim != 1:
-        raise ModelFormatError(source, path, f"expected a flat array, got shape {raw.shape}")
     if np.dtype(dtype).kind in "iu":
         check_integers(raw, dtype, path, source)
     elif raw.dtype.kind not in "fiub":

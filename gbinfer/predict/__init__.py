@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from ..data import DataMatrix
+from ..encode import encode
 from ..errors import DataError
 from ..forest import FEATURE_MASK
 from ..model import Dart, FeatureInfo, Linear, Model
@@ -62,6 +63,7 @@ def walk_layout(booster) -> WalkLayout:
 def rows(model: Model, data):
     """``data`` as the kernels read it, checked against the model's features: a float32 2-D
     array, or ``SparseRows`` for sparse input (never made dense)."""
+    dm = None
     if type(data) is np.ndarray and data.dtype == np.float32 and data.ndim == 2:
         X, names = data, None
     else:
@@ -77,6 +79,8 @@ def rows(model: Model, data):
         absent = [n for n in expected if n not in names]
         raise DataError(f"feature names differ from the model's; model features absent from data: {absent[:10]}"
                         if absent else "feature names are the model's but in another order")
+    if dm is not None and dm.categorical is not None:
+        X = encode(model, dm)  # the model re-codes categorical columns through its training categories
     return X
 
 
@@ -97,14 +101,48 @@ def tree_range(model: Model, iteration_range) -> tuple[int, int]:
     booster = model.booster
     if iteration_range is None:
         return 0, int(booster.iteration_indptr[-1])
+    pair = _rounds_pair(iteration_range)
     rounds = booster.num_iterations
-    begin, end = (int(v) for v in iteration_range)
+    begin, end = pair
     if end == 0:
         end = rounds
     if not 0 <= begin < end <= rounds:
-        raise DataError(f"iteration_range {tuple(iteration_range)} must satisfy 0 <= begin < end <= {rounds} "
+        raise DataError(f"iteration_range {pair} must satisfy 0 <= begin < end <= {rounds} "
                         f"(the model has {rounds} boosting rounds; (0, 0) means all)")
     return int(booster.iteration_indptr[begin]), int(booster.iteration_indptr[end])
+
+
+def _rounds_pair(iteration_range) -> tuple[int, int] | None:
+    """``iteration_range`` as two Python ints (None stays None); anything else is refused by name."""
+    if iteration_range is None:
+        return None
+    try:
+        pair = tuple(iteration_range)
+    except TypeError:
+        pair = ()
+    if isinstance(iteration_range, (str, bytes)) or len(pair) != 2 or not all(_is_int(v) for v in pair):
+        raise DataError(f"iteration_range must be a pair of ints (begin, end), e.g. (0, 10), or None or (0, 0) "
+                        f"for every round; got {_shown(iteration_range)}")
+    return int(pair[0]), int(pair[1])
+
+
+def check_options(*, output_margin=False, nthread=None) -> None:
+    """The flag and thread count of a predict call, checked once at ``Model``'s edge for every
+    engine; the usual values cost one comparison each."""
+    if output_margin is not False and output_margin is not True and not isinstance(output_margin, np.bool_):
+        raise DataError(f"output_margin must be True or False, got {_shown(output_margin)}")
+    if nthread is not None and not _is_int(nthread):
+        raise DataError(f"nthread must be an int (threads to use; None, 0 or -1: every core), got "
+                        f"{_shown(nthread)}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return f"{text[:60]}{'...' if len(text) > 60 else ''} ({type(value).__name__})"
 
 
 def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
@@ -113,10 +151,25 @@ def _initial_margin(model: Model, n: int, base_margin) -> np.ndarray:
         out = np.empty((n, k), dtype=np.float32)
         out[:] = model.meta.base_score
         return out
-    bm = np.asarray(base_margin, dtype=np.float32)
-    if bm.size != n * k:
-        raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
-    return np.array(bm.reshape(n, k), dtype=np.float32, order="C")
+    return np.array(base_margin_rows(base_margin, n, k).reshape(n, k), dtype=np.float32, order="C")
+
+
+def base_margin_rows(base_margin, n: int, k: int) -> np.ndarray:
+    """``base_margin`` as numbers of shape (rows, outputs), or flattened row by row as XGBoost's
+    DMatrix reads a 1-D one. Any other shape, even with the right count, is refused: an
+    (outputs, rows) array would otherwise be read silently in the wrong order."""
+    try:
+        bm = np.asarray(base_margin)
+    except (TypeError, ValueError):  # ragged nesting
+        bm = np.asarray(None)
+    if bm.dtype.kind not in "fiu":
+        raise DataError(f"base_margin must be an array of numbers, got {_shown(base_margin)} with dtype {bm.dtype}")
+    if bm.shape in ((n, k), (n * k,)):
+        return bm
+    flat = f"({n},)" if k == 1 else f"({n * k},) (flattened row by row)"
+    hint = "; it looks transposed: pass base_margin.T" if bm.shape == (k, n) else ""
+    raise DataError(f"base_margin has {bm.size} values in shape {bm.shape}; expected ({n}, {k}) (rows x outputs) "
+                    f"or {flat}{hint}")
 
 
 def _run(serial_kernel, parallel_kernel, n_rows: int, nthread, args) -> None:
@@ -148,7 +201,7 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
     booster = model.booster
     n, k = X.shape[0], model.meta.num_outputs
     if isinstance(booster, Linear):
-        if iteration_range not in (None, (0, 0)):
+        if _rounds_pair(iteration_range) not in (None, (0, 0)):
             raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
         out = _initial_margin(model, n, base_margin)
         kernels.linear_margin(_kernel_rows(X, None), booster.weights, booster.bias, out)
@@ -234,4 +287,5 @@ def _squeeze(out: np.ndarray) -> np.ndarray:
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
-__all__ = ["predict", "predict_leaf", "predict_margin", "rows", "walk_layout", "warmup"]
+__all__ = ["base_margin_rows", "check_options", "predict", "predict_leaf", "predict_margin", "rows", "walk_layout",
+           "warmup"]

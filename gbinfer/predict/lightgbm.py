@@ -186,7 +186,7 @@ def _kernel_rows(X, table):
 
 
 def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    from . import _run, tree_range
+    from . import _run, base_margin_rows, tree_range
 
     booster = model.booster
     forest = booster.forest
@@ -201,10 +201,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     if base_margin is None:
         out = np.zeros((n, k), dtype=np.float64)
     else:
-        bm = np.asarray(base_margin, dtype=np.float64)
-        if bm.size != n * k:
-            raise DataError(f"base_margin has {bm.size} values; expected {n * k} (rows x outputs = {n} x {k})")
-        out = np.array(bm.reshape(n, k), dtype=np.float64, order="C")
+        out = np.array(base_margin_rows(base_margin, n, k).reshape(n, k), dtype=np.float64, order="C")
     _run(K.margin_serial, K.margin_parallel, n, nthread, (_kernel_rows(X, table), *margin_args, order, t0, t1, out))
     if not output_margin:
         rounds = (t1 - t0) // k

@@ -47,6 +47,11 @@ class NewerFormatWarning(UserWarning):
     """The file's container format has a newer minor version than this gbinfer writes."""
 
 
+def _is_int(value) -> bool:
+    """A JSON integer: ``true`` is a bool, which Python would also take for 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
@@ -227,10 +232,10 @@ def read_spec(buf, source: str | None = None, *, verify: bool = True) -> "schema
             if count * dt.itemsize > data_len:
                 raise ModelFormatError(source, f"{where}/shape",
                                        f"{shape} of {dtype} needs more than the {data_len}-byte array section")
-        if not isinstance(nbytes, int) or nbytes != count * dt.itemsize:
+        if not _is_int(nbytes) or nbytes != count * dt.itemsize:
             raise ModelFormatError(source, f"{where}/nbytes",
                                    f"is {nbytes!r}, but shape {shape} of {dtype} needs {count * dt.itemsize} bytes")
-        if not isinstance(offset, int) or offset != _align(end):
+        if not _is_int(offset) or offset != _align(end):
             raise ModelFormatError(source, f"{where}/offset",
                                    f"is {offset!r}, expected {_align(end)} (the next {ALIGN}-byte boundary after "
                                    "the previous array: no holes, no overlap)")

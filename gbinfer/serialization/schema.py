@@ -23,11 +23,18 @@ number in the source library's tree (what ``predict_leaf`` reports).
 Versioning: ``(major, minor)``. A minor version only adds (optional keys and arrays that a reader
 may ignore without changing any prediction, or new enum values, which an older reader refuses by
 name). Another major is refused with ``UnsupportedVersion``; a newer minor loads with a
-``NewerSchemaWarning``; an older major is upgraded link by link through ``_UPGRADES``.
+``NewerSchemaWarning``; an older major is upgraded link by link through ``_UPGRADES``, an older
+minor of the same major gets the keys added since (``_MINOR_UPGRADES``).
+
+History: 1.0 the first; 1.1 adds ``features.category_types`` and fills ``features.categories``:
+the categories each feature was trained on, in training-code order (XGBoost 3.1+), which
+categorical input is re-coded through by value. Integer categories are written as their decimal
+strings (exact for 64-bit values, which JSON numbers are not), so a 1.0 reader still reads them.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field, fields
 from enum import Enum, IntEnum
@@ -37,7 +44,7 @@ import orjson
 
 from ..errors import ModelFormatError, UnsupportedModelError, UnsupportedVersion
 
-SCHEMA_VERSION = (1, 0)
+SCHEMA_VERSION = (1, 1)
 VERSION_KEY = "gbinfer_schema"  # first key of every document: how the loader recognises native JSON
 
 
@@ -97,21 +104,28 @@ _ENUMS = {
 
 # --- the document: every non-array value, with its type ----------------------------------------
 # Types: int, str, dict (free-form JSON object), int_list, str_list, categories (list per feature of
-# a list of category names, or null), enum:<name>; a trailing "?" allows null. Keys appear in this
-# order; in a document of the same or an older minor version every key is present.
+# a list of category names, or null), category_types (list per feature of a CATEGORY_TYPES name, or
+# null), enum:<name>; a trailing "?" allows null. Keys appear in this order; in a document of the
+# same minor version every key is present, and an older minor is given the keys added since.
 
 DOCUMENT = {
     VERSION_KEY: "version",
     "provenance": {"source_library": "str", "source_version": "int_list", "writer": "str"},
     "model": {"num_features": "int", "num_outputs": "int", "best_iteration": "int?", "source_attributes": "dict"},
     "objective": {"name": "str", "transform": "enum:transform", "link": "enum:link", "params": "dict"},
-    "features": {"names": "str_list?", "types": "str_list?", "categories": "categories?"},
+    "features": {"names": "str_list?", "types": "str_list?", "categories": "categories?",
+                 "category_types": "category_types?"},
     "booster": {"kind": "enum:booster_kind", "semantics": "enum:semantics?", "layout": "enum:layout?",
                 "num_trees": "int", "num_nodes": "int", "leaf_size": "int"},
     "metadata": {"name": "str?", "description": "str?", "hyperparameters": "dict", "metrics": "dict",
                  "custom": "dict"},
 }
 METADATA_KEYS = tuple(DOCUMENT["metadata"])
+# Per feature, what its categories are: "str", or the integer type they were trained with (written
+# as decimal strings). A feature with a type but null categories has training categories its source
+# stored unreadably (XGBoost <= 3.3, non-ASCII strings): codes work, re-coding by value is refused.
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")
+CATEGORY_TYPES = ("str", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 
 
 # --- the arrays ------------------------------------------------------------------------------
@@ -174,6 +188,7 @@ class FeaturesSpec:
     names: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None  # the source's spelling; XGBoost: "c" categorical, "q"/"int"/... numeric
     categories: tuple[tuple[str, ...] | None, ...] | None = None  # category names per feature, when known
+    category_types: tuple[str | None, ...] | None = None  # per feature: a CATEGORY_TYPES name or None (1.1)
 
 
 @dataclass(frozen=True)
@@ -249,7 +264,8 @@ def to_document(spec: ModelSpec) -> tuple[dict, dict]:
         "features": {"names": list(f.names) if f.names is not None else None,
                      "types": list(f.types) if f.types is not None else None,
                      "categories": [list(c) if c is not None else None for c in f.categories]
-                     if f.categories is not None else None},
+                     if f.categories is not None else None,
+                     "category_types": list(f.category_types) if f.category_types is not None else None},
         "booster": {"kind": b.kind.value, "semantics": b.semantics.value if b.semantics else None,
                     "layout": b.layout.value if b.layout else None, "num_trees": b.num_trees,
                     "num_nodes": b.num_nodes, "leaf_size": b.leaf_size},
@@ -276,8 +292,14 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
     if major > SCHEMA_VERSION[0] or major < 1:
         raise UnsupportedVersion(source, VERSION_KEY, f"{major}.{minor}",
                                  f"schema {SCHEMA_VERSION[0]}.x and older majors back to 1")
-    # 1. upgrade older majors, one link at a time (each link: document + arrays of major N -> N + 1)
-    while major < SCHEMA_VERSION[0]:
+    # 1. upgrade: first to the last minor of its major (the keys each minor added), then one major
+    # link at a time (each link: document + arrays of major N -> N + 1)
+    while True:
+        while (major, minor) in _MINOR_UPGRADES:
+            doc = _MINOR_UPGRADES[major, minor](doc, source)
+            major, minor = read_version(doc, source)
+        if major >= SCHEMA_VERSION[0]:
+            break
         doc, arrays = _UPGRADES[major](doc, arrays, source)
         major, minor = read_version(doc, source)
     newer = minor > SCHEMA_VERSION[1]
@@ -304,10 +326,13 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
         if not 0 <= bv[key] < 2**31:
             raise ModelFormatError(source, f"booster/{key}", f"is {bv[key]}, out of range [0, 2**31)")
     booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"])
-    for key in ("names", "types", "categories"):
+    for key in ("names", "types", "categories", "category_types"):
         if fv[key] is not None and len(fv[key]) != mv["num_features"]:
             raise ModelFormatError(source, f"features/{key}",
                                    f"has {len(fv[key])} entries, expected num_features = {mv['num_features']}")
+    if (fv["categories"] is None) != (fv["category_types"] is None):
+        raise ModelFormatError(source, "features/category_types",
+                               "categories and category_types must both be null or both be lists")
     # 3. the arrays: names, dtypes and shapes against ARRAYS
     dims = {"outputs": mv["num_outputs"], "features": mv["num_features"], "nodes": bv["num_nodes"],
             "nodes+1": bv["num_nodes"] + 1, "trees": bv["num_trees"], "trees+1": bv["num_trees"] + 1,
@@ -345,7 +370,8 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
             tuple(fv["names"]) if fv["names"] is not None else None,
             tuple(fv["types"]) if fv["types"] is not None else None,
             tuple(tuple(c) if c is not None else None for c in fv["categories"])
-            if fv["categories"] is not None else None),
+            if fv["categories"] is not None else None,
+            tuple(fv["category_types"]) if fv["category_types"] is not None else None),
         booster=booster,
         metadata=UserMetadata(**uv),
         arrays=checked,
@@ -356,6 +382,21 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
 # (and sets its VERSION_KEY). Schema 1 is the first, so the chain is empty today; schema 2 adds the
 # link 1 -> 2 here, and the golden files under fixtures/schema/v1/ keep proving it.
 _UPGRADES: dict = {}
+
+
+def _add_category_types(doc: dict, source) -> dict:
+    """1.0 -> 1.1: ``features.category_types``. 1.0 defined ``categories`` as category names, so a
+    feature with a list there has string categories."""
+    features = doc.get("features")
+    if not isinstance(features, dict):
+        return doc  # the key-by-key check names what is wrong
+    cats = features.get("categories")
+    types = ["str" if c is not None else None for c in cats] if isinstance(cats, list) else None
+    return dict(doc, **{VERSION_KEY: [1, 1]}, features=dict(features, category_types=types))
+
+
+# Minor links within a major: _MINOR_UPGRADES[(major, minor)](doc, source) adds the keys of the next minor.
+_MINOR_UPGRADES: dict = {(1, 0): _add_category_types}
 
 
 def _check_tree(doc, layout: dict, path: str, source, newer: bool) -> dict:
@@ -401,6 +442,9 @@ def _check_value(value, kind: str, where: str, source):
     if kind == "str_list":
         return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else bad(
             "a list of strings")
+    if kind == "category_types":
+        ok = isinstance(value, list) and all(t is None or t in CATEGORY_TYPES for t in value)
+        return value if ok else bad(f"a list (per feature) of null or one of {', '.join(CATEGORY_TYPES)}")
     if kind == "categories":
         ok = isinstance(value, list) and all(c is None or (isinstance(c, list) and all(isinstance(s, str) for s in c))
                                              for c in value)
@@ -500,7 +544,7 @@ def from_runtime(model, metadata=None) -> ModelSpec:
         source_attributes=_plain(dict(meta.attributes or {}), "meta.attributes"),
         objective=ObjectiveSpec(obj.name, obj.transform.name.lower(), obj.link.name.lower(),
                                 _plain(dict(obj.params or {}), "objective.params")),
-        features=FeaturesSpec(model.features.names, model.features.types, None),
+        features=_features_spec(model.features),
         booster=spec,
         metadata=user,
         arrays=arrays,
@@ -648,7 +692,8 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
                                                                     "XGBoost refuses it")
             _finite(a["tree_weight"], "tree_weight", source)
         indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
-        if len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or np.any(np.diff(indptr) < 0):
+        if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != b.num_trees or indptr.min() < 0
+                or indptr.max() > b.num_trees or np.any(np.diff(indptr) < 0)):  # the range first: diffs can wrap
             raise ModelFormatError(source, "arrays/iteration_indptr",
                                    f"must rise from 0 to the tree count {b.num_trees}")
         indptr.flags.writeable = False
@@ -686,7 +731,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
         attributes=dict(spec.source_attributes) if lightgbm is None else lightgbm[2],
         user_metadata=user,
     )
-    features = FeatureInfo(spec.features.names, spec.features.types)
+    features = FeatureInfo(spec.features.names, spec.features.types, _training_categories(spec.features, source))
     return Model(booster=booster, meta=meta, features=features, objective=objective)
 
 
@@ -705,3 +750,41 @@ def _finite(arr: np.ndarray, name: str, source) -> None:
     if not np.all(np.isfinite(arr)):
         node = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ModelFormatError(source, f"arrays/{name}[{node}]", f"is {arr[node]}, expected a finite number")
+
+
+def _features_spec(features) -> FeaturesSpec:
+    cats = getattr(features, "categories", None)
+    if cats is None:
+        return FeaturesSpec(features.names, features.types, None, None)
+    values = tuple(None if c is None or c.values is None else tuple(str(v) for v in c.values) for c in cats)
+    return FeaturesSpec(features.names, features.types, values, tuple(None if c is None else c.dtype for c in cats))
+
+
+def _training_categories(features: FeaturesSpec, source):
+    """The runtime ``TrainingCategories`` per feature, each value checked: integers are canonical
+    decimal strings within their type, no category appears twice."""
+    from ..model import TrainingCategories
+
+    if features.categories is None:
+        return None
+    out = []
+    for f, (values, kind) in enumerate(zip(features.categories, features.category_types)):
+        where = f"features/categories/{f}"
+        if kind is None:
+            if values is not None:
+                raise ModelFormatError(source, f"features/category_types/{f}", "is null but the feature has categories")
+            out.append(None)
+            continue
+        if values is not None and kind != "str":
+            info = np.iinfo(kind)
+            parsed = []
+            for v in values:
+                n = int(v) if _DECIMAL.fullmatch(v) else None
+                if n is None or str(n) != v or not info.min <= n <= info.max:
+                    raise ModelFormatError(source, where, f"category {v!r:.40} is not a decimal {kind}")
+                parsed.append(n)
+            values = tuple(parsed)
+        if values is not None and len(set(values)) != len(values):
+            raise ModelFormatError(source, where, "holds a category more than once")
+        out.append(TrainingCategories(kind, values))
+    return tuple(out) if any(c is not None for c in out) else None

@@ -1,0 +1,1 @@
+"""Fuzzing of the model loaders (see README, "Fuzzing")."""

@@ -1,0 +1,110 @@
+"""The fuzz suite: every mutated model file ends in a typed gbinfer error or in margins equal,
+bit for bit, to the independent reference walk of the same file (see ``worker.verdict``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gbinfer
+from gbinfer.compat import ubjson
+from gbinfer.errors import ModelFormatError
+
+from . import harness, mutators, reference
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = harness.Worker()
+    yield w
+    w.close()
+
+
+@pytest.mark.parametrize("fmt", harness.FORMATS)
+def test_mutated_files_give_a_typed_error_or_the_reference_margins(fmt, fuzz_trials, fuzz_seed, worker, tmp_path):
+    report = harness.run(fmt, fuzz_trials, base_seed=fuzz_seed, findings_dir=tmp_path, worker=worker)
+    assert report.trials == fuzz_trials
+    shown = "\n".join(f"{kind}: {detail.splitlines()[-1] if detail else ''} [{saved}]"
+                      for kind, detail, saved in report.findings[:10])
+    assert not report.findings, f"{report.line()}\n{shown}"
+    if fuzz_trials >= 100:  # the mutations keep enough files loadable for the comparison to mean something
+        assert report.outcomes["exact"] >= fuzz_trials // 20, report.line()
+
+
+def test_the_reference_reproduces_xgboost_on_every_seed():
+    for fmt in harness.FORMATS:
+        compared = 0
+        for name, data in harness.seeds(fmt).items():
+            npz = ROOT / "fixtures" / ("schema" if fmt in ("xgbrs", "native_json") else "xgboost") / (
+                name.rsplit(".", 1)[0] + ".npz")
+            if not npz.exists():  # tests/data models and the wrapped ones: checked against gbinfer below
+                continue
+            expected = np.load(npz)
+            got = reference.margins(reference.read(data), expected["X"].astype(np.float64).tolist())
+            want = np.asarray(expected["margin"], dtype=np.float32).reshape(got.shape)
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
+            compared += 1
+        assert compared >= 2, fmt
+
+
+def test_the_reference_agrees_with_gbinfer_on_every_seed():
+    rng = np.random.default_rng(0)
+    for fmt in harness.FORMATS:
+        for name, data in harness.seeds(fmt).items():
+            ref = reference.read(data)
+            X = rng.normal(0, 2, (40, ref.num_features)).astype(np.float32)
+            X[rng.random(X.shape) < 0.1] = np.nan
+            got = np.asarray(gbinfer.load(data).predict(X, output_margin=True)).reshape(-1)
+            want = reference.margins(ref, X.astype(np.float64).tolist()).reshape(-1)
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
+
+
+def test_a_trial_past_its_timeout_is_reported_as_a_hang(worker, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_bytes(harness.seeds("xgboost_json")["3.2.0/binary_logistic.json"])
+    assert worker.judge(path)["outcome"] == "exact"
+    assert worker.judge(path, timeout=0.0)["kind"] == "hang"
+
+
+def test_a_trial_is_the_same_file_every_time():
+    data, note = harness.trial_bytes("xgboost_json", sorted(harness.seeds("xgboost_json").items()), 0, 3)
+    again, note_again = harness.trial_bytes("xgboost_json", sorted(harness.seeds("xgboost_json").items()), 0, 3)
+    assert (data, note) == (again, note_again)
+
+
+# --- the UBJSON decoder against the reference's own, on generated documents -------------------------
+
+_keys = st.text(min_size=0, max_size=6)
+_scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1)
+            | st.floats(width=32, allow_nan=False) | st.text(max_size=8))
+_docs = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_keys, inner, max_size=5),
+                     max_leaves=30)
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=_docs, seed=st.integers(0, 2**32), cut=st.integers(0, 2**16))
+def test_ubjson_decoder_agrees_with_the_reference_decoder(doc, seed, cut):
+    import random
+
+    data = mutators.ubj_encode(doc, random.Random(seed))
+    assert _plain(ubjson.decode(data)) == reference.ubj_decode(data)
+    short = data[:cut % len(data)]
+    with pytest.raises(ModelFormatError):
+        ubjson.decode(short)
+

@@ -1,0 +1,191 @@
+"""The fuzz oracle, run in a child process so that a crash, a hang or a runaway allocation in
+the loader ends one trial instead of the run (``harness.Worker`` starts it with RLIMIT_AS set).
+
+Protocol: one file path per line on stdin; one JSON verdict per line on stdout:
+``{"outcome": "typed" | "exact" | "finding", "kind": ..., "detail": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference  # noqa: E402
+
+import gbinfer  # noqa: E402
+from gbinfer.errors import GbinferError  # noqa: E402
+
+PEAK_LIMIT = 1 << 30  # resident bytes a trial of these small seeds may reach before it is a finding
+WIDE = 64  # columns given values; wider models get the rest as missing entries of a sparse matrix
+
+
+def inputs(ref: reference.RefModel) -> tuple[list, object]:
+    """A fixed small input for the model: random values, category-like integers, special values,
+    and rows that put a split's feature exactly on its threshold. Returns the rows the reference
+    walks (missing past ``WIDE``) and the data handed to gbinfer (dense, or sparse when wide)."""
+    nf = ref.num_features
+    w = min(nf, WIDE)
+    rng = np.random.default_rng(12345)
+    blocks = [rng.normal(0, 2, (10, w)), rng.integers(0, 12, (6, w)).astype(np.float64),
+              np.full((1, w), np.nan), np.zeros((1, w)), np.full((1, w), -0.0), np.full((1, w), np.inf),
+              np.full((1, w), -np.inf), np.full((1, w), 3e38), np.full((1, w), -3.0), np.full((1, w), 16777216.0)]
+    X = np.concatenate(blocks).astype(np.float32)
+    X[:16][rng.random((16, w)) < 0.15] = np.nan
+    splits = [(f, t) for tree in ref.trees for f, t, left in zip(tree.feature, tree.threshold, tree.left)
+              if left != -1 and 0 <= f < w]
+    extra = []
+    for f, t in [splits[i] for i in rng.choice(len(splits), min(8, len(splits)), replace=False)] if splits else []:
+        row = rng.normal(0, 2, w).astype(np.float32)
+        row[f] = t
+        extra.append(row)
+    if extra:
+        X = np.concatenate([X, np.array(extra, dtype=np.float32)])
+    rows = X.astype(np.float64).tolist()  # float32 values, exactly
+    if nf <= WIDE:
+        return rows, X
+    import scipy.sparse as sp
+
+    r, c = np.nonzero(~np.isnan(X))
+    sparse = sp.csr_matrix((X[r, c], (r, c)), shape=(X.shape[0], nf), dtype=np.float32)
+    return [_Row(row) for row in rows], sparse
+
+
+class _Row(list):
+    """A row whose columns past the dense block are missing."""
+
+    def __getitem__(self, i):
+        return list.__getitem__(self, i) if i < len(self) else float("nan")
+
+
+def verdict(path: str) -> dict:
+    data = Path(path).read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = gbinfer.load(path)
+        except GbinferError as exc:
+            if path not in str(exc):
+                return {"outcome": "finding", "kind": "message without the file name",
+                        "detail": f"{type(exc).__name__}: {exc}"[:500]}
+            field = getattr(exc, "field", None) or ""
+            return {"outcome": "typed", "kind": type(exc).__name__, "field": field.split("/")[-1][:40]}
+        except BaseException as exc:  # noqa: BLE001 - every other exception is what we look for
+            return {"outcome": "finding", "kind": f"raw {type(exc).__name__}",
+                    "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    try:
+        ref = reference.read(data)
+    except reference.Invalid as exc:
+        return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}
+    except Exception as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"reference bug {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-4:])[-1500:]}
+    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
+        return {"outcome": "finding", "kind": "shape differs",
+                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
+                          f"{(ref.num_features, ref.num_outputs)}"}
+    rows, data_in = inputs(ref)
+    try:
+        got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float32)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    want = reference.margins(ref, rows)
+    got = got.reshape(want.shape)
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    if not same.all():
+        r, c = np.argwhere(~same)[0]
+        return {"outcome": "finding", "kind": "predictions differ",
+                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
+                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    return _same_walks(model, ref, rows, data_in) or _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def _same_walks(model, ref, rows, data_in) -> dict | None:
+    """The leaves reached (as the source numbers them) and the margins of the first and the later
+    boosting rounds, where the file states its rounds, against the reference."""
+    if ref.linear is not None:
+        return None
+    try:
+        got = np.asarray(model.predict_leaf(data_in), dtype=np.float32).reshape(len(rows), -1)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict_leaf raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    want = reference.leaves(ref, rows)
+    if got.shape != want.shape or not np.array_equal(got, want):
+        return {"outcome": "finding", "kind": "leaves differ", "detail": f"gbinfer {got.shape}, reference {want.shape}"}
+    indptr = ref.indptr
+    if indptr is None or len(indptr) < 3:
+        return None
+    if list(model.booster.iteration_indptr) != indptr:
+        return {"outcome": "finding", "kind": "rounds differ", "detail": f"{list(model.booster.iteration_indptr)[:8]} "
+                                                                         f"vs {indptr[:8]}"}
+    for begin, end in ((0, 1), (1, len(indptr) - 1)):
+        got = np.asarray(model.predict(data_in, iteration_range=(begin, end), output_margin=True), dtype=np.float32)
+        want = reference.margins(ref, rows, (indptr[begin], indptr[end]))
+        got = got.reshape(want.shape)
+        if not ((got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))).all():
+            return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({begin}, {end})"}
+    return None
+
+
+def _afterwards(model, data_in, margin, path) -> dict | None:
+    """A model that loaded must also predict its outputs and leaves, and survive a save in both of
+    gbinfer's formats with the same margins: a load that lets through what these trip on is a
+    defect of the loader too."""
+    step = "predict"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(data_in)
+            if hasattr(model.booster, "forest"):
+                step = "predict_leaf"
+                model.predict_leaf(data_in)
+                if model.booster.num_iterations >= 1:
+                    step = "iteration_range"
+                    model.predict(data_in, iteration_range=(0, 1), output_margin=True)
+            for suffix in (".json", ".xgbrs"):
+                step = f"save {suffix}"
+                copy = Path(path).with_name("roundtrip" + suffix)
+                gbinfer.save(model, copy)
+                step = f"reload {suffix}"
+                again = gbinfer.load(copy).predict(data_in, output_margin=True)
+                again = np.asarray(again, dtype=np.float32).reshape(margin.shape)
+                if not np.array_equal(again.view(np.uint32), margin.view(np.uint32)) and not (
+                        np.array_equal(np.isnan(again), np.isnan(margin))
+                        and np.array_equal(again[~np.isnan(again)], margin[~np.isnan(margin)])):
+                    return {"outcome": "finding", "kind": f"round trip through {suffix} changes predictions",
+                            "detail": ""}
+    except BaseException as exc:  # noqa: BLE001 - a typed error here is a finding as well: the load let it through
+        return {"outcome": "finding", "kind": f"{step} raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    return None
+
+
+def main():
+    for line in sys.stdin:
+        path = line.strip()
+        if not path:
+            continue
+        try:
+            out = verdict(path)
+        except MemoryError:
+            out = {"outcome": "finding", "kind": "raw MemoryError", "detail": "outside the loader's own handlers"}
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if peak > PEAK_LIMIT:  # the peak never falls: report it once, and let a fresh worker go on
+            out = {"outcome": "finding", "kind": "huge allocation",
+                   "detail": f"the process reached {peak >> 20} MiB resident ({out['outcome']})", "restart": True}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+        if out.get("restart"):
+            return
+
+
+if __name__ == "__main__":
+    main()

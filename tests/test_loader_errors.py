@@ -329,3 +329,16 @@ def test_a_linear_model_without_weights_declaring_many_features_is_refused():
     finally:
         tracemalloc.stop()
     assert peak < 64 << 20
+
+
+def test_schema_1_0_document_whose_features_is_not_an_object_is_refused_not_looped():
+    # the 1.0 -> 1.1 link has nothing to add to a malformed "features"; the upgrade must still move on
+    import orjson
+
+    from gbinfer.serialization import json as native_json
+
+    doc = orjson.loads((Path(__file__).parent.parent / "fixtures" / "schema" / "v1" / "dart.json").read_bytes())
+    doc["gbinfer_schema"] = [1, 0]
+    doc["features"] = 5
+    with pytest.raises(ModelFormatError, match="features"):
+        native_json.loads(orjson.dumps(doc), "bad.json")

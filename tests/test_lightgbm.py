@@ -46,6 +46,12 @@ def _check(booster, X, model=None):
     np.testing.assert_array_equal(model.predict(X, output_margin=True), booster.predict(X, raw_score=True))
     np.testing.assert_array_equal(model.predict(X), booster.predict(X))
     np.testing.assert_array_equal(model.predict_leaf(X), booster.predict(X, pred_leaf=True))
+    raw, pred = booster.predict(X, raw_score=True), booster.predict(X)
+    for i in [*range(4), *range(max(len(X) - len(SPECIAL), 0), len(X))]:  # one row takes its own path
+        if i < len(X) and isinstance(X, np.ndarray):
+            row = np.ascontiguousarray(X[i:i + 1])
+            np.testing.assert_array_equal(model.predict(row, output_margin=True), raw[i:i + 1], strict=True)
+            np.testing.assert_array_equal(model.predict(row), pred[i:i + 1], strict=True)
     rounds = booster.current_iteration()
     if rounds >= 3:
         a, b = 1, rounds - 1

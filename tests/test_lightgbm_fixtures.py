@@ -45,6 +45,13 @@ def test_fixture(path):
     elif (path.parent.name, path.stem) != OLD_RF:
         np.testing.assert_array_equal(model.predict(X), expected["pred"])
     np.testing.assert_array_equal(model.predict_leaf(X), expected["leaf"])
+    exact_pred = (path.parent.name, path.stem) != OLD_RF and not (
+        path.stem == "cross_entropy_lambda" and tuple(map(int, path.parent.name.split(".")[:2])) < (3, 3))
+    for i in range(min(len(X), 8)):  # one row at a time takes its own path
+        row = np.ascontiguousarray(X[i:i + 1])
+        np.testing.assert_array_equal(model.predict(row, output_margin=True), expected["raw"][i:i + 1], strict=True)
+        if exact_pred:
+            np.testing.assert_array_equal(model.predict(row), expected["pred"][i:i + 1], strict=True)
     if "range_raw" in expected:
         rounds = model.booster.num_iterations
         np.testing.assert_array_equal(model.predict(X, iteration_range=(1, rounds - 1), output_margin=True),

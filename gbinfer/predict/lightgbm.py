@@ -31,7 +31,8 @@ def is_lightgbm(model) -> bool:
 
 
 def _layout(booster) -> tuple:
-    """(margin args, leaf args, feature -> slot table, trees by depth), built once per booster."""
+    """(margin args, leaf args, feature -> slot table, trees by depth, one-row args or None
+    for linear trees), built once per booster."""
     layout = _layouts.get(booster)
     if layout is None:
         f = booster.forest
@@ -53,7 +54,9 @@ def _layout(booster) -> tuple:
         table = np.full((width, 4), -1, dtype=np.int32)
         table[features, kinds] = np.arange(len(features), dtype=np.int32)
         by_depth = np.argsort(f.tree_depth, kind="stable").astype(np.int64)
-        layout = (margin, leaf, table, by_depth)
+        walk = (roots[by_depth].astype(np.int64) | (by_depth << 32)) if not f.has_linear else None
+        one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_offsets, cat_bits)
+        layout = (margin, leaf, table, by_depth, one_row)
         _layouts[booster] = layout
     return layout
 
@@ -186,13 +189,19 @@ def _kernel_rows(X, table):
 
 
 def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
+    if type(data) is np.ndarray and data.ndim == 2 and data.shape[0] == 1 and iteration_range is None and \
+            base_margin is None and data.dtype.char in "fd" and data.flags.c_contiguous and \
+            data.shape[1] == model.meta.num_features:
+        one_row = _layout(model.booster)[4]
+        if one_row is not None:
+            return _predict_one_row(model, data, one_row, output_margin)
     from . import _run, base_margin_rows, tree_range
 
     booster = model.booster
     forest = booster.forest
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    margin_args, _, table, by_depth = _layout(booster)
+    margin_args, _, table, by_depth, _ = _layout(booster)
     if (t0, t1) == (0, forest.num_trees):
         order = by_depth
     else:
@@ -212,12 +221,28 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     return out[:, 0] if k == 1 else out
 
 
+def _predict_one_row(model, row, one_row, output_margin):
+    """The whole of ``predict`` for one C-ordered float row of the model's width with every
+    tree: what the general path checks holds already, so all that is left is one kernel call."""
+    k = model.meta.num_outputs
+    out = np.zeros(k, dtype=np.float64)
+    if output_margin:
+        K.margin_one_row(row, *one_row, 1.0, 0, 1.0, out)
+    else:
+        forest = model.booster.forest
+        divisor = float(forest.num_trees // k) if forest.average_output and forest.num_trees >= k else 1.0
+        objective = model.objective
+        sigmoid = float(objective.params.get("sigmoid", 1.0)) if objective.transform == Transform.SIGMOID else 1.0
+        K.margin_one_row(row, *one_row, divisor, int(objective.transform), sigmoid, out)
+    return out if k == 1 else out.reshape(1, k)
+
+
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     from . import _run, tree_range
 
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    _, leaf_args, table, _ = _layout(model.booster)
+    _, leaf_args, table, _, _ = _layout(model.booster)
     n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
     out = np.empty((n, t1 - t0), dtype=np.int32)
     _run(K.leaf_serial, K.leaf_parallel, n, nthread, (_kernel_rows(X, table), *leaf_args, t0, t1, out))

@@ -347,6 +347,68 @@ def _leaf_rows(keys, shift, n, o, nodes, roots, depths, cat_offsets, cat_bits, l
             out[np.uint64(o) + r, t - t0] = leaf_index[node]
 
 
+# --- one row ---------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def margin_one_row(x, slots, nodes, leaf, walk, cat_offsets, cat_bits, divisor, code, sigmoid, out):
+    """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
+    conversion included, into ``out`` (one float64 per class): one compiled call of few
+    arguments, since a one-row call is mostly per-call cost.
+
+    ``walk`` lists the trees by depth, each as ``root | tree << 32``. Eight trees walk
+    together, and stop as soon as none of the eight moved (leaves are fixed points): a row's
+    paths are about half its trees' depths, and one row has no other rows to keep in step
+    with, so the group stops at its own longest path rather than at the deepest tree's depth.
+    Leaves are kept and added in tree order (class ``tree % classes``), the sum LightGBM makes."""
+    keys, shift = _block_keys(x, 0, 1, slots)
+    r = np.uint64(0)
+    m = walk.size
+    values = np.empty(m, dtype=np.float64)
+    low = np.uint64(0xFFFFFFFF)
+    i = 0
+    while i + 8 <= m:
+        w0, w1, w2, w3 = np.uint64(walk[i]), np.uint64(walk[i + 1]), np.uint64(walk[i + 2]), np.uint64(walk[i + 3])
+        w4, w5, w6, w7 = np.uint64(walk[i + 4]), np.uint64(walk[i + 5]), np.uint64(walk[i + 6]), np.uint64(walk[i + 7])
+        a0, a1, a2, a3 = np.uint32(w0 & low), np.uint32(w1 & low), np.uint32(w2 & low), np.uint32(w3 & low)
+        a4, a5, a6, a7 = np.uint32(w4 & low), np.uint32(w5 & low), np.uint32(w6 & low), np.uint32(w7 & low)
+        while True:
+            b0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+            b1 = _step(keys, shift, r, a1, nodes, cat_offsets, cat_bits)
+            b2 = _step(keys, shift, r, a2, nodes, cat_offsets, cat_bits)
+            b3 = _step(keys, shift, r, a3, nodes, cat_offsets, cat_bits)
+            b4 = _step(keys, shift, r, a4, nodes, cat_offsets, cat_bits)
+            b5 = _step(keys, shift, r, a5, nodes, cat_offsets, cat_bits)
+            b6 = _step(keys, shift, r, a6, nodes, cat_offsets, cat_bits)
+            b7 = _step(keys, shift, r, a7, nodes, cat_offsets, cat_bits)
+            moved = (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
+            a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
+            if moved == 0:
+                break
+        values[w0 >> np.uint64(32)] = leaf[a0]
+        values[w1 >> np.uint64(32)] = leaf[a1]
+        values[w2 >> np.uint64(32)] = leaf[a2]
+        values[w3 >> np.uint64(32)] = leaf[a3]
+        values[w4 >> np.uint64(32)] = leaf[a4]
+        values[w5 >> np.uint64(32)] = leaf[a5]
+        values[w6 >> np.uint64(32)] = leaf[a6]
+        values[w7 >> np.uint64(32)] = leaf[a7]
+        i += 8
+    while i < m:
+        w0 = np.uint64(walk[i])
+        a0 = np.uint32(w0 & low)
+        while True:
+            b0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+            if b0 == a0:
+                break
+            a0 = b0
+        values[w0 >> np.uint64(32)] = leaf[a0]
+        i += 1
+    k = out.size
+    for t in range(m):
+        out[t % k] += values[t]
+    finish(out.reshape(1, k), divisor, code, sigmoid)
+
+
 # --- batch entry points ----------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")

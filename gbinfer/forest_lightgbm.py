@@ -39,6 +39,7 @@ from .forest import FEATURE_MASK
 KIND_NONE, KIND_ZERO, KIND_NAN, KIND_SET = 0, 1, 2, 3
 KIND_SHIFT = 30
 MAX_SLOTS = 1 << 24  # a block's keys (slots x 256 rows) are addressed with 32-bit offsets
+MAX_CAT_WORDS = 1 << 32  # the kernels address a set's words with 32 bits
 CATEGORICAL_BIT = np.uint32(1 << 30)
 MISSING_RIGHT_BIT = np.uint32(1 << 31)
 TOP_KEY64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -326,6 +327,9 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
     if is_set.any():
         w = words_u[order]
         cat_offsets = np.concatenate([[0], np.cumsum(w)]).astype(np.int64)
+        if cat_offsets[-1] >= MAX_CAT_WORDS:
+            raise ModelFormatError(source, "cat_threshold", f"the category sets hold {int(cat_offsets[-1])} words; "
+                                                            f"at most {MAX_CAT_WORDS - 1} are supported")
         src = np.repeat(word_start_u[order] - cat_offsets[:-1], w) + np.arange(int(cat_offsets[-1]))
         cat_bits = np.asarray(t.cat_threshold, dtype=np.uint32)[src]
     else:

@@ -19,7 +19,7 @@ import orjson
 
 from ..data import DataMatrix
 from ..errors import DataError
-from ..forest_lightgbm import KIND_SHIFT, LightGBMForest
+from ..forest_lightgbm import CATEGORICAL_BIT, KIND_SHIFT, LightGBMForest
 from ..objective import Transform
 from . import lightgbm_kernels as K
 
@@ -37,16 +37,20 @@ def _layout(booster) -> tuple:
     if layout is None:
         f = booster.forest
         roots = f.tree_offsets[:-1].astype(np.uint32)
-        if f.has_categorical:
-            cat_offsets, cat_bits = f.cat_offsets, np.append(f.cat_bits, np.uint32(0))
-        else:
-            cat_offsets, cat_bits = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
         nodes = np.empty(2 * f.num_nodes, dtype=np.uint64)
         nodes[0::2] = f.split_key
+        if f.has_categorical:
+            cat_bits = np.append(f.cat_bits, np.uint32(0))  # the padding word: no category in it
+            is_set = (f.node_word & CATEGORICAL_BIT) != 0
+            start = f.cat_offsets[:-1].astype(np.uint64)
+            words = np.diff(f.cat_offsets).astype(np.uint64)
+            nodes[0::2][is_set] = (start[is_set] << np.uint64(32)) | words[is_set]
+        else:
+            cat_bits = np.zeros(0, dtype=np.uint8)
         nodes[1::2] = (f.left.astype(np.uint64) << np.uint64(32)) | f.node_word.astype(np.uint64)
         margin = (f.slots, nodes, f.leaf_value, roots, f.tree_depth, f.tree_group,
-                  cat_offsets, cat_bits, f.linear_const, f.linear_offsets, f.linear_feature, f.linear_coeff)
-        leaf = (f.slots, nodes, roots, f.tree_depth, cat_offsets, cat_bits,
+                  cat_bits, f.linear_const, f.linear_offsets, f.linear_feature, f.linear_coeff)
+        leaf = (f.slots, nodes, roots, f.tree_depth, cat_bits,
                 f.leaf_index)
         features = (f.slots & np.uint32((1 << KIND_SHIFT) - 1)).astype(np.int64)
         kinds = (f.slots >> np.uint32(KIND_SHIFT)).astype(np.int64)
@@ -55,7 +59,7 @@ def _layout(booster) -> tuple:
         table[features, kinds] = np.arange(len(features), dtype=np.int32)
         by_depth = np.argsort(f.tree_depth, kind="stable").astype(np.int64)
         walk = (roots[by_depth].astype(np.int64) | (by_depth << 32)) if not f.has_linear else None
-        one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_offsets, cat_bits)
+        one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_bits)
         layout = (margin, leaf, table, by_depth, one_row)
         _layouts[booster] = layout
     return layout

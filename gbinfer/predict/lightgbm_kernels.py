@@ -201,15 +201,15 @@ def _value_impl(X, r, f):
     return sparse
 
 
-def _step(keys, shift, row, node, nodes, cat_offsets, cat_bits):
+def _step(keys, shift, row, node, nodes, cat_bits):
     """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
 
 
 @overload(_step)
-def _step_impl(keys, shift, row, node, nodes, cat_offsets, cat_bits):
+def _step_impl(keys, shift, row, node, nodes, cat_bits):
     # Chosen at compile time: forests without category sets pass an empty uint8 bitset.
     if cat_bits.dtype == types.uint8:
-        def numeric(keys, shift, row, node, nodes, cat_offsets, cat_bits):
+        def numeric(keys, shift, row, node, nodes, cat_bits):
             at = np.uint64(node) << np.uint64(1)
             split_key = nodes[at]
             packed = nodes[at + np.uint64(1)]
@@ -218,25 +218,29 @@ def _step_impl(keys, shift, row, node, nodes, cat_offsets, cat_bits):
             return np.uint32(packed >> np.uint64(32)) + np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
         return numeric
 
-    def mixed(keys, shift, row, node, nodes, cat_offsets, cat_bits):
-        # Both tests run, each false for the other kind of node: a set node's split key is the
-        # top key, and a numeric node's bitset is empty. A category in the set goes left.
+    def mixed(keys, shift, row, node, nodes, cat_bits):
+        # A set node's first word is its bitset's place in ``cat_bits`` (start << 32 | words),
+        # so the set is found on the node's own cache line; both tests run and the node's kind
+        # picks one. A category in the set goes left; a category past the set, and any word a
+        # numeric node would point at, reads the zero padding word.
         at = np.uint64(node) << np.uint64(1)
         split_key = nodes[at]
         packed = nodes[at + np.uint64(1)]
         w = np.uint32(packed & np.uint64(0xFFFFFFFF))
         k = keys[(np.uint64(w & _SLOT_BITS) << shift) + row]
         numeric_right = np.uint32((k - np.uint64(w >> np.uint32(31))) >= split_key)
-        at = cat_offsets[node] + np.int64(k >> np.uint64(5))
-        at = at if at < cat_offsets[node + 1] else cat_bits.size - 1  # the zero padding word
-        in_set = (cat_bits[at] >> np.uint32(k & np.uint64(31))) & np.uint32(1)
         is_set = (w >> np.uint32(30)) & np.uint32(1)
-        return np.uint32(packed >> np.uint64(32)) + (numeric_right | (is_set & (in_set ^ np.uint32(1))))
+        word = k >> np.uint64(5)
+        inside = (word < (split_key & np.uint64(0xFFFFFFFF))) & (is_set != 0)
+        at = (split_key >> np.uint64(32)) + word if inside else np.uint64(cat_bits.size - 1)
+        in_set = (cat_bits[at] >> np.uint32(k & np.uint64(31))) & np.uint32(1)
+        right = (in_set ^ np.uint32(1)) if is_set != 0 else numeric_right
+        return np.uint32(packed >> np.uint64(32)) + right
     return mixed
 
 
 @njit(cache=True, nogil=True)
-def _margin_rows(keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, order, t0, t1,
+def _margin_rows(keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_bits, order, t0, t1,
                  out):
     full_end = n // 8 * 8
     for t in range(t0, t1):
@@ -248,14 +252,14 @@ def _margin_rows(keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offs
         while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
-                a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
-                a1 = _step(keys, shift, r + np.uint64(1), a1, nodes, cat_offsets, cat_bits)
-                a2 = _step(keys, shift, r + np.uint64(2), a2, nodes, cat_offsets, cat_bits)
-                a3 = _step(keys, shift, r + np.uint64(3), a3, nodes, cat_offsets, cat_bits)
-                a4 = _step(keys, shift, r + np.uint64(4), a4, nodes, cat_offsets, cat_bits)
-                a5 = _step(keys, shift, r + np.uint64(5), a5, nodes, cat_offsets, cat_bits)
-                a6 = _step(keys, shift, r + np.uint64(6), a6, nodes, cat_offsets, cat_bits)
-                a7 = _step(keys, shift, r + np.uint64(7), a7, nodes, cat_offsets, cat_bits)
+                a0 = _step(keys, shift, r, a0, nodes, cat_bits)
+                a1 = _step(keys, shift, r + np.uint64(1), a1, nodes, cat_bits)
+                a2 = _step(keys, shift, r + np.uint64(2), a2, nodes, cat_bits)
+                a3 = _step(keys, shift, r + np.uint64(3), a3, nodes, cat_bits)
+                a4 = _step(keys, shift, r + np.uint64(4), a4, nodes, cat_bits)
+                a5 = _step(keys, shift, r + np.uint64(5), a5, nodes, cat_bits)
+                a6 = _step(keys, shift, r + np.uint64(6), a6, nodes, cat_bits)
+                a7 = _step(keys, shift, r + np.uint64(7), a7, nodes, cat_bits)
             row = np.uint64(o) + r
             out[row, g] += leaf[a0]
             out[row + np.uint64(1), g] += leaf[a1]
@@ -267,12 +271,11 @@ def _margin_rows(keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offs
             out[row + np.uint64(7), g] += leaf[a7]
             r += np.uint64(8)
     for r in range(full_end, n):
-        _margin_one_row(keys, shift, np.uint64(r), o + r, nodes, leaf, roots, depths, groups, cat_offsets,
-                        cat_bits, order, t0, t1, out)
+        _margin_one_row(keys, shift, np.uint64(r), o + r, nodes, leaf, roots, depths, groups, cat_bits, order, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits, order, t0,
+def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat_bits, order, t0,
                     t1, out):
     """Block row ``r`` (output row ``row``) through the trees eight at a time, taken in
     ``order`` (the range's trees by depth, so eight walks need about as many steps); the leaves
@@ -288,14 +291,14 @@ def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat
         depth = max(depths[t0_], depths[t1_], depths[t2_], depths[t3_], depths[t4_], depths[t5_], depths[t6_],
                     depths[t7_])  # extra steps are harmless: leaves are fixed points
         for _ in range(depth):
-            a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
-            a1 = _step(keys, shift, r, a1, nodes, cat_offsets, cat_bits)
-            a2 = _step(keys, shift, r, a2, nodes, cat_offsets, cat_bits)
-            a3 = _step(keys, shift, r, a3, nodes, cat_offsets, cat_bits)
-            a4 = _step(keys, shift, r, a4, nodes, cat_offsets, cat_bits)
-            a5 = _step(keys, shift, r, a5, nodes, cat_offsets, cat_bits)
-            a6 = _step(keys, shift, r, a6, nodes, cat_offsets, cat_bits)
-            a7 = _step(keys, shift, r, a7, nodes, cat_offsets, cat_bits)
+            a0 = _step(keys, shift, r, a0, nodes, cat_bits)
+            a1 = _step(keys, shift, r, a1, nodes, cat_bits)
+            a2 = _step(keys, shift, r, a2, nodes, cat_bits)
+            a3 = _step(keys, shift, r, a3, nodes, cat_bits)
+            a4 = _step(keys, shift, r, a4, nodes, cat_bits)
+            a5 = _step(keys, shift, r, a5, nodes, cat_bits)
+            a6 = _step(keys, shift, r, a6, nodes, cat_bits)
+            a7 = _step(keys, shift, r, a7, nodes, cat_bits)
         values[t0_ - t0] = leaf[a0]
         values[t1_ - t0] = leaf[a1]
         values[t2_ - t0] = leaf[a2]
@@ -309,7 +312,7 @@ def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat
         t = order[i]
         a0 = roots[t]
         for _ in range(depths[t]):
-            a0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+            a0 = _step(keys, shift, r, a0, nodes, cat_bits)
         values[t - t0] = leaf[a0]
         i += 1
     for t in range(t0, t1):
@@ -317,7 +320,7 @@ def _margin_one_row(keys, shift, r, row, nodes, leaf, roots, depths, groups, cat
 
 
 @njit(cache=True, nogil=True)
-def _linear_rows(X, keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def _linear_rows(X, keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_bits,
                  lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out):
     """Linear trees (``Tree::Predict``): the leaf's constant plus coefficient x value over its
     features in order, or the plain leaf value when one of those values is NaN."""
@@ -326,7 +329,7 @@ def _linear_rows(X, keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_o
         for t in range(t0, t1):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, shift, r, node, nodes, cat_offsets, cat_bits)
+                node = _step(keys, shift, r, node, nodes, cat_bits)
             value = lin_const[node]
             for j in range(lin_offsets[node], lin_offsets[node + 1]):
                 x = _value(X, row, lin_feature[j])
@@ -338,19 +341,19 @@ def _linear_rows(X, keys, shift, n, o, nodes, leaf, roots, depths, groups, cat_o
 
 
 @njit(cache=True, nogil=True)
-def _leaf_rows(keys, shift, n, o, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+def _leaf_rows(keys, shift, n, o, nodes, roots, depths, cat_bits, leaf_index, t0, t1, out):
     for t in range(t0, t1):
         for r in range(np.uint64(n)):
             node = roots[t]
             for _ in range(depths[t]):
-                node = _step(keys, shift, r, node, nodes, cat_offsets, cat_bits)
+                node = _step(keys, shift, r, node, nodes, cat_bits)
             out[np.uint64(o) + r, t - t0] = leaf_index[node]
 
 
 # --- one row ---------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def margin_one_row(x, slots, nodes, leaf, walk, cat_offsets, cat_bits, divisor, code, sigmoid, out):
+def margin_one_row(x, slots, nodes, leaf, walk, cat_bits, divisor, code, sigmoid, out):
     """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
     conversion included, into ``out`` (one float64 per class): one compiled call of few
     arguments, since a one-row call is mostly per-call cost.
@@ -372,14 +375,14 @@ def margin_one_row(x, slots, nodes, leaf, walk, cat_offsets, cat_bits, divisor, 
         a0, a1, a2, a3 = np.uint32(w0 & low), np.uint32(w1 & low), np.uint32(w2 & low), np.uint32(w3 & low)
         a4, a5, a6, a7 = np.uint32(w4 & low), np.uint32(w5 & low), np.uint32(w6 & low), np.uint32(w7 & low)
         while True:
-            b0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
-            b1 = _step(keys, shift, r, a1, nodes, cat_offsets, cat_bits)
-            b2 = _step(keys, shift, r, a2, nodes, cat_offsets, cat_bits)
-            b3 = _step(keys, shift, r, a3, nodes, cat_offsets, cat_bits)
-            b4 = _step(keys, shift, r, a4, nodes, cat_offsets, cat_bits)
-            b5 = _step(keys, shift, r, a5, nodes, cat_offsets, cat_bits)
-            b6 = _step(keys, shift, r, a6, nodes, cat_offsets, cat_bits)
-            b7 = _step(keys, shift, r, a7, nodes, cat_offsets, cat_bits)
+            b0 = _step(keys, shift, r, a0, nodes, cat_bits)
+            b1 = _step(keys, shift, r, a1, nodes, cat_bits)
+            b2 = _step(keys, shift, r, a2, nodes, cat_bits)
+            b3 = _step(keys, shift, r, a3, nodes, cat_bits)
+            b4 = _step(keys, shift, r, a4, nodes, cat_bits)
+            b5 = _step(keys, shift, r, a5, nodes, cat_bits)
+            b6 = _step(keys, shift, r, a6, nodes, cat_bits)
+            b7 = _step(keys, shift, r, a7, nodes, cat_bits)
             moved = (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
             a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
             if moved == 0:
@@ -397,7 +400,7 @@ def margin_one_row(x, slots, nodes, leaf, walk, cat_offsets, cat_bits, divisor, 
         w0 = np.uint64(walk[i])
         a0 = np.uint32(w0 & low)
         while True:
-            b0 = _step(keys, shift, r, a0, nodes, cat_offsets, cat_bits)
+            b0 = _step(keys, shift, r, a0, nodes, cat_bits)
             if b0 == a0:
                 break
             a0 = b0
@@ -412,60 +415,56 @@ def margin_one_row(x, slots, nodes, leaf, walk, cat_offsets, cat_bits, divisor, 
 # --- batch entry points ----------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_block(X, r0, r1, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def _margin_block(X, r0, r1, slots, nodes, leaf, roots, depths, groups, cat_bits,
                   lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     keys, shift = _block_keys(X, r0, r1, slots)
     if lin_offsets.size:
-        _linear_rows(X, keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
-                     cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
+        _linear_rows(X, keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, t0, t1, out)
     else:
-        _margin_rows(keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_offsets,
-                     cat_bits, order, t0, t1, out)
+        _margin_rows(keys, shift, r1 - r0, r0, nodes, leaf, roots, depths, groups, cat_bits, order, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def margin_serial(X, slots, nodes, leaf, roots, depths, groups, cat_bits,
                   lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     n = _row_count(X)
     block = _block_rows(slots.size)
     for r0 in range(0, n, block):
         _margin_block(X, r0, min(n, r0 + block), slots, nodes, leaf, roots, depths, groups,
-                      cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1,
+                      cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1,
                       out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, slots, nodes, leaf, roots, depths, groups, cat_offsets, cat_bits,
+def margin_parallel(X, slots, nodes, leaf, roots, depths, groups, cat_bits,
                     lin_const, lin_offsets, lin_feature, lin_coeff, order, t0, t1, out):
     n = _row_count(X)
     block = _parallel_block_rows(slots.size, n)
     for b in prange((n + block - 1) // block):
         _margin_block(X, b * block, min(n, (b + 1) * block), slots, nodes, leaf, roots, depths,
-                      groups, cat_offsets, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0,
+                      groups, cat_bits, lin_const, lin_offsets, lin_feature, lin_coeff, order, t0,
                       t1, out)
 
 
 @njit(cache=True, nogil=True)
-def leaf_serial(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1, out):
+def leaf_serial(X, slots, nodes, roots, depths, cat_bits, leaf_index, t0, t1, out):
     n = _row_count(X)
     block = _block_rows(slots.size)
     for r0 in range(0, n, block):
         r1 = min(n, r0 + block)
         keys, shift = _block_keys(X, r0, r1, slots)
-        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_offsets,
-                   cat_bits, leaf_index, t0, t1, out)
+        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_bits, leaf_index, t0, t1, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def leaf_parallel(X, slots, nodes, roots, depths, cat_offsets, cat_bits, leaf_index, t0, t1,
+def leaf_parallel(X, slots, nodes, roots, depths, cat_bits, leaf_index, t0, t1,
                   out):
     n = _row_count(X)
     block = _parallel_block_rows(slots.size, n)
     for b in prange((n + block - 1) // block):
         r0, r1 = b * block, min(n, (b + 1) * block)
         keys, shift = _block_keys(X, r0, r1, slots)
-        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_offsets,
-                   cat_bits, leaf_index, t0, t1, out)
+        _leaf_rows(keys, shift, r1 - r0, r0, nodes, roots, depths, cat_bits, leaf_index, t0, t1, out)
 
 
 # --- outputs ---------------------------------------------------------------------------------

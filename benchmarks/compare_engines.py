@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare_models import CACHE, ModelSpec, xgb_booster, xgb_dmatrix
+from compare_models import CACHE, ModelSpec, lgb_booster, xgb_booster, xgb_dmatrix
 
 HERE = Path(__file__).resolve().parent
 
@@ -159,6 +159,8 @@ def _treelite_model(spec: ModelSpec):
         if frontend is not None and hasattr(frontend, "from_xgboost"):
             return frontend.from_xgboost(bst)
         return treelite.Model.from_xgboost(bst)
+    if spec.library == "lightgbm":
+        return treelite.frontend.load_lightgbm_model(str(spec.path))
     raise ValueError(f"no treelite frontend wired for {spec.library}")
 
 
@@ -166,6 +168,7 @@ def _treelite_model(spec: ModelSpec):
 class TreeliteGTIL(Engine):
     name = "treelite-gtil"
     note = "treelite `gtil.predict(model, X, nthread=t)` (the reference interpreter, no compile)"
+    libraries = ("xgboost", "lightgbm")
     module = "treelite"
 
     def prepare(self, spec):
@@ -184,7 +187,9 @@ class TreeliteGTIL(Engine):
 @register_engine
 class OnnxRuntime(Engine):
     name = "onnxruntime"
-    note = "onnxmltools `convert_xgboost` → onnxruntime `InferenceSession.run` (intra_op_num_threads=t)"
+    note = ("onnxmltools `convert_xgboost` / `convert_lightgbm` → onnxruntime `InferenceSession.run` "
+            "(intra_op_num_threads=t)")
+    libraries = ("xgboost", "lightgbm")
     module = "onnxruntime"
 
     @classmethod
@@ -203,16 +208,19 @@ class OnnxRuntime(Engine):
         return True, ""  # whether onnxmltools converts the model is found out in prepare
 
     def prepare(self, spec):
-        from onnxmltools import convert_xgboost
+        from onnxmltools import convert_lightgbm, convert_xgboost
         from onnxmltools.convert.common.data_types import FloatTensorType
 
         t0 = time.perf_counter()
+        types = [("input", FloatTensorType([None, spec.num_features]))]
         try:
-            onx = convert_xgboost(xgb_booster(spec),
-                                  initial_types=[("input", FloatTensorType([None, spec.num_features]))])
+            if spec.library == "lightgbm":
+                onx = convert_lightgbm(lgb_booster(spec), initial_types=types, zipmap=False)
+            else:
+                onx = convert_xgboost(xgb_booster(spec), initial_types=types)
         except Exception as exc:
             kind = "DART " if spec.booster == "dart" else "categorical " if spec.has_categorical else ""
-            raise RuntimeError(f"onnxmltools convert_xgboost cannot convert this {kind}model "
+            raise RuntimeError(f"onnxmltools convert_{spec.library} cannot convert this {kind}model "
                                f"({type(exc).__name__}: {exc})") from None
         self.onnx_bytes = onx.SerializeToString()
         self.info["convert_s"] = time.perf_counter() - t0
@@ -250,6 +258,7 @@ class TL2cgen(Engine):
     name = "tl2cgen"
     note = ("TL2cgen: treelite model → C → gcc -O3 shared library, `Predictor(lib, nthread=t).predict("
             "tl2cgen.DMatrix(X))` (DMatrix wrap included); compiled in a subprocess, cached")
+    libraries = ("xgboost", "lightgbm")
     module = "tl2cgen"
 
     def supports(self, spec):

@@ -15,9 +15,12 @@ block's last rows walk eight trees at a time instead (grouped by depth), adding 
 tree order. Linear trees walk one (row, tree) at a time and evaluate the leaf's linear model on
 the row's values. (Stopping a group of eight walks once all reached their leaves, or refilling
 a lane as soon as its row reached one, measured slower: LightGBM's paths are about half the
-tree's depth on average, but the longest of eight rarely is.)
+tree's depth on average, but the longest of eight rows is about three quarters of it.) One
+row alone (``margin_one_row``) is different: it has no rows to keep in step, so its eight
+trees stop as soon as none of them moved.
 
-A node is read as two adjacent uint64 words of ``nodes``: its split key, then its left child
+A node is read as two adjacent uint64 words of ``nodes``: its split key (for a category-set
+node, its bitset's start in ``cat_bits`` << 32 | its length in words), then its left child
 (high half) and node word (low half), so a step touches one cache line (the forest's own
 arrays, built for checking, are interleaved this way once per booster).
 """

@@ -193,6 +193,8 @@ def test_float32_int_and_sparse_input():
     model = gbinfer.load(booster.model_to_string().encode())
     X32 = X.astype(np.float32)
     np.testing.assert_array_equal(model.predict(X32), booster.predict(X32))
+    for i in range(8):  # one float32 row takes its own path
+        np.testing.assert_array_equal(model.predict(X32[i:i + 1]), booster.predict(X32[i:i + 1]), strict=True)
     Xi = np.round(X * 3).astype(np.int64)
     np.testing.assert_array_equal(model.predict(Xi), booster.predict(Xi))
     csr = scipy_sparse.csr_matrix(X)

@@ -1,0 +1,357 @@
+"""CatBoost models: JSON (``save_model(format="json")``) and ``.cbm`` (its default binary format).
+
+``.cbm``: the 4 bytes ``CBM1``, a little-endian uint32 size N, then N bytes of FlatBuffer whose
+root is ``NCatBoostFbs.TModelCore`` (schema: ``catboost/libs/model/flatbuffers/model.fbs`` and
+``features.fbs``). Both formats are read into the same plain description (``_Spec``), then
+checked and built into an ``Oblivious`` booster.
+
+Supported: symmetric (oblivious) trees over float features, every NaN treatment, multi-output
+leaves, ``scale_and_bias``. Refused with ``UnsupportedModelError``: categorical splits (one-hot
+and CTR), non-symmetric trees, text, embedding and estimated features, and CTR data parts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..errors import DataError, ModelFormatError, UnsupportedModelError
+from ..model import FeatureInfo, Model, ModelMeta
+from ..objective import Objective
+from ..oblivious import Oblivious
+from .flatbuffers import Table
+
+MAGIC = b"CBM1"
+_FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
+_NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
+
+
+@dataclass
+class _FloatFeature:
+    index: int
+    flat_index: int
+    borders: np.ndarray  # float32
+    nan_treatment: str
+    name: str
+    has_nans: bool
+
+
+@dataclass
+class _Spec:
+    """What both formats hold, before checks."""
+
+    floats: list = field(default_factory=list)
+    categorical: list = field(default_factory=list)  # (flat_index, name)
+    unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
+    tree_splits: np.ndarray = None
+    tree_sizes: np.ndarray = None
+    leaf_values: np.ndarray = None
+    dim: int = 1
+    scale: float = 1.0
+    bias: list = field(default_factory=lambda: [0.0])
+    params: dict = field(default_factory=dict)
+    version: str = ""
+
+
+def load(path) -> Model:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(str(path), None, f"cannot read the file: {exc.strerror}") from None
+    return loads(data, str(path))
+
+
+def loads(data: bytes, source: str | None = None) -> Model:
+    """A model from the bytes of a ``.cbm`` or CatBoost JSON file (either may be gzipped)."""
+    data = gunzip(bytes(data), source)
+    spec = _from_cbm(data, source) if data[:4] == MAGIC else _from_json(data, source)
+    return _build(spec, source)
+
+
+def from_object(obj) -> Model:
+    """A model from an in-memory CatBoost model, through its own ``.cbm`` serialisation."""
+    kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    fitted = getattr(obj, "is_fitted", None)
+    if fitted is None or not hasattr(obj, "_serialize_model"):
+        raise DataError(f"load() takes a CatBoost, CatBoostClassifier or CatBoostRegressor model, got {kind}")
+    if not fitted():
+        raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first")
+    return loads(bytes(obj._serialize_model()), f"<in-memory {type(obj).__name__}>")
+
+
+def is_catboost_json(head: bytes) -> bool:
+    return re.match(rb'\s*\{\s*"(features_info|model_info|oblivious_trees|scale_and_bias|ctr_data)"', head) is not None
+
+
+def gunzip(data: bytes, source: str | None, limit: int = 1 << 32) -> bytes:
+    """``data`` itself, or its gzip content (told by the magic bytes), at most ``limit`` bytes."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    import zlib
+
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit)
+    except zlib.error as exc:
+        raise ModelFormatError(source, None, f"the gzip stream is damaged: {exc}") from None
+    if d.unconsumed_tail:
+        raise ModelFormatError(source, None, f"the gzip content is larger than {limit} bytes")
+    if not d.eof:
+        raise ModelFormatError(source, None, "the gzip stream is truncated")
+    if not out:
+        raise ModelFormatError(source, None, "the gzip content is empty")
+    return out
+
+
+# --- .cbm --------------------------------------------------------------------------------------
+
+def _from_cbm(data: bytes, source) -> _Spec:
+    if len(data) < 8:
+        raise ModelFormatError(source, "header", f"the file is {len(data)} bytes; a .cbm header is 8")
+    size = int.from_bytes(data[4:8], "little")
+    if size == 0xFFFFFFFF or 8 + size > len(data):
+        raise ModelFormatError(source, "header", f"declares a {size}-byte model but the file holds {len(data) - 8} "
+                                                 "bytes after the header (truncated?)")
+    core = Table.root(data[8:8 + size], source, "TModelCore")
+    version = core.string(0, "FormatVersion")
+    if version != _FORMAT_VERSION:
+        raise ModelFormatError(source, "TModelCore/FormatVersion", f"is {version!r}, expected {_FORMAT_VERSION!r}")
+    trees = core.table(1, "ModelTrees")
+    if trees is None:
+        raise ModelFormatError(source, "TModelCore/ModelTrees", "is missing")
+    spec = _Spec()
+    info = {}
+    for kv in core.tables(2, "InfoMap"):
+        key, value = kv.string(0, "Key"), kv.string(1, "Value")
+        if key is None or value is None:
+            raise ModelFormatError(source, kv.path, "a key or value is missing")
+        info[key] = value
+    spec.params = _params(info.get("params"), source, "TModelCore/InfoMap/params")
+    spec.version = info.get("catboost_version_info", "")
+    if core.strings(3, "ModelPartIds"):
+        spec.unsupported.append(("TModelCore/ModelPartIds", "CTR data parts (categorical CTR features)"))
+
+    spec.dim = trees.scalar(0, "i", 1, "ApproxDimension")
+    spec.tree_splits = trees.array(1, np.int32, "TreeSplits")
+    spec.tree_sizes = trees.array(2, np.int32, "TreeSizes")
+    for t in trees.tables(5, "FloatFeatures"):
+        nan = t.scalar(5, "b", 0, "NanValueTreatment")
+        spec.floats.append(_FloatFeature(
+            t.scalar(1, "i", -1, "Index"), t.scalar(2, "i", -1, "FlatIndex"), t.array(3, np.float32, "Borders"),
+            _NAN_TREATMENTS[nan] if 0 <= nan < 3 else f"<{nan}>", t.string(4, "FeatureId") or "",
+            bool(t.scalar(0, "B", 0, "HasNans"))))
+    for t in trees.tables(4, "CatFeatures"):
+        spec.categorical.append((t.scalar(1, "i", -1, "FlatIndex"), t.string(2, "FeatureId") or "",
+                                 bool(t.scalar(3, "B", 1, "UsedInModel"))))
+    spec.leaf_values = trees.array(8, np.float64, "LeafValues")
+    for slot, name, what in ((6, "OneHotFeatures", "one-hot categorical features"),
+                             (7, "CtrFeatures", "CTR categorical features"),
+                             (10, "NonSymmetricStepNodes", "non-symmetric trees (Depthwise, Lossguide)"),
+                             (12, "TextFeatures", "text features"),
+                             (13, "EstimatedFeatures", "estimated (text or embedding) features"),
+                             (18, "EmbeddingFeatures", "embedding features")):
+        if trees.tables(slot, name) if slot != 10 else len(trees.array(slot, np.uint32, name)):
+            spec.unsupported.append((f"ModelTrees/{name}", what))
+    spec.scale = trees.scalar(14, "d", 1.0, "Scale")
+    multi = trees.array(16, np.float64, "MultiBias")
+    spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
+    return spec
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+def _from_json(data: bytes, source) -> _Spec:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ModelFormatError(source, None, f"neither a .cbm (no 'CBM1' magic) nor valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or "features_info" not in doc:
+        raise ModelFormatError(source, "features_info", "is missing: not a CatBoost JSON model")
+    spec = _Spec()
+    info = _get(doc, "model_info", dict, source, {})
+    spec.params = info.get("params", {})
+    if not isinstance(spec.params, dict):
+        raise ModelFormatError(source, "model_info/params", "is not an object")
+    version = info.get("catboost_version_info", "")
+    spec.version = version if isinstance(version, str) else ""
+    features = _get(doc, "features_info", dict, source)
+    for i, f in enumerate(_get(features, "float_features", list, source, [])):
+        where = f"features_info/float_features[{i}]"
+        _check_type(f, dict, source, where)
+        borders = _get(f, "borders", list, source, [], where)
+        try:
+            b = np.array(borders, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelFormatError(source, f"{where}/borders", "are not all numbers") from None
+        b32 = b.astype(np.float32)
+        if b.ndim != 1 or not np.array_equal(b32.astype(np.float64), b, equal_nan=True):
+            raise ModelFormatError(source, f"{where}/borders", "are not float32 values (CatBoost stores float32)")
+        spec.floats.append(_FloatFeature(_int(f, "feature_index", source, where),
+                                         _int(f, "flat_feature_index", source, where), b32,
+                                         _get(f, "nan_value_treatment", str, source, "AsIs", where),
+                                         _get(f, "feature_id", str, source, "", where),
+                                         _get(f, "has_nans", bool, source, False, where)))
+    for i, f in enumerate(_get(features, "categorical_features", list, source, [])):
+        where = f"features_info/categorical_features[{i}]"
+        _check_type(f, dict, source, where)
+        spec.categorical.append((_int(f, "flat_feature_index", source, where),
+                                 _get(f, "feature_id", str, source, "", where), True))
+        if f.get("values"):
+            spec.unsupported.append((f"{where}/values", "one-hot categorical features"))
+    for key, what in (("ctrs", "CTR categorical features"), ("text_features", "text features"),
+                      ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
+        if features.get(key):
+            spec.unsupported.append((f"features_info/{key}", what))
+    if doc.get("ctr_data"):
+        spec.unsupported.append(("ctr_data", "CTR data (categorical CTR features)"))
+    if "trees" in doc:
+        spec.unsupported.append(("trees", "non-symmetric trees (Depthwise, Lossguide)"))
+    trees = _get(doc, "oblivious_trees", list, source, [] if "trees" in doc else None)
+    splits, sizes, leaves = [], [], []
+    flat_borders = [(fi, j, b) for fi, f in enumerate(spec.floats) for j, b in enumerate(f.borders)]
+    for t, tree in enumerate(trees):
+        where = f"oblivious_trees[{t}]"
+        _check_type(tree, dict, source, where)
+        tree_splits = _get(tree, "splits", list, source, None, where)
+        for d, s in enumerate(tree_splits):
+            sw = f"{where}/splits[{d}]"
+            _check_type(s, dict, source, sw)
+            kind = s.get("split_type")
+            if kind != "FloatFeature":
+                spec.unsupported.append((f"{sw}/split_type", f"{kind} splits"))
+                continue
+            idx = _int(s, "split_index", source, sw)
+            if not 0 <= idx < len(flat_borders):
+                raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, outside the model's "
+                                                                    f"{len(flat_borders)} float borders")
+            fi, _, border = flat_borders[idx]
+            if s.get("float_feature_index") != spec.floats[fi].index or s.get("border") != float(border):
+                raise ModelFormatError(source, sw, f"names feature {s.get('float_feature_index')!r} border "
+                                                   f"{s.get('border')!r}, but split_index {idx} is feature "
+                                                   f"{spec.floats[fi].index} border {float(border)!r}")
+            splits.append(idx)
+        sizes.append(len(tree_splits))
+        values = _get(tree, "leaf_values", list, source, None, where)
+        leaves.extend(values)
+    spec.tree_splits = np.array(splits, dtype=np.int64)
+    spec.tree_sizes = np.array(sizes, dtype=np.int64)
+    try:
+        spec.leaf_values = np.array(leaves, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelFormatError(source, "oblivious_trees/leaf_values", "are not all numbers") from None
+    if spec.leaf_values.ndim != 1:
+        raise ModelFormatError(source, "oblivious_trees/leaf_values", "are not flat lists of numbers")
+    sb = doc.get("scale_and_bias", [1.0, [0.0]])
+    if (not isinstance(sb, list) or len(sb) != 2 or not _is_number(sb[0]) or not isinstance(sb[1], list)
+            or not all(_is_number(v) for v in sb[1])):
+        raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
+    spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
+    return spec
+
+
+def _approx_dimension(spec: _Spec, sizes, n_values: int, source) -> int:
+    """JSON stores no output count: it is the leaf values per leaf, the same for every tree."""
+    leaves = sum(1 << min(s, 62) for s in sizes)
+    if leaves == 0:
+        return max(len(spec.bias), 1)
+    if n_values % leaves or n_values == 0:
+        raise ModelFormatError(source, "oblivious_trees/leaf_values", f"{n_values} values do not divide into the "
+                                                                      f"trees' {leaves} leaves")
+    return n_values // leaves
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_type(value, kind, source, where):
+    if not isinstance(value, kind):
+        raise ModelFormatError(source, where, f"is a {type(value).__name__}, expected a JSON "
+                                              f"{'object' if kind is dict else 'array'}")
+
+
+def _get(obj: dict, key: str, kind, source, default=..., where: str | None = None):
+    name = f"{where}/{key}" if where else key
+    if key not in obj:
+        if default is ... or default is None:
+            raise ModelFormatError(source, name, "is missing")
+        return default
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise ModelFormatError(source, name, f"is a {type(value).__name__}, expected {kind.__name__}")
+    return value
+
+
+def _int(obj: dict, key: str, source, where: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not -(1 << 31) <= value < 1 << 31:
+        raise ModelFormatError(source, f"{where}/{key}", f"is {value!r}, expected a 32-bit integer")
+    return value
+
+
+def _params(text, source, where) -> dict:
+    if text is None:
+        return {}
+    try:
+        params = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ModelFormatError(source, where, "is not valid JSON") from None
+    if not isinstance(params, dict):
+        raise ModelFormatError(source, where, "is not a JSON object")
+    return params
+
+
+# --- checks and build --------------------------------------------------------------------------
+
+def _build(spec: _Spec, source) -> Model:
+    if spec.unsupported:
+        where, what = spec.unsupported[0]
+        raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
+                                                   "(supported: symmetric trees over float features)")
+    floats = sorted(spec.floats, key=lambda f: f.index)
+    if [f.index for f in floats] != list(range(len(floats))):
+        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
+    for f in floats:
+        if f.nan_treatment not in _NAN_TREATMENTS:
+            raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",
+                                   f"is {f.nan_treatment!r}, expected one of {', '.join(_NAN_TREATMENTS)}")
+    flat = [f.flat_index for f in floats] + [c[0] for c in spec.categorical]
+    if any(not 0 <= i < 1 << 24 for i in flat) or len(set(flat)) != len(flat):
+        raise ModelFormatError(source, "flat_feature_index", "feature columns are negative, too large or repeated")
+    num_columns = max(flat) + 1 if flat else 0
+    dim = spec.dim
+    if not isinstance(dim, int) or not 1 <= dim <= 1 << 16:
+        raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
+    # binary features: every border of every float feature, in feature order (CatBoost's split ids)
+    split_slot = np.concatenate([np.full(len(f.borders), s, dtype=np.int64) for s, f in enumerate(floats)] or
+                                [np.zeros(0, dtype=np.int64)])
+    split_bin = np.concatenate([np.arange(len(f.borders), dtype=np.int64) for f in floats] or
+                               [np.zeros(0, dtype=np.int64)])
+    booster = Oblivious.build(
+        slot_column=[f.flat_index for f in floats], borders_per_slot=[f.borders for f in floats],
+        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats], split_slot=split_slot, split_bin=split_bin,
+        tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes, leaf_values=spec.leaf_values,
+        num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias, source=source)
+    loss = spec.params.get("loss_function", {})
+    name = loss.get("type") if isinstance(loss, dict) else None
+    if not isinstance(name, str):
+        raise ModelFormatError(source, "params/loss_function/type", "is missing: the model does not name its loss")
+    objective = Objective.catboost(name, loss.get("params") if isinstance(loss.get("params"), dict) else {},
+                                   source=source)
+    names = [""] * num_columns
+    types = ["c"] * num_columns
+    for f in floats:
+        names[f.flat_index], types[f.flat_index] = f.name, "float"
+    for c in spec.categorical:
+        names[c[0]] = c[1]
+    version = re.search(r"tags/v(\d+)\.(\d+)(?:\.(\d+))?", spec.version)
+    meta = ModelMeta(num_features=num_columns, num_outputs=dim, base_score=np.zeros(dim, dtype=np.float32),
+                     source_library="catboost",
+                     source_version=tuple(int(v) for v in version.groups() if v is not None) if version else ())
+    features = FeatureInfo(names=tuple(names) if all(names) else None, types=tuple(types))
+    return Model(booster=booster, meta=meta, features=features, objective=objective)

@@ -1,0 +1,291 @@
+"""CatBoost models against catboost itself: models trained here, saved as .cbm and JSON, and
+read back by gbinfer; raw values compared in float64 ULPs (bit-identical expected)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+import gbinfer
+from gbinfer.errors import DataError, GbinferError, ModelFormatError, UnsupportedModelError
+
+catboost = pytest.importorskip("catboost")
+
+SEED = 0
+
+
+def ulp64(a, b) -> int:
+    """Largest distance in float64 units-in-the-last-place between two arrays (NaNs must match)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    assert a.shape == b.shape
+    assert np.array_equal(np.isnan(a), np.isnan(b)), "NaN positions differ"
+    ia, ib = a[~np.isnan(a)].view(np.int64), b[~np.isnan(b)].view(np.int64)
+    ia = np.where(ia < 0, -(ia & 0x7FFFFFFFFFFFFFFF), ia)
+    ib = np.where(ib < 0, -(ib & 0x7FFFFFFFFFFFFFFF), ib)
+    return int(np.abs(ia - ib).max()) if ia.size else 0
+
+
+def _data(n=600, cols=5, nan_col=1, seed=SEED):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, cols)).astype(np.float32)
+    X[rng.random(n) < 0.15, nan_col] = np.nan
+    X[::11, 3] = 0.0  # values on and around borders
+    return X, rng
+
+
+def _train(cls, X, y, **params):
+    m = cls(verbose=0, thread_count=1, random_seed=SEED, allow_writing_files=False, **params)
+    m.fit(X, y)
+    return m
+
+
+def _saved(model, tmp_path, name="m"):
+    """gbinfer models from the .cbm, the JSON and the gzipped .cbm files of ``model``."""
+    cbm, js = tmp_path / f"{name}.cbm", tmp_path / f"{name}.json"
+    model.save_model(str(cbm))
+    model.save_model(str(js), format="json")
+    gz = tmp_path / f"{name}.cbm.gz"
+    gz.write_bytes(gzip.compress(cbm.read_bytes()))
+    return {"cbm": gbinfer.load(cbm), "json": gbinfer.load(js), "gz": gbinfer.load(gz)}
+
+
+def _raw(model, X, **kw):
+    return model.predict(X, prediction_type="RawFormulaVal", **kw)
+
+
+@pytest.mark.parametrize("nan_mode", ["Min", "Max", "Forbidden"])
+def test_logloss_every_nan_mode(tmp_path, nan_mode):
+    X, rng = _data()
+    y = (X[:, 0] + np.nan_to_num(X[:, 1], nan=1.0) > 0).astype(int)
+    train = np.nan_to_num(X, nan=0.0) if nan_mode == "Forbidden" else X
+    m = _train(catboost.CatBoostClassifier, train, y, iterations=30, depth=4, nan_mode=nan_mode)
+    ref = _raw(m, X)  # NaNs at prediction time too, also for the Forbidden model
+    for fmt, g in _saved(m, tmp_path).items():
+        assert ulp64(g.predict(X, output_margin=True), ref) == 0, fmt
+        assert g.predict(X).shape == (len(X),)
+        np.testing.assert_array_equal(g.predict_leaf(X), m.calc_leaf_indexes(catboost.Pool(X)))
+
+
+@pytest.mark.parametrize("depth", range(1, 9))
+def test_rmse_depths(tmp_path, depth):
+    X, rng = _data(n=400)
+    y = X[:, 0] * 2 + np.nan_to_num(X[:, 1]) + rng.normal(size=len(X)) * 0.1
+    m = _train(catboost.CatBoostRegressor, X, y, iterations=12, depth=depth, nan_mode="Max")
+    ref = _raw(m, X)
+    for fmt, g in _saved(m, tmp_path).items():
+        out = g.predict(X)
+        assert out.dtype == np.float64 and out.shape == (len(X),)
+        assert ulp64(out, ref) == 0, fmt
+        np.testing.assert_array_equal(g.predict_leaf(X), m.calc_leaf_indexes(catboost.Pool(X)))
+
+
+def test_multiclass(tmp_path):
+    X, rng = _data()
+    y = rng.integers(0, 3, len(X)) + (X[:, 0] > 0.5)
+    m = _train(catboost.CatBoostClassifier, X, y, iterations=20, depth=3, loss_function="MultiClass")
+    ref = _raw(m, X)
+    for fmt, g in _saved(m, tmp_path).items():
+        assert g.num_outputs == 4
+        assert ulp64(g.predict(X, output_margin=True), ref) == 0, fmt
+        prob = g.predict(X)
+        assert prob.shape == (len(X), 4)
+        # CatBoost's softmax uses its own fast exp (fmath); the default output is within 16 ULP of it
+        assert ulp64(prob, m.predict_proba(X)) <= 16, fmt
+
+
+def test_default_outputs_within_catboost_fast_exp(tmp_path):
+    """Probability and Exponent use CatBoost's fast exp, not libm's: within a few ULP of it."""
+    X, rng = _data()
+    m = _train(catboost.CatBoostClassifier, X, (X[:, 0] > 0).astype(int), iterations=20, depth=4)
+    g = gbinfer.load(m)
+    assert ulp64(g.predict(X), m.predict_proba(X)[:, 1]) <= 4
+    y = rng.poisson(np.exp(np.clip(X[:, 0], -2, 2)))
+    for loss in ("Poisson", "Tweedie:variance_power=1.5"):
+        m = _train(catboost.CatBoostRegressor, X, y, iterations=20, depth=4, loss_function=loss)
+        g = gbinfer.load(m)
+        assert ulp64(g.predict(X, output_margin=True), _raw(m, X)) == 0, loss
+        assert ulp64(g.predict(X), m.predict(X, prediction_type="Exponent")) <= 4, loss
+
+
+def test_scale_and_bias_and_iteration_range(tmp_path):
+    X, rng = _data()
+    y = 10 + X[:, 0] + rng.normal(size=len(X)) * 0.1  # boost_from_average: a non-zero bias
+    m = _train(catboost.CatBoostRegressor, X, y, iterations=25, depth=3)
+    m.set_scale_and_bias(1.5, 0.25)
+    for fmt, g in _saved(m, tmp_path).items():
+        assert ulp64(g.predict(X), _raw(m, X)) == 0, fmt
+        for begin, end in ((0, 10), (5, 25), (24, 25), (3, 0)):
+            ref = _raw(m, X, ntree_start=begin, ntree_end=end or m.tree_count_)
+            assert ulp64(g.predict(X, iteration_range=(begin, end)), ref) == 0, (fmt, begin, end)
+            np.testing.assert_array_equal(g.predict_leaf(X, iteration_range=(begin, end)),
+                                          m.calc_leaf_indexes(catboost.Pool(X), ntree_start=begin,
+                                                              ntree_end=end or m.tree_count_))
+        with pytest.raises(DataError):
+            g.predict(X, iteration_range=(0, 26))
+
+
+def test_multirmse(tmp_path):
+    X, rng = _data()
+    Y = np.stack([X[:, 0], X[:, 2] * 2], axis=1)
+    m = _train(catboost.CatBoostRegressor, X, Y, iterations=15, depth=3, loss_function="MultiRMSE")
+    for fmt, g in _saved(m, tmp_path).items():
+        assert ulp64(g.predict(X), _raw(m, X)) == 0, fmt
+
+
+def test_inputs_and_threads(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(n=2000)
+    m = _train(catboost.CatBoostRegressor, X, X[:, 0] * 3, iterations=10, depth=6)
+    g = gbinfer.load(m)
+    ref = _raw(m, X)
+    assert ulp64(g.predict(X.astype(np.float64)), ref) == 0
+    assert ulp64(g.predict(pd.DataFrame(X)), ref) == 0
+    assert ulp64(g.predict(X.astype(object)), ref) == 0
+    assert ulp64(g.predict(X, nthread=1), ref) == 0
+    assert ulp64(g.predict(X[:1]), ref[:1]) == 0
+    g.warmup()
+    with pytest.raises(DataError):
+        g.predict(X[:, :4])
+    with pytest.raises(DataError):
+        g.predict(X, base_margin=np.zeros(len(X)))
+    with pytest.raises(GbinferError):
+        gbinfer.save(g, tmp_path / "m.xgbrs")
+
+
+# --- refused models ---------------------------------------------------------------------------
+
+def test_categorical_and_non_symmetric_models_are_refused(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED)
+    df = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(["x", "y", "z"], 300),
+                       "b": rng.normal(size=300)})
+    y = (df.a > 0).astype(int) + (df.c == "x")
+    cases = {
+        "one-hot": _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"],
+                          one_hot_max_size=4),
+        "CTR": _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"],
+                      one_hot_max_size=1),
+        "non-symmetric": _train(catboost.CatBoostRegressor, df[["a", "b"]], y, iterations=5, depth=2,
+                                grow_policy="Depthwise"),
+    }
+    for name, m in cases.items():
+        for fmt in ("cbm", "json"):
+            path = tmp_path / f"{name}.{fmt}"
+            m.save_model(str(path), format="cbm" if fmt == "cbm" else "json")
+            with pytest.raises(UnsupportedModelError, match="does not evaluate yet"):
+                gbinfer.load(path)
+        with pytest.raises(UnsupportedModelError):
+            gbinfer.load(m)
+
+
+def test_text_features_are_refused(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED)
+    words = np.array(["red apple", "green pear", "blue sky", "red sky", "green apple"])
+    df = pd.DataFrame({"a": rng.normal(size=300), "t": rng.choice(words, 300)})
+    y = (df.t.str.startswith("red")).astype(int)
+    m = _train(catboost.CatBoostClassifier, df, y, iterations=5, depth=2, text_features=["t"])
+    path = tmp_path / "text.cbm"
+    m.save_model(str(path))
+    with pytest.raises(UnsupportedModelError, match="text|estimated"):
+        gbinfer.load(path)
+
+
+# --- malformed files ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    X, _ = _data(n=200)
+    m = _train(catboost.CatBoostRegressor, X, X[:, 0] - X[:, 2], iterations=4, depth=3, nan_mode="Max")
+    d = tmp_path_factory.mktemp("small")
+    m.save_model(str(d / "m.cbm"))
+    m.save_model(str(d / "m.json"), format="json")
+    return (d / "m.cbm").read_bytes(), (d / "m.json").read_bytes(), X
+
+
+def test_truncated_cbm(small_model):
+    cbm, _, _ = small_model
+    for cut in list(range(0, 64)) + list(range(64, len(cbm), 97)):
+        with pytest.raises(ModelFormatError):
+            gbinfer.load(cbm[:cut], format="catboost")
+
+
+def test_wrong_magic_and_header(small_model):
+    cbm, _, _ = small_model
+    with pytest.raises(ModelFormatError):
+        gbinfer.load(b"CBM2" + cbm[4:], format="catboost")
+    with pytest.raises(ModelFormatError, match="header"):
+        gbinfer.load(cbm[:4] + (len(cbm)).to_bytes(4, "little") + cbm[8:])
+    bad_version = cbm.replace(b"FlabuffersModel_v1", b"FlabuffersModel_v9")
+    with pytest.raises(ModelFormatError, match="FormatVersion"):
+        gbinfer.load(bad_version)
+
+
+def test_flipped_bytes_never_crash(small_model):
+    """Every damaged .cbm either loads as some valid model (a changed leaf value is one) or is a
+    ModelFormatError; never another exception, never a kernel reading out of bounds."""
+    cbm, _, X = small_model
+    rng = np.random.default_rng(SEED)
+    for pos in rng.choice(np.arange(8, len(cbm)), size=min(400, len(cbm) - 8), replace=False):
+        for flip in (0x01, 0x80, 0xFF):
+            damaged = bytearray(cbm)
+            damaged[pos] ^= flip
+            try:
+                g = gbinfer.load(bytes(damaged))
+            except GbinferError as exc:
+                assert isinstance(exc, ModelFormatError), exc
+                continue
+            g.predict(X[:, :g.num_features] if g.num_features <= X.shape[1] else
+                      np.zeros((3, g.num_features), dtype=np.float32))
+
+
+def _json_edit(js: bytes, edit) -> bytes:
+    doc = json.loads(js)
+    edit(doc)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["oblivious_trees"][0]["splits"][0].update(split_index=10**6), "split_index"),
+    (lambda d: d["oblivious_trees"][0]["splits"][0].update(float_feature_index=7), "splits"),
+    (lambda d: d["oblivious_trees"][0]["leaf_values"].pop(), "leaf_values"),
+    (lambda d: d["features_info"]["float_features"][0].update(borders=[1.0, 0.5]), "borders"),
+    (lambda d: d["features_info"]["float_features"][0].update(borders=[0.1]), "borders"),
+    (lambda d: d["features_info"]["float_features"][0].update(flat_feature_index=-3), "flat_feature_index"),
+    (lambda d: d["features_info"]["float_features"][0].update(nan_value_treatment="Sometimes"),
+     "nan_value_treatment"),
+    (lambda d: d.update(scale_and_bias=[1.0]), "scale_and_bias"),
+    (lambda d: d["model_info"]["params"]["loss_function"].update(type="NoSuchLoss"), "loss_function"),
+    (lambda d: d["oblivious_trees"][1].pop("splits"), "splits"),
+])
+def test_malformed_json(small_model, edit, field):
+    _, js, _ = small_model
+    with pytest.raises(ModelFormatError, match=field):
+        gbinfer.load(_json_edit(js, edit))
+
+
+def test_cbm_split_out_of_range(small_model):
+    """A TreeSplits entry past the model's binary features is caught before any kernel runs."""
+    from gbinfer.compat.flatbuffers import Table
+
+    cbm, _, _ = small_model
+    trees = Table.root(cbm[8:], None, "TModelCore").table(1, "ModelTrees")
+    start, count = trees._vector(1, 4, "TreeSplits")
+    damaged = bytearray(cbm)
+    damaged[8 + start:8 + start + 4] = (10**6).to_bytes(4, "little")
+    with pytest.raises(ModelFormatError, match="tree_splits"):
+        gbinfer.load(bytes(damaged))
+
+
+def test_gzip_damaged(small_model):
+    cbm, _, _ = small_model
+    gz = gzip.compress(cbm)
+    with pytest.raises(ModelFormatError, match="gzip"):
+        gbinfer.load(gz[:len(gz) // 2])
+
+
+def test_unfitted_object_refused():
+    with pytest.raises(DataError, match="unfitted"):
+        gbinfer.load(catboost.CatBoostRegressor())

@@ -1,10 +1,13 @@
 """``Oblivious``: CatBoost's symmetric trees, where every node of a level asks the same question.
 
 A tree is ``depth`` split ids into one table of binary features, and ``2**depth`` leaves; split
-``d`` of a tree sets bit ``d`` of the leaf index (the first split is the lowest bit). A binary
-feature is "float feature ``slot``'s bin > ``bin``": each used float feature is binarised once
-per row against its sorted borders (bin = number of borders strictly below the value, CatBoost's
-``x > border``), so a tree costs ``depth`` small-integer comparisons.
+``d`` of a tree sets bit ``d`` of the leaf index (the first split is the lowest bit). Each feature
+the trees read (a "slot") is turned into a small integer bin once per row: a float feature's bin
+is the number of its sorted borders strictly below the value (CatBoost's ``x > border``); a
+one-hot categorical feature's bin is 1 + the position of the value's hash among the hashes the
+model splits on, or 0. A binary feature is then "slot's bin - lo < span" (unsigned): span 65536
+for a float border (bin > border index), span 1 for a one-hot value (bin == its code), so a tree
+costs ``depth`` small-integer comparisons whatever its split kinds.
 
 Built once by ``Oblivious.build``, which checks every index the kernels follow; then read-only.
 """
@@ -34,9 +37,14 @@ class Oblivious:
     borders: np.ndarray  # float32 [sum of borders], each slot's strictly ascending
     border_offsets: np.ndarray  # int64 [slots + 1]
     nan_bin: np.ndarray  # uint16 [slots]: the bin of a NaN (0, or the border count for CatBoost's AsTrue)
-    # binary features: split id -> (slot, bin); true iff the slot's bin > bin
+    # one-hot categorical features, slots after the float ones
+    cat_column: np.ndarray  # int32 [cat slots]: input column of each
+    cat_values: np.ndarray  # int32 [sum of values]: the category hashes split on (as CatBoost stores them)
+    cat_offsets: np.ndarray  # int64 [cat slots + 1]
+    # binary features: split id -> (slot, lo, span); true iff 0 <= bin - lo < span
     split_slot: np.ndarray  # int32 [splits]
-    split_bin: np.ndarray  # uint16 [splits]
+    split_lo: np.ndarray  # int32 [splits]
+    split_span: np.ndarray  # int32 [splits]
     # trees
     tree_splits: np.ndarray  # int32 [sum of depths]: split ids, in depth order
     tree_offsets: np.ndarray  # int64 [trees + 1] into tree_splits
@@ -59,11 +67,13 @@ class Oblivious:
         return np.arange(self.num_trees + 1, dtype=np.int64)
 
     @classmethod
-    def build(cls, *, slot_column, borders_per_slot, nan_as_true, split_slot, split_bin, tree_splits,
-              tree_depths, leaf_values, num_outputs: int, num_columns: int, scale: float, bias,
-              source: str | None = None) -> "Oblivious":
-        """Check and freeze. ``borders_per_slot`` is a list of float32 arrays; ``tree_depths`` the
-        number of splits of each tree; ``leaf_values`` flat, tree after tree."""
+    def build(cls, *, slot_column, borders_per_slot, nan_as_true, cat_column, values_per_cat, split_slot,
+              split_index, tree_splits, tree_depths, leaf_values, num_outputs: int, num_columns: int,
+              scale: float, bias, source: str | None = None) -> "Oblivious":
+        """Check and freeze. ``borders_per_slot`` is a list of float32 arrays, ``values_per_cat`` of
+        int32 hash arrays; a split is (slot, index of its border or value in that slot), slots
+        numbered floats first; ``tree_depths`` the number of splits of each tree; ``leaf_values``
+        flat, tree after tree."""
         def fail(field, problem):
             raise ModelFormatError(source, field, problem)
 
@@ -83,18 +93,33 @@ class Oblivious:
                 fail(f"float_features[{s}]/borders", "are not strictly ascending numbers")
             if nan_as_true[s]:
                 nan_bin[s] = len(b)
-        counts = np.array([len(b) for b in borders_per_slot], dtype=np.int64)
-        border_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        border_counts = np.array([len(b) for b in borders_per_slot], dtype=np.int64)
+        border_offsets = np.concatenate([[0], np.cumsum(border_counts)]).astype(np.int64)
         borders = (np.concatenate(borders_per_slot) if slots else np.zeros(0)).astype(np.float32)
 
+        cat_column = np.asarray(cat_column, dtype=np.int64)
+        if len(values_per_cat) != len(cat_column):
+            fail("one_hot_features", "value lists do not match the categorical features")
+        if len(cat_column) and (cat_column.min() < 0 or cat_column.max() >= num_columns):
+            fail("categorical_features/flat_feature_index",
+                 f"a column lies outside the model's {num_columns} features")
+        for c, v in enumerate(values_per_cat):
+            if len(v) > MAX_BORDERS or len(np.unique(v)) != len(v):
+                fail(f"one_hot_features[{c}]/values", f"hold {len(v)} values, repeated or more than {MAX_BORDERS}")
+        value_counts = np.array([len(v) for v in values_per_cat], dtype=np.int64)
+        cat_offsets = np.concatenate([[0], np.cumsum(value_counts)]).astype(np.int64)
+        cat_values = (np.concatenate(values_per_cat) if len(values_per_cat) else np.zeros(0)).astype(np.int32)
+
+        counts = np.concatenate([border_counts, value_counts])
         split_slot = np.asarray(split_slot, dtype=np.int64)
-        split_bin = np.asarray(split_bin, dtype=np.int64)
-        if len(split_slot) != len(split_bin):
-            fail("splits", "slot and bin tables differ in length")
-        if len(split_slot) and (split_slot.min() < 0 or split_slot.max() >= slots):
-            fail("splits", f"a split refers to a float feature outside the model's {slots}")
-        if len(split_slot) and (split_bin.min() < 0 or np.any(split_bin >= counts[split_slot])):
-            fail("splits", "a split refers to a border its feature does not have")
+        split_index = np.asarray(split_index, dtype=np.int64)
+        if len(split_slot) != len(split_index):
+            fail("splits", "slot and index tables differ in length")
+        if len(split_slot) and (split_slot.min() < 0 or split_slot.max() >= len(counts)):
+            fail("splits", f"a split refers to a feature outside the model's {len(counts)} used features")
+        if len(split_slot) and (split_index.min() < 0 or np.any(split_index >= counts[split_slot])):
+            fail("splits", "a split refers to a border or value its feature does not have")
+        split_span = np.where(split_slot < slots, 1 << 16, 1)
 
         depths = np.asarray(tree_depths, dtype=np.int64)
         if len(depths) and (depths.min() < 0 or depths.max() > MAX_DEPTH):
@@ -118,7 +143,9 @@ class Oblivious:
         if not np.isfinite(scale) or not np.all(np.isfinite(bias)):
             fail("scale_and_bias", "scale and bias must be finite numbers")
         return cls(_frozen(slot_column, np.int32), _frozen(borders, np.float32), _frozen(border_offsets, np.int64),
-                   _frozen(nan_bin, np.uint16), _frozen(split_slot, np.int32), _frozen(split_bin, np.uint16),
+                   _frozen(nan_bin, np.uint16), _frozen(cat_column, np.int32), _frozen(cat_values, np.int32),
+                   _frozen(cat_offsets, np.int64), _frozen(split_slot, np.int32), _frozen(split_index + 1, np.int32),
+                   _frozen(split_span, np.int32),
                    _frozen(tree_splits, np.int32), _frozen(tree_offsets, np.int64),
                    _frozen(leaf_offsets, np.int64), _frozen(leaf_values, np.float64), int(num_outputs),
                    float(scale), _frozen(bias, np.float64))

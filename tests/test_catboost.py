@@ -154,17 +154,68 @@ def test_inputs_and_threads(tmp_path):
         gbinfer.save(g, tmp_path / "m.xgbrs")
 
 
+# --- one-hot categorical features ------------------------------------------------------------
+
+def _categories(rng, n):
+    """Strings of every length class CityHash treats apart (0, 1-3, 4-8, 9-16, 17-32, 33-64, > 64
+    bytes), non-ASCII text, and look-alikes of numbers."""
+    pool = ["", "a", "ab", "abc", "abcd", "colour", "8 bytes!", "nine byte", "sixteen bytes!!!", "x" * 17,
+            "twenty-four bytes long!!", "y" * 32, "z" * 33, "forty-eight " * 4, "w" * 64, "v" * 65,
+            "a much longer category string " * 5, "ünïcödé", "日本語", "12", "-7", "0"]
+    return rng.choice(np.array(pool, dtype=object), n), pool
+
+
+def test_one_hot_categories_exact(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED)
+    n = 1500
+    strings, pool = _categories(rng, n)
+    ints = rng.integers(-3, 9, n)
+    df = pd.DataFrame({"a": rng.normal(size=n).astype(np.float32), "s": strings, "i": ints,
+                       "b": rng.normal(size=n).astype(np.float32)})
+    effect = {v: rng.normal() for v in pool}
+    y = df.a + np.array([effect[v] for v in strings]) + (ints % 3 == 0) * 0.7 + rng.normal(size=n) * 0.05
+    m = _train(catboost.CatBoostRegressor, df, y, iterations=60, depth=4, cat_features=["s", "i"],
+               one_hot_max_size=255)
+    test = df.copy()
+    test.loc[::13, "s"] = "never seen in training"
+    test.loc[::17, "i"] = 12345
+    ref = _raw(m, test)
+    for fmt, g in _saved(m, tmp_path).items():
+        assert len(g.booster.cat_column) == 2, fmt
+        assert ulp64(g.predict(test), ref) == 0, fmt
+        np.testing.assert_array_equal(g.predict_leaf(test), m.calc_leaf_indexes(catboost.Pool(test,
+                                                                                               cat_features=[1, 2])))
+        assert ulp64(g.predict(test.to_numpy()), ref) == 0, fmt  # an object array in the same order
+    with pytest.raises(DataError, match="column 1"):
+        g.predict(test.assign(s=1.5))
+    with pytest.raises(DataError, match="column 2"):
+        g.predict(test.assign(i=None))
+
+
+def test_one_hot_classifier_pandas_category(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED + 1)
+    n = 800
+    c = rng.choice(["red", "green", "blue", "cyan"], n)
+    df = pd.DataFrame({"c": pd.Categorical(c), "x": rng.normal(size=n)})
+    y = ((c == "red") ^ (df.x > 0.3)).astype(int)
+    m = _train(catboost.CatBoostClassifier, df, y, iterations=20, depth=3, cat_features=["c"],
+               one_hot_max_size=4)
+    ref = _raw(m, df)
+    for fmt, g in _saved(m, tmp_path).items():
+        assert ulp64(g.predict(df, output_margin=True), ref) == 0, fmt
+
+
 # --- refused models ---------------------------------------------------------------------------
 
-def test_categorical_and_non_symmetric_models_are_refused(tmp_path):
+def test_ctr_and_non_symmetric_models_are_refused(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(SEED)
     df = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(["x", "y", "z"], 300),
                        "b": rng.normal(size=300)})
     y = (df.a > 0).astype(int) + (df.c == "x")
     cases = {
-        "one-hot": _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"],
-                          one_hot_max_size=4),
         "CTR": _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"],
                       one_hot_max_size=1),
         "non-symmetric": _train(catboost.CatBoostRegressor, df[["a", "b"]], y, iterations=5, depth=2,

@@ -5,9 +5,10 @@ root is ``NCatBoostFbs.TModelCore`` (schema: ``catboost/libs/model/flatbuffers/m
 ``features.fbs``). Both formats are read into the same plain description (``_Spec``), then
 checked and built into an ``Oblivious`` booster.
 
-Supported: symmetric (oblivious) trees over float features, every NaN treatment, multi-output
-leaves, ``scale_and_bias``. Refused with ``UnsupportedModelError``: categorical splits (one-hot
-and CTR), non-symmetric trees, text, embedding and estimated features, and CTR data parts.
+Supported: symmetric (oblivious) trees over float features (every NaN treatment) and one-hot
+categorical features, multi-output leaves, ``scale_and_bias``. Refused with
+``UnsupportedModelError``: CTR features, non-symmetric trees, text, embedding and estimated
+features.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class _Spec:
     """What both formats hold, before checks."""
 
     floats: list = field(default_factory=list)
-    categorical: list = field(default_factory=list)  # (flat_index, name)
+    categorical: list = field(default_factory=list)  # (index, flat_index, name)
+    one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
@@ -145,11 +147,12 @@ def _from_cbm(data: bytes, source) -> _Spec:
             _NAN_TREATMENTS[nan] if 0 <= nan < 3 else f"<{nan}>", t.string(4, "FeatureId") or "",
             bool(t.scalar(0, "B", 0, "HasNans"))))
     for t in trees.tables(4, "CatFeatures"):
-        spec.categorical.append((t.scalar(1, "i", -1, "FlatIndex"), t.string(2, "FeatureId") or "",
-                                 bool(t.scalar(3, "B", 1, "UsedInModel"))))
+        spec.categorical.append((t.scalar(0, "i", -1, "Index"), t.scalar(1, "i", -1, "FlatIndex"),
+                                 t.string(2, "FeatureId") or ""))
+    for t in trees.tables(6, "OneHotFeatures"):
+        spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
-    for slot, name, what in ((6, "OneHotFeatures", "one-hot categorical features"),
-                             (7, "CtrFeatures", "CTR categorical features"),
+    for slot, name, what in ((7, "CtrFeatures", "CTR categorical features"),
                              (10, "NonSymmetricStepNodes", "non-symmetric trees (Depthwise, Lossguide)"),
                              (12, "TextFeatures", "text features"),
                              (13, "EstimatedFeatures", "estimated (text or embedding) features"),
@@ -198,10 +201,15 @@ def _from_json(data: bytes, source) -> _Spec:
     for i, f in enumerate(_get(features, "categorical_features", list, source, [])):
         where = f"features_info/categorical_features[{i}]"
         _check_type(f, dict, source, where)
-        spec.categorical.append((_int(f, "flat_feature_index", source, where),
-                                 _get(f, "feature_id", str, source, "", where), True))
-        if f.get("values"):
-            spec.unsupported.append((f"{where}/values", "one-hot categorical features"))
+        index = _int(f, "feature_index", source, where)
+        spec.categorical.append((index, _int(f, "flat_feature_index", source, where),
+                                 _get(f, "feature_id", str, source, "", where)))
+        values = _get(f, "values", list, source, [], where)
+        if values:
+            if not all(isinstance(v, int) and not isinstance(v, bool) and -(1 << 31) <= v < 1 << 31
+                       for v in values):
+                raise ModelFormatError(source, f"{where}/values", "are not all 32-bit integers (category hashes)")
+            spec.one_hot.append((index, np.array(values, dtype=np.int32)))
     for key, what in (("ctrs", "CTR categorical features"), ("text_features", "text features"),
                       ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
         if features.get(key):
@@ -213,6 +221,7 @@ def _from_json(data: bytes, source) -> _Spec:
     trees = _get(doc, "oblivious_trees", list, source, [] if "trees" in doc else None)
     splits, sizes, leaves = [], [], []
     flat_borders = [(fi, j, b) for fi, f in enumerate(spec.floats) for j, b in enumerate(f.borders)]
+    one_hot_values = [(c, v) for c, values in spec.one_hot for v in values]
     for t, tree in enumerate(trees):
         where = f"oblivious_trees[{t}]"
         _check_type(tree, dict, source, where)
@@ -221,10 +230,21 @@ def _from_json(data: bytes, source) -> _Spec:
             sw = f"{where}/splits[{d}]"
             _check_type(s, dict, source, sw)
             kind = s.get("split_type")
+            idx = _int(s, "split_index", source, sw)
+            if kind == "OneHotFeature":
+                at = idx - len(flat_borders)
+                if not 0 <= at < len(one_hot_values):
+                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's one-hot "
+                                                                        f"values")
+                if (s.get("cat_feature_index"), s.get("value")) != tuple(int(v) for v in one_hot_values[at]):
+                    raise ModelFormatError(source, sw, f"names categorical feature {s.get('cat_feature_index')!r} "
+                                                       f"value {s.get('value')!r}, but split_index {idx} is "
+                                                       f"feature {one_hot_values[at][0]} value {one_hot_values[at][1]}")
+                splits.append(idx)
+                continue
             if kind != "FloatFeature":
                 spec.unsupported.append((f"{sw}/split_type", f"{kind} splits"))
                 continue
-            idx = _int(s, "split_index", source, sw)
             if not 0 <= idx < len(flat_borders):
                 raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, outside the model's "
                                                                     f"{len(flat_borders)} float borders")
@@ -312,7 +332,8 @@ def _build(spec: _Spec, source) -> Model:
     if spec.unsupported:
         where, what = spec.unsupported[0]
         raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
-                                                   "(supported: symmetric trees over float features)")
+                                                   "(supported: symmetric trees over float and one-hot "
+                                                   "categorical features)")
     floats = sorted(spec.floats, key=lambda f: f.index)
     if [f.index for f in floats] != list(range(len(floats))):
         raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
@@ -320,23 +341,32 @@ def _build(spec: _Spec, source) -> Model:
         if f.nan_treatment not in _NAN_TREATMENTS:
             raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",
                                    f"is {f.nan_treatment!r}, expected one of {', '.join(_NAN_TREATMENTS)}")
-    flat = [f.flat_index for f in floats] + [c[0] for c in spec.categorical]
+    flat = [f.flat_index for f in floats] + [c[1] for c in spec.categorical]
     if any(not 0 <= i < 1 << 24 for i in flat) or len(set(flat)) != len(flat):
         raise ModelFormatError(source, "flat_feature_index", "feature columns are negative, too large or repeated")
     num_columns = max(flat) + 1 if flat else 0
+    cat_column = {c[0]: c[1] for c in spec.categorical}
+    if len(cat_column) != len(spec.categorical):
+        raise ModelFormatError(source, "categorical_features/index", "a categorical feature index is repeated")
+    one_hot_index = [c for c, _ in spec.one_hot]
+    if len(set(one_hot_index)) != len(one_hot_index) or any(c not in cat_column for c in one_hot_index):
+        raise ModelFormatError(source, "one_hot_features/index", "a one-hot feature is repeated or refers to a "
+                                                                 "categorical feature the model does not have")
     dim = spec.dim
     if not isinstance(dim, int) or not 1 <= dim <= 1 << 16:
         raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
-    # binary features: every border of every float feature, in feature order (CatBoost's split ids)
-    split_slot = np.concatenate([np.full(len(f.borders), s, dtype=np.int64) for s, f in enumerate(floats)] or
-                                [np.zeros(0, dtype=np.int64)])
-    split_bin = np.concatenate([np.arange(len(f.borders), dtype=np.int64) for f in floats] or
-                               [np.zeros(0, dtype=np.int64)])
+    # binary features, in CatBoost's split-id order: every border of every float feature, then
+    # every value of every one-hot feature
+    per_slot = [len(f.borders) for f in floats] + [len(v) for _, v in spec.one_hot]
+    split_slot = np.repeat(np.arange(len(per_slot), dtype=np.int64), per_slot)
+    split_index = np.concatenate([np.arange(n, dtype=np.int64) for n in per_slot] + [np.zeros(0, np.int64)])
     booster = Oblivious.build(
         slot_column=[f.flat_index for f in floats], borders_per_slot=[f.borders for f in floats],
-        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats], split_slot=split_slot, split_bin=split_bin,
-        tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes, leaf_values=spec.leaf_values,
-        num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias, source=source)
+        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats],
+        cat_column=[cat_column[c] for c in one_hot_index], values_per_cat=[v for _, v in spec.one_hot],
+        split_slot=split_slot, split_index=split_index, tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes,
+        leaf_values=spec.leaf_values, num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias,
+        source=source)
     loss = spec.params.get("loss_function", {})
     name = loss.get("type") if isinstance(loss, dict) else None
     if not isinstance(name, str):
@@ -348,7 +378,7 @@ def _build(spec: _Spec, source) -> Model:
     for f in floats:
         names[f.flat_index], types[f.flat_index] = f.name, "float"
     for c in spec.categorical:
-        names[c[0]] = c[1]
+        names[c[1]] = c[2]
     version = re.search(r"tags/v(\d+)\.(\d+)(?:\.(\d+))?", spec.version)
     meta = ModelMeta(num_features=num_columns, num_outputs=dim, base_score=np.zeros(dim, dtype=np.float32),
                      source_library="catboost",

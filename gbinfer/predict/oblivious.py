@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..data import DataMatrix
+from ..encode.catboost import one_hot_codes
 from ..errors import DataError
 from ..oblivious import Oblivious
 from ..objective import Transform
@@ -22,20 +23,22 @@ def is_oblivious(model) -> bool:
     return isinstance(model.booster, Oblivious)
 
 
-def rows(model, data) -> np.ndarray:
-    """``data`` as a C-contiguous float32 (rows x model features) array; only the float feature
-    columns are read (categorical columns of a model that never splits on them are left NaN)."""
-    width = model.meta.num_features
+def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` as the kernels read it: a C-contiguous float32 (rows x model features) array, of
+    which only the float feature columns are read, and the one-hot codes of the categorical
+    features the trees split on (uint16, rows x those features)."""
+    booster, width = model.booster, model.meta.num_features
     if isinstance(data, DataMatrix):
         if data.sparse is not None:
             raise DataError("sparse input is not supported for CatBoost models; pass a dense array or frame")
         data = data.values
-    module = type(data).__module__
-    if module.startswith("pandas"):
+    if type(data).__module__.startswith("pandas"):
         if not hasattr(data, "iloc") or getattr(data, "ndim", 0) != 2:
             raise DataError(f"data must be 2-D (rows x features), got a {type(data).__name__}")
-        ncols = data.shape[1]
-        columns = lambda j: data.iloc[:, j].to_numpy()  # noqa: E731
+        if data.shape[1] != width:
+            raise DataError(f"data has {data.shape[1]} columns but the model expects {width} features")
+        column = lambda j: data.iloc[:, j].to_numpy()  # noqa: E731
+        X = None
     else:
         try:
             arr = np.asarray(data)
@@ -43,30 +46,33 @@ def rows(model, data) -> np.ndarray:
             raise DataError(f"data could not be read as an array: {exc}") from None
         if arr.ndim != 2:
             raise DataError(f"data must be 2-D (rows x features), got {arr.ndim} dimension(s) of shape {arr.shape}")
-        if arr.dtype.kind in "fiub":
-            if arr.shape[1] != width:
-                raise DataError(f"data has {arr.shape[1]} columns but the model expects {width} features")
-            return np.ascontiguousarray(arr, dtype=np.float32)
-        ncols = arr.shape[1]
-        columns = lambda j: arr[:, j]  # noqa: E731
-    if ncols != width:
-        raise DataError(f"data has {ncols} columns but the model expects {width} features")
-    X = np.full((len(data), width), np.nan, dtype=np.float32)
-    for j in model.booster.slot_column:
-        try:
-            X[:, j] = np.asarray(columns(int(j)), dtype=np.float32)
-        except (TypeError, ValueError):
-            raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric values") from None
-    return X
+        if arr.shape[1] != width:
+            raise DataError(f"data has {arr.shape[1]} columns but the model expects {width} features")
+        column = lambda j: arr[:, j]  # noqa: E731
+        X = np.ascontiguousarray(arr, dtype=np.float32) if arr.dtype.kind in "fiub" and arr.dtype != object else None
+    n = len(data)
+    if X is None:
+        X = np.full((n, width), np.nan, dtype=np.float32)
+        for j in booster.slot_column:
+            try:
+                X[:, j] = np.asarray(column(int(j)), dtype=np.float32)
+            except (TypeError, ValueError):
+                raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
+                                "values") from None
+    codes = np.empty((n, len(booster.cat_column)), dtype=np.uint16)
+    for c, j in enumerate(booster.cat_column):
+        hashes = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
+        codes[:, c] = one_hot_codes(column(int(j)), int(j), hashes)
+    return X, codes
 
 
 def _kernel_args(booster: Oblivious) -> tuple:
     b = booster
-    return (b.slot_column, b.borders, b.border_offsets, b.nan_bin, b.split_slot, b.split_bin, b.tree_splits,
-            b.tree_offsets)
+    return (b.slot_column, b.borders, b.border_offsets, b.nan_bin, b.split_slot, b.split_lo, b.split_span,
+            b.tree_splits, b.tree_offsets)
 
 
-def raw(model, X: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
+def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
     """CatBoost's RawFormulaVal: the trees' float64 sum, scaled, plus the bias when the range
     starts at the first tree (as CatBoost's ApplyScaleAndBias does)."""
     from . import _run
@@ -75,7 +81,7 @@ def raw(model, X: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
     n, k = X.shape[0], b.num_outputs
     out = np.zeros((n, k), dtype=np.float64)
     _run(K.margin_serial, K.margin_parallel, n, nthread,
-         (X, *_kernel_args(b), b.leaf_offsets, b.leaf_values, k, t0, t1, out))
+         (X, codes, *_kernel_args(b), b.leaf_offsets, b.leaf_values, k, t0, t1, out))
     if b.scale != 1.0:
         out *= b.scale
     if t0 == 0 and np.any(b.bias != 0.0):
@@ -88,9 +94,9 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
 
     if base_margin is not None:
         raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no baseline)")
-    X = rows(model, data)
+    X, codes = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    out = raw(model, X, t0, t1, nthread)
+    out = raw(model, X, codes, t0, t1, nthread)
     transform = model.objective.transform
     if not output_margin:
         if transform == Transform.SIGMOID:
@@ -107,11 +113,11 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
     """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree."""
     from . import _run, tree_range
 
-    X = rows(model, data)
+    X, codes = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     n = X.shape[0]
     out = np.empty((n, t1 - t0), dtype=np.uint32)
-    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, *_kernel_args(model.booster), t0, t1, out))
+    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *_kernel_args(model.booster), t0, t1, out))
     return out
 
 
@@ -120,11 +126,13 @@ def warmup(model) -> None:
     calls go to a stand-in whose features all read column 0, so a wide model allocates no wide rows."""
     from . import SERIAL_BELOW
 
-    column = np.zeros_like(model.booster.slot_column)
-    column.flags.writeable = False  # read-only arrays are another Numba type
-    model = dataclasses.replace(model, booster=dataclasses.replace(model.booster, slot_column=column),
+    b = model.booster
+    column, cat_column = np.zeros_like(b.slot_column), np.zeros_like(b.cat_column)
+    for arr in (column, cat_column):
+        arr.flags.writeable = False  # read-only arrays are another Numba type
+    model = dataclasses.replace(model, booster=dataclasses.replace(b, slot_column=column, cat_column=cat_column),
                                 meta=dataclasses.replace(model.meta, num_features=1))
-    X = np.zeros((SERIAL_BELOW, 1), dtype=np.float32)
+    X = np.zeros((SERIAL_BELOW, 1), dtype=np.int32)  # integers: valid input for float and categorical features
     for batch in (X[:1], X):
         predict(model, batch, output_margin=True)
         predict_leaf(model, batch)

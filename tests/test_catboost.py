@@ -181,8 +181,13 @@ def test_one_hot_categories_exact(tmp_path):
     test.loc[::13, "s"] = "never seen in training"
     test.loc[::17, "i"] = 12345
     ref = _raw(m, test)
+    from gbinfer.compat.cityhash import category_hash
+
     for fmt, g in _saved(m, tmp_path).items():
-        assert len(g.booster.cat_column) == 2, fmt
+        b = g.booster
+        assert len(b.cat_column) == 2, fmt
+        # the model splits on every string of the pool: its stored hashes are CatBoost's own
+        assert set(b.cat_values[:b.cat_offsets[1]].tolist()) == {category_hash(v.encode()) for v in pool}, fmt
         assert ulp64(g.predict(test), ref) == 0, fmt
         np.testing.assert_array_equal(g.predict_leaf(test), m.calc_leaf_indexes(catboost.Pool(test,
                                                                                                cat_features=[1, 2])))

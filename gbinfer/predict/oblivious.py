@@ -8,6 +8,7 @@ position (the model's flat feature indexes). Outputs are float64, as CatBoost re
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 
@@ -67,9 +68,21 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kernel_args(booster: Oblivious) -> tuple:
-    b = booster
-    return (b.slot_column, b.borders, b.border_offsets, b.nan_bin, b.split_slot, b.split_lo, b.split_span,
-            b.tree_splits, b.tree_offsets)
+    """The model's arrays as the kernels take them; each tree level's split resolved through the
+    split table once per booster (level slot, lo, span), so a level costs no indirection."""
+    args = _args.get(booster)
+    if args is None:
+        b = booster
+        ids = b.tree_splits
+        args = (b.slot_column, b.borders, b.border_offsets, b.nan_bin.astype(np.uint32), b.split_slot[ids],
+                b.split_lo[ids].astype(np.uint32), b.split_span[ids].astype(np.uint32), b.tree_offsets)
+        for a in args:
+            a.flags.writeable = False  # one Numba type for every model
+        _args[booster] = args
+    return args
+
+
+_args: "weakref.WeakKeyDictionary[Oblivious, tuple]" = weakref.WeakKeyDictionary()
 
 
 def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:

@@ -294,12 +294,16 @@ def test_xgbrs_offsets_and_sizes_must_be_integers_not_booleans(key, value):
     {"objective": "binary:logistic", "base_score": 0.3},
     {"objective": "reg:gamma", "base_score": 2.0},
     {"objective": "multi:softprob", "num_class": 3},
-], ids=["logistic", "dart", "poisson", "logistic_base_score", "gamma_base_score", "softprob"])
+    {"objective": "binary:logistic", "booster": "gblinear"},
+    {"objective": "binary:logistic", "booster": "gblinear", "base_score": 0.3},
+    {"objective": "multi:softprob", "num_class": 3, "booster": "gblinear"},
+], ids=["logistic", "dart", "poisson", "logistic_base_score", "gamma_base_score", "softprob", "linear",
+        "linear_base_score", "linear_softprob"])
 @pytest.mark.parametrize("fmt", ["json", "ubj"])
 def test_a_model_trained_for_zero_rounds_predicts_as_xgboost(params, fmt):
-    """Found crashing the forest assembly (no trees: nothing to concatenate). XGBoost predicts the
-    stored base score itself as the margin while the intercept is still to be estimated
-    (boost_from_average), and links it otherwise."""
+    """Found crashing the forest assembly (no trees: nothing to concatenate); a linear model without
+    weights was refused. XGBoost predicts the stored base score itself as the margin while the
+    intercept is still to be estimated (boost_from_average), and links it otherwise."""
     xgb = pytest.importorskip("xgboost")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 4)).astype(np.float32)
@@ -311,3 +315,30 @@ def test_a_model_trained_for_zero_rounds_predicts_as_xgboost(params, fmt):
     dm = xgb.DMatrix(X)
     assert np.array_equal(model.predict(X, output_margin=True), booster.predict(dm, output_margin=True))
     assert np.array_equal(model.predict(X), booster.predict(dm))
+
+
+def test_a_linear_model_without_weights_declaring_many_features_is_refused():
+    doc = _doc("gblinear_binary_logistic")
+    doc["learner"]["gradient_booster"]["model"]["weights"] = []
+    _lmp(doc)["num_feature"] = str(2**30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match="weights"):
+            _load(doc)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_schema_1_0_document_whose_features_is_not_an_object_is_refused_not_looped():
+    # the 1.0 -> 1.1 link has nothing to add to a malformed "features"; the upgrade must still move on
+    import orjson
+
+    from gbinfer.serialization import json as native_json
+
+    doc = orjson.loads((Path(__file__).parent.parent / "fixtures" / "schema" / "v1" / "dart.json").read_bytes())
+    doc["gbinfer_schema"] = [1, 0]
+    doc["features"] = 5
+    with pytest.raises(ModelFormatError, match="features"):
+        native_json.loads(orjson.dumps(doc), "bad.json")

@@ -124,11 +124,12 @@ def from_document(doc, source: str | None = None) -> Model:
     gb = _obj(_get(learner, "gradient_booster", "learner", source), "learner/gradient_booster", source)
     gb_name = _get(gb, "name", "learner/gradient_booster", source)
     if gb_name == "gblinear":
-        booster = _linear(gb, num_features, num_outputs, source)
+        booster, fitted = _linear(gb, num_features, num_outputs, source)
         content = booster.bias.size
     elif gb_name in ("gbtree", "dart"):
         booster = _trees(gb, gb_name, num_features, num_outputs, source)
         content = max(booster.forest.num_trees, booster.forest.leaf_size)
+        fitted = booster.forest.num_trees > 0
     else:
         raise UnsupportedModelError(source, "learner/gradient_booster/name",
                                     f"unknown booster {gb_name!r:.80}; expected gbtree, dart or gblinear")
@@ -142,10 +143,9 @@ def from_document(doc, source: str | None = None) -> Model:
                                f"has {len(base)} values, expected 1 or {num_outputs} (one per output)")
     base_margin = base_score_to_margin(np.resize(base, num_outputs), objective, source,
                                        f"{lmp_path}/base_score")
-    if gb_name != "gblinear" and not booster.forest.num_trees and _int(
-            lmp.get("boost_from_average", 1), f"{lmp_path}/boost_from_average", source):
-        # A model without trees whose intercept XGBoost was to estimate (trained for zero rounds)
-        # predicts its stored base score itself as the margin, unlinked: XGBoost 3.2 does.
+    if not fitted and _int(lmp.get("boost_from_average", 1), f"{lmp_path}/boost_from_average", source):
+        # A model trained for zero rounds (no trees, no linear weights) whose intercept XGBoost was
+        # to estimate predicts its stored base score itself as the margin, unlinked: XGBoost 3.2 does.
         base_margin = np.resize(base, num_outputs).astype(np.float32)
     if gb_name == "gblinear":
         # XGBoost's gblinear starts every output from the first base score, even when 3.1+
@@ -214,16 +214,26 @@ def _base_score(value, source) -> np.ndarray:
         return np.array(parts, dtype=np.float32)
 
 
-def _linear(gb, num_features: int, num_outputs: int, source) -> Linear:
+# zero weights a linear model saved without any may stand for (16 MiB): beyond, a few bytes of file
+# would allocate what num_feature declares
+_UNFITTED_LINEAR = 1 << 22
+
+
+def _linear(gb, num_features: int, num_outputs: int, source) -> tuple[Linear, bool]:
+    """The linear booster, and whether it holds weights (XGBoost saves none before the first round)."""
     path = "learner/gradient_booster/model/weights"
     model = _obj(_get(gb, "model", "learner/gradient_booster", source), "learner/gradient_booster/model", source)
     weights = _array(_get(model, "weights", "learner/gradient_booster/model", source), np.float32, path, source)
     expected = (num_features + 1) * num_outputs
+    fitted = weights.size > 0
+    if not fitted and expected <= _UNFITTED_LINEAR:  # trained for zero rounds: XGBoost saves no weights
+        weights = np.zeros(expected, dtype=np.float32)
     if weights.size != expected:
         raise ModelFormatError(source, path, f"has {weights.size} values, expected (num_feature + 1) x outputs = "
                                              f"{expected}")
     table = weights.reshape(num_features + 1, num_outputs)
-    return Linear(weights=np.ascontiguousarray(table[:num_features]), bias=np.ascontiguousarray(table[num_features]))
+    return Linear(weights=np.ascontiguousarray(table[:num_features]),
+                  bias=np.ascontiguousarray(table[num_features])), fitted
 
 
 def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):

@@ -295,9 +295,9 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
     # 1. upgrade: first to the last minor of its major (the keys each minor added), then one major
     # link at a time (each link: document + arrays of major N -> N + 1)
     while True:
-        while (major, minor) in _MINOR_UPGRADES:
-            doc = _MINOR_UPGRADES[major, minor](doc, source)
-            major, minor = read_version(doc, source)
+        while (major, minor) in _MINOR_UPGRADES:  # the loop, not the link, moves the version on
+            minor += 1
+            doc = dict(_MINOR_UPGRADES[major, minor - 1](doc, source), **{VERSION_KEY: [major, minor]})
         if major >= SCHEMA_VERSION[0]:
             break
         doc, arrays = _UPGRADES[major](doc, arrays, source)
@@ -392,7 +392,7 @@ def _add_category_types(doc: dict, source) -> dict:
         return doc  # the key-by-key check names what is wrong
     cats = features.get("categories")
     types = ["str" if c is not None else None for c in cats] if isinstance(cats, list) else None
-    return dict(doc, **{VERSION_KEY: [1, 1]}, features=dict(features, category_types=types))
+    return dict(doc, features=dict(features, category_types=types))
 
 
 # Minor links within a major: _MINOR_UPGRADES[(major, minor)](doc, source) adds the keys of the next minor.

@@ -32,7 +32,8 @@ FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json")
 SUFFIX = {"xgboost_json": ".json", "ubj": ".ubj", "legacy_binary": ".bin", "xgbrs": ".xgbrs",
           "native_json": ".json"}
 MEMORY_LIMIT = 3 << 30  # address space of the worker: a loader asking for more fails, visibly
-TIMEOUT = 20.0  # seconds a trial may take (the first one also imports and loads compiled kernels)
+TIMEOUT = 120.0  # seconds a trial may take: a mutated file may reach a kernel specialisation no earlier
+# trial compiled, and on a fresh machine's cold cache that compile alone can take tens of seconds
 
 _XGB_CASES = [("3.2.0", "binary_logistic"), ("3.2.0", "cat_partition"), ("3.2.0", "cat_onehot"),
               ("3.2.0", "multi_softprob"), ("3.2.0", "dart_binary_logistic"), ("3.2.0", "gblinear_multi_softprob"),
@@ -90,7 +91,7 @@ class Worker:
     def judge(self, path: Path, timeout: float = TIMEOUT) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-            timeout = max(timeout, 120.0)  # imports and the kernels' cache on a busy machine
+            timeout = max(timeout, 300.0)  # imports and the first kernels on a busy machine
         self.proc.stdin.write(f"{path}\n")
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)

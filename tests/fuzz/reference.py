@@ -327,9 +327,14 @@ def read_xgboost_doc(doc) -> RefModel:
     kind = gb.get("name")
     if kind == "gblinear":
         w = floats32(as_dict(gb.get("model"), "model").get("weights"), "weights")
+        fitted = bool(w)
+        if not fitted and (nf + 1) * k <= 1 << 22:  # zero rounds: no weights saved, all of them zero
+            w = [F32(0)] * ((nf + 1) * k)
         need(len(w) == (nf + 1) * k, "linear weight count")
         table = np.array(w, dtype=np.float32).reshape(nf + 1, k)
         margin = to_margin(base[0], LINK_OF[name])
+        if not fitted and as_int(lmp.get("boost_from_average", 1), "boost_from_average"):
+            margin = base[0]
         return RefModel(nf, k, np.full(k, margin, dtype=np.float32), linear=(table[:nf], table[nf]))
     need(kind in ("gbtree", "dart"), f"booster {kind!r:.40}")
     holder = as_dict(gb.get("gbtree"), "gbtree") if kind == "dart" else gb

@@ -1,6 +1,7 @@
 """Generated rather than mutated: random valid XGBoost models (numeric and categorical splits,
-special thresholds and leaf values, several outputs, DART weights), written as XGBoost JSON and
-UBJSON, must load and give the reference walk's margins and leaves bit for bit."""
+special thresholds and leaf values, several outputs, vector leaves, DART weights, linear models,
+models trained for zero rounds), written as XGBoost JSON and UBJSON and saved by gbinfer in its
+own formats, must load and give the reference walk's margins and leaves bit for bit."""
 
 from __future__ import annotations
 
@@ -95,7 +96,11 @@ def _model(draw):
              "iteration_indptr": list(range(len(trees) + 1))}
     gbtree = {"name": "gbtree", "model": model}
     booster = gbtree
-    if dart:
+    if not vector and draw(st.integers(0, 4)) == 0:  # a linear model, or one trained for zero rounds
+        weights = draw(st.one_of(st.just([]), st.lists(_leaf, min_size=(num_features + 1) * num_outputs,
+                                                         max_size=(num_features + 1) * num_outputs)))
+        booster = {"name": "gblinear", "model": {"weights": weights}}
+    elif dart:
         weights = [draw(st.floats(0.0078125, 4, width=32)) for _ in trees]
         booster = {"name": "dart", "gbtree": gbtree, "weight_drop": weights}
     return {
@@ -120,7 +125,7 @@ def _check(data: bytes, again: bool = False):
     want = reference.margins(ref, rows)
     same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), (got, want)
-    if ref.trees:
+    if ref.linear is None and ref.trees:
         leaves = np.asarray(model.predict_leaf(X), dtype=np.float32).reshape(len(rows), -1)
         assert np.array_equal(leaves, reference.leaves(ref, rows))
     return model

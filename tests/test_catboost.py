@@ -297,6 +297,21 @@ def test_flipped_bytes_never_crash(small_model):
                       np.zeros((3, g.num_features), dtype=np.float32))
 
 
+def test_damaged_json_never_crashes(small_model):
+    _, js, X = small_model
+    rng = np.random.default_rng(SEED)
+    for pos in rng.choice(len(js), size=300, replace=False):
+        damaged = bytearray(js)
+        damaged[pos] = rng.choice(list(b'0123456789-.e,[]{}":x '))
+        try:
+            g = gbinfer.load(bytes(damaged))
+        except GbinferError as exc:
+            assert isinstance(exc, ModelFormatError), exc
+            continue
+        if g.num_features == X.shape[1]:
+            g.predict(X)
+
+
 def _json_edit(js: bytes, edit) -> bytes:
     doc = json.loads(js)
     edit(doc)
@@ -315,6 +330,12 @@ def _json_edit(js: bytes, edit) -> bytes:
     (lambda d: d.update(scale_and_bias=[1.0]), "scale_and_bias"),
     (lambda d: d["model_info"]["params"]["loss_function"].update(type="NoSuchLoss"), "loss_function"),
     (lambda d: d["oblivious_trees"][1].pop("splits"), "splits"),
+    (lambda d: d["oblivious_trees"][1]["leaf_values"].append(d["oblivious_trees"][0]["leaf_values"].pop()),
+     r"oblivious_trees\[0\]/leaf_values"),
+    (lambda d: d["oblivious_trees"][0]["leaf_values"].__setitem__(0, "1.5"), "leaf_values"),
+    (lambda d: d["oblivious_trees"][0]["splits"].extend(d["oblivious_trees"][0]["splits"] * 6), "splits"),
+    (lambda d: d["features_info"]["float_features"][1].update(borders=True), "borders"),
+    (lambda d: d["features_info"].update(text_features=[{"feature_index": 0}]), "text_features"),
 ])
 def test_malformed_json(small_model, edit, field):
     _, js, _ = small_model

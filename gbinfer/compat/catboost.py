@@ -185,13 +185,9 @@ def _from_json(data: bytes, source) -> _Spec:
     for i, f in enumerate(_get(features, "float_features", list, source, [])):
         where = f"features_info/float_features[{i}]"
         _check_type(f, dict, source, where)
-        borders = _get(f, "borders", list, source, [], where)
-        try:
-            b = np.array(borders, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ModelFormatError(source, f"{where}/borders", "are not all numbers") from None
+        b = _numbers(_get(f, "borders", list, source, [], where), source, f"{where}/borders")
         b32 = b.astype(np.float32)
-        if b.ndim != 1 or not np.array_equal(b32.astype(np.float64), b, equal_nan=True):
+        if not np.array_equal(b32.astype(np.float64), b, equal_nan=True):
             raise ModelFormatError(source, f"{where}/borders", "are not float32 values (CatBoost stores float32)")
         spec.floats.append(_FloatFeature(_int(f, "feature_index", source, where),
                                          _int(f, "flat_feature_index", source, where), b32,
@@ -255,28 +251,39 @@ def _from_json(data: bytes, source) -> _Spec:
                                                    f"{spec.floats[fi].index} border {float(border)!r}")
             splits.append(idx)
         sizes.append(len(tree_splits))
-        values = _get(tree, "leaf_values", list, source, None, where)
-        leaves.extend(values)
+        leaves.append(_numbers(_get(tree, "leaf_values", list, source, None, where), source, f"{where}/leaf_values"))
     spec.tree_splits = np.array(splits, dtype=np.int64)
     spec.tree_sizes = np.array(sizes, dtype=np.int64)
-    try:
-        spec.leaf_values = np.array(leaves, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ModelFormatError(source, "oblivious_trees/leaf_values", "are not all numbers") from None
-    if spec.leaf_values.ndim != 1:
-        raise ModelFormatError(source, "oblivious_trees/leaf_values", "are not flat lists of numbers")
+    spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
     sb = doc.get("scale_and_bias", [1.0, [0.0]])
     if (not isinstance(sb, list) or len(sb) != 2 or not _is_number(sb[0]) or not isinstance(sb[1], list)
             or not all(_is_number(v) for v in sb[1])):
         raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
     spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
+    for t, (size, values) in enumerate(zip(sizes, leaves)):
+        if len(values) != (1 << size) * spec.dim:
+            raise ModelFormatError(source, f"oblivious_trees[{t}]/leaf_values",
+                                   f"holds {len(values)} values; a depth-{size} tree with {spec.dim} outputs has "
+                                   f"{(1 << size) * spec.dim}")
     return spec
+
+
+def _numbers(values: list, source, where: str) -> np.ndarray:
+    """A JSON list of numbers as float64, each parsed exactly as written (orjson rounds correctly)."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ModelFormatError(source, where, "are not all numbers")
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64
+        raise ModelFormatError(source, where, "hold a number outside float64") from None
 
 
 def _approx_dimension(spec: _Spec, sizes, n_values: int, source) -> int:
     """JSON stores no output count: it is the leaf values per leaf, the same for every tree."""
-    leaves = sum(1 << min(s, 62) for s in sizes)
+    if any(s > 16 for s in sizes):
+        raise ModelFormatError(source, "oblivious_trees/splits", "a tree is deeper than 16, CatBoost's limit")
+    leaves = sum(1 << s for s in sizes)
     if leaves == 0:
         return max(len(spec.bias), 1)
     if n_values % leaves or n_values == 0:

@@ -116,8 +116,11 @@ class Model:
         version = ".".join(str(v) for v in meta.source_version)
         kind = ("dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else
                 "oblivious" if isinstance(booster, Oblivious) else "gblinear")
-        trees = ("" if isinstance(booster, Linear) else
-                 _count(booster.num_trees if isinstance(booster, Oblivious) else booster.forest.num_trees, "tree") + ", ")
+        if isinstance(booster, Linear):
+            trees = ""
+        else:
+            count = booster.num_trees if isinstance(booster, Oblivious) else booster.forest.num_trees
+            trees = _count(count, "tree") + ", "
         return (f"<gbinfer.Model {meta.source_library} {version} {kind}: {trees}"
                 f"{_count(meta.num_features, 'feature')}, {_count(meta.num_outputs, 'output')}, "
                 f"{self.objective.name}>")

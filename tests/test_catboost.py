@@ -3,6 +3,7 @@ read back by gbinfer; raw values compared in float64 ULPs (bit-identical expecte
 
 import gzip
 import json
+import re
 
 import numpy as np
 import pytest
@@ -310,6 +311,63 @@ def test_damaged_json_never_crashes(small_model):
             continue
         if g.num_features == X.shape[1]:
             g.predict(X)
+
+
+def _oracle(doc: dict, X: np.ndarray) -> np.ndarray:
+    """CatBoost's raw value read straight off its JSON, one row, tree and split at a time: the
+    split's own float_feature_index and border, the feature's NaN treatment, bit d for split d."""
+    floats = {f["feature_index"]: f for f in doc["features_info"]["float_features"]}
+    scale, bias = doc.get("scale_and_bias", [1.0, [0.0]])
+    trees = doc["oblivious_trees"]
+    dim = len(trees[0]["leaf_values"]) >> len(trees[0]["splits"]) if trees else len(bias)
+    out = np.zeros((len(X), dim))
+    for r, row in enumerate(X):
+        acc = [0.0] * dim
+        for tree in trees:
+            leaf = 0
+            for d, split in enumerate(tree["splits"]):
+                f = floats[split["float_feature_index"]]
+                x = np.float32(row[f["flat_feature_index"]])
+                if np.isnan(x) and f["has_nans"] and f["nan_value_treatment"] != "AsIs":
+                    x = np.float32(np.inf if f["nan_value_treatment"] == "AsTrue" else -np.inf)
+                leaf |= int(x > np.float32(split["border"])) << d
+            for k in range(dim):
+                acc[k] += tree["leaf_values"][leaf * dim + k]
+        for k in range(dim):
+            value = acc[k] * scale if scale != 1 else acc[k]
+            out[r, k] = value + bias[k % len(bias)] if bias[k % len(bias)] != 0 else value
+    return out[:, 0] if dim == 1 else out
+
+
+def test_the_oracle_reproduces_catboost(small_model):
+    cbm, js, X = small_model
+    m = catboost.CatBoost()
+    m.load_model(blob=cbm)
+    assert ulp64(_oracle(json.loads(js), X), _raw(m, X)) == 0
+
+
+def test_mutated_numbers_give_a_typed_error_or_the_oracle(small_model):
+    """Numbers of the JSON replaced at random: every file gbinfer loads predicts what the oracle
+    reads off the same file, bit for bit."""
+    _, js, X = small_model
+    text = js.decode()
+    numbers = list(re.finditer(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text))
+    rng = np.random.default_rng(SEED)
+    loaded = 0
+    for trial in range(250):
+        hit = numbers[rng.integers(len(numbers))]
+        new = str(rng.choice(["0", "1", "-1", "2", "3", "0.5", "-2.5", "1e30", "7", "65536"]))
+        damaged = text[:hit.start()] + new + text[hit.end():]
+        try:
+            g = gbinfer.load(damaged.encode())
+        except GbinferError as exc:
+            assert isinstance(exc, ModelFormatError), exc
+            continue
+        if g.num_features != X.shape[1]:
+            continue
+        loaded += 1
+        assert ulp64(g.predict(X, output_margin=True), _oracle(json.loads(damaged), X)) == 0, damaged[:200]
+    assert loaded >= 50
 
 
 def _json_edit(js: bytes, edit) -> bytes:

@@ -199,6 +199,24 @@ def test_one_hot_categories_exact(tmp_path):
         g.predict(test.assign(i=None))
 
 
+def test_frames_are_read_by_column_name(tmp_path):
+    """CatBoost takes a frame's float columns by name when the model has feature names (with
+    categorical columns it refuses another order; gbinfer reads them by name too)."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED)
+    df = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.choice(["u", "v"], 300)})
+    numeric = _train(catboost.CatBoostRegressor, df[["a", "b"]], df.a * 2 - df.b, iterations=10, depth=3)
+    mixed = _train(catboost.CatBoostRegressor, df, df.a * 2 - df.b + (df.c == "u"), iterations=10, depth=3,
+                   cat_features=["c"])
+    for name, m, columns in (("numeric", numeric, ["a", "b"]), ("mixed", mixed, ["a", "b", "c"])):
+        shuffled = df[columns[::-1]]
+        for fmt, g in _saved(m, tmp_path, name).items():
+            assert ulp64(g.predict(shuffled), _raw(m, df[columns])) == 0, fmt
+            with pytest.raises(DataError, match="missing"):
+                g.predict(df[columns].rename(columns={"a": "x"}))
+    assert ulp64(gbinfer.load(numeric).predict(df[["b", "a"]]), _raw(numeric, df[["b", "a"]])) == 0
+
+
 def test_one_hot_classifier_pandas_category(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(SEED + 1)

@@ -36,6 +36,7 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
     if type(data).__module__.startswith("pandas"):
         if not hasattr(data, "iloc") or getattr(data, "ndim", 0) != 2:
             raise DataError(f"data must be 2-D (rows x features), got a {type(data).__name__}")
+        data = _by_name(data, model.features.names)
         if data.shape[1] != width:
             raise DataError(f"data has {data.shape[1]} columns but the model expects {width} features")
         column = lambda j: data.iloc[:, j].to_numpy()  # noqa: E731
@@ -65,6 +66,20 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
         hashes = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
         codes[:, c] = one_hot_codes(column(int(j)), int(j), hashes)
     return X, codes
+
+
+def _by_name(frame, names):
+    """A frame's columns in the model's order, as CatBoost takes a frame: by name when the model
+    has feature names and the frame's columns are strings (a name the frame lacks is an error),
+    else by position."""
+    columns = list(frame.columns)
+    if names is None or columns == list(names) or not all(isinstance(c, str) for c in columns):
+        return frame
+    missing = [n for n in names if n not in columns]
+    if missing or len(set(columns)) != len(columns):
+        raise DataError(f"the frame's columns are not the model's features: missing {missing[:10]}"
+                        if missing else "the frame has repeated column names")
+    return frame[list(names)]
 
 
 def _kernel_args(booster: Oblivious) -> tuple:

@@ -72,7 +72,7 @@ _XGBOOST = {
 # RawFormulaVal). Outputs are float64, computed in ``predict.oblivious``.
 _CATBOOST = {
     "Logloss": Transform.SIGMOID, "CrossEntropy": Transform.SIGMOID,
-    "MultiClass": Transform.SOFTMAX,
+    "MultiClass": Transform.SOFTMAX, "MultiClassOneVsAll": Transform.SIGMOID,
     "Poisson": Transform.EXP, "Tweedie": Transform.EXP,
     **{name: Transform.IDENTITY for name in (
         "RMSE", "MAE", "Quantile", "Expectile", "MAPE", "Huber", "Lq", "LogCosh", "MultiRMSE", "LogLinQuantile",

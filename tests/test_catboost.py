@@ -82,17 +82,18 @@ def test_rmse_depths(tmp_path, depth):
         np.testing.assert_array_equal(g.predict_leaf(X), m.calc_leaf_indexes(catboost.Pool(X)))
 
 
-def test_multiclass(tmp_path):
+@pytest.mark.parametrize("loss", ["MultiClass", "MultiClassOneVsAll"])
+def test_multiclass(tmp_path, loss):
     X, rng = _data()
     y = rng.integers(0, 3, len(X)) + (X[:, 0] > 0.5)
-    m = _train(catboost.CatBoostClassifier, X, y, iterations=20, depth=3, loss_function="MultiClass")
+    m = _train(catboost.CatBoostClassifier, X, y, iterations=20, depth=3, loss_function=loss)
     ref = _raw(m, X)
     for fmt, g in _saved(m, tmp_path).items():
         assert g.num_outputs == 4
         assert ulp64(g.predict(X, output_margin=True), ref) == 0, fmt
         prob = g.predict(X)
         assert prob.shape == (len(X), 4)
-        # CatBoost's softmax uses its own fast exp (fmath); the default output is within 16 ULP of it
+        # CatBoost's softmax and sigmoid use its own fast exp; the default output is within 16 ULP of it
         assert ulp64(prob, m.predict_proba(X)) <= 16, fmt
 
 

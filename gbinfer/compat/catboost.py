@@ -137,7 +137,7 @@ def _from_cbm(data: bytes, source) -> _Spec:
     if core.strings(3, "ModelPartIds"):
         spec.unsupported.append(("TModelCore/ModelPartIds", "CTR data parts (categorical CTR features)"))
 
-    spec.dim = trees.scalar(0, "i", 1, "ApproxDimension")
+    spec.dim = trees.scalar(0, "i", 0, "ApproxDimension")  # the schema default: absent is 0, refused
     spec.tree_splits = trees.array(1, np.int32, "TreeSplits")
     spec.tree_sizes = trees.array(2, np.int32, "TreeSizes")
     for t in trees.tables(5, "FloatFeatures"):

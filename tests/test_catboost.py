@@ -433,6 +433,31 @@ def test_cbm_split_out_of_range(small_model):
         gbinfer.load(bytes(damaged))
 
 
+def _cbm_patch(cbm: bytes, locate, value: bytes) -> bytes:
+    """``cbm`` with ``value`` written where ``locate(model trees table)`` points (a FlatBuffer offset)."""
+    from gbinfer.compat.flatbuffers import Table
+
+    trees = Table.root(cbm[8:], None, "TModelCore").table(1, "ModelTrees")
+    at = 8 + locate(trees)
+    return cbm[:at] + value + cbm[at + len(value):]
+
+
+@pytest.mark.parametrize("locate, value, field", [
+    (lambda t: t._vector(1, 4, "TreeSplits")[0] - 4, (1 << 30).to_bytes(4, "little"), "TreeSplits"),
+    (lambda t: t._vector(8, 8, "LeafValues")[0] - 4, (3).to_bytes(4, "little"), "leaf_values"),
+    (lambda t: t._vector(2, 4, "TreeSizes")[0], (40).to_bytes(4, "little"), "tree_sizes|tree_splits"),
+    (lambda t: t.tables(5, "FloatFeatures")[0]._vector(3, 4, "Borders")[0] - 4, (1 << 31).to_bytes(4, "little"),
+     "Borders"),
+    (lambda t: t.tables(5, "FloatFeatures")[0]._field(2), (1 << 20).to_bytes(4, "little"), "flat_feature_index"),
+    (lambda t: t.tables(5, "FloatFeatures")[0]._field(1), (5).to_bytes(4, "little"), "index"),
+    (lambda t: t._field(0), (0).to_bytes(4, "little"), "ApproxDimension"),
+])
+def test_malformed_cbm_fields(small_model, locate, value, field):
+    cbm, _, _ = small_model
+    with pytest.raises(ModelFormatError, match=field):
+        gbinfer.load(_cbm_patch(cbm, locate, value))
+
+
 def test_gzip_damaged(small_model):
     cbm, _, _ = small_model
     gz = gzip.compress(cbm)

@@ -349,9 +349,10 @@ def _build(spec: _Spec, source) -> Model:
             raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",
                                    f"is {f.nan_treatment!r}, expected one of {', '.join(_NAN_TREATMENTS)}")
     flat = [f.flat_index for f in floats] + [c[1] for c in spec.categorical]
-    if any(not 0 <= i < 1 << 24 for i in flat) or len(set(flat)) != len(flat):
-        raise ModelFormatError(source, "flat_feature_index", "feature columns are negative, too large or repeated")
-    num_columns = max(flat) + 1 if flat else 0
+    if sorted(flat) != list(range(len(flat))):  # CatBoost lists every feature, used or not
+        raise ModelFormatError(source, "flat_feature_index", "the float and categorical features' columns are not "
+                                                             f"0 to {len(flat) - 1}, once each")
+    num_columns = len(flat)
     cat_column = {c[0]: c[1] for c in spec.categorical}
     if len(cat_column) != len(spec.categorical):
         raise ModelFormatError(source, "categorical_features/index", "a categorical feature index is repeated")

@@ -128,6 +128,14 @@ def test_scale_and_bias_and_iteration_range(tmp_path):
             g.predict(X, iteration_range=(0, 26))
 
 
+def test_ignored_features_keep_their_columns(tmp_path):
+    X, rng = _data()
+    m = _train(catboost.CatBoostRegressor, X, X[:, 0] + X[:, 4], iterations=10, depth=3, ignored_features=[1, 4])
+    for fmt, g in _saved(m, tmp_path).items():
+        assert g.num_features == X.shape[1]
+        assert ulp64(g.predict(X), _raw(m, X)) == 0, fmt
+
+
 def test_multirmse(tmp_path):
     X, rng = _data()
     Y = np.stack([X[:, 0], X[:, 2] * 2], axis=1)

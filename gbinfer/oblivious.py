@@ -24,6 +24,29 @@ MAX_BORDERS = 65535  # bins are uint16; CatBoost itself allows at most 65535 bor
 MAX_DEPTH = 16  # CatBoost's limit for symmetric trees
 
 
+CTR_TYPES = ("Borders", "Buckets", "BinarizedTargetMeanValue", "FloatTargetMeanValue", "Counter", "FeatureFreq")
+
+
+@dataclass(frozen=True, eq=False)
+class Ctr:
+    """One CatBoost CTR feature: a statistic of the rows' category combination, looked up by the
+    combination's hash in a table the model carries, then compared with borders like a float
+    feature (its slot reads input column ``num_features + its position``)."""
+
+    cat_columns: tuple  # input columns of the categorical features hashed, in order
+    float_splits: tuple  # (input column, float32 border): x > border, hashed as 0/1
+    one_hot_splits: tuple  # (input column, int32 hash): hash == value, hashed as 0/1
+    kind: str  # one of CTR_TYPES
+    prior_numerator: np.float32
+    prior_denominator: np.float32
+    shift: np.float32
+    scale: np.float32
+    target_border: int
+    hashes: np.ndarray  # uint64 [entries], ascending
+    counts: np.ndarray  # float64 [entries, stride - 1]: class counts, or (target sum, count)
+    denominator: int  # counter_denominator (Counter / FeatureFreq)
+
+
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=dtype).copy()
     a.flags.writeable = False
@@ -53,6 +76,7 @@ class Oblivious:
     num_outputs: int
     scale: float
     bias: np.ndarray  # float64 [num_outputs]
+    ctrs: tuple = ()  # Ctr per CTR slot; their slots come after the float features' ones
 
     @property
     def num_trees(self) -> int:
@@ -69,7 +93,7 @@ class Oblivious:
     @classmethod
     def build(cls, *, slot_column, borders_per_slot, nan_as_true, cat_column, values_per_cat, split_slot,
               split_index, tree_splits, tree_depths, leaf_values, num_outputs: int, num_columns: int,
-              scale: float, bias, source: str | None = None) -> "Oblivious":
+              scale: float, bias, ctrs: tuple = (), source: str | None = None) -> "Oblivious":
         """Check and freeze. ``borders_per_slot`` is a list of float32 arrays, ``values_per_cat`` of
         int32 hash arrays; a split is (slot, index of its border or value in that slot), slots
         numbered floats first; ``tree_depths`` the number of splits of each tree; ``leaf_values``
@@ -83,7 +107,7 @@ class Oblivious:
         slots = len(slot_column)
         if len(borders_per_slot) != slots or len(nan_as_true) != slots:
             fail("float_features", "borders and NaN treatments do not match the features")
-        if slots and (slot_column.min() < 0 or slot_column.max() >= num_columns):
+        if slots and (slot_column.min() < 0 or slot_column.max() >= num_columns + len(ctrs)):
             fail("float_features/flat_feature_index", f"a column lies outside the model's {num_columns} features")
         nan_bin = np.zeros(slots, dtype=np.uint16)
         for s, b in enumerate(borders_per_slot):
@@ -148,4 +172,4 @@ class Oblivious:
                    _frozen(split_span, np.int32),
                    _frozen(tree_splits, np.int32), _frozen(tree_offsets, np.int64),
                    _frozen(leaf_offsets, np.int64), _frozen(leaf_values, np.float64), int(num_outputs),
-                   float(scale), _frozen(bias, np.float64))
+                   float(scale), _frozen(bias, np.float64), tuple(ctrs))

@@ -242,26 +242,86 @@ def test_one_hot_classifier_pandas_category(tmp_path):
 
 # --- refused models ---------------------------------------------------------------------------
 
-def test_ctr_and_non_symmetric_models_are_refused(tmp_path):
+def test_non_symmetric_models_and_cbm_ctr_tables_are_refused(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(SEED)
     df = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(["x", "y", "z"], 300),
                        "b": rng.normal(size=300)})
     y = (df.a > 0).astype(int) + (df.c == "x")
-    cases = {
-        "CTR": _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"],
-                      one_hot_max_size=1),
-        "non-symmetric": _train(catboost.CatBoostRegressor, df[["a", "b"]], y, iterations=5, depth=2,
-                                grow_policy="Depthwise"),
-    }
-    for name, m in cases.items():
-        for fmt in ("cbm", "json"):
+    ctr = _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"], one_hot_max_size=1)
+    depthwise = _train(catboost.CatBoostRegressor, df[["a", "b"]], y, iterations=5, depth=2, grow_policy="Depthwise")
+    for name, m, formats in (("ctr", ctr, ("cbm",)), ("depthwise", depthwise, ("cbm", "json"))):
+        for fmt in formats:
             path = tmp_path / f"{name}.{fmt}"
             m.save_model(str(path), format="cbm" if fmt == "cbm" else "json")
             with pytest.raises(UnsupportedModelError, match="does not evaluate yet"):
                 gbinfer.load(path)
-        with pytest.raises(UnsupportedModelError):
-            gbinfer.load(m)
+    with pytest.raises(UnsupportedModelError):
+        gbinfer.load(depthwise)
+
+
+_CTR_CASES = {
+    "binary": (catboost.CatBoostClassifier, "binary", {}),
+    "multiclass": (catboost.CatBoostClassifier, "multi", {"loss_function": "MultiClass",
+                                                           "simple_ctr": ["Borders", "Buckets", "Counter",
+                                                                          "BinarizedTargetMeanValue"]}),
+    "regression, combinations": (catboost.CatBoostRegressor, "regr", {"max_ctr_complexity": 3, "one_hot_max_size": 6}),
+    "combinations of CTR types": (catboost.CatBoostClassifier, "binary", {
+        "max_ctr_complexity": 3, "simple_ctr": ["Borders", "Counter", "Buckets"],
+        "combinations_ctr": ["Borders", "Counter"]}),
+}
+
+
+@pytest.mark.parametrize("case", list(_CTR_CASES))
+def test_ctr_features_from_json_exact(tmp_path, case):
+    """CTRs over single categorical features and combinations (with float and one-hot elements),
+    every CTR type CatBoost's CPU training writes, unseen categories and integers."""
+    pd = pytest.importorskip("pandas")
+    cls, target, params = _CTR_CASES[case]
+    rng = np.random.default_rng(SEED + 2)
+    n = 800
+    df = pd.DataFrame({"a": rng.normal(size=n).astype(np.float32), "c": rng.choice([f"c{i}" for i in range(30)], n),
+                       "d": rng.choice(list("xyzwvu"), n), "e": rng.integers(0, 20, n)})
+    binary = ((df.c.isin(["c1", "c2", "c3"])) ^ (df.a > 0) | (df.d == "x")).astype(int)
+    y = {"binary": binary, "multi": binary + (df.e % 3 == 0),
+         "regr": df.a + df.c.str[1:].astype(int) * 0.1 + (df.d == "x")}[target]
+    m = _train(cls, df, y, iterations=60, depth=5, cat_features=["c", "d", "e"], **params)
+    test = df.copy()
+    test.loc[::7, "c"] = "unseen"
+    test.loc[::5, "e"] = 999
+    path = tmp_path / "m.json"
+    m.save_model(str(path), format="json")
+    doc = json.loads(path.read_bytes())
+    assert doc["features_info"]["ctrs"], case
+    ref = _raw(m, test)
+    for g in (gbinfer.load(path), gbinfer.load(m)):  # the file, and the object through its JSON export
+        assert len(g.booster.ctrs) == len(doc["features_info"]["ctrs"])
+        assert ulp64(g.predict(test, output_margin=True), ref) == 0, case
+        np.testing.assert_array_equal(g.predict_leaf(test), m.calc_leaf_indexes(catboost.Pool(test,
+                                                                                               cat_features=[1, 2, 3])))
+
+
+def test_malformed_ctr_tables(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED)
+    df = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(list("pqrstu"), 300)})
+    m = _train(catboost.CatBoostClassifier, df, ((df.c == "p") | (df.a > 0)).astype(int), iterations=5, depth=2,
+               cat_features=["c"])
+    path = tmp_path / "m.json"
+    m.save_model(str(path), format="json")
+    js = path.read_bytes()
+    key = next(iter(json.loads(js)["ctr_data"]))
+    for edit, field in (
+            (lambda d: d["ctr_data"][key].update(hash_stride=4), "hash_map|hash_stride"),
+            (lambda d: d["ctr_data"][key]["hash_map"].pop(), "hash_map"),
+            (lambda d: d["ctr_data"][key]["hash_map"].__setitem__(0, "not a hash"), "hash_map"),
+            (lambda d: d["ctr_data"].pop(key), "identifier"),
+            (lambda d: d["features_info"]["ctrs"][0]["elements"][0].update(cat_feature_index=9), "elements"),
+            (lambda d: d["features_info"]["ctrs"][0].update(ctr_type="Mystery"), "ctr_type"),
+            (lambda d: d["features_info"]["ctrs"][0].update(target_border_idx=5), "hash_stride"),
+    ):
+        with pytest.raises(ModelFormatError, match=field):
+            gbinfer.load(_json_edit(js, edit))
 
 
 def test_text_features_are_refused(tmp_path):

@@ -5,9 +5,11 @@ root is ``NCatBoostFbs.TModelCore`` (schema: ``catboost/libs/model/flatbuffers/m
 ``features.fbs``). Both formats are read into the same plain description (``_Spec``), then
 checked and built into an ``Oblivious`` booster.
 
-Supported: symmetric (oblivious) trees over float features (every NaN treatment) and one-hot
-categorical features, multi-output leaves, ``scale_and_bias``. Refused with
-``UnsupportedModelError``: CTR features, non-symmetric trees, text, embedding and estimated
+Supported: symmetric (oblivious) trees over float features (every NaN treatment), one-hot
+categorical features and, from JSON (and in-memory models, through their JSON export), CTR
+features over categorical features and their combinations; multi-output leaves,
+``scale_and_bias``. Refused with ``UnsupportedModelError``: CTR tables in a ``.cbm`` (their
+framing after the FlatBuffer is not read), non-symmetric trees, text, embedding and estimated
 features.
 """
 
@@ -23,12 +25,13 @@ import orjson
 from ..errors import DataError, ModelFormatError, UnsupportedModelError
 from ..model import FeatureInfo, Model, ModelMeta
 from ..objective import Objective
-from ..oblivious import Oblivious
+from ..oblivious import Ctr, Oblivious
 from .flatbuffers import Table
 
 MAGIC = b"CBM1"
 _FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
 _NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
+_CTR_PARTS = "TModelCore/ModelPartIds"
 
 
 @dataclass
@@ -48,6 +51,8 @@ class _Spec:
     floats: list = field(default_factory=list)
     categorical: list = field(default_factory=list)  # (index, flat_index, name)
     one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
+    ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
+    ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
@@ -82,7 +87,21 @@ def from_object(obj) -> Model:
         raise DataError(f"load() takes a CatBoost, CatBoostClassifier or CatBoostRegressor model, got {kind}")
     if not fitted():
         raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first")
-    return loads(bytes(obj._serialize_model()), f"<in-memory {type(obj).__name__}>")
+    source = f"<in-memory {type(obj).__name__}>"
+    data = bytes(obj._serialize_model())
+    spec = _from_cbm(data, source)
+    if any(where == _CTR_PARTS for where, _ in spec.unsupported):
+        return _through_json(obj, source)  # the .cbm CTR tables' framing is not read; the JSON export holds them
+    return _build(spec, source)
+
+
+def _through_json(obj, source) -> Model:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.json"
+        obj.save_model(str(path), format="json")
+        return loads(path.read_bytes(), source)
 
 
 def is_catboost_json(head: bytes) -> bool:
@@ -135,7 +154,7 @@ def _from_cbm(data: bytes, source) -> _Spec:
     spec.params = _params(info.get("params"), source, "TModelCore/InfoMap/params")
     spec.version = info.get("catboost_version_info", "")
     if core.strings(3, "ModelPartIds"):
-        spec.unsupported.append(("TModelCore/ModelPartIds", "CTR data parts (categorical CTR features)"))
+        spec.unsupported.append((_CTR_PARTS, "CTR tables in a .cbm (save the model as JSON to use its CTRs)"))
 
     spec.dim = trees.scalar(0, "i", 0, "ApproxDimension")  # the schema default: absent is 0, refused
     spec.tree_splits = trees.array(1, np.int32, "TreeSplits")
@@ -206,22 +225,28 @@ def _from_json(data: bytes, source) -> _Spec:
                        for v in values):
                 raise ModelFormatError(source, f"{where}/values", "are not all 32-bit integers (category hashes)")
             spec.one_hot.append((index, np.array(values, dtype=np.int32)))
-    for key, what in (("ctrs", "CTR categorical features"), ("text_features", "text features"),
+    for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
+        spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
+    for key, table in _get(doc, "ctr_data", dict, source, {}).items():
+        spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
+    for key, what in (("text_features", "text features"),
                       ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
         if features.get(key):
             spec.unsupported.append((f"features_info/{key}", what))
-    if doc.get("ctr_data"):
-        spec.unsupported.append(("ctr_data", "CTR data (categorical CTR features)"))
     if "trees" in doc:
         spec.unsupported.append(("trees", "non-symmetric trees (Depthwise, Lossguide)"))
     trees = _get(doc, "oblivious_trees", list, source, [] if "trees" in doc else None)
     splits, sizes, leaves = [], [], []
     flat_borders = [(fi, j, b) for fi, f in enumerate(spec.floats) for j, b in enumerate(f.borders)]
     one_hot_values = [(c, v) for c, values in spec.one_hot for v in values]
+    ctr_borders = [(k, b) for k, ctr in enumerate(spec.ctrs) for b in ctr["borders"]]
     for t, tree in enumerate(trees):
         where = f"oblivious_trees[{t}]"
         _check_type(tree, dict, source, where)
-        tree_splits = _get(tree, "splits", list, source, None, where)
+        if "splits" not in tree:
+            raise ModelFormatError(source, f"{where}/splits", "is missing")
+        tree_splits = tree["splits"] if tree["splits"] is not None else []  # null: a tree of no split
+        _check_type(tree_splits, list, source, f"{where}/splits")
         for d, s in enumerate(tree_splits):
             sw = f"{where}/splits[{d}]"
             _check_type(s, dict, source, sw)
@@ -236,6 +261,16 @@ def _from_json(data: bytes, source) -> _Spec:
                     raise ModelFormatError(source, sw, f"names categorical feature {s.get('cat_feature_index')!r} "
                                                        f"value {s.get('value')!r}, but split_index {idx} is "
                                                        f"feature {one_hot_values[at][0]} value {one_hot_values[at][1]}")
+                splits.append(idx)
+                continue
+            if kind == "OnlineCtr":
+                at = idx - len(flat_borders) - len(one_hot_values)
+                if not 0 <= at < len(ctr_borders):
+                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's CTR "
+                                                                        "borders")
+                if s.get("border") != float(ctr_borders[at][1]):
+                    raise ModelFormatError(source, sw, f"border {s.get('border')!r} is not split_index {idx}'s "
+                                                       f"CTR border {float(ctr_borders[at][1])!r}")
                 splits.append(idx)
                 continue
             if kind != "FloatFeature":
@@ -277,6 +312,99 @@ def _numbers(values: list, source, where: str) -> np.ndarray:
         return np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float64
         raise ModelFormatError(source, where, "hold a number outside float64") from None
+
+
+def _ctr(ctr, source, where) -> dict:
+    """A CTR description from JSON, its numbers checked; columns are resolved in ``_build``."""
+    from ..oblivious import CTR_TYPES
+
+    _check_type(ctr, dict, source, where)
+    kind = _get(ctr, "ctr_type", str, source, None, where)
+    if kind not in CTR_TYPES:
+        raise UnsupportedModelError(source, f"{where}/ctr_type", f"is {kind!r}; known: {', '.join(CTR_TYPES)}")
+    out = {"kind": kind, "identifier": _get(ctr, "identifier", str, source, None, where), "cats": [],
+           "floats": [], "one_hot": []}
+    for key, name in (("prior_numerator", "prior_numerator"), ("prior_denomerator", "prior_denominator"),
+                      ("shift", "shift"), ("scale", "scale")):
+        value = ctr.get(key)
+        if not _is_number(value) or not np.isfinite(value):
+            raise ModelFormatError(source, f"{where}/{key}", f"is {value!r}, expected a finite number")
+        out[name] = np.float32(value)
+    out["target_border"] = _int(ctr, "target_border_idx", source, where)
+    borders = _numbers(_get(ctr, "borders", list, source, [], where), source, f"{where}/borders")
+    out["borders"] = borders.astype(np.float32)
+    for e, element in enumerate(_get(ctr, "elements", list, source, None, where)):
+        ew = f"{where}/elements[{e}]"
+        _check_type(element, dict, source, ew)
+        kind_e = element.get("combination_element")
+        if kind_e == "cat_feature_value":
+            out["cats"].append(_int(element, "cat_feature_index", source, ew))
+        elif kind_e == "float_feature":
+            border = element.get("border")
+            if not _is_number(border):
+                raise ModelFormatError(source, f"{ew}/border", f"is {border!r}, expected a number")
+            out["floats"].append((_int(element, "float_feature_index", source, ew), np.float32(border)))
+        elif kind_e == "cat_feature_exact_value":
+            out["one_hot"].append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
+        else:
+            raise UnsupportedModelError(source, f"{ew}/combination_element", f"is {kind_e!r}; known: "
+                                        "cat_feature_value, float_feature, cat_feature_exact_value")
+    return out
+
+
+def _ctr_table(table, source, where) -> tuple:
+    """(uint64 hashes ascending, int64 counts [entries, stride - 1], counter denominator)."""
+    _check_type(table, dict, source, where)
+    stride = _int(table, "hash_stride", source, where)
+    denominator = _int(table, "counter_denominator", source, where)
+    flat = _get(table, "hash_map", list, source, None, where)
+    if not 2 <= stride <= 1 << 16 or len(flat) % stride:
+        raise ModelFormatError(source, f"{where}/hash_map", f"holds {len(flat)} items, not rows of hash_stride "
+                                                            f"{stride} (a hash and {stride - 1} counts)")
+    rows = [flat[i:i + stride] for i in range(0, len(flat), stride)]
+    try:
+        hashes = [int(r[0]) for r in rows]
+    except (TypeError, ValueError):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a decimal string") from None
+    if not all(0 <= h < 1 << 64 for h in hashes):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash lies outside 64 bits")
+    if not all(_is_number(c) and abs(c) < 1 << 53 for r in rows for c in r[1:]):
+        raise ModelFormatError(source, f"{where}/hash_map", "a count is not a number below 2**53")
+    keep = [i for i, h in enumerate(hashes) if h != (1 << 64) - 1]  # CatBoost's empty-bucket marker
+    h = np.array([hashes[i] for i in keep], dtype=np.uint64)
+    # float64 holds every count exactly (and the target sums of the mean-value CTRs)
+    counts = np.array([rows[i][1:] for i in keep], dtype=np.float64).reshape(len(keep), stride - 1)
+    order = np.argsort(h, kind="stable")
+    h, counts = h[order], counts[order]
+    if len(h) > 1 and not np.all(h[1:] > h[:-1]):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is listed twice")
+    return h, counts, denominator
+
+
+def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, source) -> Ctr:
+    """A CTR with its features resolved to input columns and its table checked against its type."""
+    where = f"features_info/ctrs[{k}]"
+    table = spec.ctr_tables.get(ctr["identifier"])
+    if table is None:
+        raise ModelFormatError(source, f"{where}/identifier", "has no table in ctr_data")
+    hashes, counts, denominator = table
+    width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
+    needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)
+    if width < needed or tb < 0 or (kind in ("Borders", "Buckets") and tb >= width):
+        raise ModelFormatError(source, f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
+                               f"rows of {width} counts do not fit a {kind} CTR with target_border_idx {tb}")
+    for c in ctr["cats"] + [c for c, _ in ctr["one_hot"]]:
+        if c not in cat_column:
+            raise ModelFormatError(source, f"{where}/elements", f"refers to categorical feature {c}, which the "
+                                                                "model does not have")
+    if any(not 0 <= f < len(floats) for f, _ in ctr["floats"]):
+        raise ModelFormatError(source, f"{where}/elements", "refers to a float feature the model does not have")
+    if not ctr["cats"]:
+        raise ModelFormatError(source, f"{where}/elements", "names no categorical feature")
+    return Ctr(tuple(cat_column[c] for c in ctr["cats"]),
+               tuple((floats[f].flat_index, b) for f, b in ctr["floats"]),
+               tuple((cat_column[c], v) for c, v in ctr["one_hot"]), kind, ctr["prior_numerator"],
+               ctr["prior_denominator"], ctr["shift"], ctr["scale"], tb, hashes, counts, denominator)
 
 
 def _approx_dimension(spec: _Spec, sizes, n_values: int, source) -> int:
@@ -339,8 +467,8 @@ def _build(spec: _Spec, source) -> Model:
     if spec.unsupported:
         where, what = spec.unsupported[0]
         raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
-                                                   "(supported: symmetric trees over float and one-hot "
-                                                   "categorical features)")
+                                                   "(supported: symmetric trees over float, one-hot and, "
+                                                   "from JSON, CTR features)")
     floats = sorted(spec.floats, key=lambda f: f.index)
     if [f.index for f in floats] != list(range(len(floats))):
         raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
@@ -363,14 +491,20 @@ def _build(spec: _Spec, source) -> Model:
     dim = spec.dim
     if not isinstance(dim, int) or not 1 <= dim <= 1 << 16:
         raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
+    ctrs = [_resolve_ctr(c, k, spec, floats, cat_column, source) for k, c in enumerate(spec.ctrs)]
     # binary features, in CatBoost's split-id order: every border of every float feature, then
-    # every value of every one-hot feature
-    per_slot = [len(f.borders) for f in floats] + [len(v) for _, v in spec.one_hot]
-    split_slot = np.repeat(np.arange(len(per_slot), dtype=np.int64), per_slot)
+    # every value of every one-hot feature, then every border of every CTR. Slots: floats, CTRs
+    # (read as float columns after the input's), one-hot features.
+    F, K = len(floats), len(ctrs)
+    per_slot = [len(f.borders) for f in floats] + [len(v) for _, v in spec.one_hot] + [len(c["borders"]) for c in
+                                                                                        spec.ctrs]
+    slot_of = list(range(F)) + [F + K + c for c in range(len(spec.one_hot))] + [F + k for k in range(K)]
+    split_slot = np.repeat(np.array(slot_of, dtype=np.int64), per_slot)
     split_index = np.concatenate([np.arange(n, dtype=np.int64) for n in per_slot] + [np.zeros(0, np.int64)])
     booster = Oblivious.build(
-        slot_column=[f.flat_index for f in floats], borders_per_slot=[f.borders for f in floats],
-        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats],
+        slot_column=[f.flat_index for f in floats] + [num_columns + k for k in range(K)],
+        borders_per_slot=[f.borders for f in floats] + [c["borders"] for c in spec.ctrs],
+        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats] + [False] * K, ctrs=tuple(ctrs),
         cat_column=[cat_column[c] for c in one_hot_index], values_per_cat=[v for _, v in spec.one_hot],
         split_slot=split_slot, split_index=split_index, tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes,
         leaf_values=spec.leaf_values, num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias,

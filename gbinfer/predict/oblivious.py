@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from ..data import DataMatrix
-from ..encode.catboost import one_hot_codes
+from ..encode.catboost import category_hashes, ctr_values, one_hot_codes
 from ..errors import DataError
 from ..oblivious import Oblivious
 from ..objective import Transform
@@ -53,18 +53,31 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
         column = lambda j: arr[:, j]  # noqa: E731
         X = np.ascontiguousarray(arr, dtype=np.float32) if arr.dtype.kind in "fiub" and arr.dtype != object else None
     n = len(data)
-    if X is None:
-        X = np.full((n, width), np.nan, dtype=np.float32)
-        for j in booster.slot_column:
-            try:
-                X[:, j] = np.asarray(column(int(j)), dtype=np.float32)
-            except (TypeError, ValueError):
-                raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
-                                "values") from None
+    ctrs = booster.ctrs
+    if X is None or ctrs:
+        full = np.full((n, width + len(ctrs)), np.nan, dtype=np.float32)
+        if X is not None:
+            full[:, :width] = X
+        else:
+            for j in booster.slot_column[booster.slot_column < width]:
+                try:
+                    full[:, j] = np.asarray(column(int(j)), dtype=np.float32)
+                except (TypeError, ValueError):
+                    raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
+                                    "values") from None
+        X = full
+    hashes: dict = {}
+
+    def hashes_of(j: int) -> np.ndarray:
+        if j not in hashes:
+            hashes[j] = category_hashes(column(j), j)
+        return hashes[j]
+
     codes = np.empty((n, len(booster.cat_column)), dtype=np.uint16)
     for c, j in enumerate(booster.cat_column):
-        hashes = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
-        codes[:, c] = one_hot_codes(column(int(j)), int(j), hashes)
+        codes[:, c] = one_hot_codes(hashes_of(int(j)), booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]])
+    for k, ctr in enumerate(ctrs):
+        X[:, width + k] = ctr_values(ctr, hashes_of, X)
     return X, codes
 
 

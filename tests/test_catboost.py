@@ -297,6 +297,7 @@ def test_ctr_features_from_json_exact(tmp_path, case):
     for g in (gbinfer.load(path), gbinfer.load(m)):  # the file, and the object through its JSON export
         assert len(g.booster.ctrs) == len(doc["features_info"]["ctrs"])
         assert ulp64(g.predict(test, output_margin=True), ref) == 0, case
+        g.warmup()
         np.testing.assert_array_equal(g.predict_leaf(test), m.calc_leaf_indexes(catboost.Pool(test,
                                                                                                cat_features=[1, 2, 3])))
 

@@ -1,8 +1,10 @@
 """Prediction for oblivious-tree (CatBoost) models: the input as CatBoost reads float features,
 one kernel call, then ``scale_and_bias`` and CatBoost's default output.
 
-Input: float features become float32, as CatBoost's pool stores them; columns are taken by
-position (the model's flat feature indexes). Outputs are float64, as CatBoost returns them.
+Input: float features become float32, as CatBoost's pool stores them; categorical values are
+hashed (``encode.catboost``) into one-hot codes and CTR values, the CTRs landing in float32
+columns after the input's. Columns are taken by position (the model's flat feature indexes), a
+frame's by name when the model has names. Outputs are float64, as CatBoost returns them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ def is_oblivious(model) -> bool:
 
 
 def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
-    """``data`` as the kernels read it: a C-contiguous float32 (rows x model features) array, of
-    which only the float feature columns are read, and the one-hot codes of the categorical
-    features the trees split on (uint16, rows x those features)."""
+    """``data`` as the kernels read it: a C-contiguous float32 array (rows x model features, then
+    one column per CTR), of which only the float feature and CTR columns are read, and the
+    one-hot codes of the categorical features the trees split on (uint16, rows x those features)."""
     booster, width = model.booster, model.meta.num_features
     if isinstance(data, DataMatrix):
         if data.sparse is not None:
@@ -75,7 +77,8 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
 
     codes = np.empty((n, len(booster.cat_column)), dtype=np.uint16)
     for c, j in enumerate(booster.cat_column):
-        codes[:, c] = one_hot_codes(hashes_of(int(j)), booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]])
+        values = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
+        codes[:, c] = one_hot_codes(hashes_of(int(j)), values)
     for k, ctr in enumerate(ctrs):
         X[:, width + k] = ctr_values(ctr, hashes_of, X)
     return X, codes
@@ -120,7 +123,7 @@ def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> n
 
     b = model.booster
     n, k = X.shape[0], b.num_outputs
-    out = np.zeros((n, k), dtype=np.float64)
+    out = np.empty((n, k), dtype=np.float64)  # every row written by the kernel
     _run(K.margin_serial, K.margin_parallel, n, nthread,
          (X, codes, *_kernel_args(b), b.leaf_offsets, b.leaf_values, k, t0, t1, out))
     if b.scale != 1.0:
@@ -171,7 +174,8 @@ def warmup(model) -> None:
     column, cat_column = np.zeros_like(b.slot_column), np.zeros_like(b.cat_column)
     for arr in (column, cat_column):
         arr.flags.writeable = False  # read-only arrays are another Numba type
-    model = dataclasses.replace(model, booster=dataclasses.replace(b, slot_column=column, cat_column=cat_column),
+    model = dataclasses.replace(model, booster=dataclasses.replace(b, slot_column=column, cat_column=cat_column,
+                                                                   ctrs=()),
                                 meta=dataclasses.replace(model.meta, num_features=1))
     X = np.zeros((SERIAL_BELOW, 1), dtype=np.int32)  # integers: valid input for float and categorical features
     for batch in (X[:1], X):

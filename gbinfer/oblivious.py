@@ -34,7 +34,7 @@ class Ctr:
     feature (its slot reads input column ``num_features + its position``)."""
 
     cat_columns: tuple  # input columns of the categorical features hashed, in order
-    float_splits: tuple  # (input column, float32 border): x > border, hashed as 0/1
+    float_splits: tuple  # (input column, float32 border, NaN is true): x > border, hashed as 0/1
     one_hot_splits: tuple  # (input column, int32 hash): hash == value, hashed as 0/1
     kind: str  # one of CTR_TYPES
     prior_numerator: np.float32

@@ -302,6 +302,26 @@ def test_ctr_features_from_json_exact(tmp_path, case):
                                                                                                cat_features=[1, 2, 3])))
 
 
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_ctr_combinations_with_float_elements_and_nans(tmp_path, nan_mode):
+    """A float element of a CTR combination is binarised as the model's float splits are: a NaN
+    counts as above every border under nan_mode Max."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(SEED + 3)
+    n = 1500
+    a = rng.normal(size=n).astype(np.float32)
+    a[rng.random(n) < 0.2] = np.nan
+    df = pd.DataFrame({"a": a, "c": rng.choice([f"c{i}" for i in range(30)], n), "d": rng.choice(list("xyzwvu"), n)})
+    y = np.nan_to_num(df.a, nan=2.0) * (df.c.str[1:].astype(int) % 3) + (df.d == "x")
+    m = _train(catboost.CatBoostRegressor, df, y, iterations=150, depth=6, max_ctr_complexity=4, nan_mode=nan_mode,
+               cat_features=["c", "d"])
+    path = tmp_path / "m.json"
+    m.save_model(str(path), format="json")
+    ctrs = json.loads(path.read_bytes())["features_info"]["ctrs"]
+    assert any(e["combination_element"] == "float_feature" for c in ctrs for e in c["elements"])
+    assert ulp64(gbinfer.load(path).predict(df), _raw(m, df)) == 0
+
+
 def test_malformed_ctr_tables(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(SEED)

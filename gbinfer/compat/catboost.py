@@ -402,7 +402,8 @@ def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, sourc
     if not ctr["cats"]:
         raise ModelFormatError(source, f"{where}/elements", "names no categorical feature")
     return Ctr(tuple(cat_column[c] for c in ctr["cats"]),
-               tuple((floats[f].flat_index, b) for f, b in ctr["floats"]),
+               tuple((floats[f].flat_index, b, floats[f].has_nans and floats[f].nan_treatment == "AsTrue")
+                     for f, b in ctr["floats"]),
                tuple((cat_column[c], v) for c, v in ctr["one_hot"]), kind, ctr["prior_numerator"],
                ctr["prior_denominator"], ctr["shift"], ctr["scale"], tb, hashes, counts, denominator)
 

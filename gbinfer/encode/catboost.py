@@ -79,8 +79,9 @@ def ctr_values(ctr, hashes_of, X: np.ndarray) -> np.ndarray:
     h = np.zeros(n, dtype=np.uint64)
     for column in ctr.cat_columns:
         h = _calc_hash(h, hashes_of(column).astype(np.int64).view(np.uint64))  # sign-extended, as CatBoost does
-    for column, border in ctr.float_splits:
-        h = _calc_hash(h, (X[:, column] > border).astype(np.uint64))
+    for column, border, nan_is_true in ctr.float_splits:  # as the model's float splits binarise
+        x = X[:, column]
+        h = _calc_hash(h, ((x > border) | (nan_is_true & np.isnan(x))).astype(np.uint64))
     for column, value in ctr.one_hot_splits:
         h = _calc_hash(h, (hashes_of(column) == value).astype(np.uint64))
     at = np.minimum(np.searchsorted(ctr.hashes, h), max(len(ctr.hashes) - 1, 0))

@@ -376,53 +376,13 @@ NASTY = ["-1", "0", "1", "-2", "99999999999", "nan", "inf", "-inf", "1e308", "ab
 
 
 def _oracle(text: str, X: np.ndarray) -> np.ndarray:
-    """Raw scores by a literal reading of LightGBM's Tree::Predict over the text's trees, row by
-    row (no keys, no packing): the independent check of the compiled walk."""
-    from gbinfer.compat.lightgbm import _header, _tree, _tree_blocks
+    """Raw scores by the fuzz suite's independent reading of the text and literal walk of
+    LightGBM's ``Tree::Predict``, row by row (no keys, no packing)."""
+    from fuzz import reference_lightgbm
 
-    data = text.encode()
-    header, at = _header(data, None)
-    k = int(header["num_class"])
-    blocks, _ = _tree_blocks(data, at, header, None)
-    trees = [_tree(block, i, None) for i, block in enumerate(blocks)]
-    zero = float(np.float32(1e-35))
-    out = np.zeros((len(X), k))
-    for r, row in enumerate(X):
-        row = [0.0 if abs(v) <= zero else float(v) for v in row]
-        for i, t in enumerate(trees):
-            if t["num_leaves"] <= 1 and not t["is_linear"]:
-                out[r, i % k] += t["leaf_value"][0]
-                continue
-            node = 0
-            while node >= 0:
-                x, dt = row[t["split_feature"][node]], int(t["decision_type"][node]) & 0xFF
-                if dt & 1 and t["num_cat"] > 0:
-                    go_left = False
-                    if not np.isnan(x) and -1 < x < 2**31:
-                        c, idx = int(x), int(t["threshold"][node])
-                        lo, hi = t["cat_boundaries"][idx], t["cat_boundaries"][idx + 1]
-                        go_left = c // 32 < hi - lo and (int(t["cat_threshold"][lo + c // 32]) >> (c % 32)) & 1
-                else:
-                    missing = (dt >> 2) & 3
-                    if np.isnan(x) and missing != 2:
-                        x = 0.0
-                    if (missing == 1 and abs(x) <= zero) or (missing == 2 and np.isnan(x)):
-                        go_left = bool(dt & 2)
-                    else:
-                        go_left = x <= t["threshold"][node]
-                node = t["left_child"][node] if go_left else t["right_child"][node]
-            leaf = ~node
-            value = t["leaf_value"][leaf]
-            if t["is_linear"]:
-                start = int(t["leaf_num_features"][:leaf].sum())
-                feats = t["leaf_features"][start:start + t["leaf_num_features"][leaf]]
-                coeffs = t["leaf_coeff"][start:start + t["leaf_num_features"][leaf]]
-                if not any(np.isnan(row[f]) for f in feats):
-                    value = t["leaf_const"][leaf]
-                    for f, c in zip(feats, coeffs):
-                        value += c * row[f]
-            out[r, i % k] += value
-    return out[:, 0] if k == 1 else out
+    model = reference_lightgbm.read(text.encode())
+    out = reference_lightgbm.margins(model, reference_lightgbm.prepare(np.asarray(X, dtype=np.float64).tolist()))
+    return out[:, 0] if model.num_outputs == 1 else out
 
 
 @pytest.mark.parametrize("case", ["4.7.0/categorical", "4.7.0/linear_tree", "4.7.0/missing_zero",

@@ -357,6 +357,34 @@ def test_unknown_objective(text):
         _load(text.replace("objective=regression", "objective=binary sigmoid:-1"))
 
 
+@pytest.mark.parametrize("field, value", [
+    ("decision_type", lambda v: "1_0 " + " ".join(v.split()[1:])),  # Python's int() reads 10, C's strtol 1
+    ("threshold", lambda v: "0_5 " + " ".join(v.split()[1:])),
+    ("leaf_value", lambda v: v.replace(" ", "\x0c", 1)),  # LightGBM separates values by spaces only
+    ("left_child", lambda v: "\u0661" + v[1:] if v[0] != "-" else "\u0661" + v[2:]),  # a non-ASCII digit
+])
+def test_numbers_only_python_would_read_are_refused(text, field, value):
+    bad = _replace_field(_without_tree_sizes(text), 0, field, value)
+    with pytest.raises(ModelFormatError, match=rf"Tree=0\.{field}|Tree=0"):
+        _load(bad)
+
+
+@pytest.mark.parametrize("line", ["max_feature_idx=\u0665", "num_class=\u0661"])
+def test_header_integers_with_non_ascii_digits_are_refused(text, line):
+    key = line.split("=")[0]
+    bad = "\n".join(line if old.startswith(key + "=") else old for old in text.split("\n"))
+    with pytest.raises(ModelFormatError, match=key):
+        _load(bad)
+
+
+def test_tree_numbers_and_sizes_too_long_for_int_are_refused(text):
+    with pytest.raises(ModelFormatError, match="Tree=0"):
+        _load(_without_tree_sizes(text).replace("Tree=0\n", "Tree=" + "0" * 5000 + "\n", 1))
+    sizes = next(line for line in text.split("\n") if line.startswith("tree_sizes="))
+    with pytest.raises(ModelFormatError, match="tree_sizes"):
+        _load(text.replace(sizes, "tree_sizes=\u00b2 " + " ".join(sizes.split("=")[1].split()[1:])))
+
+
 def test_json_dump_and_pickle_are_refused():
     X, rng = _data(16)
     booster = _train({"objective": "regression"}, X, rng.normal(size=len(X)), rounds=2)

@@ -34,7 +34,7 @@ except ImportError:  # the worker imports the fuzz modules from their own direct
 
 ZERO = 1.0000000180025095e-35  # float(np.float32(1e-35))
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,5})?|nan|inf|infinity)",
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
                     re.IGNORECASE)
 MAX_TREES = 1 << 20
 

@@ -28,9 +28,9 @@ from . import mutators
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json", "lightgbm")
+FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json", "lightgbm", "apr")
 SUFFIX = {"xgboost_json": ".json", "ubj": ".ubj", "legacy_binary": ".bin", "xgbrs": ".xgbrs",
-          "native_json": ".json", "lightgbm": ".txt"}
+          "native_json": ".json", "lightgbm": ".txt", "apr": ".apr"}
 MEMORY_LIMIT = 3 << 30  # address space of the worker: a loader asking for more fails, visibly
 TIMEOUT = 120.0  # seconds a trial may take: a mutated file may reach a kernel specialisation no earlier
 # trial compiled, and on a fresh machine's cold cache that compile alone can take tens of seconds
@@ -59,6 +59,17 @@ def seeds(fmt: str) -> dict:
         paths = sorted((FIXTURES / "schema" / "v1").glob("*.xgbrs"))
     elif fmt == "native_json":
         paths = [p for p in sorted((FIXTURES / "schema" / "v1").glob("*.json")) if not p.name.startswith("schema")]
+    elif fmt == "apr":  # archives around the .xgbrs seeds: plain, zstd, LZ4, and signed
+        from . import reference_apr as apr
+
+        out = {}
+        for i, p in enumerate(sorted((FIXTURES / "schema" / "v1").glob("*.xgbrs"))):
+            payload = p.read_bytes()
+            for name, comp, sign in (("none", apr.NONE, False), ("zstd", apr.ZSTD, False), ("lz4", apr.LZ4, False),
+                                     ("signed-zstd", apr.ZSTD, True), ("signed", apr.NONE, True)):
+                if name == "none" or (i + len(name)) % 3 == 0:
+                    out[f"{name}/{p.stem}.apr"] = apr.pack(payload, comp, sign=sign)
+        return out
     elif fmt == "lightgbm":
         paths = [FIXTURES / "lightgbm" / v / f"{case}.txt" for v, case in _LGB_CASES]
     else:

@@ -12,7 +12,7 @@ import random
 import struct
 import zlib
 
-from . import reference
+from . import reference, reference_apr
 
 INTERESTING_INTS = [0, 1, -1, 2, -2, 7, 8, 255, 256, 65535, 2**31 - 1, 2**31, -2**31, -2**31 - 1, 2**32 - 1,
                     2**32, 2**53 + 1, 2**63 - 1, 2**63, -2**63, 2**64, 10**30, -10**30]
@@ -345,6 +345,8 @@ def mutate(fmt: str, data: bytes, rng: random.Random, others: list):
         return same_length_mutation(data, rng)
     if fmt == "lightgbm" and r < 0.75:
         return lightgbm_text_mutation(data, rng)
+    if fmt == "apr":
+        return apr_mutation(data, rng, others)
     return byte_mutation(data, rng, others)
 
 
@@ -450,3 +452,22 @@ def _lightgbm_sizes(text: bytes, rng: random.Random):
     lines = [b"tree_sizes=" + b" ".join(str(s).encode() for s in sizes) if line.startswith(b"tree_sizes=") else line
              for line in lines]
     return b"\n".join(lines) + b"\n\n" + body, "tree_sizes recomputed"
+
+
+# --- .apr: the container's bytes, with and without its CRC32 (and signature) made right again ------
+
+def apr_mutation(data: bytes, rng: random.Random, others: list):
+    r = rng.random()
+    if r < 0.2:  # the checksum left as it was: the CRC32 check must catch it
+        return byte_mutation(data, rng, others)
+    if r < 0.4:  # the header's sizes, codes and flags, checksum fixed
+        out, note = same_length_mutation(data[:32], rng)
+        return reference_apr.fix_crc(out + data[32:], rng.random() < 0.7), "header: " + note + " (crc fixed)"
+    if r < 0.6:
+        out, note = byte_mutation(data, rng, others)
+        return reference_apr.fix_crc(out, rng.random() < 0.7), note + " (crc fixed)"
+    comp, signed, payload = reference_apr.parts(data)
+    payload, note = mutate("xgbrs", payload, rng, [])
+    if rng.random() < 0.15:
+        comp = rng.choice([reference_apr.NONE, reference_apr.ZSTD, reference_apr.ZSTD_MAX, reference_apr.LZ4])
+    return reference_apr.pack(payload, comp, sign=signed), f"payload ({comp}): {note}"

@@ -18,9 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
+import reference_apr  # noqa: E402
 import reference_lightgbm  # noqa: E402
 
 import gbinfer  # noqa: E402
+import gbinfer.apr  # noqa: E402
 from gbinfer.errors import GbinferError, UnsupportedModelError  # noqa: E402
 
 PEAK_LIMIT = 1 << 30  # resident bytes a trial of these small seeds may reach before it is a finding
@@ -70,7 +72,11 @@ def verdict(path: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = gbinfer.load(path)
+            if data[:4] == b"APRN":  # signed archives are opened with the key the fuzz seeds are signed with
+                trusted = reference_apr.public_key() if reference_apr.is_signed(data) else None
+                model = gbinfer.apr.load(path, trusted_key=trusted)
+            else:
+                model = gbinfer.load(path)
         except GbinferError as exc:
             if path not in str(exc):
                 return {"outcome": "finding", "kind": "message without the file name",
@@ -83,6 +89,8 @@ def verdict(path: str) -> dict:
     if reference_lightgbm.sniff(data):
         return _lightgbm_verdict(model, data, path)
     try:
+        if data[:4] == b"APRN":
+            data = reference_apr.read(data, reference_apr.public_key() if reference_apr.is_signed(data) else None)
         ref = reference.read(data)
     except reference.Invalid as exc:
         return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}

@@ -385,6 +385,19 @@ def test_tree_numbers_and_sizes_too_long_for_int_are_refused(text):
         _load(text.replace(sizes, "tree_sizes=\u00b2 " + " ".join(sizes.split("=")[1].split()[1:])))
 
 
+def test_blank_line_before_a_trees_fields_is_refused(text):
+    """LightGBM's tree reader stops at the first blank line: it would read an empty tree."""
+    bad = _without_tree_sizes(text).replace("Tree=1\n", "Tree=1\n\n", 1)
+    with pytest.raises(ModelFormatError, match="Tree=1"):
+        _load(bad)
+
+
+def test_tree_counts_with_other_whitespace_are_refused(text):
+    bad = _replace_field(_without_tree_sizes(text), 0, "num_cat", lambda v: "\x0c" + v)
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.num_cat"):
+        _load(bad)
+
+
 def test_json_dump_and_pickle_are_refused():
     X, rng = _data(16)
     booster = _train({"objective": "regression"}, X, rng.normal(size=len(X)), rounds=2)

@@ -227,6 +227,8 @@ def _tree(block: bytes, index: int, source) -> dict:
     lines = text.split("\n")
     for at, line in enumerate(lines):
         line = line.rstrip("\r")
+        if not line and not fields:  # LightGBM's tree reader stops at once: a tree without its fields
+            raise ModelFormatError(source, name, "a blank line comes before the tree's fields")
         if not line:
             if fields:
                 if any(rest.strip() for rest in lines[at:]):
@@ -283,7 +285,7 @@ class _TreeFields:
         raise ModelFormatError(self.source, f"{self.name}.{key}", problem)
 
     def int(self, key: str, low: int, high: int) -> int:
-        value = self._get(key).strip()
+        value = self._get(key).strip(" ")  # spaces only, as the lists are split
         if not _INT_WORD.fullmatch(value) or not low <= int(value) <= high:
             self._fail(key, f"is {value[:20]!r}, expected an integer in [{low}, {high}]")
         return int(value)

@@ -458,12 +458,12 @@ def _lightgbm_sizes(text: bytes, rng: random.Random):
 
 def apr_mutation(data: bytes, rng: random.Random, others: list):
     r = rng.random()
-    if r < 0.2:  # the checksum left as it was: the CRC32 check must catch it
+    if r < 0.15:  # the checksum left as it was: the CRC32 check must catch it
         return byte_mutation(data, rng, others)
-    if r < 0.4:  # the header's sizes, codes and flags, checksum fixed
+    if r < 0.3:  # the header's sizes, codes and flags, checksum fixed
         out, note = same_length_mutation(data[:32], rng)
         return reference_apr.fix_crc(out + data[32:], rng.random() < 0.7), "header: " + note + " (crc fixed)"
-    if r < 0.6:
+    if r < 0.45:
         out, note = byte_mutation(data, rng, others)
         return reference_apr.fix_crc(out, rng.random() < 0.7), note + " (crc fixed)"
     comp, signed, payload = reference_apr.parts(data)

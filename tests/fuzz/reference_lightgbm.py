@@ -162,6 +162,7 @@ def _fields(lines: list) -> dict:
     """A tree's key=value lines up to its first blank line; what follows inside a cut block must
     be blank."""
     out = {}
+    need(not lines or lines[0], "a blank line before the tree's fields (LightGBM reads an empty tree)")
     for n, line in enumerate(lines):
         if not line:
             need(not any(x.strip() for x in lines[n:]), "text after the tree's blank line")

@@ -501,12 +501,48 @@ def test_saved_forms_predict_the_same(tmp_path, case):
     assert model.warmup() is model
 
 
-@pytest.mark.parametrize("case", ["linear_tree", "regression_sqrt", "cross_entropy_lambda"])
-def test_saving_what_the_schema_cannot_hold_is_refused(tmp_path, case):
+@pytest.mark.parametrize("case", ["linear_tree", "regression_sqrt", "cross_entropy_lambda", "random_forest"])
+def test_schema_1_2_forms_round_trip(tmp_path, case):
+    """Linear leaves, the transforms only LightGBM has and average_output (schema 1.2): every saved
+    form predicts what lightgbm predicted, raw, transformed and leaves."""
     model = gbinfer.load(FIXTURES / "4.7.0" / f"{case}.txt")
-    with pytest.raises(UnsupportedModelError, match="LightGBM"):
-        gbinfer.save(model, tmp_path / "m.xgbrs")
-    assert not (tmp_path / "m.xgbrs").exists()
+    with np.load(FIXTURES / "4.7.0" / f"{case}.npz") as f:
+        X, expected = f["X"], {k: f[k] for k in ("raw", "pred", "leaf")}
+    for name in ("m.xgbrs", "m.json", "m.apr"):
+        gbinfer.save(model, tmp_path / name)
+        again = gbinfer.load(tmp_path / name)
+        np.testing.assert_array_equal(again.predict(X, output_margin=True), expected["raw"])
+        np.testing.assert_array_equal(again.predict(X), expected["pred"])
+        np.testing.assert_array_equal(again.predict_leaf(X), expected["leaf"])
+        assert again.booster.forest.average_output == (case == "random_forest")
+        assert again.booster.forest.has_linear == (case == "linear_tree")
+
+
+def test_fresh_linear_tree_round_trips(tmp_path):
+    X, rng = _data(31, nan_rate=0.05)
+    y = 2 * np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "linear_tree": True, "linear_lambda": 0.1}, X, y, rounds=6)
+    P = _probe(X)
+    for name in ("m.xgbrs", "m.json"):
+        gbinfer.save(gbinfer.load(booster.model_to_string().encode()), tmp_path / name)
+        _check(booster, P, gbinfer.load(tmp_path / name))
+
+
+def test_schema_1_1_lightgbm_document_keeps_average_output():
+    """1.1 kept average_output in source_attributes; the 1.1 -> 1.2 link moves it to the booster."""
+    import json
+
+    from gbinfer.serialization import json as native
+
+    model = gbinfer.load(FIXTURES / "4.7.0" / "random_forest.txt")
+    doc = json.loads(native.dumps(model))
+    doc["gbinfer_schema"] = [1, 1]
+    doc["model"]["source_attributes"]["average_output"] = doc["booster"].pop("average_output")
+    again = gbinfer.load(json.dumps(doc).encode())
+    assert again.booster.forest.average_output
+    assert "average_output" not in again.meta.attributes
+    with np.load(FIXTURES / "4.7.0" / "random_forest.npz") as f:
+        np.testing.assert_array_equal(again.predict(f["X"]), f["pred"])
 
 
 def _saved(mutate):
@@ -524,7 +560,8 @@ def _saved(mutate):
     (lambda a, d: a["left_child"]["data"].__setitem__(0, 60), "left_child"),
     (lambda a, d: a["missing_type"]["data"].__setitem__(0, 3), "missing_type"),
     (lambda a, d: a["split_feature"]["data"].__setitem__(0, 9), "split_feature"),
-    (lambda a, d: d["model"]["source_attributes"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["booster"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["objective"].__setitem__("transform", "signed_square"), "objective/transform"),
     (lambda a, d: d["model"]["source_attributes"].__setitem__("objective", "surprise"), "objective"),
 ])
 def test_malformed_saved_forest(mutate, field):

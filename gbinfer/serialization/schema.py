@@ -633,6 +633,9 @@ def _into_lightgbm(spec: ModelSpec, source):
                                                                   "use float64")
     if "missing_type" not in a:
         raise ModelFormatError(source, "arrays/missing_type", "is missing (lightgbm semantics need it)")
+    if np.any(a["base_score"] != 0):  # LightGBM starts every prediction from 0: its trees hold the average
+        raise ModelFormatError(source, "arrays/base_score", "must be 0 for lightgbm semantics, which have no base "
+                                                            "score")
     linear = [name for name in _LINEAR if name in a]
     if linear and len(linear) != len(_LINEAR):
         missing = next(name for name in _LINEAR if name not in a)

@@ -561,6 +561,8 @@ def _saved(mutate):
     (lambda a, d: a["missing_type"]["data"].__setitem__(0, 3), "missing_type"),
     (lambda a, d: a["split_feature"]["data"].__setitem__(0, 9), "split_feature"),
     (lambda a, d: d["booster"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["model"]["source_attributes"].__setitem__("average_output", True), "average_output"),
+    (lambda a, d: a["base_score"]["data"].__setitem__(0, 0.5), "base_score"),
     (lambda a, d: d["objective"].__setitem__("transform", "signed_square"), "objective/transform"),
     (lambda a, d: d["model"]["source_attributes"].__setitem__("objective", "surprise"), "objective"),
 ])

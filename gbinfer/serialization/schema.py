@@ -31,7 +31,8 @@ the categories each feature was trained on, in training-code order (XGBoost 3.1+
 categorical input is re-coded through by value. Integer categories are written as their decimal
 strings (exact for 64-bit values, which JSON numbers are not), so a 1.0 reader still reads them.
 1.2 completes LightGBM forests: ``booster.average_output`` (random forests: the transformed
-prediction is divided by the rounds used; 1.1 kept it in ``model.source_attributes``), the
+prediction is divided by the rounds used; 1.1 kept it in ``model.source_attributes``, where 1.2
+writes it too, so that a 1.1 reader keeps it), the
 transforms ``signed_square`` (regression with ``sqrt``) and ``log1p_exp``
 (cross_entropy_lambda), and linear leaves: ``leaf_const`` and the ``leaf_coef_*`` arrays.
 """
@@ -598,6 +599,7 @@ def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
         arrays.update(leaf_coef_offsets=f.linear_offsets, leaf_coef_feature=f.linear_feature,
                       leaf_coef_value=f.linear_coeff, leaf_const=f.linear_const)
     attributes = _plain(dict(meta.attributes or {}), "meta.attributes")
+    attributes["average_output"] = bool(f.average_output)  # where a 1.1 reader looks for it
     return ModelSpec(
         version=SCHEMA_VERSION,
         provenance=Provenance(meta.source_library, tuple(int(v) for v in meta.source_version),
@@ -648,6 +650,10 @@ def _into_lightgbm(spec: ModelSpec, source):
                              linear={name: a[name] for name in _LINEAR} if linear else None)
     k = spec.num_outputs
     attributes = dict(spec.source_attributes)
+    mirror = attributes.pop("average_output", b.average_output)  # 1.2 writes it here too, for 1.1 readers
+    if mirror is not b.average_output:
+        raise ModelFormatError(source, "model/source_attributes/average_output",
+                               f"is {mirror!r}, but booster/average_output is {b.average_output}")
     line = attributes.get("objective")
     if line is not None and not isinstance(line, str):
         raise ModelFormatError(source, "model/source_attributes/objective", "expected LightGBM's objective line")

@@ -726,9 +726,10 @@ def _schema_lightgbm(doc: dict, model: dict, booster: dict, arr, a: dict, nf: in
     need(not np.any(arr("base_score", (k,)) != 0), "lightgbm: base score")
     minor = doc.get("gbinfer_schema")[1]
     need(type(minor) is int, "schema version")
-    average = booster.get("average_output") if minor >= 2 else as_dict(
-        model.get("source_attributes"), "source_attributes").get("average_output", False)
+    attributes = as_dict(model.get("source_attributes"), "source_attributes")
+    average = booster.get("average_output") if minor >= 2 else attributes.get("average_output", False)
     need(isinstance(average, bool), "average_output")
+    need(attributes.get("average_output", average) is average, "average_output written twice, differently")
     offsets = arr("tree_offsets", (nt + 1,)).tolist()
     need(offsets[0] == 0 and offsets[-1] == nn and all(x < y for x, y in zip(offsets, offsets[1:])), "tree_offsets")
     need(arr("tree_group", (nt,)).tolist() == [t % k for t in range(nt)], "lightgbm: tree_group")

@@ -417,6 +417,13 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
     n_trees = len(offsets) - 1
     tree_of = np.repeat(np.arange(n_trees, dtype=np.int64), np.diff(offsets))
     internal = left != -1
+    roots = offsets[:-1]
+    bad_root = (np.diff(offsets) > 1) & ~internal[np.minimum(roots, max(n - 1, 0))] if n else np.zeros(0, bool)
+    if bad_root.any():  # the schema's root is a tree's first node; LightGBM's is its first split
+        tree = int(np.flatnonzero(bad_root)[0])
+        fail(f"left_child[{int(roots[tree])}]", f"tree {tree}'s first node is a leaf but the tree has "
+                                                f"{int(offsets[tree + 1] - offsets[tree])} nodes: its root must "
+                                                "come first")
     lo, hi = offsets[:-1][tree_of], offsets[1:][tree_of]
     for name, child in (("left_child", left), ("right_child", right)):
         bad = np.where(internal, (child < lo) | (child >= hi), child != -1)

@@ -571,6 +571,29 @@ def test_malformed_saved_forest(mutate, field):
         gbinfer.load(_saved(mutate))
 
 
+def test_saved_tree_whose_first_node_is_a_leaf_is_refused():
+    """The schema's root is a tree's first node: a leaf there, with the split after it, is not the
+    same tree as LightGBM's numbering (first split = root) would make of it."""
+    import json
+
+    from gbinfer.serialization import json as native
+
+    X, rng = _data(41, nan_rate=0.0)
+    booster = _train({"objective": "regression", "num_leaves": 2}, X, X[:, 0] + rng.normal(size=len(X)), rounds=2)
+    doc = json.loads(native.dumps(gbinfer.load(booster.model_to_string().encode())))
+    a = doc["arrays"]
+    assert a["tree_offsets"]["data"][:2] == [0, 3] and a["left_child"]["data"][:3] == [1, -1, -1]
+    for name in ("split_feature", "threshold", "default_left", "split_kind", "missing_type", "node_id"):
+        d = a[name]["data"]
+        d[0], d[1] = d[1], d[0]
+    d = a["leaf_values"]["data"]
+    d[0], d[1] = d[1], d[0]
+    a["left_child"]["data"][:3] = [-1, 0, -1]
+    a["right_child"]["data"][:3] = [-1, 2, -1]
+    with pytest.raises(ModelFormatError, match="left_child"):
+        gbinfer.load(json.dumps(doc).encode())
+
+
 # --- fresh models over random settings ------------------------------------------------------
 
 hypothesis = pytest.importorskip("hypothesis")

@@ -195,12 +195,14 @@ def _lightgbm_compare(model, ref, path: str) -> dict:
         return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
                 "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
     want = reference_lightgbm.margins(ref, rows)
-    same = _same64(got, want) if got.shape == want.shape else np.zeros(1, bool)
+    if got.shape != want.shape:
+        return {"outcome": "finding", "kind": "predictions differ", "detail": f"shape {got.shape} vs {want.shape}"}
+    same = _same64(got, want)
     if not same.all():
-        r, c = np.argwhere(~same)[0] if got.shape == want.shape else (0, 0)
+        r, c = np.argwhere(~same)[0]
         return {"outcome": "finding", "kind": "predictions differ",
                 "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
-                          f"{got.ravel()[:1]!r}, reference {want[r, c]!r}"}
+                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
     if not np.array_equal(got_leaves, reference_lightgbm.leaves(ref, rows)):
         return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
     indptr = ref.indptr

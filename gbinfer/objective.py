@@ -27,8 +27,8 @@ class Transform(IntEnum):
 
 class LightGBMTransform(IntEnum):
     """Margin -> output conversions only LightGBM objectives use, numbered after ``Transform``.
-    They stay out of ``Transform`` (whose names the saved-model schema lists) while LightGBM
-    models have no schema form."""
+    The saved-model schema names them beside ``Transform``'s (since 1.2); only a model with
+    lightgbm semantics may carry them."""
 
     SIGNED_SQUARE = 6  # sign(x) * x * x (regression losses with ``sqrt``)
     LOG1P_EXP = 7  # log1p(exp(x)) (cross_entropy_lambda)

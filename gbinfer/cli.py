@@ -10,6 +10,7 @@ from . import __version__, load
 from .apr import cli as apr_cli
 from .errors import GbinferError
 from .model import Linear
+from .oblivious import Oblivious
 
 
 def main(argv=None) -> int:
@@ -147,6 +148,14 @@ def describe(model, archive: dict | None = None) -> list[str]:
     booster = model.booster
     if isinstance(booster, Linear):
         lines.append("booster:     gblinear")
+    elif isinstance(booster, Oblivious):
+        depths = booster.tree_offsets[1:] - booster.tree_offsets[:-1]
+        lines += [
+            "booster:     oblivious (symmetric trees)",
+            f"trees:       {booster.num_trees}",
+            f"depth:       min {depths.min() if len(depths) else 0}, max {depths.max() if len(depths) else 0}",
+            f"one-hot:     {len(booster.cat_column)} categorical features",
+        ]
     else:
         forest = booster.forest
         kind = type(booster).__name__.lower()

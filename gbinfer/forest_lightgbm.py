@@ -401,12 +401,14 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 
 def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_child, split_feature, threshold,
                      default_left, split_kind, missing_type, cat_offsets, cat_bits, leaf_values,
-                     node_id) -> LightGBMTrees:
+                     node_id, linear: dict | None = None) -> LightGBMTrees:
     """LightGBM's per-tree arrays back from the flat node arrays of the saved-model schema
     (global child indices, -1 at leaves; ``node_id`` the leaf's number at leaves), so that a
     saved forest goes through the same ``build`` checks as a text file. What ``build`` cannot
     see (a child outside its tree, leaf numbers that are not 0..n-1, codes out of range) is
-    checked here first."""
+    checked here first. ``linear``: the schema's ``leaf_const`` and ``leaf_coef_*`` arrays; every
+    tree then becomes a linear tree (a leaf without terms predicts its constant, as a plain leaf
+    with that value would)."""
     def fail(field, problem):
         raise ModelFormatError(source, f"arrays/{field}", problem)
 
@@ -419,6 +421,13 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
     n_trees = len(offsets) - 1
     tree_of = np.repeat(np.arange(n_trees, dtype=np.int64), np.diff(offsets))
     internal = left != -1
+    roots = offsets[:-1]
+    bad_root = (np.diff(offsets) > 1) & ~internal[np.minimum(roots, max(n - 1, 0))] if n else np.zeros(0, bool)
+    if bad_root.any():  # the schema's root is a tree's first node; LightGBM's is its first split
+        tree = int(np.flatnonzero(bad_root)[0])
+        fail(f"left_child[{int(roots[tree])}]", f"tree {tree}'s first node is a leaf but the tree has "
+                                                f"{int(offsets[tree + 1] - offsets[tree])} nodes: its root must "
+                                                "come first")
     lo, hi = offsets[:-1][tree_of], offsets[1:][tree_of]
     for name, child in (("left_child", left), ("right_child", right)):
         bad = np.where(internal, (child < lo) | (child >= hi), child != -1)
@@ -470,6 +479,7 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
         boundaries.append(np.concatenate([[0], np.cumsum(mine)]))
     leaf_order = np.lexsort((leaf_ids, leaf_tree))
     values = np.asarray(leaf_values, dtype=np.float64).reshape(n, -1)[:, 0]
+    lin = _linear_leaves(linear, internal, leaf_order, n, fail) if linear is not None else None
     thr = np.where(is_set, set_rank, np.asarray(threshold, dtype=np.float64))
     decision = kind + 2 * np.asarray(default_left, dtype=np.int64) + 4 * np.asarray(missing_type, dtype=np.int64)
     return LightGBMTrees(
@@ -485,9 +495,27 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
         cat_threshold=bits.astype(np.uint32),
         cat_threshold_count=np.array([int(words[offsets[t]:offsets[t + 1]].sum()) for t in range(n_trees)],
                                      dtype=np.int64),
-        is_linear=np.zeros(n_trees, dtype=bool),
-        leaf_const=np.zeros(0),
-        leaf_num_features=np.zeros(0, dtype=np.int64),
-        leaf_features=np.zeros(0, dtype=np.int64),
-        leaf_coeff=np.zeros(0),
+        is_linear=np.full(n_trees, lin is not None, dtype=bool),
+        **(lin or dict(leaf_const=np.zeros(0), leaf_num_features=np.zeros(0, dtype=np.int64),
+                       leaf_features=np.zeros(0, dtype=np.int64), leaf_coeff=np.zeros(0))),
     )
+
+
+def _linear_leaves(a: dict, internal: np.ndarray, leaf_order: np.ndarray, n: int, fail) -> dict:
+    """The linear-leaf arrays of the node layout in LightGBM's per-tree leaf order; terms only
+    at leaves, offsets rising from 0 to the term count (features are checked by ``build``)."""
+    offsets = np.asarray(a["leaf_coef_offsets"], dtype=np.int64)
+    feature = np.asarray(a["leaf_coef_feature"], dtype=np.int64)
+    coeff = np.asarray(a["leaf_coef_value"], dtype=np.float64)
+    if len(feature) != len(coeff):
+        fail("leaf_coef_value", f"has {len(coeff)} entries, leaf_coef_feature {len(feature)}")
+    if len(offsets) != n + 1 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(feature):
+        fail("leaf_coef_offsets", f"must rise from 0 to the term count {len(feature)} over {n + 1} entries")
+    counts = np.diff(offsets)
+    if np.any(internal & (counts != 0)):
+        fail("leaf_coef_offsets", "only leaves may carry linear terms")
+    leaves = np.flatnonzero(~internal)[leaf_order]
+    c = counts[leaves]
+    starts = np.repeat(offsets[leaves] - np.concatenate([[0], np.cumsum(c)])[:-1], c) + np.arange(int(c.sum()))
+    return dict(leaf_const=np.asarray(a["leaf_const"], dtype=np.float64)[leaves], leaf_num_features=c.astype(np.int64),
+                leaf_features=feature[starts], leaf_coeff=coeff[starts])

@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import DataError, ModelFormatError, UnsupportedModelError
 from .model import Model
 
-_FORMATS = ("xgboost", "lightgbm", "xgbrs", "native_json", "apr")
+_FORMATS = ("xgboost", "lightgbm", "catboost", "xgbrs", "native_json", "apr")
 
 
 def load(path_or_bytes, format: str | None = None) -> Model:
@@ -43,6 +43,10 @@ def load(path_or_bytes, format: str | None = None) -> Model:
             data = Path(path_or_bytes).read_bytes()
         except OSError as exc:
             raise ModelFormatError(source, None, f"cannot read the file: {exc.strerror}") from None
+    elif type(path_or_bytes).__module__.split(".")[0] == "catboost":
+        from .compat import catboost
+
+        return catboost.from_object(path_or_bytes)
     elif type(path_or_bytes).__module__.split(".")[0] == "lightgbm":
         from .compat import lightgbm
 
@@ -52,7 +56,15 @@ def load(path_or_bytes, format: str | None = None) -> Model:
                         f"lightgbm Booster or fitted LGBMModel); got {_type_name(path_or_bytes)}")
     if not data:
         raise ModelFormatError(source, None, "the file is empty")
+    if data[:2] == b"\x1f\x8b":  # gzip, whatever the format inside
+        from .compat.catboost import gunzip
+
+        data = gunzip(data, source)
     fmt = format or sniff(data)
+    if fmt == "catboost":
+        from .compat import catboost
+
+        return catboost.loads(data, source)
     if fmt == "xgboost":
         from .compat import xgboost_json
 
@@ -121,6 +133,12 @@ def sniff(data: bytes) -> str:
         return "xgbrs"
     if bytes(data[:4]) == b"APRN":
         return "apr"
+    if bytes(data[:4]) == b"CBM1":
+        return "catboost"
+    from .compat.catboost import is_catboost_json
+
+    if is_catboost_json(bytes(data[:64])):
+        return "catboost"
     if data[:5] in (b"tree\n", b"tree\r") or data.startswith(b"version=v"):
         return "lightgbm"
     if re.match(rb'\s*\{\s*"name"\s*:\s*"tree"', bytes(data[:64])):

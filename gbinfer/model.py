@@ -13,6 +13,7 @@ import numpy as np
 
 from .forest import SoAForest
 from .objective import Objective
+from .oblivious import Oblivious
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Linear:
         return 1
 
 
-Booster = Union[Tree, Dart, Linear]
+Booster = Union[Tree, Dart, Linear, Oblivious]
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,8 +114,13 @@ class Model:
         """One line a person can read in a log or a REPL; the dataclass default would print every array."""
         meta, booster = self.meta, self.booster
         version = ".".join(str(v) for v in meta.source_version)
-        kind = "dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else "gblinear"
-        trees = "" if isinstance(booster, Linear) else _count(booster.forest.num_trees, "tree") + ", "
+        kind = ("dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else
+                "oblivious" if isinstance(booster, Oblivious) else "gblinear")
+        if isinstance(booster, Linear):
+            trees = ""
+        else:
+            count = booster.num_trees if isinstance(booster, Oblivious) else booster.forest.num_trees
+            trees = _count(count, "tree") + ", "
         return (f"<gbinfer.Model {meta.source_library} {version} {kind}: {trees}"
                 f"{_count(meta.num_features, 'feature')}, {_count(meta.num_outputs, 'output')}, "
                 f"{self.objective.name}>")

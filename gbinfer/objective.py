@@ -27,8 +27,8 @@ class Transform(IntEnum):
 
 class LightGBMTransform(IntEnum):
     """Margin -> output conversions only LightGBM objectives use, numbered after ``Transform``.
-    They stay out of ``Transform`` (whose names the saved-model schema lists) while LightGBM
-    models have no schema form."""
+    The saved-model schema names them beside ``Transform``'s (since 1.2); only a model with
+    lightgbm semantics may carry them."""
 
     SIGNED_SQUARE = 6  # sign(x) * x * x (regression losses with ``sqrt``)
     LOG1P_EXP = 7  # log1p(exp(x)) (cross_entropy_lambda)
@@ -68,6 +68,18 @@ _XGBOOST = {
 }
 
 
+# CatBoost loss name -> its default prediction (CatBoost's ``predict``: Probability, Exponent or
+# RawFormulaVal). Outputs are float64, computed in ``predict.oblivious``.
+_CATBOOST = {
+    "Logloss": Transform.SIGMOID, "CrossEntropy": Transform.SIGMOID,
+    "MultiClass": Transform.SOFTMAX, "MultiClassOneVsAll": Transform.SIGMOID,
+    "Poisson": Transform.EXP, "Tweedie": Transform.EXP,
+    **{name: Transform.IDENTITY for name in (
+        "RMSE", "MAE", "Quantile", "Expectile", "MAPE", "Huber", "Lq", "LogCosh", "MultiRMSE", "LogLinQuantile",
+        "YetiRank", "YetiRankPairwise", "PairLogit", "PairLogitPairwise", "QueryRMSE", "QuerySoftMax")},
+}
+
+
 @dataclass(frozen=True)
 class Objective:
     """A source library's objective: its name, parameters, and the transform it implies."""
@@ -86,6 +98,16 @@ class Objective:
 
         name, transform, params = parse_objective(line, num_class, source)
         return cls(name, transform, BaseScoreLink.IDENTITY, params)
+
+    @classmethod
+    def catboost(cls, name: str, params: dict | None = None, *, source: str | None = None) -> "Objective":
+        try:
+            transform = _CATBOOST[name]
+        except KeyError:
+            raise UnsupportedModelError(
+                source, "params/loss_function/type",
+                f"CatBoost loss {name!r} is not supported; supported: {', '.join(sorted(_CATBOOST))}") from None
+        return cls(name, transform, BaseScoreLink.IDENTITY, dict(params or {}))
 
     @classmethod
     def xgboost(cls, name: str, params: dict | None = None, *, source: str | None = None) -> "Objective":

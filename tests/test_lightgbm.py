@@ -365,6 +365,47 @@ def test_unknown_objective(text):
         _load(text.replace("objective=regression", "objective=binary sigmoid:-1"))
 
 
+@pytest.mark.parametrize("field, value", [
+    ("decision_type", lambda v: "1_0 " + " ".join(v.split()[1:])),  # Python's int() reads 10, C's strtol 1
+    ("threshold", lambda v: "0_5 " + " ".join(v.split()[1:])),
+    ("leaf_value", lambda v: v.replace(" ", "\x0c", 1)),  # LightGBM separates values by spaces only
+    ("left_child", lambda v: "\u0661" + v[1:] if v[0] != "-" else "\u0661" + v[2:]),  # a non-ASCII digit
+])
+def test_numbers_only_python_would_read_are_refused(text, field, value):
+    bad = _replace_field(_without_tree_sizes(text), 0, field, value)
+    with pytest.raises(ModelFormatError, match=rf"Tree=0\.{field}|Tree=0"):
+        _load(bad)
+
+
+@pytest.mark.parametrize("line", ["max_feature_idx=\u0665", "num_class=\u0661"])
+def test_header_integers_with_non_ascii_digits_are_refused(text, line):
+    key = line.split("=")[0]
+    bad = "\n".join(line if old.startswith(key + "=") else old for old in text.split("\n"))
+    with pytest.raises(ModelFormatError, match=key):
+        _load(bad)
+
+
+def test_tree_numbers_and_sizes_too_long_for_int_are_refused(text):
+    with pytest.raises(ModelFormatError, match="Tree=0"):
+        _load(_without_tree_sizes(text).replace("Tree=0\n", "Tree=" + "0" * 5000 + "\n", 1))
+    sizes = next(line for line in text.split("\n") if line.startswith("tree_sizes="))
+    with pytest.raises(ModelFormatError, match="tree_sizes"):
+        _load(text.replace(sizes, "tree_sizes=\u00b2 " + " ".join(sizes.split("=")[1].split()[1:])))
+
+
+def test_blank_line_before_a_trees_fields_is_refused(text):
+    """LightGBM's tree reader stops at the first blank line: it would read an empty tree."""
+    bad = _without_tree_sizes(text).replace("Tree=1\n", "Tree=1\n\n", 1)
+    with pytest.raises(ModelFormatError, match="Tree=1"):
+        _load(bad)
+
+
+def test_tree_counts_with_other_whitespace_are_refused(text):
+    bad = _replace_field(_without_tree_sizes(text), 0, "num_cat", lambda v: "\x0c" + v)
+    with pytest.raises(ModelFormatError, match=r"Tree=0\.num_cat"):
+        _load(bad)
+
+
 def test_json_dump_and_pickle_are_refused():
     X, rng = _data(16)
     booster = _train({"objective": "regression"}, X, rng.normal(size=len(X)), rounds=2)
@@ -384,53 +425,13 @@ NASTY = ["-1", "0", "1", "-2", "99999999999", "nan", "inf", "-inf", "1e308", "ab
 
 
 def _oracle(text: str, X: np.ndarray) -> np.ndarray:
-    """Raw scores by a literal reading of LightGBM's Tree::Predict over the text's trees, row by
-    row (no keys, no packing): the independent check of the compiled walk."""
-    from gbinfer.compat.lightgbm import _header, _tree, _tree_blocks
+    """Raw scores by the fuzz suite's independent reading of the text and literal walk of
+    LightGBM's ``Tree::Predict``, row by row (no keys, no packing)."""
+    from fuzz import reference_lightgbm
 
-    data = text.encode()
-    header, at = _header(data, None)
-    k = int(header["num_class"])
-    blocks, _ = _tree_blocks(data, at, header, None)
-    trees = [_tree(block, i, None) for i, block in enumerate(blocks)]
-    zero = float(np.float32(1e-35))
-    out = np.zeros((len(X), k))
-    for r, row in enumerate(X):
-        row = [0.0 if abs(v) <= zero else float(v) for v in row]
-        for i, t in enumerate(trees):
-            if t["num_leaves"] <= 1 and not t["is_linear"]:
-                out[r, i % k] += t["leaf_value"][0]
-                continue
-            node = 0
-            while node >= 0:
-                x, dt = row[t["split_feature"][node]], int(t["decision_type"][node]) & 0xFF
-                if dt & 1 and t["num_cat"] > 0:
-                    go_left = False
-                    if not np.isnan(x) and -1 < x < 2**31:
-                        c, idx = int(x), int(t["threshold"][node])
-                        lo, hi = t["cat_boundaries"][idx], t["cat_boundaries"][idx + 1]
-                        go_left = c // 32 < hi - lo and (int(t["cat_threshold"][lo + c // 32]) >> (c % 32)) & 1
-                else:
-                    missing = (dt >> 2) & 3
-                    if np.isnan(x) and missing != 2:
-                        x = 0.0
-                    if (missing == 1 and abs(x) <= zero) or (missing == 2 and np.isnan(x)):
-                        go_left = bool(dt & 2)
-                    else:
-                        go_left = x <= t["threshold"][node]
-                node = t["left_child"][node] if go_left else t["right_child"][node]
-            leaf = ~node
-            value = t["leaf_value"][leaf]
-            if t["is_linear"]:
-                start = int(t["leaf_num_features"][:leaf].sum())
-                feats = t["leaf_features"][start:start + t["leaf_num_features"][leaf]]
-                coeffs = t["leaf_coeff"][start:start + t["leaf_num_features"][leaf]]
-                if not any(np.isnan(row[f]) for f in feats):
-                    value = t["leaf_const"][leaf]
-                    for f, c in zip(feats, coeffs):
-                        value += c * row[f]
-            out[r, i % k] += value
-    return out[:, 0] if k == 1 else out
+    model = reference_lightgbm.read(text.encode())
+    out = reference_lightgbm.margins(model, reference_lightgbm.prepare(np.asarray(X, dtype=np.float64).tolist()))
+    return out[:, 0] if model.num_outputs == 1 else out
 
 
 @pytest.mark.parametrize("case", ["4.7.0/categorical", "4.7.0/linear_tree", "4.7.0/missing_zero",
@@ -508,12 +509,48 @@ def test_saved_forms_predict_the_same(tmp_path, case):
     assert model.warmup() is model
 
 
-@pytest.mark.parametrize("case", ["linear_tree", "regression_sqrt", "cross_entropy_lambda"])
-def test_saving_what_the_schema_cannot_hold_is_refused(tmp_path, case):
+@pytest.mark.parametrize("case", ["linear_tree", "regression_sqrt", "cross_entropy_lambda", "random_forest"])
+def test_schema_1_2_forms_round_trip(tmp_path, case):
+    """Linear leaves, the transforms only LightGBM has and average_output (schema 1.2): every saved
+    form predicts what lightgbm predicted, raw, transformed and leaves."""
     model = gbinfer.load(FIXTURES / "4.7.0" / f"{case}.txt")
-    with pytest.raises(UnsupportedModelError, match="LightGBM"):
-        gbinfer.save(model, tmp_path / "m.xgbrs")
-    assert not (tmp_path / "m.xgbrs").exists()
+    with np.load(FIXTURES / "4.7.0" / f"{case}.npz") as f:
+        X, expected = f["X"], {k: f[k] for k in ("raw", "pred", "leaf")}
+    for name in ("m.xgbrs", "m.json", "m.apr"):
+        gbinfer.save(model, tmp_path / name)
+        again = gbinfer.load(tmp_path / name)
+        np.testing.assert_array_equal(again.predict(X, output_margin=True), expected["raw"])
+        np.testing.assert_array_equal(again.predict(X), expected["pred"])
+        np.testing.assert_array_equal(again.predict_leaf(X), expected["leaf"])
+        assert again.booster.forest.average_output == (case == "random_forest")
+        assert again.booster.forest.has_linear == (case == "linear_tree")
+
+
+def test_fresh_linear_tree_round_trips(tmp_path):
+    X, rng = _data(31, nan_rate=0.05)
+    y = 2 * np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "linear_tree": True, "linear_lambda": 0.1}, X, y, rounds=6)
+    P = _probe(X)
+    for name in ("m.xgbrs", "m.json"):
+        gbinfer.save(gbinfer.load(booster.model_to_string().encode()), tmp_path / name)
+        _check(booster, P, gbinfer.load(tmp_path / name))
+
+
+def test_schema_1_1_lightgbm_document_keeps_average_output():
+    """1.1 kept average_output in source_attributes; the 1.1 -> 1.2 link moves it to the booster."""
+    import json
+
+    from gbinfer.serialization import json as native
+
+    model = gbinfer.load(FIXTURES / "4.7.0" / "random_forest.txt")
+    doc = json.loads(native.dumps(model))
+    doc["gbinfer_schema"] = [1, 1]
+    doc["model"]["source_attributes"]["average_output"] = doc["booster"].pop("average_output")
+    again = gbinfer.load(json.dumps(doc).encode())
+    assert again.booster.forest.average_output
+    assert "average_output" not in again.meta.attributes
+    with np.load(FIXTURES / "4.7.0" / "random_forest.npz") as f:
+        np.testing.assert_array_equal(again.predict(f["X"]), f["pred"])
 
 
 def _saved(mutate):
@@ -531,12 +568,38 @@ def _saved(mutate):
     (lambda a, d: a["left_child"]["data"].__setitem__(0, 60), "left_child"),
     (lambda a, d: a["missing_type"]["data"].__setitem__(0, 3), "missing_type"),
     (lambda a, d: a["split_feature"]["data"].__setitem__(0, 9), "split_feature"),
-    (lambda a, d: d["model"]["source_attributes"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["booster"].__setitem__("average_output", "yes"), "average_output"),
+    (lambda a, d: d["model"]["source_attributes"].__setitem__("average_output", True), "average_output"),
+    (lambda a, d: a["base_score"]["data"].__setitem__(0, 0.5), "base_score"),
+    (lambda a, d: d["objective"].__setitem__("transform", "signed_square"), "objective/transform"),
     (lambda a, d: d["model"]["source_attributes"].__setitem__("objective", "surprise"), "objective"),
 ])
 def test_malformed_saved_forest(mutate, field):
     with pytest.raises(ModelFormatError, match=field):
         gbinfer.load(_saved(mutate))
+
+
+def test_saved_tree_whose_first_node_is_a_leaf_is_refused():
+    """The schema's root is a tree's first node: a leaf there, with the split after it, is not the
+    same tree as LightGBM's numbering (first split = root) would make of it."""
+    import json
+
+    from gbinfer.serialization import json as native
+
+    X, rng = _data(41, nan_rate=0.0)
+    booster = _train({"objective": "regression", "num_leaves": 2}, X, X[:, 0] + rng.normal(size=len(X)), rounds=2)
+    doc = json.loads(native.dumps(gbinfer.load(booster.model_to_string().encode())))
+    a = doc["arrays"]
+    assert a["tree_offsets"]["data"][:2] == [0, 3] and a["left_child"]["data"][:3] == [1, -1, -1]
+    for name in ("split_feature", "threshold", "default_left", "split_kind", "missing_type", "node_id"):
+        d = a[name]["data"]
+        d[0], d[1] = d[1], d[0]
+    d = a["leaf_values"]["data"]
+    d[0], d[1] = d[1], d[0]
+    a["left_child"]["data"][:3] = [-1, 0, -1]
+    a["right_child"]["data"][:3] = [-1, 2, -1]
+    with pytest.raises(ModelFormatError, match="left_child"):
+        gbinfer.load(json.dumps(doc).encode())
 
 
 # --- fresh models over random settings ------------------------------------------------------

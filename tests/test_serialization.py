@@ -418,9 +418,9 @@ def test_header_crc_guards_unverified_loads(raw):
 
 
 def test_schema_enums_name_runtime_values():
-    from gbinfer.objective import BaseScoreLink, Transform
+    from gbinfer.objective import BaseScoreLink, LightGBMTransform, Transform
 
-    assert {t.name.lower() for t in Transform} == set(schema.TRANSFORMS)
+    assert {t.name.lower() for t in (*Transform, *LightGBMTransform)} == set(schema.TRANSFORMS)
     assert {t.name.lower() for t in BaseScoreLink} == set(schema.LINKS)
 
 

@@ -31,8 +31,13 @@ from ..model import FeatureInfo, Model, ModelMeta, Tree
 from ..objective import Objective
 
 MAX_OUTPUTS_WITHOUT_TREES = 1024  # a class count is otherwise capped by the number of trees
-_TREE_HEADER = re.compile(rb"Tree=(\d+)\r?\n")
+_TREE_HEADER = re.compile(rb"Tree=(\d{1,18})\r?\n")
 _VERSION = re.compile(r"v(\d{1,3})")
+_INT_WORD = re.compile(r"[+-]?[0-9]{1,19}")
+# what C's strtod reads whole, as LightGBM writes it (%.17g, nan, inf): not Python's extras
+# such as '1_0' or unicode digits, which LightGBM would read differently
+_FLOAT_WORD = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
+                         re.IGNORECASE)
 
 
 def load(path) -> Model:
@@ -149,7 +154,7 @@ def _tree_blocks(data: bytes, at: int, header: dict, source) -> tuple[list[bytes
             raise ModelFormatError(source, "tree_sizes", f"lists {len(words)} trees, more than the file could hold")
         sizes = []
         for i, w in enumerate(words):
-            if not w.isdigit() or len(w) > 18:
+            if not re.fullmatch(r"[0-9]{1,18}", w):
                 raise ModelFormatError(source, "tree_sizes", f"entry {i} is {w[:20]!r}, expected a byte count")
             sizes.append(int(w))
         for i, size in enumerate(sizes):
@@ -222,6 +227,8 @@ def _tree(block: bytes, index: int, source) -> dict:
     lines = text.split("\n")
     for at, line in enumerate(lines):
         line = line.rstrip("\r")
+        if not line and not fields:  # LightGBM's tree reader stops at once: a tree without its fields
+            raise ModelFormatError(source, name, "a blank line comes before the tree's fields")
         if not line:
             if fields:
                 if any(rest.strip() for rest in lines[at:]):
@@ -278,24 +285,23 @@ class _TreeFields:
         raise ModelFormatError(self.source, f"{self.name}.{key}", problem)
 
     def int(self, key: str, low: int, high: int) -> int:
-        value = self._get(key).strip()
-        if not re.fullmatch(r"[+-]?\d{1,19}", value) or not low <= int(value) <= high:
+        value = self._get(key).strip(" ")  # spaces only, as the lists are split
+        if not _INT_WORD.fullmatch(value) or not low <= int(value) <= high:
             self._fail(key, f"is {value[:20]!r}, expected an integer in [{low}, {high}]")
         return int(value)
 
     def _words(self, key: str, count: int | None) -> list[str]:
-        words = self._get(key).split()
+        words = [w for w in self._get(key).split(" ") if w]  # LightGBM separates values by spaces only
         if count is not None and len(words) != count:
             self._fail(key, f"has {len(words)} values, expected {count}")
         return words
 
     def ints(self, key: str, count: int | None, low: int = -(2**31), high: int = 2**31 - 1) -> np.ndarray:
         words = self._words(key, count)
-        try:
-            values = np.array([int(w) for w in words], dtype=object)
-        except ValueError:
-            bad = next(w for w in words if not _is_int(w))
+        bad = next((w for w in words if not _INT_WORD.fullmatch(w)), None)
+        if bad is not None:
             self._fail(key, f"value {bad[:20]!r} is not an integer")
+        values = np.array([int(w) for w in words], dtype=object)
         if len(values) and (values.min() < low or values.max() > high):
             bad = next(v for v in values if not low <= v <= high)
             self._fail(key, f"value {bad} is outside [{low}, {high}]")
@@ -303,27 +309,10 @@ class _TreeFields:
 
     def floats(self, key: str, count: int) -> np.ndarray:
         words = self._words(key, count)
-        try:
-            return np.array([float(w) for w in words], dtype=np.float64)
-        except ValueError:
-            bad = next(w for w in words if not _is_float(w))
+        bad = next((w for w in words if not _FLOAT_WORD.fullmatch(w)), None)
+        if bad is not None:
             self._fail(key, f"value {bad[:20]!r} is not a number")
-
-
-def _is_int(word: str) -> bool:
-    try:
-        int(word)
-        return True
-    except ValueError:
-        return False
-
-
-def _is_float(word: str) -> bool:
-    try:
-        float(word)
-        return True
-    except ValueError:
-        return False
+        return np.array([float(w) for w in words], dtype=np.float64)
 
 
 def _concat(trees: list[dict]) -> LightGBMTrees:
@@ -361,7 +350,7 @@ def _int(header: dict, key: str, source, low: int, high: int = 2**31 - 1) -> int
     if key not in header:
         raise ModelFormatError(source, key, "is missing from the header")
     value = header[key].strip()
-    if not re.fullmatch(r"[+-]?\d{1,19}", value) or not low <= int(value) <= high:
+    if not _INT_WORD.fullmatch(value) or not low <= int(value) <= high:
         raise ModelFormatError(source, key, f"is {value[:20]!r}, expected an integer in [{low}, {high}]")
     return int(value)
 

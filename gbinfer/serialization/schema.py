@@ -30,6 +30,11 @@ History: 1.0 the first; 1.1 adds ``features.category_types`` and fills ``feature
 the categories each feature was trained on, in training-code order (XGBoost 3.1+), which
 categorical input is re-coded through by value. Integer categories are written as their decimal
 strings (exact for 64-bit values, which JSON numbers are not), so a 1.0 reader still reads them.
+1.2 completes LightGBM forests: ``booster.average_output`` (random forests: the transformed
+prediction is divided by the rounds used; 1.1 kept it in ``model.source_attributes``, where 1.2
+writes it too, so that a 1.1 reader keeps it), the
+transforms ``signed_square`` (regression with ``sqrt``) and ``log1p_exp``
+(cross_entropy_lambda), and linear leaves: ``leaf_const`` and the ``leaf_coef_*`` arrays.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import orjson
 
 from ..errors import ModelFormatError, UnsupportedModelError, UnsupportedVersion
 
-SCHEMA_VERSION = (1, 1)
+SCHEMA_VERSION = (1, 2)
 VERSION_KEY = "gbinfer_schema"  # first key of every document: how the loader recognises native JSON
 
 
@@ -88,7 +93,8 @@ class MissingType(IntEnum):
     NAN = 2
 
 
-TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax")  # margin -> output
+# margin -> output; signed_square: sign(x) * x * x, log1p_exp: log1p(exp(x)) (1.2, LightGBM)
+TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax", "signed_square", "log1p_exp")
 LINKS = ("identity", "logit", "log")  # base score in output space -> margin
 
 IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST, Semantics.LIGHTGBM)
@@ -103,7 +109,7 @@ _ENUMS = {
 }
 
 # --- the document: every non-array value, with its type ----------------------------------------
-# Types: int, str, dict (free-form JSON object), int_list, str_list, categories (list per feature of
+# Types: int, bool, str, dict (free-form JSON object), int_list, str_list, categories (list per feature of
 # a list of category names, or null), category_types (list per feature of a CATEGORY_TYPES name, or
 # null), enum:<name>; a trailing "?" allows null. Keys appear in this order; in a document of the
 # same minor version every key is present, and an older minor is given the keys added since.
@@ -116,7 +122,7 @@ DOCUMENT = {
     "features": {"names": "str_list?", "types": "str_list?", "categories": "categories?",
                  "category_types": "category_types?"},
     "booster": {"kind": "enum:booster_kind", "semantics": "enum:semantics?", "layout": "enum:layout?",
-                "num_trees": "int", "num_nodes": "int", "leaf_size": "int"},
+                "num_trees": "int", "num_nodes": "int", "leaf_size": "int", "average_output": "bool"},
     "metadata": {"name": "str?", "description": "str?", "hyperparameters": "dict", "metrics": "dict",
                  "custom": "dict"},
 }
@@ -155,12 +161,14 @@ ARRAYS = {
     "cat_bits": ArraySpec(("uint32",), ("any",), _TREES, "bit c of word c // 32: category c is in the set"),
     "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES, "meaningful at leaves"),
     "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
-    # lightgbm semantics only: missing_type is read (and required) there; the linear-leaf arrays are not read yet;
+    # lightgbm semantics only: missing_type is required there; the four linear-leaf arrays come together or not
+    # at all (a leaf predicts leaf_const + sum(coef * x), or its leaf value when one of its features is NaN);
     # with xgboost semantics any of them is refused
-    "missing_type": ArraySpec(("uint8",), ("nodes",), (), "reserved: MissingType codes"),
-    "leaf_coef_offsets": ArraySpec(("int64",), ("nodes+1",), (), "reserved: linear leaf i's terms"),
-    "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "reserved: linear-leaf features"),
-    "leaf_coef_value": ArraySpec(("float64",), ("any",), (), "reserved: linear-leaf coefficients"),
+    "missing_type": ArraySpec(("uint8",), ("nodes",), (), "lightgbm: MissingType codes"),
+    "leaf_coef_offsets": ArraySpec(("int64",), ("nodes+1",), (), "lightgbm: leaf i's terms are [i]:[i+1]"),
+    "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "lightgbm: linear-leaf features"),
+    "leaf_coef_value": ArraySpec(("float64",), ("any",), (), "lightgbm: linear-leaf coefficients"),
+    "leaf_const": ArraySpec(("float64",), ("nodes",), (), "lightgbm: linear leaves' constants (1.2)"),
     "linear_weights": ArraySpec(("float32",), ("features", "outputs"), ("gblinear",)),
     "linear_bias": ArraySpec(("float32",), ("outputs",), ("gblinear",)),
 }
@@ -199,6 +207,7 @@ class BoosterSpec:
     num_trees: int = 0
     num_nodes: int = 0
     leaf_size: int = 1
+    average_output: bool = False  # lightgbm random forests (1.2)
 
 
 @dataclass(frozen=True)
@@ -268,7 +277,7 @@ def to_document(spec: ModelSpec) -> tuple[dict, dict]:
                      "category_types": list(f.category_types) if f.category_types is not None else None},
         "booster": {"kind": b.kind.value, "semantics": b.semantics.value if b.semantics else None,
                     "layout": b.layout.value if b.layout else None, "num_trees": b.num_trees,
-                    "num_nodes": b.num_nodes, "leaf_size": b.leaf_size},
+                    "num_nodes": b.num_nodes, "leaf_size": b.leaf_size, "average_output": b.average_output},
         "metadata": {"name": m.name, "description": m.description, "hyperparameters": m.hyperparameters,
                      "metrics": m.metrics, "custom": m.custom},
     }
@@ -325,7 +334,10 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
     for key in ("num_trees", "num_nodes", "leaf_size"):
         if not 0 <= bv[key] < 2**31:
             raise ModelFormatError(source, f"booster/{key}", f"is {bv[key]}, out of range [0, 2**31)")
-    booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"])
+    if bv["average_output"] and semantics is not Semantics.LIGHTGBM:
+        raise ModelFormatError(source, "booster/average_output", "is true, but only lightgbm semantics average")
+    booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"],
+                          bv["average_output"])
     for key in ("names", "types", "categories", "category_types"):
         if fv[key] is not None and len(fv[key]) != mv["num_features"]:
             raise ModelFormatError(source, f"features/{key}",
@@ -395,8 +407,19 @@ def _add_category_types(doc: dict, source) -> dict:
     return dict(doc, features=dict(features, category_types=types))
 
 
+def _add_average_output(doc: dict, source) -> dict:
+    """1.1 -> 1.2: ``booster.average_output``, which 1.1 kept in ``model.source_attributes``."""
+    model, booster = doc.get("model"), doc.get("booster")
+    if not isinstance(model, dict) or not isinstance(booster, dict) or not isinstance(
+            model.get("source_attributes"), dict):
+        return doc  # the key-by-key check names what is wrong
+    attributes = dict(model["source_attributes"])
+    average = attributes.pop("average_output", False) if booster.get("semantics") == "lightgbm" else False
+    return dict(doc, model=dict(model, source_attributes=attributes), booster=dict(booster, average_output=average))
+
+
 # Minor links within a major: _MINOR_UPGRADES[(major, minor)](doc, source) adds the keys of the next minor.
-_MINOR_UPGRADES: dict = {(1, 0): _add_category_types}
+_MINOR_UPGRADES: dict = {(1, 0): _add_category_types, (1, 1): _add_average_output}
 
 
 def _check_tree(doc, layout: dict, path: str, source, newer: bool) -> dict:
@@ -429,6 +452,8 @@ def _check_value(value, kind: str, where: str, source):
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
+    if kind == "bool":
+        return value if isinstance(value, bool) else bad("true or false")
     if kind in ("int", "version"):
         if kind == "version":
             return value
@@ -554,21 +579,12 @@ def from_runtime(model, metadata=None) -> ModelSpec:
 def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
     """A LightGBM forest in the schema's node layout with ``lightgbm`` semantics: float64
     thresholds and leaves, the reserved ``missing_type`` array, ``node_id`` the leaf numbers
-    (-1 at splits). The objective is kept as LightGBM wrote it (``source_attributes``) and
-    ``average_output`` beside it. Linear trees and the conversions only LightGBM has
-    (``sqrt`` regression, cross_entropy_lambda) have no schema form yet and are refused."""
+    (-1 at splits), linear leaves in ``leaf_const`` and the ``leaf_coef_*`` arrays. The objective
+    is kept as LightGBM wrote it (``source_attributes``); its transform is named beside it."""
     from .. import __version__
-    from ..objective import Transform
 
     meta, booster, obj = model.meta, model.booster, model.objective
     f = booster.forest
-    if f.has_linear:
-        raise UnsupportedModelError(None, "booster", "LightGBM linear trees cannot be saved as .xgbrs or native "
-                                                     "JSON yet; keep the LightGBM text file")
-    if not isinstance(obj.transform, Transform):
-        raise UnsupportedModelError(None, "objective", f"the LightGBM objective {obj.name!r} "
-                                                       f"({obj.transform.name.lower()}) cannot be saved as .xgbrs "
-                                                       "or native JSON yet; keep the LightGBM text file")
     n = f.num_nodes
     arrays.update(
         iteration_indptr=np.asarray(booster.iteration_indptr, dtype=np.int64),
@@ -579,8 +595,11 @@ def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
         cat_bits=f.cat_bits, leaf_values=f.leaf_value.reshape(n, 1), node_id=f.leaf_index,
         missing_type=f.missing_type,
     )
+    if f.has_linear:
+        arrays.update(leaf_coef_offsets=f.linear_offsets, leaf_coef_feature=f.linear_feature,
+                      leaf_coef_value=f.linear_coeff, leaf_const=f.linear_const)
     attributes = _plain(dict(meta.attributes or {}), "meta.attributes")
-    attributes["average_output"] = bool(f.average_output)
+    attributes["average_output"] = bool(f.average_output)  # where a 1.1 reader looks for it
     return ModelSpec(
         version=SCHEMA_VERSION,
         provenance=Provenance(meta.source_library, tuple(int(v) for v in meta.source_version),
@@ -592,7 +611,8 @@ def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
         objective=ObjectiveSpec(obj.name, obj.transform.name.lower(), obj.link.name.lower(),
                                 _plain(dict(obj.params or {}), "objective.params")),
         features=FeaturesSpec(model.features.names, model.features.types, None),
-        booster=BoosterSpec(BoosterKind.GBTREE, Semantics.LIGHTGBM, Layout.NODES, f.num_trees, n, 1),
+        booster=BoosterSpec(BoosterKind.GBTREE, Semantics.LIGHTGBM, Layout.NODES, f.num_trees, n, 1,
+                            bool(f.average_output)),
         metadata=user,
         arrays=arrays,
     )
@@ -615,24 +635,35 @@ def _into_lightgbm(spec: ModelSpec, source):
                                                                   "use float64")
     if "missing_type" not in a:
         raise ModelFormatError(source, "arrays/missing_type", "is missing (lightgbm semantics need it)")
-    extra = [name for name in a if name.startswith("leaf_coef_")]
-    if extra:
-        raise UnsupportedModelError(source, f"arrays/{extra[0]}", "linear leaves are not read from saved models")
+    if np.any(a["base_score"] != 0):  # LightGBM starts every prediction from 0: its trees hold the average
+        raise ModelFormatError(source, "arrays/base_score", "must be 0 for lightgbm semantics, which have no base "
+                                                            "score")
+    linear = [name for name in _LINEAR if name in a]
+    if linear and len(linear) != len(_LINEAR):
+        missing = next(name for name in _LINEAR if name not in a)
+        raise ModelFormatError(source, f"arrays/{missing}", f"is missing: linear leaves need {', '.join(_LINEAR)}")
     trees = trees_from_nodes(source=source, tree_offsets=a["tree_offsets"], left_child=a["left_child"],
                              right_child=a["right_child"], split_feature=a["split_feature"],
                              threshold=a["threshold"], default_left=a["default_left"], split_kind=a["split_kind"],
                              missing_type=a["missing_type"], cat_offsets=a["cat_offsets"], cat_bits=a["cat_bits"],
-                             leaf_values=a["leaf_values"], node_id=a["node_id"])
+                             leaf_values=a["leaf_values"], node_id=a["node_id"],
+                             linear={name: a[name] for name in _LINEAR} if linear else None)
     k = spec.num_outputs
     attributes = dict(spec.source_attributes)
-    average = attributes.pop("average_output", False)
-    if not isinstance(average, bool):
-        raise ModelFormatError(source, "model/source_attributes/average_output", f"is {average!r}, expected a "
-                                                                                 "boolean")
+    mirror = attributes.pop("average_output", b.average_output)  # 1.2 writes it here too, for 1.1 readers
+    if mirror is not b.average_output:
+        raise ModelFormatError(source, "model/source_attributes/average_output",
+                               f"is {mirror!r}, but booster/average_output is {b.average_output}")
     line = attributes.get("objective")
     if line is not None and not isinstance(line, str):
         raise ModelFormatError(source, "model/source_attributes/objective", "expected LightGBM's objective line")
-    forest = build(trees, source=source, num_features=spec.num_features, num_outputs=k, average_output=average)
+    objective = Objective.lightgbm(line, k, source=source)
+    if objective.transform.name.lower() != spec.objective.transform:
+        raise ModelFormatError(source, "objective/transform", f"is {spec.objective.transform!r}, but the LightGBM "
+                                                              f"objective {line!r} means "
+                                                              f"{objective.transform.name.lower()!r}")
+    forest = build(trees, source=source, num_features=spec.num_features, num_outputs=k,
+                   average_output=b.average_output)
     indptr = np.ascontiguousarray(a["iteration_indptr"], dtype=np.int64)
     if not np.array_equal(indptr, np.arange(0, b.num_trees + 1, k)):
         raise ModelFormatError(source, "arrays/iteration_indptr", f"must step by the class count {k} from 0 to "
@@ -640,7 +671,10 @@ def _into_lightgbm(spec: ModelSpec, source):
     if not np.array_equal(a["tree_group"], np.arange(b.num_trees) % k):
         raise ModelFormatError(source, "arrays/tree_group", "must cycle through the classes, as LightGBM's trees do")
     indptr.flags.writeable = False
-    return Tree(forest=forest, iteration_indptr=indptr), Objective.lightgbm(line, k, source=source), attributes
+    return Tree(forest=forest, iteration_indptr=indptr), objective, attributes
+
+
+_LINEAR = ("leaf_const", "leaf_coef_offsets", "leaf_coef_feature", "leaf_coef_value")
 
 
 def into_runtime(spec: ModelSpec, source: str | None = None):
@@ -714,6 +748,9 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
     _finite(a["base_score"], "base_score", source)
     o = spec.objective
     if lightgbm is None:
+        if o.transform.upper() not in Transform.__members__:
+            raise UnsupportedModelError(source, "objective/transform", f"{o.transform!r} is a LightGBM transform; "
+                                                                       "this model does not have lightgbm semantics")
         objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
     else:
         objective = lightgbm[1]

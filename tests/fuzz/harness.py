@@ -28,9 +28,9 @@ from . import mutators
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json")
+FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json", "lightgbm", "apr")
 SUFFIX = {"xgboost_json": ".json", "ubj": ".ubj", "legacy_binary": ".bin", "xgbrs": ".xgbrs",
-          "native_json": ".json"}
+          "native_json": ".json", "lightgbm": ".txt", "apr": ".apr"}
 MEMORY_LIMIT = 3 << 30  # address space of the worker: a loader asking for more fails, visibly
 TIMEOUT = 120.0  # seconds a trial may take: a mutated file may reach a kernel specialisation no earlier
 # trial compiled, and on a fresh machine's cold cache that compile alone can take tens of seconds
@@ -40,6 +40,11 @@ _XGB_CASES = [("3.2.0", "binary_logistic"), ("3.2.0", "cat_partition"), ("3.2.0"
               ("3.2.0", "multi_target_vector_leaf"), ("3.2.0", "count_poisson"),
               ("3.1.3", "parallel_tree_multi_softprob_iter_range"), ("2.0.3", "multi_target_vector_leaf"),
               ("1.7.6", "binary_logistic"), ("1.7.6", "dart_reg_squarederror"), ("1.7.6", "gblinear_binary_logistic")]
+
+_LGB_CASES = [("4.7.0", c) for c in ("binary", "categorical", "linear_tree", "missing_zero", "missing_none",
+                                     "multiclass", "random_forest", "regression_sqrt", "cross_entropy_lambda",
+                                     "lambdarank")]
+_LGB_CASES += [("3.3.5", "categorical"), ("2.1.2", "multiclass"), ("2.1.2", "binary")]
 
 
 def seeds(fmt: str) -> dict:
@@ -54,6 +59,19 @@ def seeds(fmt: str) -> dict:
         paths = sorted((FIXTURES / "schema" / "v1").glob("*.xgbrs"))
     elif fmt == "native_json":
         paths = [p for p in sorted((FIXTURES / "schema" / "v1").glob("*.json")) if not p.name.startswith("schema")]
+    elif fmt == "apr":  # archives around the .xgbrs seeds: plain, zstd, LZ4, and signed
+        from . import reference_apr as apr
+
+        out = {}
+        for i, p in enumerate(sorted((FIXTURES / "schema" / "v1").glob("*.xgbrs"))):
+            payload = p.read_bytes()
+            for name, comp, sign in (("none", apr.NONE, False), ("zstd", apr.ZSTD, False), ("lz4", apr.LZ4, False),
+                                     ("signed-zstd", apr.ZSTD, True), ("signed", apr.NONE, True)):
+                if name == "none" or (i + len(name)) % 3 == 0:
+                    out[f"{name}/{p.stem}.apr"] = apr.pack(payload, comp, sign=sign)
+        return out
+    elif fmt == "lightgbm":
+        paths = [FIXTURES / "lightgbm" / v / f"{case}.txt" for v, case in _LGB_CASES]
     else:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     out = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in paths if p.exists()}

@@ -12,7 +12,7 @@ import random
 import struct
 import zlib
 
-from . import reference
+from . import reference, reference_apr
 
 INTERESTING_INTS = [0, 1, -1, 2, -2, 7, 8, 255, 256, 65535, 2**31 - 1, 2**31, -2**31, -2**31 - 1, 2**32 - 1,
                     2**32, 2**53 + 1, 2**63 - 1, 2**63, -2**63, 2**64, 10**30, -10**30]
@@ -343,6 +343,10 @@ def mutate(fmt: str, data: bytes, rng: random.Random, others: list):
         return fix_xgbrs_crc(mutated), note + " (checksums fixed)"
     if fmt == "legacy_binary" and r < 0.6:
         return same_length_mutation(data, rng)
+    if fmt == "lightgbm" and r < 0.75:
+        return lightgbm_text_mutation(data, rng)
+    if fmt == "apr":
+        return apr_mutation(data, rng, others)
     return byte_mutation(data, rng, others)
 
 
@@ -364,3 +368,106 @@ def float_overwrite(data: bytes, rng: random.Random):
     raw = struct.pack("<f", with_value) if abs(with_value) < 3.4e38 or not math.isfinite(with_value) else \
         struct.pack("<f", math.copysign(math.inf, with_value))
     return data[:i] + raw + data[i + 4:], f"float {with_value!r} at {i}"
+
+
+# --- LightGBM text: lines, fields and values ------------------------------------------------------
+
+LGB_WORDS = ["-1", "0", "1", "-2", "2", "3", "31", "32", "127", "128", "-128", "255", "2147483647", "2147483648",
+             "-2147483649", "99999999999", "nan", "-nan", "inf", "-inf", "1e308", "1e-36", "1e-35", "-0",
+             "1.0000000180025095e-35", "3.5", "abc", "", "1_0", "0x10", "+1", "1e", ".", "\x0c1"]
+LGB_LINE_KEYS = ["num_leaves", "num_cat", "split_feature", "threshold", "decision_type", "left_child",
+                 "right_child", "leaf_value", "cat_boundaries", "cat_threshold", "is_linear", "leaf_const",
+                 "num_features", "leaf_features", "leaf_coeff", "num_class", "num_tree_per_iteration",
+                 "max_feature_idx", "tree_sizes", "average_output", "objective", "Tree"]
+
+
+def lightgbm_text_mutation(data: bytes, rng: random.Random):
+    """One to three changes of whole lines, fields or values of a LightGBM text model, the
+    ``tree_sizes`` line recomputed or dropped half the time (so blocks are cut where the trees
+    now are and the tree checks behind are reached)."""
+    lines = data.decode("utf-8", "replace").split("\n")
+    notes = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        i = rng.randrange(len(lines))
+        r = rng.random()
+        if r < 0.55 and "=" in lines[i]:
+            key, _, value = lines[i].partition("=")
+            words = value.split(" ")
+            j = rng.randrange(len(words))
+            if rng.random() < 0.5 and words[j]:
+                try:
+                    old = float(words[j])
+                    new = rng.choice([old + 1, old - 1, -old, old * 2, math.nextafter(old, math.inf),
+                                      math.nextafter(old, -math.inf), 0.0])
+                    words[j] = repr(int(new)) if words[j].lstrip("-").isdigit() and math.isfinite(new) else repr(new)
+                except (ValueError, OverflowError):
+                    words[j] = rng.choice(LGB_WORDS)
+            elif rng.random() < 0.2:
+                del words[j]
+            elif rng.random() < 0.2:
+                words.insert(j, rng.choice(LGB_WORDS))
+            else:
+                words[j] = rng.choice(LGB_WORDS)
+            lines[i] = key + "=" + " ".join(words)
+            notes.append(f"{key}[{j}]")
+        elif r < 0.65:
+            notes.append(f"delete line {i}")
+            del lines[i]
+        elif r < 0.75:
+            j = rng.randrange(len(lines))
+            notes.append(f"copy line {j} to {i}")
+            lines.insert(i, lines[j])
+        elif r < 0.85:
+            key = rng.choice(LGB_LINE_KEYS)
+            notes.append(f"insert {key}")
+            lines.insert(i, f"{key}=" + " ".join(rng.choice(LGB_WORDS) for _ in range(rng.randrange(4))))
+        elif r < 0.93 and "=" in lines[i]:
+            key, _, value = lines[i].partition("=")
+            other = rng.choice(LGB_LINE_KEYS)
+            notes.append(f"rename {key} to {other}")
+            lines[i] = f"{other}={value}"
+        else:
+            notes.append(f"cut line {i}")
+            lines[i] = lines[i][:rng.randrange(len(lines[i]) + 1)]
+    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+    if b"tree_sizes=" in text and rng.random() < 0.5:
+        text, note = _lightgbm_sizes(text, rng)
+        notes.append(note)
+    return text, "; ".join(notes)
+
+
+def _lightgbm_sizes(text: bytes, rng: random.Random):
+    """``tree_sizes`` made to agree with the ``Tree=`` blocks as they now are, or dropped."""
+    head, sep, rest = text.partition(b"\n\nTree=")
+    if not sep or rng.random() < 0.3:
+        import re
+
+        return re.sub(rb"tree_sizes=[^\n]*\n", b"", text, count=1), "drop tree_sizes"
+    body = b"Tree=" + rest
+    end = body.find(b"end of trees")
+    trees = body[:end] if end >= 0 else body
+    starts = [m.start() for m in __import__("re").finditer(rb"(?m)^Tree=", trees)] + [len(trees)]
+    sizes = [b - a for a, b in zip(starts, starts[1:])]
+    lines = head.split(b"\n")
+    lines = [b"tree_sizes=" + b" ".join(str(s).encode() for s in sizes) if line.startswith(b"tree_sizes=") else line
+             for line in lines]
+    return b"\n".join(lines) + b"\n\n" + body, "tree_sizes recomputed"
+
+
+# --- .apr: the container's bytes, with and without its CRC32 (and signature) made right again ------
+
+def apr_mutation(data: bytes, rng: random.Random, others: list):
+    r = rng.random()
+    if r < 0.15:  # the checksum left as it was: the CRC32 check must catch it
+        return byte_mutation(data, rng, others)
+    if r < 0.3:  # the header's sizes, codes and flags, checksum fixed
+        out, note = same_length_mutation(data[:32], rng)
+        return reference_apr.fix_crc(out + data[32:], rng.random() < 0.7), "header: " + note + " (crc fixed)"
+    if r < 0.45:
+        out, note = byte_mutation(data, rng, others)
+        return reference_apr.fix_crc(out, rng.random() < 0.7), note + " (crc fixed)"
+    comp, signed, payload = reference_apr.parts(data)
+    payload, note = mutate("xgbrs", payload, rng, [])
+    if rng.random() < 0.15:
+        comp = rng.choice([reference_apr.NONE, reference_apr.ZSTD, reference_apr.ZSTD_MAX, reference_apr.LZ4])
+    return reference_apr.pack(payload, comp, sign=signed), f"payload ({comp}): {note}"

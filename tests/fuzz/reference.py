@@ -660,6 +660,10 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
 
     base = arr("base_score", (k,)).astype(np.float32)
     need(np.all(np.isfinite(base)), "base score")
+    if booster.get("semantics") == "lightgbm":
+        return _schema_lightgbm(doc, model, booster, arr, a, nf, k)
+    need(not booster.get("average_output"), "average_output without lightgbm semantics")
+    need(doc.get("objective", {}).get("transform") not in ("signed_square", "log1p_exp"), "a LightGBM transform")
     if kind == "gblinear":
         return RefModel(nf, k, base, linear=(arr("linear_weights", (nf, k)).astype(np.float32),
                                              arr("linear_bias", (k,)).astype(np.float32)))
@@ -705,6 +709,102 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
         need(size > 1 or 0 <= tree.group < k, "tree_group")
         trees.append(tree)
     return RefModel(nf, k, base, trees, indptr=indptr)
+
+
+def _schema_lightgbm(doc: dict, model: dict, booster: dict, arr, a: dict, nf: int, k: int):
+    """A lightgbm-semantics forest of the schema's node layout as LightGBM's own trees (see
+    ``reference_lightgbm``): splits numbered in node order, leaves by ``node_id``, category sets
+    and linear terms per node; its margins are float64 and start from 0."""
+    try:
+        from . import reference_lightgbm as lgb
+    except ImportError:
+        import reference_lightgbm as lgb
+
+    nt, nn = booster.get("num_trees"), booster.get("num_nodes")
+    need(booster.get("kind") == "gbtree" and booster.get("leaf_size") == 1, "lightgbm: booster kind")
+    need(all(type(x) is int and x >= 0 for x in (nt, nn)), "booster counts")
+    need(not np.any(arr("base_score", (k,)) != 0), "lightgbm: base score")
+    minor = doc.get("gbinfer_schema")[1]
+    need(type(minor) is int, "schema version")
+    attributes = as_dict(model.get("source_attributes"), "source_attributes")
+    average = booster.get("average_output") if minor >= 2 else attributes.get("average_output", False)
+    need(isinstance(average, bool), "average_output")
+    need(attributes.get("average_output", average) is average, "average_output written twice, differently")
+    offsets = arr("tree_offsets", (nt + 1,)).tolist()
+    need(offsets[0] == 0 and offsets[-1] == nn and all(x < y for x, y in zip(offsets, offsets[1:])), "tree_offsets")
+    need(arr("tree_group", (nt,)).tolist() == [t % k for t in range(nt)], "lightgbm: tree_group")
+    need(arr("iteration_indptr").reshape(-1).tolist() == list(range(0, nt + 1, k)), "lightgbm: iteration_indptr")
+    left, right = arr("left_child", (nn,)).tolist(), arr("right_child", (nn,)).tolist()
+    feature = arr("split_feature", (nn,)).tolist()
+    threshold = arr("threshold", (nn,)).astype(np.float64).tolist()
+    default_left = arr("default_left", (nn,)).tolist()
+    kinds = arr("split_kind", (nn,)).tolist()
+    missing = arr("missing_type", (nn,)).tolist()
+    cat_offsets = arr("cat_offsets", (nn + 1,)).tolist()
+    bits = arr("cat_bits").reshape(-1).tolist()
+    values = arr("leaf_values", (nn, 1)).astype(np.float64)[:, 0].tolist()
+    node_id = arr("node_id", (nn,)).tolist()
+    names = ("leaf_const", "leaf_coef_offsets", "leaf_coef_feature", "leaf_coef_value")
+    present = [n for n in names if n in a]
+    need(len(present) in (0, len(names)), "linear arrays come together")
+    if present:
+        const = arr("leaf_const", (nn,)).astype(np.float64).tolist()
+        coef_off = arr("leaf_coef_offsets", (nn + 1,)).tolist()
+        coef_f, coef_v = arr("leaf_coef_feature").reshape(-1).tolist(), arr("leaf_coef_value").reshape(-1).tolist()
+        need(len(coef_f) == len(coef_v) and coef_off[0] == 0 and coef_off[-1] == len(coef_f)
+             and all(a <= b for a, b in zip(coef_off, coef_off[1:])), "leaf_coef_offsets")
+    trees = []
+    for t in range(nt):
+        lo, hi = offsets[t], offsets[t + 1]
+        internal = [i for i in range(lo, hi) if left[i] != -1]
+        leaves = [i for i in range(lo, hi) if left[i] == -1]
+        rank = {i: r for r, i in enumerate(internal)}
+        need(len(leaves) == len(internal) + 1, "lightgbm: leaf count")
+        need(left[lo] != -1 or hi - lo == 1, "lightgbm: the root (the tree's first node) is a leaf of a larger tree")
+        ids = [node_id[i] for i in leaves]
+        need(sorted(ids) == list(range(len(leaves))), "lightgbm: leaf numbers")
+
+        def code(c):
+            need(lo <= c < hi, "child outside its tree")
+            return rank[c] if left[c] != -1 else ~node_id[c]
+
+        tree = lgb.LgbTree(num_leaves=len(leaves))
+        value = [0.0] * len(leaves)
+        for i in leaves:
+            value[node_id[i]] = values[i]
+            need(right[i] == -1, "leaf with a right child")
+        tree.leaf_value = value
+        boundaries, words = [0], []
+        for i in internal:
+            tree.split_feature.append(feature[i])
+            need(0 <= feature[i] < nf and kinds[i] in (0, 1) and default_left[i] in (0, 1), "split fields")
+            need(missing[i] in (0, 1, 2), "missing_type")
+            if kinds[i] == 1:
+                c0, c1 = cat_offsets[i], cat_offsets[i + 1]
+                need(0 <= c0 <= c1 <= len(bits), "cat_offsets")
+                tree.threshold.append(float(len(boundaries) - 1))
+                words += bits[c0:c1]
+                boundaries.append(len(words))
+                tree.decision_type.append(1)
+            else:
+                tree.threshold.append(threshold[i])
+                tree.decision_type.append(2 * default_left[i] + 4 * missing[i])
+            tree.left.append(code(left[i]))
+            tree.right.append(code(right[i]))
+        tree.num_cat = len(boundaries) - 1
+        tree.cat_boundaries, tree.cat_threshold = boundaries, words
+        if tree.num_leaves > 1:
+            lgb._check_walks(tree)
+        if present:
+            tree.linear = True
+            tree.leaf_const, tree.leaf_terms = [0.0] * len(leaves), [[] for _ in leaves]
+            for i in leaves:
+                terms = list(zip(coef_f[coef_off[i]:coef_off[i + 1]], coef_v[coef_off[i]:coef_off[i + 1]]))
+                need(all(0 <= f < nf for f, _ in terms), "linear feature")
+                tree.leaf_const[node_id[i]], tree.leaf_terms[node_id[i]] = const[i], terms
+            need(all(coef_off[i] == coef_off[i + 1] for i in internal), "terms at a split")
+        trees.append(tree)
+    return lgb.LgbModel(nf, k, trees, average)
 
 
 # --- prediction ----------------------------------------------------------------------------------

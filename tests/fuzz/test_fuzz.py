@@ -14,7 +14,7 @@ import gbinfer
 from gbinfer.compat import ubjson
 from gbinfer.errors import ModelFormatError
 
-from . import harness, mutators, reference
+from . import harness, mutators, reference, reference_apr, reference_lightgbm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,29 +38,68 @@ def test_mutated_files_give_a_typed_error_or_the_reference_margins(fmt, fuzz_tri
 
 
 def test_the_reference_reproduces_xgboost_on_every_seed():
-    for fmt in harness.FORMATS:
+    for fmt in (f for f in harness.FORMATS if f != "lightgbm"):
         compared = 0
         for name, data in harness.seeds(fmt).items():
-            npz = ROOT / "fixtures" / ("schema" if fmt in ("xgbrs", "native_json") else "xgboost") / (
+            if fmt == "apr":  # an archive around a golden .xgbrs
+                data = reference_apr.read(data, reference_apr.public_key() if reference_apr.is_signed(data) else None)
+                name = "v1/" + name.split("/")[-1]
+            npz = ROOT / "fixtures" / ("schema" if fmt in ("xgbrs", "native_json", "apr") else "xgboost") / (
                 name.rsplit(".", 1)[0] + ".npz")
             if not npz.exists():  # tests/data models and the wrapped ones: checked against gbinfer below
                 continue
             expected = np.load(npz)
-            got = reference.margins(reference.read(data), expected["X"].astype(np.float64).tolist())
-            want = np.asarray(expected["margin"], dtype=np.float32).reshape(got.shape)
-            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
+            ref = reference.read(data)
+            if isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
+                got = reference_lightgbm.margins(ref, reference_lightgbm.prepare(expected["X"].tolist()))
+                want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
+                assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
+            else:
+                got = reference.margins(ref, expected["X"].astype(np.float64).tolist())
+                want = np.asarray(expected["margin"], dtype=np.float32).reshape(got.shape)
+                assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
             compared += 1
         assert compared >= 2, fmt
 
 
+def test_the_lightgbm_reference_reproduces_lightgbm_on_every_seed():
+    for name, data in harness.seeds("lightgbm").items():
+        with np.load(ROOT / "fixtures" / "lightgbm" / (name.rsplit(".", 1)[0] + ".npz")) as expected:
+            model = reference_lightgbm.read(data)
+            got = reference_lightgbm.margins(model, reference_lightgbm.prepare(expected["X"].tolist()))
+            want = expected["raw"].reshape(got.shape)
+            assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), name
+            leaves = reference_lightgbm.leaves(model, reference_lightgbm.prepare(expected["X"].tolist()))
+            assert np.array_equal(leaves, expected["leaf"].reshape(leaves.shape)), name
+
+
+def test_the_lightgbm_reference_reads_sparse_rows_as_lightgbm_does():
+    sp = pytest.importorskip("scipy.sparse")
+    lgb = pytest.importorskip("lightgbm")
+    path = ROOT / "fixtures" / "lightgbm" / "4.7.0" / "missing_zero.txt"
+    with np.load(path.with_suffix(".npz")) as f:
+        X = f["X"].copy()
+    X[::3, 0] = 1e-36  # a stored tiny value is kept as it is, an absent one is 0.0
+    X[1::3, 1] = 0.0
+    csr = sp.csr_matrix(np.nan_to_num(X, nan=0.0))
+    want = lgb.Booster(model_file=str(path)).predict(csr, raw_score=True)
+    rows = [[csr[r, c] for c in range(csr.shape[1])] for r in range(csr.shape[0])]
+    got = reference_lightgbm.margins(reference_lightgbm.read(path.read_bytes()), rows)[:, 0]
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 def test_the_reference_agrees_with_gbinfer_on_every_seed():
     rng = np.random.default_rng(0)
-    for fmt in harness.FORMATS:
+    for fmt in (f for f in harness.FORMATS if f not in ("lightgbm", "apr")):  # apr: the .xgbrs seeds inside
         for name, data in harness.seeds(fmt).items():
             ref = reference.read(data)
             X = rng.normal(0, 2, (40, ref.num_features)).astype(np.float32)
             X[rng.random(X.shape) < 0.1] = np.nan
             got = np.asarray(gbinfer.load(data).predict(X, output_margin=True)).reshape(-1)
+            if isinstance(ref, reference_lightgbm.LgbModel):
+                want = reference_lightgbm.margins(ref, reference_lightgbm.prepare(X.astype(np.float64).tolist()))
+                assert np.array_equal(got.view(np.uint64), want.reshape(-1).view(np.uint64)), f"{fmt} {name}"
+                continue
             want = reference.margins(ref, X.astype(np.float64).tolist()).reshape(-1)
             assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
 

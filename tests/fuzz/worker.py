@@ -18,8 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
+import reference_apr  # noqa: E402
+import reference_lightgbm  # noqa: E402
 
 import gbinfer  # noqa: E402
+import gbinfer.apr  # noqa: E402
 from gbinfer.errors import GbinferError  # noqa: E402
 
 PEAK_LIMIT = 1 << 30  # resident bytes a trial of these small seeds may reach before it is a finding
@@ -69,7 +72,11 @@ def verdict(path: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = gbinfer.load(path)
+            if data[:4] == b"APRN":  # signed archives are opened with the key the fuzz seeds are signed with
+                trusted = reference_apr.public_key() if reference_apr.is_signed(data) else None
+                model = gbinfer.apr.load(path, trusted_key=trusted)
+            else:
+                model = gbinfer.load(path)
         except GbinferError as exc:
             if path not in str(exc):
                 return {"outcome": "finding", "kind": "message without the file name",
@@ -79,8 +86,14 @@ def verdict(path: str) -> dict:
         except BaseException as exc:  # noqa: BLE001 - every other exception is what we look for
             return {"outcome": "finding", "kind": f"raw {type(exc).__name__}",
                     "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    if reference_lightgbm.sniff(data):
+        return _lightgbm_verdict(model, data, path)
     try:
+        if data[:4] == b"APRN":
+            data = reference_apr.read(data, reference_apr.public_key() if reference_apr.is_signed(data) else None)
         ref = reference.read(data)
+        if isinstance(ref, reference_lightgbm.LgbModel):
+            return _lightgbm_compare(model, ref, path)
     except reference.Invalid as exc:
         return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}
     except Exception as exc:  # noqa: BLE001
@@ -105,6 +118,104 @@ def verdict(path: str) -> dict:
                 "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
                           f"{got[r, c]!r}, reference {want[r, c]!r}"}
     return _same_walks(model, ref, rows, data_in) or _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def lightgbm_inputs(ref) -> tuple[list, object]:
+    """Float64 rows for a LightGBM model: random values, category-like integers, the values
+    LightGBM's zero and category rules turn on, and rows on each side of split thresholds.
+    Returns the rows the reference walks and the data handed to gbinfer (dense, or sparse with
+    absent entries 0.0 when wide)."""
+    nf = ref.num_features
+    w = min(nf, WIDE)
+    rng = np.random.default_rng(54321)
+    specials = [np.nan, 0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35, reference_lightgbm.ZERO,
+                np.nextafter(reference_lightgbm.ZERO, 1.0), np.inf, -np.inf, 1e300, -0.5, -1.0, 2.0**31,
+                2.0**31 - 0.5, 31.0, 32.0, 4000.0, 1.5]
+    blocks = [rng.normal(0, 2, (10, w)), rng.integers(0, 40, (6, w)).astype(np.float64)]
+    blocks += [np.full((1, w), v) for v in specials]
+    X = np.concatenate(blocks)
+    X[:16][rng.random((16, w)) < 0.15] = np.nan
+    splits = [(f, t) for tree in ref.trees if not tree.num_cat
+              for f, t in zip(tree.split_feature, tree.threshold) if f < w]
+    extra = []
+    for f, t in [splits[i] for i in rng.choice(len(splits), min(8, len(splits)), replace=False)] if splits else []:
+        for v in (t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf)):
+            row = rng.normal(0, 2, w)
+            row[f] = v
+            extra.append(row)
+    if extra:
+        X = np.concatenate([X, np.array(extra)])
+    if nf <= WIDE:
+        return reference_lightgbm.prepare(X.tolist()), X
+    import scipy.sparse as sp
+
+    r, c = np.nonzero(X != 0)
+    sparse = sp.csr_matrix((X[r, c], (r, c)), shape=(X.shape[0], nf), dtype=np.float64)
+    return [_Zeros(row) for row in X.tolist()], sparse
+
+
+class _Zeros(list):
+    """A sparse row: columns past the stored block are absent, and absent is 0.0 to LightGBM."""
+
+    def __getitem__(self, i):
+        return list.__getitem__(self, i) if i < len(self) else 0.0
+
+
+def _same64(got, want) -> np.ndarray:
+    return (got.view(np.uint64) == want.view(np.uint64)) | (np.isnan(got) & np.isnan(want))
+
+
+def _lightgbm_verdict(model, data: bytes, path: str) -> dict:
+    """A LightGBM text model that loaded, against the reference's reading of the text."""
+    try:
+        ref = reference_lightgbm.read(data)
+    except reference.Invalid as exc:
+        return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}
+    except Exception as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"reference bug {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-4:])[-1500:]}
+    return _lightgbm_compare(model, ref, path)
+
+
+def _lightgbm_compare(model, ref, path: str) -> dict:
+    """A LightGBM forest that loaded (from text or a saved form): raw scores bit-equal (float64) to
+    the reference walk, the leaves, the rounds and ranges of rounds, then prediction and the
+    saved forms."""
+    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
+        return {"outcome": "finding", "kind": "shape differs",
+                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
+                          f"{(ref.num_features, ref.num_outputs)}"}
+    if getattr(model.booster.forest, "average_output", None) != ref.average_output:
+        return {"outcome": "finding", "kind": "average_output differs", "detail": ""}
+    rows, data_in = lightgbm_inputs(ref)
+    try:
+        got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
+        got_leaves = np.asarray(model.predict_leaf(data_in), dtype=np.float64).reshape(len(rows), -1)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    want = reference_lightgbm.margins(ref, rows)
+    if got.shape != want.shape:
+        return {"outcome": "finding", "kind": "predictions differ", "detail": f"shape {got.shape} vs {want.shape}"}
+    same = _same64(got, want)
+    if not same.all():
+        r, c = np.argwhere(~same)[0]
+        return {"outcome": "finding", "kind": "predictions differ",
+                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
+                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if not np.array_equal(got_leaves, reference_lightgbm.leaves(ref, rows)):
+        return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
+    indptr = ref.indptr
+    if list(model.booster.iteration_indptr) != indptr:
+        return {"outcome": "finding", "kind": "rounds differ", "detail": f"{list(model.booster.iteration_indptr)[:8]}"}
+    rounds = len(indptr) - 1
+    for a, b in ((0, 1), (1, rounds)) if rounds >= 2 else ():
+        got = np.asarray(model.predict(data_in, iteration_range=(a, b), output_margin=True),
+                         dtype=np.float64).reshape(len(rows), -1)
+        if not _same64(got, reference_lightgbm.margins(ref, rows, (a, b))).all():
+            return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({a}, {b})"}
+    margin = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64)
+    return _afterwards(model, data_in, margin, path) or {"outcome": "exact"}
 
 
 def _same_walks(model, ref, rows, data_in) -> dict | None:
@@ -156,10 +267,8 @@ def _afterwards(model, data_in, margin, path) -> dict | None:
                 gbinfer.save(model, copy)
                 step = f"reload {suffix}"
                 again = gbinfer.load(copy).predict(data_in, output_margin=True)
-                again = np.asarray(again, dtype=np.float32).reshape(margin.shape)
-                if not np.array_equal(again.view(np.uint32), margin.view(np.uint32)) and not (
-                        np.array_equal(np.isnan(again), np.isnan(margin))
-                        and np.array_equal(again[~np.isnan(again)], margin[~np.isnan(margin)])):
+                again = np.asarray(again, dtype=margin.dtype).reshape(margin.shape)
+                if not np.array_equal(again, margin, equal_nan=True):
                     return {"outcome": "finding", "kind": f"round trip through {suffix} changes predictions",
                             "detail": ""}
     except BaseException as exc:  # noqa: BLE001 - a typed error here is a finding as well: the load let it through

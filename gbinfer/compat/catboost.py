@@ -1,0 +1,530 @@
+"""CatBoost models: JSON (``save_model(format="json")``) and ``.cbm`` (its default binary format).
+
+``.cbm``: the 4 bytes ``CBM1``, a little-endian uint32 size N, then N bytes of FlatBuffer whose
+root is ``NCatBoostFbs.TModelCore`` (schema: ``catboost/libs/model/flatbuffers/model.fbs`` and
+``features.fbs``). Both formats are read into the same plain description (``_Spec``), then
+checked and built into an ``Oblivious`` booster.
+
+Supported: symmetric (oblivious) trees over float features (every NaN treatment), one-hot
+categorical features and, from JSON (and in-memory models, through their JSON export), CTR
+features over categorical features and their combinations; multi-output leaves,
+``scale_and_bias``. Refused with ``UnsupportedModelError``: CTR tables in a ``.cbm`` (their
+framing after the FlatBuffer is not read), non-symmetric trees, text, embedding and estimated
+features.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..errors import DataError, ModelFormatError, UnsupportedModelError
+from ..model import FeatureInfo, Model, ModelMeta
+from ..objective import Objective
+from ..oblivious import Ctr, Oblivious
+from .flatbuffers import Table
+
+MAGIC = b"CBM1"
+_FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
+_NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
+_CTR_PARTS = "TModelCore/ModelPartIds"
+
+
+@dataclass
+class _FloatFeature:
+    index: int
+    flat_index: int
+    borders: np.ndarray  # float32
+    nan_treatment: str
+    name: str
+    has_nans: bool
+
+
+@dataclass
+class _Spec:
+    """What both formats hold, before checks."""
+
+    floats: list = field(default_factory=list)
+    categorical: list = field(default_factory=list)  # (index, flat_index, name)
+    one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
+    ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
+    ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
+    unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
+    tree_splits: np.ndarray = None
+    tree_sizes: np.ndarray = None
+    leaf_values: np.ndarray = None
+    dim: int = 1
+    scale: float = 1.0
+    bias: list = field(default_factory=lambda: [0.0])
+    params: dict = field(default_factory=dict)
+    version: str = ""
+
+
+def load(path) -> Model:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(str(path), None, f"cannot read the file: {exc.strerror}") from None
+    return loads(data, str(path))
+
+
+def loads(data: bytes, source: str | None = None) -> Model:
+    """A model from the bytes of a ``.cbm`` or CatBoost JSON file (either may be gzipped)."""
+    data = gunzip(bytes(data), source)
+    spec = _from_cbm(data, source) if data[:4] == MAGIC else _from_json(data, source)
+    return _build(spec, source)
+
+
+def from_object(obj) -> Model:
+    """A model from an in-memory CatBoost model, through its own ``.cbm`` serialisation."""
+    kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    fitted = getattr(obj, "is_fitted", None)
+    if fitted is None or not hasattr(obj, "_serialize_model"):
+        raise DataError(f"load() takes a CatBoost, CatBoostClassifier or CatBoostRegressor model, got {kind}")
+    if not fitted():
+        raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first")
+    source = f"<in-memory {type(obj).__name__}>"
+    data = bytes(obj._serialize_model())
+    spec = _from_cbm(data, source)
+    if any(where == _CTR_PARTS for where, _ in spec.unsupported):
+        return _through_json(obj, source)  # the .cbm CTR tables' framing is not read; the JSON export holds them
+    return _build(spec, source)
+
+
+def _through_json(obj, source) -> Model:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.json"
+        obj.save_model(str(path), format="json")
+        return loads(path.read_bytes(), source)
+
+
+def is_catboost_json(head: bytes) -> bool:
+    return re.match(rb'\s*\{\s*"(features_info|model_info|oblivious_trees|scale_and_bias|ctr_data)"', head) is not None
+
+
+def gunzip(data: bytes, source: str | None, limit: int = 1 << 32) -> bytes:
+    """``data`` itself, or its gzip content (told by the magic bytes), at most ``limit`` bytes."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    import zlib
+
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit)
+    except zlib.error as exc:
+        raise ModelFormatError(source, None, f"the gzip stream is damaged: {exc}") from None
+    if d.unconsumed_tail:
+        raise ModelFormatError(source, None, f"the gzip content is larger than {limit} bytes")
+    if not d.eof:
+        raise ModelFormatError(source, None, "the gzip stream is truncated")
+    if not out:
+        raise ModelFormatError(source, None, "the gzip content is empty")
+    return out
+
+
+# --- .cbm --------------------------------------------------------------------------------------
+
+def _from_cbm(data: bytes, source) -> _Spec:
+    if len(data) < 8:
+        raise ModelFormatError(source, "header", f"the file is {len(data)} bytes; a .cbm header is 8")
+    size = int.from_bytes(data[4:8], "little")
+    if size == 0xFFFFFFFF or 8 + size > len(data):
+        raise ModelFormatError(source, "header", f"declares a {size}-byte model but the file holds {len(data) - 8} "
+                                                 "bytes after the header (truncated?)")
+    core = Table.root(data[8:8 + size], source, "TModelCore")
+    version = core.string(0, "FormatVersion")
+    if version != _FORMAT_VERSION:
+        raise ModelFormatError(source, "TModelCore/FormatVersion", f"is {version!r}, expected {_FORMAT_VERSION!r}")
+    trees = core.table(1, "ModelTrees")
+    if trees is None:
+        raise ModelFormatError(source, "TModelCore/ModelTrees", "is missing")
+    spec = _Spec()
+    info = {}
+    for kv in core.tables(2, "InfoMap"):
+        key, value = kv.string(0, "Key"), kv.string(1, "Value")
+        if key is None or value is None:
+            raise ModelFormatError(source, kv.path, "a key or value is missing")
+        info[key] = value
+    spec.params = _params(info.get("params"), source, "TModelCore/InfoMap/params")
+    spec.version = info.get("catboost_version_info", "")
+    if core.strings(3, "ModelPartIds"):
+        spec.unsupported.append((_CTR_PARTS, "CTR tables in a .cbm (save the model as JSON to use its CTRs)"))
+
+    spec.dim = trees.scalar(0, "i", 0, "ApproxDimension")  # the schema default: absent is 0, refused
+    spec.tree_splits = trees.array(1, np.int32, "TreeSplits")
+    spec.tree_sizes = trees.array(2, np.int32, "TreeSizes")
+    for t in trees.tables(5, "FloatFeatures"):
+        nan = t.scalar(5, "b", 0, "NanValueTreatment")
+        spec.floats.append(_FloatFeature(
+            t.scalar(1, "i", -1, "Index"), t.scalar(2, "i", -1, "FlatIndex"), t.array(3, np.float32, "Borders"),
+            _NAN_TREATMENTS[nan] if 0 <= nan < 3 else f"<{nan}>", t.string(4, "FeatureId") or "",
+            bool(t.scalar(0, "B", 0, "HasNans"))))
+    for t in trees.tables(4, "CatFeatures"):
+        spec.categorical.append((t.scalar(0, "i", -1, "Index"), t.scalar(1, "i", -1, "FlatIndex"),
+                                 t.string(2, "FeatureId") or ""))
+    for t in trees.tables(6, "OneHotFeatures"):
+        spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
+    spec.leaf_values = trees.array(8, np.float64, "LeafValues")
+    for slot, name, what in ((7, "CtrFeatures", "CTR categorical features"),
+                             (10, "NonSymmetricStepNodes", "non-symmetric trees (Depthwise, Lossguide)"),
+                             (12, "TextFeatures", "text features"),
+                             (13, "EstimatedFeatures", "estimated (text or embedding) features"),
+                             (18, "EmbeddingFeatures", "embedding features")):
+        if trees.tables(slot, name) if slot != 10 else len(trees.array(slot, np.uint32, name)):
+            spec.unsupported.append((f"ModelTrees/{name}", what))
+    spec.scale = trees.scalar(14, "d", 1.0, "Scale")
+    multi = trees.array(16, np.float64, "MultiBias")
+    spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
+    return spec
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+def _from_json(data: bytes, source) -> _Spec:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ModelFormatError(source, None, f"neither a .cbm (no 'CBM1' magic) nor valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or "features_info" not in doc:
+        raise ModelFormatError(source, "features_info", "is missing: not a CatBoost JSON model")
+    spec = _Spec()
+    info = _get(doc, "model_info", dict, source, {})
+    spec.params = info.get("params", {})
+    if not isinstance(spec.params, dict):
+        raise ModelFormatError(source, "model_info/params", "is not an object")
+    version = info.get("catboost_version_info", "")
+    spec.version = version if isinstance(version, str) else ""
+    features = _get(doc, "features_info", dict, source)
+    for i, f in enumerate(_get(features, "float_features", list, source, [])):
+        where = f"features_info/float_features[{i}]"
+        _check_type(f, dict, source, where)
+        b = _numbers(_get(f, "borders", list, source, [], where), source, f"{where}/borders")
+        b32 = b.astype(np.float32)
+        if not np.array_equal(b32.astype(np.float64), b, equal_nan=True):
+            raise ModelFormatError(source, f"{where}/borders", "are not float32 values (CatBoost stores float32)")
+        spec.floats.append(_FloatFeature(_int(f, "feature_index", source, where),
+                                         _int(f, "flat_feature_index", source, where), b32,
+                                         _get(f, "nan_value_treatment", str, source, "AsIs", where),
+                                         _get(f, "feature_id", str, source, "", where),
+                                         _get(f, "has_nans", bool, source, False, where)))
+    for i, f in enumerate(_get(features, "categorical_features", list, source, [])):
+        where = f"features_info/categorical_features[{i}]"
+        _check_type(f, dict, source, where)
+        index = _int(f, "feature_index", source, where)
+        spec.categorical.append((index, _int(f, "flat_feature_index", source, where),
+                                 _get(f, "feature_id", str, source, "", where)))
+        values = _get(f, "values", list, source, [], where)
+        if values:
+            if not all(isinstance(v, int) and not isinstance(v, bool) and -(1 << 31) <= v < 1 << 31
+                       for v in values):
+                raise ModelFormatError(source, f"{where}/values", "are not all 32-bit integers (category hashes)")
+            spec.one_hot.append((index, np.array(values, dtype=np.int32)))
+    for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
+        spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
+    for key, table in _get(doc, "ctr_data", dict, source, {}).items():
+        spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
+    for key, what in (("text_features", "text features"),
+                      ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
+        if features.get(key):
+            spec.unsupported.append((f"features_info/{key}", what))
+    if "trees" in doc:
+        spec.unsupported.append(("trees", "non-symmetric trees (Depthwise, Lossguide)"))
+    trees = _get(doc, "oblivious_trees", list, source, [] if "trees" in doc else None)
+    splits, sizes, leaves = [], [], []
+    flat_borders = [(fi, j, b) for fi, f in enumerate(spec.floats) for j, b in enumerate(f.borders)]
+    one_hot_values = [(c, v) for c, values in spec.one_hot for v in values]
+    ctr_borders = [(k, b) for k, ctr in enumerate(spec.ctrs) for b in ctr["borders"]]
+    for t, tree in enumerate(trees):
+        where = f"oblivious_trees[{t}]"
+        _check_type(tree, dict, source, where)
+        if "splits" not in tree:
+            raise ModelFormatError(source, f"{where}/splits", "is missing")
+        tree_splits = tree["splits"] if tree["splits"] is not None else []  # null: a tree of no split
+        _check_type(tree_splits, list, source, f"{where}/splits")
+        for d, s in enumerate(tree_splits):
+            sw = f"{where}/splits[{d}]"
+            _check_type(s, dict, source, sw)
+            kind = s.get("split_type")
+            idx = _int(s, "split_index", source, sw)
+            if kind == "OneHotFeature":
+                at = idx - len(flat_borders)
+                if not 0 <= at < len(one_hot_values):
+                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's one-hot "
+                                                                        f"values")
+                if (s.get("cat_feature_index"), s.get("value")) != tuple(int(v) for v in one_hot_values[at]):
+                    raise ModelFormatError(source, sw, f"names categorical feature {s.get('cat_feature_index')!r} "
+                                                       f"value {s.get('value')!r}, but split_index {idx} is "
+                                                       f"feature {one_hot_values[at][0]} value {one_hot_values[at][1]}")
+                splits.append(idx)
+                continue
+            if kind == "OnlineCtr":
+                at = idx - len(flat_borders) - len(one_hot_values)
+                if not 0 <= at < len(ctr_borders):
+                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's CTR "
+                                                                        "borders")
+                if s.get("border") != float(ctr_borders[at][1]):
+                    raise ModelFormatError(source, sw, f"border {s.get('border')!r} is not split_index {idx}'s "
+                                                       f"CTR border {float(ctr_borders[at][1])!r}")
+                splits.append(idx)
+                continue
+            if kind != "FloatFeature":
+                spec.unsupported.append((f"{sw}/split_type", f"{kind} splits"))
+                continue
+            if not 0 <= idx < len(flat_borders):
+                raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, outside the model's "
+                                                                    f"{len(flat_borders)} float borders")
+            fi, _, border = flat_borders[idx]
+            if s.get("float_feature_index") != spec.floats[fi].index or s.get("border") != float(border):
+                raise ModelFormatError(source, sw, f"names feature {s.get('float_feature_index')!r} border "
+                                                   f"{s.get('border')!r}, but split_index {idx} is feature "
+                                                   f"{spec.floats[fi].index} border {float(border)!r}")
+            splits.append(idx)
+        sizes.append(len(tree_splits))
+        leaves.append(_numbers(_get(tree, "leaf_values", list, source, None, where), source, f"{where}/leaf_values"))
+    spec.tree_splits = np.array(splits, dtype=np.int64)
+    spec.tree_sizes = np.array(sizes, dtype=np.int64)
+    spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
+    sb = doc.get("scale_and_bias", [1.0, [0.0]])
+    if (not isinstance(sb, list) or len(sb) != 2 or not _is_number(sb[0]) or not isinstance(sb[1], list)
+            or not all(_is_number(v) for v in sb[1])):
+        raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
+    spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
+    for t, (size, values) in enumerate(zip(sizes, leaves)):
+        if len(values) != (1 << size) * spec.dim:
+            raise ModelFormatError(source, f"oblivious_trees[{t}]/leaf_values",
+                                   f"holds {len(values)} values; a depth-{size} tree with {spec.dim} outputs has "
+                                   f"{(1 << size) * spec.dim}")
+    return spec
+
+
+def _numbers(values: list, source, where: str) -> np.ndarray:
+    """A JSON list of numbers as float64, each parsed exactly as written (orjson rounds correctly)."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ModelFormatError(source, where, "are not all numbers")
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64
+        raise ModelFormatError(source, where, "hold a number outside float64") from None
+
+
+def _ctr(ctr, source, where) -> dict:
+    """A CTR description from JSON, its numbers checked; columns are resolved in ``_build``."""
+    from ..oblivious import CTR_TYPES
+
+    _check_type(ctr, dict, source, where)
+    kind = _get(ctr, "ctr_type", str, source, None, where)
+    if kind not in CTR_TYPES:
+        raise UnsupportedModelError(source, f"{where}/ctr_type", f"is {kind!r}; known: {', '.join(CTR_TYPES)}")
+    out = {"kind": kind, "identifier": _get(ctr, "identifier", str, source, None, where), "cats": [],
+           "floats": [], "one_hot": []}
+    for key, name in (("prior_numerator", "prior_numerator"), ("prior_denomerator", "prior_denominator"),
+                      ("shift", "shift"), ("scale", "scale")):
+        value = ctr.get(key)
+        if not _is_number(value) or not np.isfinite(value):
+            raise ModelFormatError(source, f"{where}/{key}", f"is {value!r}, expected a finite number")
+        out[name] = np.float32(value)
+    out["target_border"] = _int(ctr, "target_border_idx", source, where)
+    borders = _numbers(_get(ctr, "borders", list, source, [], where), source, f"{where}/borders")
+    out["borders"] = borders.astype(np.float32)
+    for e, element in enumerate(_get(ctr, "elements", list, source, None, where)):
+        ew = f"{where}/elements[{e}]"
+        _check_type(element, dict, source, ew)
+        kind_e = element.get("combination_element")
+        if kind_e == "cat_feature_value":
+            out["cats"].append(_int(element, "cat_feature_index", source, ew))
+        elif kind_e == "float_feature":
+            border = element.get("border")
+            if not _is_number(border):
+                raise ModelFormatError(source, f"{ew}/border", f"is {border!r}, expected a number")
+            out["floats"].append((_int(element, "float_feature_index", source, ew), np.float32(border)))
+        elif kind_e == "cat_feature_exact_value":
+            out["one_hot"].append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
+        else:
+            raise UnsupportedModelError(source, f"{ew}/combination_element", f"is {kind_e!r}; known: "
+                                        "cat_feature_value, float_feature, cat_feature_exact_value")
+    return out
+
+
+def _ctr_table(table, source, where) -> tuple:
+    """(uint64 hashes ascending, int64 counts [entries, stride - 1], counter denominator)."""
+    _check_type(table, dict, source, where)
+    stride = _int(table, "hash_stride", source, where)
+    denominator = _int(table, "counter_denominator", source, where)
+    flat = _get(table, "hash_map", list, source, None, where)
+    if not 2 <= stride <= 1 << 16 or len(flat) % stride:
+        raise ModelFormatError(source, f"{where}/hash_map", f"holds {len(flat)} items, not rows of hash_stride "
+                                                            f"{stride} (a hash and {stride - 1} counts)")
+    rows = [flat[i:i + stride] for i in range(0, len(flat), stride)]
+    try:
+        hashes = [int(r[0]) for r in rows]
+    except (TypeError, ValueError):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a decimal string") from None
+    if not all(0 <= h < 1 << 64 for h in hashes):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash lies outside 64 bits")
+    if not all(_is_number(c) and abs(c) < 1 << 53 for r in rows for c in r[1:]):
+        raise ModelFormatError(source, f"{where}/hash_map", "a count is not a number below 2**53")
+    keep = [i for i, h in enumerate(hashes) if h != (1 << 64) - 1]  # CatBoost's empty-bucket marker
+    h = np.array([hashes[i] for i in keep], dtype=np.uint64)
+    # float64 holds every count exactly (and the target sums of the mean-value CTRs)
+    counts = np.array([rows[i][1:] for i in keep], dtype=np.float64).reshape(len(keep), stride - 1)
+    order = np.argsort(h, kind="stable")
+    h, counts = h[order], counts[order]
+    if len(h) > 1 and not np.all(h[1:] > h[:-1]):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is listed twice")
+    return h, counts, denominator
+
+
+def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, source) -> Ctr:
+    """A CTR with its features resolved to input columns and its table checked against its type."""
+    where = f"features_info/ctrs[{k}]"
+    table = spec.ctr_tables.get(ctr["identifier"])
+    if table is None:
+        raise ModelFormatError(source, f"{where}/identifier", "has no table in ctr_data")
+    hashes, counts, denominator = table
+    width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
+    needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)
+    if width < needed or tb < 0 or (kind in ("Borders", "Buckets") and tb >= width):
+        raise ModelFormatError(source, f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
+                               f"rows of {width} counts do not fit a {kind} CTR with target_border_idx {tb}")
+    for c in ctr["cats"] + [c for c, _ in ctr["one_hot"]]:
+        if c not in cat_column:
+            raise ModelFormatError(source, f"{where}/elements", f"refers to categorical feature {c}, which the "
+                                                                "model does not have")
+    if any(not 0 <= f < len(floats) for f, _ in ctr["floats"]):
+        raise ModelFormatError(source, f"{where}/elements", "refers to a float feature the model does not have")
+    if not ctr["cats"]:
+        raise ModelFormatError(source, f"{where}/elements", "names no categorical feature")
+    return Ctr(tuple(cat_column[c] for c in ctr["cats"]),
+               tuple((floats[f].flat_index, b, floats[f].has_nans and floats[f].nan_treatment == "AsTrue")
+                     for f, b in ctr["floats"]),
+               tuple((cat_column[c], v) for c, v in ctr["one_hot"]), kind, ctr["prior_numerator"],
+               ctr["prior_denominator"], ctr["shift"], ctr["scale"], tb, hashes, counts, denominator)
+
+
+def _approx_dimension(spec: _Spec, sizes, n_values: int, source) -> int:
+    """JSON stores no output count: it is the leaf values per leaf, the same for every tree."""
+    if any(s > 16 for s in sizes):
+        raise ModelFormatError(source, "oblivious_trees/splits", "a tree is deeper than 16, CatBoost's limit")
+    leaves = sum(1 << s for s in sizes)
+    if leaves == 0:
+        return max(len(spec.bias), 1)
+    if n_values % leaves or n_values == 0:
+        raise ModelFormatError(source, "oblivious_trees/leaf_values", f"{n_values} values do not divide into the "
+                                                                      f"trees' {leaves} leaves")
+    return n_values // leaves
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_type(value, kind, source, where):
+    if not isinstance(value, kind):
+        raise ModelFormatError(source, where, f"is a {type(value).__name__}, expected a JSON "
+                                              f"{'object' if kind is dict else 'array'}")
+
+
+def _get(obj: dict, key: str, kind, source, default=..., where: str | None = None):
+    name = f"{where}/{key}" if where else key
+    if key not in obj:
+        if default is ... or default is None:
+            raise ModelFormatError(source, name, "is missing")
+        return default
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise ModelFormatError(source, name, f"is a {type(value).__name__}, expected {kind.__name__}")
+    return value
+
+
+def _int(obj: dict, key: str, source, where: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not -(1 << 31) <= value < 1 << 31:
+        raise ModelFormatError(source, f"{where}/{key}", f"is {value!r}, expected a 32-bit integer")
+    return value
+
+
+def _params(text, source, where) -> dict:
+    if text is None:
+        return {}
+    try:
+        params = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ModelFormatError(source, where, "is not valid JSON") from None
+    if not isinstance(params, dict):
+        raise ModelFormatError(source, where, "is not a JSON object")
+    return params
+
+
+# --- checks and build --------------------------------------------------------------------------
+
+def _build(spec: _Spec, source) -> Model:
+    if spec.unsupported:
+        where, what = spec.unsupported[0]
+        raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
+                                                   "(supported: symmetric trees over float, one-hot and, "
+                                                   "from JSON, CTR features)")
+    floats = sorted(spec.floats, key=lambda f: f.index)
+    if [f.index for f in floats] != list(range(len(floats))):
+        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
+    for f in floats:
+        if f.nan_treatment not in _NAN_TREATMENTS:
+            raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",
+                                   f"is {f.nan_treatment!r}, expected one of {', '.join(_NAN_TREATMENTS)}")
+    flat = [f.flat_index for f in floats] + [c[1] for c in spec.categorical]
+    if sorted(flat) != list(range(len(flat))):  # CatBoost lists every feature, used or not
+        raise ModelFormatError(source, "flat_feature_index", "the float and categorical features' columns are not "
+                                                             f"0 to {len(flat) - 1}, once each")
+    num_columns = len(flat)
+    cat_column = {c[0]: c[1] for c in spec.categorical}
+    if len(cat_column) != len(spec.categorical):
+        raise ModelFormatError(source, "categorical_features/index", "a categorical feature index is repeated")
+    one_hot_index = [c for c, _ in spec.one_hot]
+    if len(set(one_hot_index)) != len(one_hot_index) or any(c not in cat_column for c in one_hot_index):
+        raise ModelFormatError(source, "one_hot_features/index", "a one-hot feature is repeated or refers to a "
+                                                                 "categorical feature the model does not have")
+    dim = spec.dim
+    if not isinstance(dim, int) or not 1 <= dim <= 1 << 16:
+        raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
+    ctrs = [_resolve_ctr(c, k, spec, floats, cat_column, source) for k, c in enumerate(spec.ctrs)]
+    # binary features, in CatBoost's split-id order: every border of every float feature, then
+    # every value of every one-hot feature, then every border of every CTR. Slots: floats, CTRs
+    # (read as float columns after the input's), one-hot features.
+    F, K = len(floats), len(ctrs)
+    per_slot = [len(f.borders) for f in floats] + [len(v) for _, v in spec.one_hot] + [len(c["borders"]) for c in
+                                                                                        spec.ctrs]
+    slot_of = list(range(F)) + [F + K + c for c in range(len(spec.one_hot))] + [F + k for k in range(K)]
+    split_slot = np.repeat(np.array(slot_of, dtype=np.int64), per_slot)
+    split_index = np.concatenate([np.arange(n, dtype=np.int64) for n in per_slot] + [np.zeros(0, np.int64)])
+    booster = Oblivious.build(
+        slot_column=[f.flat_index for f in floats] + [num_columns + k for k in range(K)],
+        borders_per_slot=[f.borders for f in floats] + [c["borders"] for c in spec.ctrs],
+        nan_as_true=[f.has_nans and f.nan_treatment == "AsTrue" for f in floats] + [False] * K, ctrs=tuple(ctrs),
+        cat_column=[cat_column[c] for c in one_hot_index], values_per_cat=[v for _, v in spec.one_hot],
+        split_slot=split_slot, split_index=split_index, tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes,
+        leaf_values=spec.leaf_values, num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias,
+        source=source)
+    loss = spec.params.get("loss_function", {})
+    name = loss.get("type") if isinstance(loss, dict) else None
+    if not isinstance(name, str):
+        raise ModelFormatError(source, "params/loss_function/type", "is missing: the model does not name its loss")
+    objective = Objective.catboost(name, loss.get("params") if isinstance(loss.get("params"), dict) else {},
+                                   source=source)
+    names = [""] * num_columns
+    types = ["c"] * num_columns
+    for f in floats:
+        names[f.flat_index], types[f.flat_index] = f.name, "float"
+    for c in spec.categorical:
+        names[c[1]] = c[2]
+    version = re.search(r"tags/v(\d+)\.(\d+)(?:\.(\d+))?", spec.version)
+    meta = ModelMeta(num_features=num_columns, num_outputs=dim, base_score=np.zeros(dim, dtype=np.float32),
+                     source_library="catboost",
+                     source_version=tuple(int(v) for v in version.groups() if v is not None) if version else ())
+    features = FeatureInfo(names=tuple(names) if all(names) else None, types=tuple(types))
+    return Model(booster=booster, meta=meta, features=features, objective=objective)

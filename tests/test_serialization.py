@@ -749,6 +749,14 @@ def test_tampered_catboost_arrays_are_refused(cb_raw, name, index, value, error,
     assert type(err.value) is error
 
 
+def test_wild_catboost_offsets_are_refused(cb_raw):
+    """Offsets whose differences wrap around int64 look rising: their range is checked first."""
+    raw = tamper(tamper(tamper(cb_raw, "ctr_table_offsets", 1, 2**63 - 1), "ctr_table_offsets", 2, -2**63 + 5),
+                 "ctr_table_offsets", 3, 0)
+    with pytest.raises(ModelFormatError, match="ctr_table_offsets.*must rise"):
+        binary.loads(raw)
+
+
 def _add_array(raw, name, arr):
     _, header, data = split(raw)
     offset = -(-len(data) // 64) * 64

@@ -88,7 +88,8 @@ def _ranges(a: dict, name: str, count: int, target: str, source) -> list:
     offsets = a[name]
     if len(offsets) != count + 1:
         raise ModelFormatError(source, f"arrays/{name}", f"holds {len(offsets)} offsets, expected {count + 1}")
-    if offsets[0] != 0 or offsets[-1] != len(a[target]) or np.any(np.diff(offsets) < 0):
+    if (offsets[0] != 0 or offsets[-1] != len(a[target]) or offsets.min() < 0 or offsets.max() > len(a[target])
+            or np.any(np.diff(offsets) < 0)):  # the range first: differences of wild offsets wrap
         raise ModelFormatError(source, f"arrays/{name}", f"must rise from 0 to the {len(a[target])} items of "
                                                          f"{target}")
     return list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))

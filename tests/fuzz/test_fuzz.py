@@ -14,7 +14,7 @@ import gbinfer
 from gbinfer.compat import ubjson
 from gbinfer.errors import ModelFormatError
 
-from . import harness, mutators, reference, reference_apr, reference_lightgbm
+from . import harness, mutators, reference, reference_apr, reference_catboost, reference_lightgbm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,14 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
                 continue
             expected = np.load(npz)
             ref = reference.read(data)
-            if isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
+            if isinstance(ref, reference_catboost.CbModel):  # a CatBoost model saved in gbinfer's formats
+                rows = _catboost_rows(expected)
+                got = reference_catboost.margins(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
+                assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
+                leaves = reference_catboost.leaves(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                assert np.array_equal(leaves, expected["leaf"]), f"{fmt} {name}"
+            elif isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
                 got = reference_lightgbm.margins(ref, reference_lightgbm.prepare(expected["X"].tolist()))
                 want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
                 assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
@@ -60,6 +67,15 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
                 assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
             compared += 1
         assert compared >= 2, fmt
+
+
+def _catboost_rows(expected) -> list:
+    """A CatBoost golden file's rows with its categorical columns' values in place."""
+    rows = expected["X"].astype(np.float64).tolist()
+    for key in (k for k in expected.files if k.startswith("cat_")):
+        for row, value in zip(rows, expected[key].tolist()):
+            row[int(key[4:])] = value
+    return rows
 
 
 def test_the_lightgbm_reference_reproduces_lightgbm_on_every_seed():

@@ -195,7 +195,7 @@ def _check_ctr(ctr: Ctr, where: str, num_columns: int, fail) -> None:
     hashes, counts = ctr.hashes, ctr.counts
     if hashes.dtype != np.uint64 or hashes.ndim != 1 or (len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1])):
         fail(f"{where}/hashes", "are not strictly ascending 64-bit hashes")
-    if counts.dtype != np.float64 or counts.ndim != 2 or len(counts) != len(hashes):
+    if counts.dtype.kind not in "fiu" or counts.ndim != 2 or len(counts) != len(hashes):
         fail(f"{where}/counts", f"expected one row of counts per hash ({len(hashes)})")
     width, tb = counts.shape[1], ctr.target_border
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(ctr.kind, 2)

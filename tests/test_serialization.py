@@ -242,6 +242,18 @@ def test_migration_chain_upgrades_older_majors(monkeypatch):
 
 def test_every_older_major_has_a_migration():
     assert all(m in schema._UPGRADES for m in range(1, schema.SCHEMA_VERSION[0]))
+    assert all((schema.SCHEMA_VERSION[0], m) in schema._MINOR_UPGRADES for m in range(schema.SCHEMA_VERSION[1]))
+
+
+def test_schema_1_2_documents_read_as_1_3():
+    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged."""
+    raw = (GOLDEN / "v1" / "lightgbm_multiclass.xgbrs").read_bytes()
+    _, header, _ = split(raw)
+    assert header["gbinfer_schema"] == [1, 2]
+    header.pop("arrays")
+    assert schema._MINOR_UPGRADES[1, 2](header, None) == header
+    spec = binary.read_spec(raw)
+    assert spec.version == (1, 3) and spec.booster.semantics is schema.Semantics.LIGHTGBM
 
 
 # --- the .xgbrs layout -------------------------------------------------------------------------

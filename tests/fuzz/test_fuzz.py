@@ -14,7 +14,7 @@ import gbinfer
 from gbinfer.compat import ubjson
 from gbinfer.errors import ModelFormatError
 
-from . import harness, mutators, reference, reference_apr, reference_catboost, reference_lightgbm
+from . import harness, mutators, reference, reference_apr, reference_cbschema, reference_lightgbm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +50,12 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
                 continue
             expected = np.load(npz)
             ref = reference.read(data)
-            if isinstance(ref, reference_catboost.CbModel):  # a CatBoost model saved in gbinfer's formats
+            if isinstance(ref, reference_cbschema.CbModel):  # a CatBoost model saved in gbinfer's formats
                 rows = _catboost_rows(expected)
-                got = reference_catboost.margins(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                got = reference_cbschema.margins(ref, rows, any(k.startswith("cat_") for k in expected.files))
                 want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
                 assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
-                leaves = reference_catboost.leaves(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                leaves = reference_cbschema.leaves(ref, rows, any(k.startswith("cat_") for k in expected.files))
                 assert np.array_equal(leaves, expected["leaf"]), f"{fmt} {name}"
             elif isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
                 got = reference_lightgbm.margins(ref, reference_lightgbm.prepare(expected["X"].tolist()))
@@ -109,10 +109,10 @@ def test_the_reference_agrees_with_gbinfer_on_every_seed():
     for fmt in (f for f in harness.FORMATS if f not in ("lightgbm", "apr")):  # apr: the .xgbrs seeds inside
         for name, data in harness.seeds(fmt).items():
             ref = reference.read(data)
-            if isinstance(ref, reference_catboost.CbModel):  # its own inputs: categories it can hash
-                rows, data_in = reference_catboost.inputs(ref, rng)
+            if isinstance(ref, reference_cbschema.CbModel):  # its own inputs: categories it can hash
+                rows, data_in = reference_cbschema.inputs(ref, rng)
                 got = np.asarray(gbinfer.load(data).predict(data_in, output_margin=True), dtype=np.float64)
-                want = reference_catboost.margins(ref, rows, data_in.dtype == object)
+                want = reference_cbschema.margins(ref, rows, data_in.dtype == object)
                 assert np.array_equal(got.reshape(-1).view(np.uint64), want.reshape(-1).view(np.uint64)), name
                 continue
             X = rng.normal(0, 2, (40, ref.num_features)).astype(np.float32)

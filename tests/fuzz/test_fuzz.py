@@ -14,7 +14,9 @@ import gbinfer
 from gbinfer.compat import ubjson
 from gbinfer.errors import ModelFormatError
 
-from . import harness, mutators, reference, reference_apr, reference_cbschema, reference_lightgbm
+from . import harness, mutators, reference, reference_apr, reference_lightgbm
+
+from . import reference_cbschema  # CatBoost models in gbinfer's own formats
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
 import reference_apr  # noqa: E402
-import reference_cbschema  # noqa: E402
 import reference_lightgbm  # noqa: E402
+import reference_cbschema  # noqa: E402
 
 import gbinfer  # noqa: E402
 import gbinfer.apr  # noqa: E402

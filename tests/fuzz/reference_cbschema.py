@@ -1,12 +1,14 @@
 """An independent reader and evaluator of CatBoost models saved in gbinfer's schema (``catboost``
-semantics, ``oblivious`` layout), for the fuzz oracle.
+semantics: ``oblivious`` layout, symmetric trees, or ``nonsymmetric``, Depthwise and Lossguide
+trees), for the fuzz oracle.
 
 Nothing here imports gbinfer. Categories are hashed through a table of CatBoost's own hashes
 (``HASHES``: taken from a model catboost 1.2.10 exported as Python with its pool, which lists
 ``cat_features_hashes``), so inputs use only those values. Per row and tree: each level's binary
 feature (``x > border`` on a float32 value, NaN true only where the slot says so; a one-hot
 category's hash equal to the split's value; a CTR's value against its borders), the leaf at the
-bits' index, its values added in float64 in tree order, then ``scale`` and ``bias``. A CTR value
+bits' index (symmetric) or where the walk from the root stops (a -1 child: the node's leaf), its
+values added in float64 in tree order, then ``scale`` and ``bias``. A CTR value
 is CatBoost's model formula in float32: the combination's 64-bit hash (``M * (h + M * v)``,
 wrapping) looked up in the table, ``(good + prior_num) / (total + prior_den)``, then
 ``(v + shift) * scale``.
@@ -61,8 +63,8 @@ class CbModel:
     onehot_column: list
     onehot_values: list  # per one-hot slot: int list
     binary: list  # (slot, index)
-    trees: list  # per tree: binary ids in depth order
-    leaves: list  # per tree: float64 array [2**depth, outputs]
+    trees: list  # per tree: binary ids in depth order (symmetric), or (split, left, right, leaf) per node
+    leaves: list  # per tree: float64 array [leaves, outputs]
     scale: float
     bias: np.ndarray
     ctrs: list
@@ -84,7 +86,8 @@ def _ranges(offsets, total: int, count: int, name: str) -> list:
 
 
 def from_schema(doc: dict, booster: dict, arr, nf: int, k: int) -> CbModel:
-    need(booster.get("kind") == "gbtree" and booster.get("layout") == "oblivious", "catboost: booster")
+    layout = booster.get("layout")
+    need(booster.get("kind") == "gbtree" and layout in ("oblivious", "nonsymmetric"), "catboost: booster")
     need(booster.get("leaf_size") == k and not np.any(arr("base_score", (k,)) != 0), "catboost: leaves/base")
     col = [int(x) for x in arr("float_column").reshape(-1)]
     borders_flat = arr("float_borders").reshape(-1).astype(np.float32)
@@ -102,17 +105,9 @@ def from_schema(doc: dict, booster: dict, arr, nf: int, k: int) -> CbModel:
     need(len(slot) == len(index), "catboost: binary features")
     sizes = [len(b) for b in borders] + [len(v) for v in oh]
     need(all(0 <= s < len(sizes) and 0 <= i < sizes[s] for s, i in zip(slot, index)), "catboost: binary index")
-    depth = [int(x) for x in arr("tree_depth").reshape(-1)]
-    need(all(0 <= d <= 16 for d in depth), "catboost: depth")
     splits = [int(x) for x in arr("tree_splits").reshape(-1)]
-    need(len(splits) == sum(depth) and all(0 <= s < len(slot) for s in splits), "catboost: tree splits")
-    leaf_values = arr("leaf_values").astype(np.float64).reshape(-1, k) if k else None
-    need(len(leaf_values) == sum(1 << d for d in depth), "catboost: leaf count")
-    trees, leaves, at, leaf_at = [], [], 0, 0
-    for d in depth:
-        trees.append(splits[at:at + d])
-        leaves.append(leaf_values[leaf_at:leaf_at + (1 << d)])
-        at, leaf_at = at + d, leaf_at + (1 << d)
+    leaf_values = arr("leaf_values").astype(np.float64).reshape(-1, k)
+    trees, leaves = (_symmetric if layout == "oblivious" else _nonsymmetric)(arr, splits, len(slot), leaf_values)
     scale = float(arr("scale").reshape(-1)[0])
     bias = arr("bias").astype(np.float64).reshape(-1)
     need(len(bias) == k and np.isfinite(scale) and np.all(np.isfinite(bias)), "catboost: scale and bias")
@@ -120,6 +115,59 @@ def from_schema(doc: dict, booster: dict, arr, nf: int, k: int) -> CbModel:
     need(all(0 <= c < nf + len(ctrs) for c in col), "catboost: float column")
     return CbModel(nf, k, col, borders, nan_true, oh_col, oh, list(zip(slot, index)), trees, leaves, scale, bias,
                    ctrs)
+
+
+def _symmetric(arr, splits: list, binaries: int, leaf_values) -> tuple[list, list]:
+    depth = [int(x) for x in arr("tree_depth").reshape(-1)]
+    need(all(0 <= d <= 16 for d in depth), "catboost: depth")
+    need(len(splits) == sum(depth) and all(0 <= s < binaries for s in splits), "catboost: tree splits")
+    need(len(leaf_values) == sum(1 << d for d in depth), "catboost: leaf count")
+    trees, leaves, at, leaf_at = [], [], 0, 0
+    for d in depth:
+        trees.append(splits[at:at + d])
+        leaves.append(leaf_values[leaf_at:leaf_at + (1 << d)])
+        at, leaf_at = at + d, leaf_at + (1 << d)
+    return trees, leaves
+
+
+def _nonsymmetric(arr, splits: list, binaries: int, leaf_values) -> tuple[list, list]:
+    """Per tree its nodes as (split, left, right, leaf), children within the tree and after their
+    node, so every walk ends; a -1 child stops the walk at the node, which names its leaf."""
+    counts = [int(x) for x in arr("tree_nodes").reshape(-1)]
+    leaf_counts = [int(x) for x in arr("tree_leaves").reshape(-1)]
+    left, right, leaf = ([int(x) for x in arr(name).reshape(-1)] for name in ("node_left", "node_right", "node_leaf"))
+    need(len(leaf_counts) == len(counts) and all(c >= 1 for c in counts + leaf_counts), "catboost: tree sizes")
+    need(len(splits) == len(left) == len(right) == len(leaf) == sum(counts), "catboost: node arrays")
+    need(len(leaf_values) == sum(leaf_counts), "catboost: leaf count")
+    trees, leaves, at, leaf_at = [], [], 0, 0
+    for n, m in zip(counts, leaf_counts):
+        nodes = []
+        for i in range(at, at + n):
+            for child in (left[i], right[i]):
+                need(child == -1 or i - at < child < n, "catboost: child")
+            if -1 in (left[i], right[i]):
+                need(0 <= leaf[i] < m, "catboost: node leaf")
+            if (left[i], right[i]) != (-1, -1):
+                need(0 <= splits[i] < binaries, "catboost: tree splits")
+            nodes.append((splits[i], left[i], right[i], leaf[i]))
+        trees.append(nodes)
+        leaves.append(leaf_values[leaf_at:leaf_at + m])
+        at, leaf_at = at + n, leaf_at + m
+    return trees, leaves
+
+
+def _leaf(tree, bits) -> int:
+    if tree and isinstance(tree[0], tuple):  # a non-symmetric tree: walk from the root
+        node = 0
+        while True:
+            split, left, right, leaf = tree[node]
+            if left == -1 and right == -1:
+                return leaf
+            child = right if bits[split] else left
+            if child == -1:
+                return leaf
+            node = child
+    return sum(int(bits[s]) << d for d, s in enumerate(tree))
 
 
 def _ctrs(arr, nf: int) -> list:
@@ -264,8 +312,8 @@ def leaves(model: CbModel, rows: list, object_rows: bool) -> np.ndarray:
     out = np.zeros((len(rows), len(model.trees)), dtype=np.uint32)
     for r, row in enumerate(rows):
         bits = _bits(model, row, object_rows)
-        for t, splits in enumerate(model.trees):
-            out[r, t] = sum(int(bits[s]) << d for d, s in enumerate(splits))
+        for t, tree in enumerate(model.trees):
+            out[r, t] = _leaf(tree, bits)
     return out
 
 

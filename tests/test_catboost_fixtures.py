@@ -73,7 +73,8 @@ def test_every_release_and_case_is_there():
     assert {f"rmse_depth{d}" for d in range(1, 11)} <= names
     assert {"logloss_nan_min", "logloss_nan_max", "rmse_nan_forbidden", "multiclass", "multiclass_one_vs_all",
             "multirmse", "poisson", "tweedie", "quantile", "borders_1024", "depthwise", "lossguide", "onehot",
-            "ctr", "ctr_regression", "ctr_multiclass", "integer_categories", "depthwise_ctr"} <= names
+            "ctr", "ctr_regression", "ctr_multiclass", "ctr_onehot_elements", "integer_categories",
+            "depthwise_ctr"} <= names
 
 
 @pytest.mark.parametrize("directory,case,fmt", CASES)

@@ -257,6 +257,7 @@ def _from_json(data: bytes, source) -> _Spec:
             spec.one_hot.append((index, np.array(values, dtype=np.int32)))
     for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
+    _refuse_merged_ctrs(spec.ctrs, source)
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
         spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
@@ -448,6 +449,23 @@ def _ctr(ctr, source, where) -> dict:
             raise UnsupportedModelError(source, f"{ew}/combination_element", f"is {kind_e!r}; known: "
                                         "cat_feature_value, float_feature, cat_feature_exact_value")
     return out
+
+
+def _refuse_merged_ctrs(ctrs: list, source) -> None:
+    """CatBoost's JSON export leaves out a CTR's target classifier (``TargetBorderClassifierIdx``,
+    one per target of a multi-target regression such as MultiRMSE): two CTRs differing only there
+    are written alike and share one table, so the file no longer says which table each reads
+    (catboost itself predicts such a JSON wrongly). Only the ``.cbm`` keeps them apart."""
+    seen = {}
+    for k, ctr in enumerate(ctrs):
+        key = (ctr["identifier"], ctr["target_border"], ctr["prior_numerator"], ctr["prior_denominator"],
+               ctr["shift"], ctr["scale"])
+        if key in seen:
+            raise UnsupportedModelError(source, f"features_info/ctrs[{k}]", f"is written exactly as ctrs[{seen[key]}]: "
+                                        "the JSON export dropped the CTRs' target classifier (a multi-target "
+                                        "model), so their tables cannot be told apart; load the model's .cbm "
+                                        "instead")
+        seen[key] = k
 
 
 def _ctr_table(table, source, where) -> tuple:

@@ -19,7 +19,6 @@ from ..encode.catboost import category_hashes, ctr_values, one_hot_codes
 from ..errors import DataError
 from ..oblivious import Oblivious
 from ..objective import Transform
-from . import nonsymmetric_kernels as N
 from . import oblivious_kernels as K
 
 
@@ -117,23 +116,6 @@ def _kernel_args(booster: Oblivious) -> tuple:
 _args: "weakref.WeakKeyDictionary[Oblivious, tuple]" = weakref.WeakKeyDictionary()
 
 
-def _node_args(booster: Oblivious) -> tuple:
-    """Non-symmetric trees as their kernels take them: each node's split resolved through the
-    split table once per booster (slot, lo, span), then children and leaves."""
-    args = _args.get(booster)
-    if args is None:
-        b = booster
-        ids = b.tree_splits if len(b.split_slot) else np.zeros(0, dtype=np.int32)  # no split: every node is final
-        slot, lo, span = ((a[ids] if len(ids) else np.zeros(len(b.tree_splits), a.dtype))
-                          for a in (b.split_slot, b.split_lo, b.split_span))
-        args = (b.slot_column, b.borders, b.border_offsets, b.nan_bin.astype(np.uint32), slot, lo.astype(np.uint32),
-                span.astype(np.uint32), b.node_left, b.node_right, b.node_leaf, b.tree_offsets)
-        for a in args:
-            a.flags.writeable = False  # one Numba type for every model
-        _args[booster] = args
-    return args
-
-
 def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
     """CatBoost's RawFormulaVal: the trees' float64 sum, scaled, plus the bias when the range
     starts at the first tree (as CatBoost's ApplyScaleAndBias does)."""
@@ -142,9 +124,8 @@ def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> n
     b = model.booster
     n, k = X.shape[0], b.num_outputs
     out = np.empty((n, k), dtype=np.float64)  # every row written by the kernel
-    kernels, args = (K, _kernel_args(b)) if b.symmetric else (N, _node_args(b))
-    _run(kernels.margin_serial, kernels.margin_parallel, n, nthread,
-         (X, codes, *args, b.leaf_offsets, b.leaf_values, k, t0, t1, out))
+    _run(K.margin_serial, K.margin_parallel, n, nthread,
+         (X, codes, *_kernel_args(b), b.leaf_offsets, b.leaf_values, k, t0, t1, out))
     if b.scale != 1.0:
         out *= b.scale
     if t0 == 0 and np.any(b.bias != 0.0):
@@ -173,17 +154,14 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
 
 
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
-    """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree (for a non-symmetric
-    tree, the leaf's position in the tree's leaf values)."""
+    """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree."""
     from . import _run, tree_range
 
     X, codes = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     n = X.shape[0]
     out = np.empty((n, t1 - t0), dtype=np.uint32)
-    b = model.booster
-    kernels, args = (K, _kernel_args(b)) if b.symmetric else (N, _node_args(b))
-    _run(kernels.leaf_serial, kernels.leaf_parallel, n, nthread, (X, codes, *args, t0, t1, out))
+    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *_kernel_args(model.booster), t0, t1, out))
     return out
 
 

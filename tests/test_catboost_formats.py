@@ -348,6 +348,46 @@ def test_leaf_id_out_of_range(tree_cbm):
         gbinfer.load(_patch(cbm, 8 + sizes_at, (1).to_bytes(4, "little")))
 
 
+def test_flipped_tree_bytes_never_crash(tree_cbm):
+    """Damaged step nodes, leaf ids, splits or sizes: a ModelFormatError or a model whose every walk
+    stays inside its tree (the kernels trust the checks)."""
+    cbm, _ = tree_cbm
+    df, _ = _frame(n=200)
+    trees = _trees(cbm)
+    spans = [trees._vector(slot, 4, name) for slot, name in ((10, "NonSymmetricStepNodes"),
+                                                             (11, "NonSymmetricNodeIdToLeafId"), (1, "TreeSplits"),
+                                                             (2, "TreeSizes"))]
+    positions = np.concatenate([np.arange(8 + start - 4, 8 + start + 4 * count) for start, count in spans])
+    rng = np.random.default_rng(SEED)
+    for pos in rng.choice(positions, size=min(300, len(positions)), replace=False):
+        damaged = bytearray(cbm)
+        damaged[pos] ^= int(rng.choice([0x01, 0x02, 0x80, 0xFF]))
+        try:
+            g = gbinfer.load(bytes(damaged))
+        except GbinferError as exc:
+            assert isinstance(exc, ModelFormatError), exc
+            continue
+        g.predict(df[["a", "b"]])
+        g.predict_leaf(df[["a", "b"]])
+
+
+def test_damaged_tree_json_never_crashes(tree_cbm):
+    _, js = tree_cbm
+    df, _ = _frame(n=200)
+    rng = np.random.default_rng(SEED)
+    for pos in rng.choice(len(js), size=300, replace=False):
+        damaged = bytearray(js)
+        damaged[pos] = rng.choice(list(b'0123456789-.e,[]{}":x '))
+        try:
+            g = gbinfer.load(bytes(damaged))
+        except GbinferError as exc:
+            assert isinstance(exc, ModelFormatError), exc
+            continue
+        if g.num_features == 2:
+            g.predict(df[["a", "b"]])
+            g.predict_leaf(df[["a", "b"]])
+
+
 def test_a_cycle_is_refused():
     """Children must lie later in their tree: a walk can never return to a node."""
     from gbinfer.oblivious import Oblivious

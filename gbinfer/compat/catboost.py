@@ -53,6 +53,7 @@ class _Spec:
     one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
     ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
     ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
+    ctr_field: str = "features_info/ctrs"  # where the CTR descriptions are, for messages
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
@@ -168,6 +169,7 @@ def _from_cbm(data: bytes, source) -> _Spec:
         spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
     spec.ctrs = [catboost_ctr.ctr_feature(t, source) for t in trees.tables(7, "CtrFeatures")]
+    spec.ctr_field = "ModelTrees/CtrFeatures"
     steps = trees.array(10, _STEP_NODE, "NonSymmetricStepNodes")
     if len(steps) or len(trees.array(11, np.uint32, "NonSymmetricNodeIdToLeafId")):
         _non_symmetric_from_cbm(trees, steps, spec, source)
@@ -499,15 +501,17 @@ def _ctr_table(table, source, where) -> tuple:
 
 def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, source) -> Ctr:
     """A CTR with its features resolved to input columns and its table checked against its type."""
-    where = f"features_info/ctrs[{k}]"
+    cbm = spec.ctr_field != "features_info/ctrs"
+    where = f"{spec.ctr_field}[{k}]"
     table = spec.ctr_tables.get(ctr["identifier"])
     if table is None:
-        raise ModelFormatError(source, f"{where}/identifier", "has no table in ctr_data")
+        raise ModelFormatError(source, f"{where}/identifier", f"has no CTR table ({ctr['identifier'][:120]})")
     hashes, counts, denominator = table
     width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)
     if width < needed or tb < 0 or (kind in ("Borders", "Buckets") and tb >= width):
-        raise ModelFormatError(source, f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
+        raise ModelFormatError(source, f"{where}/TargetBorderIdx" if cbm else
+                               f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
                                f"rows of {width} counts do not fit a {kind} CTR with target_border_idx {tb}")
     for c in ctr["cats"] + [c for c, _ in ctr["one_hot"]]:
         if c not in cat_column:

@@ -357,11 +357,24 @@ class _SplitResolver:
 
 
 def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
-    """``trees`` (nested ``{split, left, right}`` nodes, leaves ``{value, weight}``) flattened into
-    nodes in depth-first order, left before right, each leaf a node of its own: the leaves come
-    out in CatBoost's leaf order (its ``calc_leaf_indexes``). Walked with a stack, not recursion."""
+    """``trees`` (nested ``{split, left, right}`` nodes, leaves ``{value, weight}``) laid out as
+    CatBoost's model builder lays out a trained tree (``TNonSymmetricTreeModelBuilder::AddTreeNode``):
+    nodes in depth-first order, left before right; a split node with one leaf child and one split
+    child holds that leaf itself (the walk stops there), a leaf otherwise is a node of its own; a
+    leaf is numbered when its node is reached. So the leaves come out numbered as in the trained
+    model's ``.cbm`` and its ``calc_leaf_indexes``. Walked with a stack, not recursion."""
     splits, sizes, left, right, leaf, tree_leaves, values = [], [], [], [], [], [], []
     dims = set()
+
+    def leaf_value(node, where):
+        value = node.get("value")
+        if not isinstance(value, list) and not _is_number(value):
+            raise ModelFormatError(source, f"{where}/value", f"is {str(value)[:40]}, expected a number or a list of "
+                                                             "numbers (a leaf)")
+        value = _numbers(value if isinstance(value, list) else [value], source, f"{where}/value")
+        dims.add(len(value))
+        values.append(value)
+
     for t, tree in enumerate(trees):
         first, n_leaves = len(splits), 0
         stack = [(tree, f"trees[{t}]", None)]  # (node, where, (parent node, side) to link)
@@ -370,30 +383,31 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
             _check_type(node, dict, source, where)
             at = len(splits) - first
             if link is not None:
-                (left if link[1] == 0 else right)[first + link[0]] = at
+                (left if link[1] == "left" else right)[first + link[0]] = at
+            left.append(-1)
+            right.append(-1)
             if "split" not in node:
-                value = node.get("value")
-                if not isinstance(value, list) and not _is_number(value):
-                    raise ModelFormatError(source, f"{where}/value", f"is {str(value)[:40]}, expected a number or "
-                                                                     "a list of numbers (a leaf)")
-                value = _numbers(value if isinstance(value, list) else [value], source, f"{where}/value")
-                dims.add(len(value))
-                values.append(value)
+                leaf_value(node, where)
                 splits.append(0)
-                left.append(-1)
-                right.append(-1)
                 leaf.append(n_leaves)
                 n_leaves += 1
                 continue
             split = resolve(node["split"], f"{where}/split")
             splits.append(0 if split is None else split)
-            left.append(-1)
-            right.append(-1)
-            leaf.append(-1)
-            for side in ("right", "left"):  # popped left first
+            for side in ("left", "right"):
                 if side not in node:
                     raise ModelFormatError(source, f"{where}/{side}", "is missing")
-                stack.append((node[side], f"{where}/{side}", (at, 0 if side == "left" else 1)))
+                _check_type(node[side], dict, source, f"{where}/{side}")
+            inner = [side for side in ("left", "right") if "split" in node[side]]
+            if len(inner) == 1:  # the leaf child is held here
+                side = "right" if inner == ["left"] else "left"
+                leaf_value(node[side], f"{where}/{side}")
+                leaf.append(n_leaves)
+                n_leaves += 1
+                stack.append((node[inner[0]], f"{where}/{inner[0]}", (at, inner[0])))
+            else:
+                leaf.append(-1)
+                stack += [(node[side], f"{where}/{side}", (at, side)) for side in ("right", "left")]  # left first
         sizes.append(len(splits) - first)
         tree_leaves.append(n_leaves)
     if len(dims) > 1:

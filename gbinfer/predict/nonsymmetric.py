@@ -22,17 +22,23 @@ def is_nonsymmetric(model) -> bool:
 
 
 def _kernel_args(booster: Oblivious) -> tuple:
-    """The booster's arrays as the kernels take them, each node's split resolved through the split
-    table once per booster (slot, lo, span), so a node costs no indirection."""
+    """The booster's arrays as the kernels take them, derived once per booster: each node one row of
+    ``nodes`` (see ``nonsymmetric_kernels``), its split resolved through the split table (slot, lo,
+    span), a child of -1 (the walk stops) replaced by the node itself; each tree's longest walk."""
     args = _args.get(booster)
     if args is None:
         b = booster
-        if len(b.split_slot):
-            slot, lo, span = b.split_slot[b.tree_splits], b.split_lo[b.tree_splits], b.split_span[b.tree_splits]
-        else:  # no binary feature: every node ends every walk, no split is read
-            slot = lo = span = np.zeros(len(b.tree_splits), dtype=np.int32)
-        args = (b.slot_column, b.borders, b.border_offsets, b.nan_bin.astype(np.uint32), slot, lo.astype(np.uint32),
-                span.astype(np.uint32), b.node_left, b.node_right, b.node_leaf, b.tree_offsets)
+        nodes = np.zeros((len(b.node_left), N.NODE_COLUMNS), dtype=np.int32)
+        if len(b.split_slot):  # else no binary feature: every node ends every walk, no split is read
+            for column, table in ((N.SLOT, b.split_slot), (N.LO, b.split_lo), (N.SPAN, b.split_span)):
+                nodes[:, column] = table[b.tree_splits]
+        own = np.arange(len(b.node_left), dtype=np.int32)  # a walk that stops stays at its node
+        nodes[:, N.LEFT] = np.where(b.node_left < 0, own, b.node_left)
+        nodes[:, N.RIGHT] = np.where(b.node_right < 0, own, b.node_right)
+        nodes[:, N.LEAF] = b.node_leaf
+        steps = np.empty(b.num_trees, dtype=np.int64)
+        N.walk_steps(b.node_left, b.node_right, b.tree_offsets, steps)
+        args = (b.slot_column, b.borders, b.border_offsets, b.nan_bin.astype(np.uint32), nodes, b.tree_offsets, steps)
         for a in args:
             a.flags.writeable = False  # one Numba type for every model
         _args[booster] = args

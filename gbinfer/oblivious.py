@@ -171,6 +171,8 @@ class Oblivious:
         split_span = np.where(split_slot < slots, 1 << 16, 1)
 
         depths = np.asarray(tree_depths, dtype=np.int64)
+        if node_leaf is None and len(depths) and (depths.min() < 0 or depths.max() > MAX_DEPTH):
+            fail("tree_sizes", f"a tree depth lies outside 0..{MAX_DEPTH}")
         tree_offsets = np.concatenate([[0], np.cumsum(depths)]).astype(np.int64)
         tree_splits = np.asarray(tree_splits, dtype=np.int64)
         if len(tree_splits) != tree_offsets[-1]:
@@ -179,8 +181,6 @@ class Oblivious:
                                                           node_right, node_leaf, tree_leaves)
         if nodes:
             tree_splits, leaves_per_tree = nodes[0], nodes[4]
-        elif len(depths) and (depths.min() < 0 or depths.max() > MAX_DEPTH):
-            fail("tree_sizes", f"a tree depth lies outside 0..{MAX_DEPTH}")
         else:
             leaves_per_tree = 1 << depths
         tested = tree_splits[(nodes[1] != -1) | (nodes[2] != -1)] if nodes else tree_splits

@@ -32,6 +32,7 @@ MAGIC = b"CBM1"
 _FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
 _NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
 _STEP_NODE = np.dtype([("left", "<u2"), ("right", "<u2")])
+_MULTI_TARGET = ("MultiRMSE",)  # regressions on several targets, each with its own CTR tables
 
 
 @dataclass
@@ -259,7 +260,7 @@ def _from_json(data: bytes, source) -> _Spec:
             spec.one_hot.append((index, np.array(values, dtype=np.int32)))
     for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
-    _refuse_merged_ctrs(spec.ctrs, source)
+    _refuse_merged_ctrs(spec.ctrs, spec.params, source)
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
         spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
@@ -467,21 +468,17 @@ def _ctr(ctr, source, where) -> dict:
     return out
 
 
-def _refuse_merged_ctrs(ctrs: list, source) -> None:
+def _refuse_merged_ctrs(ctrs: list, params: dict, source) -> None:
     """CatBoost's JSON export leaves out a CTR's target classifier (``TargetBorderClassifierIdx``,
-    one per target of a multi-target regression such as MultiRMSE): two CTRs differing only there
-    are written alike and share one table, so the file no longer says which table each reads
-    (catboost itself predicts such a JSON wrongly). Only the ``.cbm`` keeps them apart."""
-    seen = {}
-    for k, ctr in enumerate(ctrs):
-        key = (ctr["identifier"], ctr["target_border"], ctr["prior_numerator"], ctr["prior_denominator"],
-               ctr["shift"], ctr["scale"])
-        if key in seen:
-            raise UnsupportedModelError(source, f"features_info/ctrs[{k}]", f"is written exactly as ctrs[{seen[key]}]: "
-                                        "the JSON export dropped the CTRs' target classifier (a multi-target "
-                                        "model), so their tables cannot be told apart; load the model's .cbm "
-                                        "instead")
-        seen[key] = k
+    one per target of a multi-target regression such as MultiRMSE): CTRs of different targets over
+    the same features are written alike and share one table, so the file no longer says which
+    table each reads (catboost itself predicts such a JSON wrongly). Only the ``.cbm`` keeps them
+    apart."""
+    loss = params.get("loss_function")
+    if ctrs and isinstance(loss, dict) and loss.get("type") in _MULTI_TARGET:
+        raise UnsupportedModelError(source, "features_info/ctrs", f"belong to a {loss['type']} model, whose CTRs "
+                                    "have a table per target: the JSON export dropped the CTRs' target classifier, "
+                                    "so their tables cannot be told apart; load the model's .cbm instead")
 
 
 def _ctr_table(table, source, where) -> tuple:

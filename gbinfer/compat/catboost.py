@@ -260,7 +260,7 @@ def _from_json(data: bytes, source) -> _Spec:
             spec.one_hot.append((index, np.array(values, dtype=np.int32)))
     for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
-    _refuse_merged_ctrs(spec.ctrs, spec.params, source)
+    _refuse_multi_target_ctrs(spec.ctrs, spec.params, source)
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
         spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
@@ -468,7 +468,7 @@ def _ctr(ctr, source, where) -> dict:
     return out
 
 
-def _refuse_merged_ctrs(ctrs: list, params: dict, source) -> None:
+def _refuse_multi_target_ctrs(ctrs: list, params: dict, source) -> None:
     """CatBoost's JSON export leaves out a CTR's target classifier (``TargetBorderClassifierIdx``,
     one per target of a multi-target regression such as MultiRMSE): CTRs of different targets over
     the same features are written alike and share one table, so the file no longer says which

@@ -214,6 +214,8 @@ def _check_nodes(fail, sizes, offsets, splits, left, right, leaf, tree_leaves) -
     """Non-symmetric trees checked: every child a later node of the same tree (so every walk ends),
     a leaf wherever a walk can stop, that leaf one of the tree's. Returns (split ids, with 0 at
     nodes that end every walk; left; right; leaf, -1 where no walk stops; leaves per tree)."""
+    if left is None or right is None or tree_leaves is None:
+        fail("tree_nodes", "non-symmetric trees need children and leaf counts beside their leaves")
     left, right, leaf = (np.asarray(a, dtype=np.int64).reshape(-1) for a in (left, right, leaf))
     tree_leaves = np.asarray(tree_leaves, dtype=np.int64).reshape(-1)
     n, trees = len(splits), len(sizes)

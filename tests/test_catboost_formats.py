@@ -405,6 +405,20 @@ def test_a_cycle_is_refused():
         Oblivious.build(node_left=[1, -1, -1], node_right=[3, -1, -1], **common)
 
 
+def test_trees_of_one_leaf_and_no_binary_feature():
+    """A node where every walk stops reads no split: a model with no binary feature at all works."""
+    from gbinfer.oblivious import Oblivious
+
+    b = Oblivious.build(slot_column=[], borders_per_slot=[], nan_as_true=[], cat_column=[], values_per_cat=[],
+                        split_slot=[], split_index=[], tree_splits=[0, 0], tree_depths=[1, 1],
+                        leaf_values=[0.25, 0.5], num_outputs=1, num_columns=1, scale=1.0, bias=[1.0],
+                        node_left=[-1, -1], node_right=[-1, -1], node_leaf=[0, 0], tree_leaves=[1, 1])
+    g = gbinfer.Model(b, *_meta(1))
+    X = np.zeros((300, 1), np.float32)  # past the serial threshold too
+    assert ulp64(g.predict(X, output_margin=True), np.full(300, 1.75)) == 0
+    np.testing.assert_array_equal(g.predict_leaf(X[:3]), np.zeros((3, 2), np.uint32))
+
+
 def _meta(num_features):
     from gbinfer.model import FeatureInfo, ModelMeta
     from gbinfer.objective import Objective

@@ -181,7 +181,6 @@ class _Fb:
         self.vt_len = self._get("<H", vt)
         need(self.vt_len >= 4 and self.vt_len % 2 == 0, f"{what}: vtable length")
         self._span(vt, self.vt_len)
-        self._span(pos, self._get("<H", vt + 2))  # the table's inline size
         self.vt = vt
 
     def _span(self, pos: int, n: int):

@@ -44,3 +44,74 @@ def test_a_string_length_past_its_terminating_zero_is_refused():
     with pytest.raises(ModelFormatError, match="FeatureId"):
         gbinfer.load(damaged)
     _catboost_refuses(damaged)
+
+
+def test_a_damaged_field_gbinfer_does_not_evaluate_is_refused():
+    """A one-hot feature's StringValues (a field gbinfer does not evaluate) pointing past the buffer:
+    the feature's table gets a new vtable, appended to the buffer, whose StringValues entry is the
+    Values field (so its int32 hashes are read as string offsets). catboost's verifier refuses it."""
+    cbm = _cbm("onehot")
+    one_hot = _trees(cbm).tables(6, "OneHotFeatures")[0]
+    pos, vt = one_hot._pos, one_hot._vt
+    entries = struct.unpack_from("<HH", cbm, 8 + vt + 4)  # Index, Values
+    size = struct.unpack_from("<I", cbm, 4)[0]
+    buf = bytearray(cbm[8:8 + size])
+    new_vt = len(buf)
+    buf += struct.pack("<5H", 10, struct.unpack_from("<H", buf, vt + 2)[0], entries[0], entries[1], entries[1])
+    buf += bytes(-len(buf) % 4)
+    struct.pack_into("<i", buf, pos, pos - new_vt)
+    damaged = b"CBM1" + struct.pack("<I", len(buf)) + bytes(buf) + cbm[8 + size:]
+    with pytest.raises(ModelFormatError, match="StringValues"):
+        gbinfer.load(damaged)
+    _catboost_refuses(damaged)
+
+
+@pytest.mark.parametrize("name", ["TreeStartOffsets", "LeafWeights"])
+def test_a_damaged_vector_length_gbinfer_does_not_evaluate_is_refused(name):
+    cbm = _cbm("nan_max")
+    slot = {"TreeStartOffsets": 3, "LeafWeights": 9}[name]
+    start, _ = _trees(cbm)._vector(slot, 4, name)
+    damaged = _put(cbm, start - 4, struct.pack("<I", 1 << 28))
+    with pytest.raises(ModelFormatError, match=name):
+        gbinfer.load(damaged)
+    _catboost_refuses(damaged)
+
+
+def test_json_bias_count_must_match_the_dimension():
+    doc = json.loads((SEEDS / "multiclass.json").read_bytes())
+    doc["scale_and_bias"] = [1, [0.5]]
+    with pytest.raises(ModelFormatError, match="scale_and_bias"):
+        gbinfer.load(json.dumps(doc).encode())
+    _catboost_refuses_json(doc)
+    doc["scale_and_bias"] = [1, []]  # no bias at all: zeros, as catboost reads it
+    assert gbinfer.load(json.dumps(doc).encode()).num_outputs == 3
+
+
+def _catboost_refuses_json(doc):
+    import tempfile
+
+    catboost = pytest.importorskip("catboost")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.json"
+        path.write_text(json.dumps(doc))
+        with pytest.raises(catboost.CatBoostError, match="dimension of bias"):
+            catboost.CatBoost().load_model(str(path), format="json")
+
+
+def test_cbm_scalar_bias_of_a_multiclass_model_must_be_zero():
+    """Without MultiBias, CatBoost takes the scalar Bias for every dimension only when it is 0."""
+    cbm = _cbm("multiclass")
+    trees = _trees(cbm)
+    multi = trees._field(16)
+    assert multi and not trees._field(15)
+    # the MultiBias slot's vtable entry becomes the Bias slot's, pointing at a double 0.5 put in the
+    # MultiBias vector's first element
+    start, _ = trees._vector(16, 8, "MultiBias")
+    damaged = _put(cbm, start, struct.pack("<d", 0.5))
+    entry = trees._vt + 4 + 2 * 16
+    damaged = _put(damaged, entry, struct.pack("<H", 0))
+    damaged = _put(damaged, trees._vt + 4 + 2 * 15, struct.pack("<H", start - trees._pos))
+    with pytest.raises(ModelFormatError, match="Bias"):
+        gbinfer.load(damaged)
+    zero_bias = _put(cbm, entry, struct.pack("<H", 0))  # no bias at all: loads, as catboost loads it
+    assert gbinfer.load(zero_bias).num_outputs == 3

@@ -168,8 +168,15 @@ def _from_cbm(data: bytes, source) -> _Spec:
     for t in trees.tables(4, "CatFeatures"):
         spec.categorical.append((t.scalar(0, "i", -1, "Index"), t.scalar(1, "i", -1, "FlatIndex"),
                                  t.string(2, "FeatureId") or ""))
+        t.scalar(3, "B", 1, "UsedInModel")
     for t in trees.tables(6, "OneHotFeatures"):
         spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
+        t.strings(2, "StringValues")
+    # fields not evaluated (CatBoost recomputes TreeStartOffsets) are bounds-checked all the same:
+    # CatBoost's verifier refuses a file whose offsets or lengths there are damaged
+    for slot, dtype, name in ((3, np.int32, "TreeStartOffsets"), (9, np.float64, "LeafWeights"),
+                              (11, np.uint32, "NonSymmetricNodeIdToLeafId"), (17, np.uint32, "RepackedBins")):
+        trees.array(slot, dtype, name)
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
     for slot, name, what in ((7, "CtrFeatures", "CTR categorical features"),
                              (10, "NonSymmetricStepNodes", "non-symmetric trees (Depthwise, Lossguide)"),
@@ -181,6 +188,9 @@ def _from_cbm(data: bytes, source) -> _Spec:
     spec.scale = trees.scalar(14, "d", 1.0, "Scale")
     multi = trees.array(16, np.float64, "MultiBias")
     spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
+    if not len(multi) and spec.dim != 1 and spec.bias[0] != 0:  # CatBoost's own rule for the scalar
+        raise ModelFormatError(source, "ModelTrees/Bias", f"is {spec.bias[0]!r} for a {spec.dim}-dimensional "
+                                                          "model without MultiBias; expected 0")
     return spec
 
 
@@ -296,6 +306,9 @@ def _from_json(data: bytes, source) -> _Spec:
         raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
     spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
+    if len(sb[1]) not in (0, spec.dim):  # empty: no bias; CatBoost refuses any other count
+        raise ModelFormatError(source, "scale_and_bias", f"holds {len(sb[1])} biases for a {spec.dim}-dimensional "
+                                                         "model; expected one per dimension (or none)")
     for t, (size, values) in enumerate(zip(sizes, leaves)):
         if len(values) != (1 << size) * spec.dim:
             raise ModelFormatError(source, f"oblivious_trees[{t}]/leaf_values",

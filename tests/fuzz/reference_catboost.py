@@ -24,7 +24,13 @@ The walk, row by row with Python numbers, as CatBoost's model evaluates:
   ``ctr_data`` table; ``(good + prior_num) / (total + prior_denom)``, ``(v + shift) * scale``
   in float32; ``good``/``total`` per CTR type as CatBoost's model computes them;
 - split ``d`` of a tree is bit ``d`` of the leaf index; raw value ``scale * sum + bias[k]``
-  (the leaf values summed in float64, tree after tree).
+  (the leaf values summed in float64, tree after tree), the bias added only when one of its values
+  is not 0 (catboost 1.2.10 checked: scale 0 and bias [0] give -0.0 for a negative sum).
+
+Validity follows catboost's loader where it was checked: the FlatBuffers verifier's bounds
+(every field of the schema, strings ending in a zero byte; not alignment, not a table's inline
+size), a bias per dimension or none (a ``.cbm``'s scalar ``Bias`` of a multi-dimensional model
+only 0), CTR table hashes as catboost parses a ui64 (``+`` then ASCII digits).
 
 JSON splits name their binary feature by ``split_index`` (catboost's JSON reader reads only that;
 checked: it ignores a split's ``border`` and ``float_feature_index``). ``read`` raises
@@ -438,8 +444,11 @@ def _ctr_table(t) -> tuple:
     table = {}
     for r in range(0, len(flat), stride):
         key = flat[r]
-        need(isinstance(key, str) and key.isascii() and key.isdigit(), "hash_map: a hash is not a decimal string")
-        h = int(key)
+        # catboost parses the string as ui64: ASCII digits after an optional '+', nothing else
+        digits = key[1:] if isinstance(key, str) and key[:1] == "+" else key
+        need(isinstance(digits, str) and digits.isascii() and digits.isdigit(), "hash_map: a hash is not a "
+                                                                                  "decimal string")
+        h = int(digits)
         need(h < 1 << 64, "hash_map: hash beyond 64 bits")
         values = [_num(v, "hash_map value") for v in flat[r + 1:r + stride]]
         if h == (1 << 64) - 1:  # an empty bucket of CatBoost's dense hash
@@ -555,8 +564,9 @@ def margins(model: CbModel, rows: list) -> np.ndarray:
         for (_, leaves), leaf in zip(model.trees, leaf_indexes(model, row)):
             for k in range(model.num_outputs):
                 total[k] += leaves[leaf][k]
+        with_bias = any(b != 0 for b in model.bias)  # catboost adds none of an all-zero bias (-0.0 stays)
         for k in range(model.num_outputs):
-            out[r, k] = model.scale * total[k] + model.bias[k]
+            out[r, k] = model.scale * total[k] + model.bias[k] if with_bias else model.scale * total[k]
     return out
 
 

@@ -115,3 +115,21 @@ def test_cbm_scalar_bias_of_a_multiclass_model_must_be_zero():
         gbinfer.load(damaged)
     zero_bias = _put(cbm, entry, struct.pack("<H", 0))  # no bias at all: loads, as catboost loads it
     assert gbinfer.load(zero_bias).num_outputs == 3
+
+
+@pytest.mark.parametrize("spelling", ["int", " {}", "{} ", "{}_", "\u0663"])
+def test_ctr_table_hashes_are_strings_of_digits(spelling):
+    """A hash_map hash as a JSON number, or a string int() reads but CatBoost's ui64 parser does not."""
+    doc = json.loads((SEEDS / "ctr.json").read_bytes())
+    table = next(iter(doc["ctr_data"].values()))
+    h = table["hash_map"][0]
+    table["hash_map"][0] = int(h) if spelling == "int" else spelling.format(h[:-1]) if "{}" in spelling else spelling
+    with pytest.raises(ModelFormatError, match="hash_map"):
+        gbinfer.load(json.dumps(doc).encode())
+
+
+def test_ctr_table_hash_with_a_plus_sign_loads_as_catboost_loads_it():
+    doc = json.loads((SEEDS / "ctr.json").read_bytes())
+    table = next(iter(doc["ctr_data"].values()))
+    table["hash_map"][0] = "+" + table["hash_map"][0]
+    gbinfer.load(json.dumps(doc).encode())

@@ -32,6 +32,7 @@ MAGIC = b"CBM1"
 _FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
 _NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
 _CTR_PARTS = "TModelCore/ModelPartIds"
+_HASH = re.compile(r"\+?[0-9]+")
 
 
 @dataclass
@@ -375,10 +376,11 @@ def _ctr_table(table, source, where) -> tuple:
         raise ModelFormatError(source, f"{where}/hash_map", f"holds {len(flat)} items, not rows of hash_stride "
                                                             f"{stride} (a hash and {stride - 1} counts)")
     rows = [flat[i:i + stride] for i in range(0, len(flat), stride)]
-    try:
-        hashes = [int(r[0]) for r in rows]
-    except (TypeError, ValueError):
-        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a decimal string") from None
+    # as CatBoost parses a ui64 from the string: ASCII digits after an optional '+' (int() would
+    # also take JSON numbers, spaces, '_' and non-ASCII digits, which CatBoost refuses)
+    if not all(isinstance(r[0], str) and _HASH.fullmatch(r[0]) for r in rows):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a string of decimal digits")
+    hashes = [int(r[0]) for r in rows]
     if not all(0 <= h < 1 << 64 for h in hashes):
         raise ModelFormatError(source, f"{where}/hash_map", "a hash lies outside 64 bits")
     if not all(_is_number(c) and abs(c) < 1 << 53 for r in rows for c in r[1:]):

@@ -133,3 +133,13 @@ def test_ctr_table_hash_with_a_plus_sign_loads_as_catboost_loads_it():
     table = next(iter(doc["ctr_data"].values()))
     table["hash_map"][0] = "+" + table["hash_map"][0]
     gbinfer.load(json.dumps(doc).encode())
+
+
+def test_cbm_float_features_listed_out_of_index_order_are_refused():
+    """CatBoost takes the float features' binary features in list order whatever their Index fields
+    say; gbinfer sorted them by Index and so predicted other values than catboost for such a file."""
+    cbm = _cbm("nan_min")
+    first, second = (t._field(1) for t in _trees(cbm).tables(5, "FloatFeatures")[:2])
+    damaged = _put(_put(cbm, first, struct.pack("<i", 1)), second, struct.pack("<i", 0))
+    with pytest.raises(ModelFormatError, match="index"):
+        gbinfer.load(damaged)

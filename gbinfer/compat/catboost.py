@@ -485,9 +485,12 @@ def _build(spec: _Spec, source) -> Model:
         raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
                                                    "(supported: symmetric trees over float, one-hot and, "
                                                    "from JSON, CTR features)")
-    floats = sorted(spec.floats, key=lambda f: f.index)
+    # CatBoost numbers binary features in the order the float features are listed, whatever their
+    # indexes say: a list out of index order would move every split onto another feature's borders
+    floats = spec.floats
     if [f.index for f in floats] != list(range(len(floats))):
-        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
+        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each, "
+                                                               "in the order the features are listed")
     for f in floats:
         if f.nan_treatment not in _NAN_TREATMENTS:
             raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",

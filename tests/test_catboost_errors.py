@@ -143,3 +143,14 @@ def test_cbm_float_features_listed_out_of_index_order_are_refused():
     damaged = _put(_put(cbm, first, struct.pack("<i", 1)), second, struct.pack("<i", 0))
     with pytest.raises(ModelFormatError, match="index"):
         gbinfer.load(damaged)
+
+
+def test_cbm_multibias_count_must_match_the_dimension():
+    cbm = _cbm("multiclass")
+    start, _ = _trees(cbm)._vector(16, 8, "MultiBias")
+    damaged = _put(cbm, start - 4, struct.pack("<I", 1))
+    with pytest.raises(ModelFormatError, match="MultiBias"):
+        gbinfer.load(damaged)
+    catboost = pytest.importorskip("catboost")
+    with pytest.raises(catboost.CatBoostError, match="dimension of bias"):
+        catboost.CatBoost().load_model(blob=damaged)

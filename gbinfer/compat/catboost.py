@@ -189,6 +189,9 @@ def _from_cbm(data: bytes, source) -> _Spec:
     spec.scale = trees.scalar(14, "d", 1.0, "Scale")
     multi = trees.array(16, np.float64, "MultiBias")
     spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
+    if len(multi) not in (0, spec.dim):
+        raise ModelFormatError(source, "ModelTrees/MultiBias", f"holds {len(multi)} biases for a {spec.dim}-"
+                                                               "dimensional model; expected one per dimension")
     if not len(multi) and spec.dim != 1 and spec.bias[0] != 0:  # CatBoost's own rule for the scalar
         raise ModelFormatError(source, "ModelTrees/Bias", f"is {spec.bias[0]!r} for a {spec.dim}-dimensional "
                                                           "model without MultiBias; expected 0")

@@ -156,6 +156,11 @@ def _mutate_location(buf: bytearray, locations: list, pos: int, kind: str, detai
         buf[a:a + size], buf[b:b + size] = bytes(buf[b:b + size]), bytes(buf[a:a + size])
         return f"swap elements {i} and {j} of the vector at {pos}"
     fmt = detail
+    same = [p for p, k, d in locations if k == "value" and d == fmt and p != pos]
+    if same and rng.random() < 0.2:  # two fields swap values: feature indexes, columns, flags
+        other, size = rng.choice(same), struct.calcsize(fmt)
+        buf[pos:pos + size], buf[other:other + size] = bytes(buf[other:other + size]), bytes(buf[pos:pos + size])
+        return f"swap values ({fmt}) at {pos} and {other}"
     if fmt in "fd":
         old = struct.unpack_from("<" + fmt, buf, pos)[0]
         new = rng.choice(_FLOATS + [old * 2, -old, math.nextafter(old, math.inf), rng.uniform(-3, 3)])

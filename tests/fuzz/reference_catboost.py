@@ -556,15 +556,18 @@ def leaf_indexes(model: CbModel, row: list) -> list:
     return out
 
 
-def margins(model: CbModel, rows: list) -> np.ndarray:
-    """float64 [rows, outputs]: CatBoost's RawFormulaVal."""
+def margins(model: CbModel, rows: list, trees: tuple | None = None) -> np.ndarray:
+    """float64 [rows, outputs]: CatBoost's RawFormulaVal, of trees ``[begin, end)`` when given
+    (``ntree_start``, ``ntree_end``: the bias belongs to the range that starts at tree 0)."""
+    begin, end = trees or (0, len(model.trees))
     out = np.zeros((len(rows), model.num_outputs), dtype=np.float64)
     for r, row in enumerate(rows):
         total = [0.0] * model.num_outputs
-        for (_, leaves), leaf in zip(model.trees, leaf_indexes(model, row)):
+        for (_, leaves), leaf in list(zip(model.trees, leaf_indexes(model, row)))[begin:end]:
             for k in range(model.num_outputs):
                 total[k] += leaves[leaf][k]
-        with_bias = any(b != 0 for b in model.bias)  # catboost adds none of an all-zero bias (-0.0 stays)
+        # catboost adds none of an all-zero bias (-0.0 stays)
+        with_bias = begin == 0 and any(b != 0 for b in model.bias)
         for k in range(model.num_outputs):
             out[r, k] = model.scale * total[k] + model.bias[k] if with_bias else model.scale * total[k]
     return out

@@ -139,6 +139,26 @@ def test_the_catboost_reference_reproduces_catboost_on_every_seed():
     assert gzip.decompress(seeds["gzip/ctr.json"]) == seeds["catboost_fuzz/ctr.json"]
 
 
+def test_the_catboost_reference_gives_catboosts_tree_ranges():
+    """``ntree_start``/``ntree_end`` raw values of catboost itself (the bias only with tree 0)."""
+    cb = pytest.importorskip("catboost")
+    pd = pytest.importorskip("pandas")
+    for name in ("nan_min", "multiclass", "onehot"):
+        path = ROOT / "fixtures" / "catboost_fuzz" / f"{name}.cbm"
+        model = cb.CatBoost()
+        model.load_model(str(path))
+        with np.load(path.with_suffix(".npz")) as f:
+            cats = {int(k[4:]): [str(v) for v in f[k].tolist()] for k in f if k.startswith("cat_")}
+            X = f["X"]
+        frame = pd.DataFrame({n: cats[j] if j in cats else X[:, j] for j, n in enumerate(model.feature_names_)})
+        pool = cb.Pool(frame, cat_features=sorted(cats) or None)
+        ref, rows = reference_catboost.read(path.read_bytes()), reference_catboost.rows_from(X, cats)
+        for begin, end in ((0, 1), (1, 4), (2, 3)):
+            want = np.asarray(model.predict(pool, prediction_type="RawFormulaVal", ntree_start=begin, ntree_end=end))
+            got = reference_catboost.margins(ref, rows, (begin, end))
+            assert np.array_equal(got.view(np.uint64), want.reshape(got.shape).view(np.uint64)), (name, begin, end)
+
+
 def test_the_catboost_reference_hashes_categories_as_catboost():
     """The one-hot values catboost stored for the seeds' categories are the reference's hashes of them."""
     import json

@@ -164,6 +164,12 @@ def _catboost_verdict(model, data: bytes, path: str) -> dict:
                           f"{got[r, c]!r}, reference {want[r, c]!r}"}
     if not np.array_equal(got_leaves, reference_catboost.leaves(ref, rows)):
         return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
+    n = len(ref.trees)
+    for begin, end in ((0, 1), (1, n)) if n >= 2 else ():
+        part = np.asarray(model.predict(data_in, iteration_range=(begin, end), output_margin=True),
+                          dtype=np.float64).reshape(want.shape)
+        if not _same64(part, reference_catboost.margins(ref, rows, (begin, end))).all():
+            return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({begin}, {end})"}
     return _afterwards(model, data_in, got, path) or {"outcome": "exact"}
 
 

@@ -194,9 +194,19 @@ def _tables(doc):
 
 
 def json_edit(doc, rng: random.Random):
-    """One CatBoost-specific change; falls back to a generic one when the part is absent."""
+    """One CatBoost-specific change; falls back to a generic one when the part is absent (or was
+    made unrecognisable by an earlier round)."""
     if not isinstance(doc, dict):
         return mutators.structured(doc, rng)
+    state = rng.getstate()
+    try:
+        return _json_edit(doc, rng)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+        rng.setstate(state)
+        return mutators.structured(doc, rng)
+
+
+def _json_edit(doc, rng: random.Random):
     what = rng.randrange(16)
     splits, trees = _split_dicts(doc), _trees(doc)
     floats, cats, ctrs, tables = (_features(doc, "float_features"), _features(doc, "categorical_features"),

@@ -389,7 +389,11 @@ def read_json(doc) -> CbModel:
             one_hot += [(flat, _int(v, "one-hot value")) for v in _list(f["values"], "values")]
     need(all(-(1 << 31) <= v < 1 << 31 for _, v in one_hot), "one-hot value outside int32")
     num_features = _columns([c for c, _, _ in float_list], cat_flat)
-    tables = {k: _ctr_table(t) for k, t in _dict(doc.get("ctr_data", {}), "ctr_data").items()}
+    tables = {}
+    for k, t in _dict(doc.get("ctr_data", {}), "ctr_data").items():
+        name = _table_name(k)
+        need(name not in tables, "two ctr_data tables for one CTR")
+        tables[name] = _ctr_table(t)
     ctrs, ctr_binary = [], []
     for c in _list(info.get("ctrs", []), "ctrs"):
         ctr, borders = _ctr(_dict(c, "ctr"), floats, cats, tables)
@@ -458,12 +462,43 @@ def _ctr_table(t) -> tuple:
     return table, stride - 1, denominator
 
 
+def _combination(elements: list) -> tuple:
+    """(cat feature indexes, (float feature index, float32 border), (cat feature index, value)):
+    a CTR's elements kind by kind, each kind in the order listed."""
+    cats, floats, one_hot = [], [], []
+    for e in _list(elements, "elements"):
+        e = _dict(e, "element")
+        what = e.get("combination_element")
+        if what == "cat_feature_value":
+            cats.append(_int(e.get("cat_feature_index"), "cat_feature_index"))
+        elif what == "float_feature":
+            floats.append((_int(e.get("float_feature_index"), "float_feature_index"), _f32(e.get("border"), "border")))
+        elif what == "cat_feature_exact_value":
+            one_hot.append((_int(e.get("cat_feature_index"), "cat_feature_index"), _int(e.get("value"), "value")))
+        else:
+            raise Invalid("combination_element")
+    return tuple(cats), tuple(floats), tuple(one_hot)
+
+
+def _table_name(key: str) -> tuple:
+    """catboost parses every ctr_data key (checked: an unparsable one fails the load) and finds a
+    CTR's table by its type and combination (its ``identifier`` field is not read: checked)."""
+    try:
+        doc = json.loads(key)
+    except (ValueError, RecursionError):
+        raise Invalid("ctr_data: a key is not JSON") from None
+    doc = _dict(doc, "ctr_data key")
+    kind = doc.get("type")
+    need(isinstance(kind, str), "ctr_data key: type")
+    return (kind,) + _combination(doc.get("identifier"))
+
+
 def _ctr(c: dict, floats: dict, cats: dict, tables: dict):
     kind = c.get("ctr_type")
     need(kind in _CTR_TYPES, "ctr_type")
-    ident = c.get("identifier")
-    need(isinstance(ident, str) and ident in tables, "ctr identifier without a table")
-    table, width, denominator = tables[ident]
+    combination = _combination(c.get("elements"))
+    need((kind,) + combination in tables, "a CTR without a table for its type and combination")
+    table, width, denominator = tables[(kind,) + combination]
     tb = _int(c.get("target_border_idx"), "target_border_idx")
     need({"Borders": 1, "Buckets": 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2) <= width, "ctr row too narrow")
     if kind in ("Borders", "Buckets"):
@@ -471,26 +506,13 @@ def _ctr(c: dict, floats: dict, cats: dict, tables: dict):
     priors = []
     for key in ("prior_numerator", "prior_denomerator", "shift", "scale"):
         priors.append(_f32(c.get(key), key))
-    cat_cols, float_splits, one_hot = [], [], []
-    for e in _list(c.get("elements"), "elements"):
-        e = _dict(e, "element")
-        what = e.get("combination_element")
-        if what == "cat_feature_value":
-            i = _int(e.get("cat_feature_index"), "cat_feature_index")
-            need(i in cats, "ctr element names no categorical feature")
-            cat_cols.append(cats[i])
-        elif what == "float_feature":
-            i = _int(e.get("float_feature_index"), "float_feature_index")
-            need(i in floats, "ctr element names no float feature")
-            float_splits.append((floats[i][0], _f32(e.get("border"), "border"), floats[i][2]))
-        elif what == "cat_feature_exact_value":
-            i = _int(e.get("cat_feature_index"), "cat_feature_index")
-            need(i in cats, "ctr element names no categorical feature")
-            v = _int(e.get("value"), "value")
-            need(-(1 << 31) <= v < 1 << 31, "exact value outside int32")
-            one_hot.append((cats[i], v))
-        else:
-            raise Invalid("combination_element")
+    cat_index, float_index, one_hot_index = combination
+    need(all(i in cats for i in cat_index) and all(i in cats for i, _ in one_hot_index)
+         and all(i in floats for i, _ in float_index), "a CTR element names a feature the model does not have")
+    need(all(-(1 << 31) <= v < 1 << 31 for _, v in one_hot_index), "exact value outside int32")
+    cat_cols = [cats[i] for i in cat_index]
+    float_splits = [(floats[i][0], border, floats[i][2]) for i, border in float_index]
+    one_hot = [(cats[i], v) for i, v in one_hot_index]
     need(cat_cols, "a CTR over no categorical feature")
     borders = [_f32(b, "ctr border") for b in _list(c.get("borders", []), "ctr borders")]
     return CbCtr(kind, cat_cols, float_splits, one_hot, *priors, tb, table, denominator), borders

@@ -154,3 +154,45 @@ def test_cbm_multibias_count_must_match_the_dimension():
     catboost = pytest.importorskip("catboost")
     with pytest.raises(catboost.CatBoostError, match="dimension of bias"):
         catboost.CatBoost().load_model(blob=damaged)
+
+
+def _ctr_rows(name: str):
+    import numpy as np
+
+    with np.load(SEEDS / f"{name}.npz") as f:
+        X, raw = f["X"], f["raw"]
+        data = X.astype(object)
+        for key in (k for k in f if k.startswith("cat_")):
+            data[:, int(key[4:])] = f[key].tolist()
+    return data, raw
+
+
+def test_a_ctr_table_is_found_by_the_ctrs_elements_and_type_not_its_identifier():
+    """catboost ignores a CTR's ``identifier`` field (checked): one naming another CTR's table still
+    reads its own table. gbinfer looked tables up by that field and predicted other values."""
+    import numpy as np
+
+    doc = json.loads((SEEDS / "ctr_regression.json").read_bytes())
+    ctrs = doc["features_info"]["ctrs"]
+    other = next(c["identifier"] for c in ctrs if c["identifier"] != ctrs[0]["identifier"])
+    ctrs[0]["identifier"] = other
+    data, raw = _ctr_rows("ctr_regression")
+    got = np.asarray(gbinfer.load(json.dumps(doc).encode()).predict(data, output_margin=True), dtype=np.float64)
+    assert np.array_equal(got.reshape(raw.shape).view(np.uint64), raw.view(np.uint64))
+
+
+def test_a_ctr_without_a_table_for_its_elements_and_type_is_refused():
+    """A CTR whose type changed while its identifier still names a table: catboost finds no table
+    (it fails at prediction); gbinfer read the identifier's table as if it were the CTR's."""
+    doc = json.loads((SEEDS / "ctr_regression.json").read_bytes())
+    doc["features_info"]["ctrs"][0]["ctr_type"] = "Counter"
+    with pytest.raises(ModelFormatError, match="ctrs"):
+        gbinfer.load(json.dumps(doc).encode())
+
+
+def test_a_ctr_data_key_that_is_not_a_ctr_description_is_refused():
+    """catboost parses every ctr_data key and refuses the model when one is not a CTR description."""
+    doc = json.loads((SEEDS / "ctr_regression.json").read_bytes())
+    doc["ctr_data"]["junk"] = {"hash_map": [], "hash_stride": 2, "counter_denominator": 0}
+    with pytest.raises(ModelFormatError, match="ctr_data"):
+        gbinfer.load(json.dumps(doc).encode())

@@ -53,7 +53,7 @@ class _Spec:
     categorical: list = field(default_factory=list)  # (index, flat_index, name)
     one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
     ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
-    ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
+    ctr_tables: dict = field(default_factory=dict)  # (type, cats, floats, one-hots) -> (hashes, counts, denom.)
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
@@ -189,10 +189,10 @@ def _from_cbm(data: bytes, source) -> _Spec:
     spec.scale = trees.scalar(14, "d", 1.0, "Scale")
     multi = trees.array(16, np.float64, "MultiBias")
     spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
-    if len(multi) not in (0, spec.dim):
+    if spec.dim >= 1 and len(multi) not in (0, spec.dim):  # (a dimension below 1 is refused in _build)
         raise ModelFormatError(source, "ModelTrees/MultiBias", f"holds {len(multi)} biases for a {spec.dim}-"
                                                                "dimensional model; expected one per dimension")
-    if not len(multi) and spec.dim != 1 and spec.bias[0] != 0:  # CatBoost's own rule for the scalar
+    if not len(multi) and spec.dim > 1 and spec.bias[0] != 0:  # CatBoost's own rule for the scalar
         raise ModelFormatError(source, "ModelTrees/Bias", f"is {spec.bias[0]!r} for a {spec.dim}-dimensional "
                                                           "model without MultiBias; expected 0")
     return spec
@@ -242,7 +242,10 @@ def _from_json(data: bytes, source) -> _Spec:
     for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
-        spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
+        name = _ctr_key(key, source)
+        if name in spec.ctr_tables:
+            raise ModelFormatError(source, f"ctr_data/{key[:80]}", "names the same CTR as another table")
+        spec.ctr_tables[name] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
                       ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
         if features.get(key):
@@ -350,23 +353,49 @@ def _ctr(ctr, source, where) -> dict:
     out["target_border"] = _int(ctr, "target_border_idx", source, where)
     borders = _numbers(_get(ctr, "borders", list, source, [], where), source, f"{where}/borders")
     out["borders"] = borders.astype(np.float32)
-    for e, element in enumerate(_get(ctr, "elements", list, source, None, where)):
-        ew = f"{where}/elements[{e}]"
+    out["cats"], out["floats"], out["one_hot"] = _elements(_get(ctr, "elements", list, source, None, where),
+                                                           source, f"{where}/elements")
+    # CatBoost finds a CTR's table by what it computes (its elements and type), not by its identifier
+    out["key"] = (kind, tuple(out["cats"]), tuple(out["floats"]), tuple(out["one_hot"]))
+    return out
+
+
+def _elements(elements: list, source, where) -> tuple:
+    """(categorical features, (float feature, border) splits, (categorical feature, value) splits)
+    of a CTR's combination, each in the order listed (CatBoost hashes them kind after kind)."""
+    cats, floats, one_hot = [], [], []
+    for e, element in enumerate(elements):
+        ew = f"{where}[{e}]"
         _check_type(element, dict, source, ew)
         kind_e = element.get("combination_element")
         if kind_e == "cat_feature_value":
-            out["cats"].append(_int(element, "cat_feature_index", source, ew))
+            cats.append(_int(element, "cat_feature_index", source, ew))
         elif kind_e == "float_feature":
             border = element.get("border")
             if not _is_number(border):
                 raise ModelFormatError(source, f"{ew}/border", f"is {border!r}, expected a number")
-            out["floats"].append((_int(element, "float_feature_index", source, ew), np.float32(border)))
+            floats.append((_int(element, "float_feature_index", source, ew), np.float32(border)))
         elif kind_e == "cat_feature_exact_value":
-            out["one_hot"].append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
+            one_hot.append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
         else:
             raise UnsupportedModelError(source, f"{ew}/combination_element", f"is {kind_e!r}; known: "
                                         "cat_feature_value, float_feature, cat_feature_exact_value")
-    return out
+    return cats, floats, one_hot
+
+
+def _ctr_key(key: str, source) -> tuple:
+    """The CTR a ``ctr_data`` key names: CatBoost parses each key (JSON of the CTR's elements and
+    type) and refuses a model with a key it cannot parse."""
+    where = f"ctr_data/{key[:80]}"
+    try:
+        doc = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        raise ModelFormatError(source, where, "the key is not a CTR description (JSON)") from None
+    _check_type(doc, dict, source, where)
+    kind = _get(doc, "type", str, source, None, where)
+    elements = _get(doc, "identifier", list, source, None, where)
+    cats, floats, one_hot = _elements(elements, source, f"{where}/identifier")
+    return kind, tuple(cats), tuple(floats), tuple(one_hot)
 
 
 def _ctr_table(table, source, where) -> tuple:
@@ -402,9 +431,11 @@ def _ctr_table(table, source, where) -> tuple:
 def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, source) -> Ctr:
     """A CTR with its features resolved to input columns and its table checked against its type."""
     where = f"features_info/ctrs[{k}]"
-    table = spec.ctr_tables.get(ctr["identifier"])
+    table = spec.ctr_tables.get(ctr["key"])
     if table is None:
-        raise ModelFormatError(source, f"{where}/identifier", "has no table in ctr_data")
+        raise ModelFormatError(source, f"{where}/elements", "no table in ctr_data is for this CTR's elements and "
+                                                            "type (CatBoost looks its table up by them, not by its "
+                                                            "identifier)")
     hashes, counts, denominator = table
     width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)

@@ -119,6 +119,13 @@ def cbm_mutation(data: bytes, rng: random.Random, others: list):
 def _mutate_location(buf: bytearray, locations: list, pos: int, kind: str, detail, rng: random.Random) -> str:
     n = len(buf)
     targets = [d for _, k, d in locations if k == "uoffset" and d is not None]
+    if kind == "uoffset" and detail is not None and rng.random() < 0.25:  # two objects trade places
+        others = [(p, d) for p, k, d in locations if k == "uoffset" and d is not None and p != pos]
+        if others:
+            other, target = rng.choice(others)
+            buf[pos:pos + 4] = _pack("I", target - pos)
+            buf[other:other + 4] = _pack("I", detail - other)
+            return f"uoffsets at {pos} and {other} swap targets"
     if kind == "uoffset":
         old = struct.unpack_from("<I", buf, pos)[0]
         new = rng.choice([0, 1, 2, 4, n, n - pos, n - pos - 2, 2**31, 2**32 - 1, old + 4, old - 4, old + 1,

@@ -6,7 +6,8 @@ JSON). Written to ``fixtures/catboost_fuzz/``: ``<case>.cbm``, ``<case>.json`` a
 catboost's own ``raw`` values and ``leaf`` indexes for them), so that the reference walk in
 ``reference_catboost.py`` is checked against catboost itself.
 
-    python tests/fuzz/generate_catboost_seeds.py     # deterministic for a given catboost release
+    python tests/fuzz/generate_catboost_seeds.py     # the same trees and catboost outputs for a given
+                                                     # catboost release (model_guid, train_finish_time differ)
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def cases():
     return out
 
 
-def test_rows(df, cats, seed: int):
-    rng = np.random.default_rng(seed)
+def sample_rows(df, cats):
+    """Training rows, rows of NaN, ±0 and ±inf, and unseen categories."""
     out = df.iloc[:24].copy()
     floats = [c for c in df.columns if c not in cats]
     for i, v in enumerate([np.nan, 0.0, -0.0, np.inf, -np.inf]):
@@ -75,18 +76,18 @@ def test_rows(df, cats, seed: int):
     if cats:
         for c in cats:
             out.loc[out.index[-4:], c] = ["unseen", "", "Red", "x"]
-    return out.reset_index(drop=True), rng
+    return out.reset_index(drop=True)
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     manifest = {"catboost": cb.__version__, "numpy": np.__version__, "python": sys.version.split()[0], "cases": []}
-    for seed, (name, (cls, params, df, y, cats, formats)) in enumerate(cases().items()):
+    for name, (cls, params, df, y, cats, formats) in cases().items():
         params = {"iterations": 4, "depth": 3, "border_count": 6, "random_seed": 0, "thread_count": 1, "verbose": 0,
                   "allow_writing_files": False, **params}
         model = cls(**params)
         model.fit(df, y, cat_features=cats or None)
-        test, _ = test_rows(df, cats, seed)
+        test = sample_rows(df, cats)
         pool = cb.Pool(test, cat_features=cats or None)
         X = np.full((len(test), test.shape[1]), np.nan, dtype=np.float32)
         arrays = {}

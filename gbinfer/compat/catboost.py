@@ -289,7 +289,7 @@ def _from_json(data: bytes, source) -> _Spec:
     if "trees" in doc:
         _non_symmetric_from_json(_get(doc, "trees", list, source), _scale_and_bias(doc, spec, source), resolve,
                                  source)
-        return spec
+        return _bias_count(doc, spec, source)
     trees = _get(doc, "oblivious_trees", list, source)
     splits, sizes, leaves = [], [], []
     for t, tree in enumerate(trees):
@@ -310,9 +310,7 @@ def _from_json(data: bytes, source) -> _Spec:
     spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
     _scale_and_bias(doc, spec, source)
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
-    if len(sb[1]) not in (0, spec.dim):  # empty: no bias; CatBoost refuses any other count
-        raise ModelFormatError(source, "scale_and_bias", f"holds {len(sb[1])} biases for a {spec.dim}-dimensional "
-                                                         "model; expected one per dimension (or none)")
+    _bias_count(doc, spec, source)
     for t, (size, values) in enumerate(zip(sizes, leaves)):
         if len(values) != (1 << size) * spec.dim:
             raise ModelFormatError(source, f"oblivious_trees[{t}]/leaf_values",
@@ -327,6 +325,15 @@ def _scale_and_bias(doc: dict, spec: _Spec, source) -> _Spec:
             or not all(_is_number(v) for v in sb[1])):
         raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
     spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    return spec
+
+
+def _bias_count(doc: dict, spec: _Spec, source) -> _Spec:
+    """CatBoost takes one bias per dimension, or none (zeros), and refuses any other count."""
+    given = len(doc.get("scale_and_bias", [1.0, [0.0]])[1])  # its shape checked by _scale_and_bias
+    if given not in (0, spec.dim):
+        raise ModelFormatError(source, "scale_and_bias", f"holds {given} biases for a {spec.dim}-dimensional "
+                                                         "model; expected one per dimension (or none)")
     return spec
 
 

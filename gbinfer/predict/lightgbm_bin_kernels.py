@@ -1,0 +1,240 @@
+"""Compiled kernels over a binned LightGBM forest (``lightgbm_bins``): dense float32 / float64
+rows, float64 sums.
+
+A block of rows is first turned into keys, one small integer per (binned slot, row): the
+value's bin among its slot's thresholds (a branch-free binary search of a fixed number of
+steps per slot), or the slot's missing code. A walk step is then
+``node = (node_word + key) >> bits`` on one 8-byte node and a one- or two-byte key, so a block's
+keys stay in the first-level cache while the trees walk them. Dense rows go through
+LightGBM's dense conversion first (|x| <= 1e-35 becomes 0.0).
+
+Sums, order of addition, eight rows walking a tree together and the last rows of a block
+walking eight trees at a time are as in ``lightgbm_kernels`` (see there for why).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+from ..forest_lightgbm import ZERO_THRESHOLD
+from .lightgbm_kernels import finish
+
+_ZERO = np.float64(ZERO_THRESHOLD)
+_KEY_BYTES = 1 << 15  # a block's keys at most: they stay in the first-level cache
+_MAX_ROWS = 1024
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_shift(n_binned, itemsize):
+    """log2 of the rows of a block: as many as keep its keys within ``_KEY_BYTES``, at least 64."""
+    shift = 10
+    while shift > 6 and (n_binned * itemsize) << shift > _KEY_BYTES:
+        shift -= 1
+    return shift
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, xs, at_bin, below):
+    """Keys of rows [r0, r1) into ``keys``, binned-slot-major, ``1 << shift`` apart (``xs``,
+    ``at_bin`` and ``below`` are scratch of a block's rows). A slot's bins are found for all
+    the block's rows one search step at a time: a lower bound over its thresholds whose rows'
+    searches are independent, so the CPU overlaps them. A step's comparisons are stored before
+    they are used: taken in the same loop, the compiler turns them into a branch, which
+    mispredicts half the time."""
+    n = r1 - r0
+    for q in range(column.size):
+        at = q << shift
+        code = missing[q]
+        if copy[q]:  # the slot's other direction: the same bins, another missing code
+            for r in range(n):
+                k = keys[at - (1 << shift) + r]
+                keys[at + r] = code if k == 0 else k
+            continue
+        col = column[q]
+        kd = kind[q]
+        lo = bin_offsets[q]
+        m = bin_offsets[q + 1] - lo
+        for r in range(n):
+            x = np.float64(X[r0 + r, col])
+            x = 0.0 if abs(x) <= _ZERO else x  # LightGBM's dense conversion
+            xs[r] = 0.0 if (x != x) & (kd == 0) else x  # missing type None: NaN is read as 0.0
+            at_bin[r] = lo
+        if m == 0:
+            for r in range(n):
+                x = xs[r]
+                keys[at + r] = code if (x != x) | ((kd == 1) & (abs(x) <= _ZERO)) else 1
+            continue
+        width = m
+        while width > 1:
+            half = width >> 1
+            for r in range(n):
+                below[r] = np.int64(thresholds[np.uint64(at_bin[r] + half)] < xs[r])
+            for r in range(n):
+                at_bin[r] += half & -below[r]
+            width -= half
+        for r in range(n):
+            x = xs[r]
+            b = at_bin[r]
+            key = b - lo + 1 + np.int64(thresholds[np.uint64(b)] < x)  # 1 + count of thresholds < x
+            keys[at + r] = code if (x != x) | ((kd == 1) & (abs(x) <= _ZERO)) else key
+
+
+def _key_bits(keys):
+    """The width of a key in bits, a compile-time constant."""
+
+
+@overload(_key_bits, inline="always")
+def _key_bits_impl(keys):
+    bits = np.uint64(keys.dtype.bitwidth)
+    return lambda keys: bits
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step(keys, shift, row, node, nodes):
+    """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
+    w = nodes[node]
+    bits = _key_bits(keys)
+    k = keys[((w >> (bits + np.uint64(32))) << shift) + row]
+    return np.uint32((w + np.uint64(k)) >> bits)
+
+
+@njit(cache=True, nogil=True)
+def _walk_block(keys, shift, n, o, nodes, leaf, roots, depths, groups, order, t0, t1, out):
+    """Every tree of [t0, t1) over the block's ``n`` rows (output rows from ``o``), eight rows
+    a tree together; the last rows (fewer than eight) eight trees at a time."""
+    full_end = n // 8 * 8
+    for t in range(t0, t1):
+        root = roots[t]
+        depth = depths[t]
+        g = groups[t]
+        r = np.uint64(0)
+        end = np.uint64(full_end)
+        while r < end:
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
+            for _ in range(depth):
+                a0 = _step(keys, shift, r, a0, nodes)
+                a1 = _step(keys, shift, r + np.uint64(1), a1, nodes)
+                a2 = _step(keys, shift, r + np.uint64(2), a2, nodes)
+                a3 = _step(keys, shift, r + np.uint64(3), a3, nodes)
+                a4 = _step(keys, shift, r + np.uint64(4), a4, nodes)
+                a5 = _step(keys, shift, r + np.uint64(5), a5, nodes)
+                a6 = _step(keys, shift, r + np.uint64(6), a6, nodes)
+                a7 = _step(keys, shift, r + np.uint64(7), a7, nodes)
+            row = np.uint64(o) + r
+            out[row, g] += leaf[a0]
+            out[row + np.uint64(1), g] += leaf[a1]
+            out[row + np.uint64(2), g] += leaf[a2]
+            out[row + np.uint64(3), g] += leaf[a3]
+            out[row + np.uint64(4), g] += leaf[a4]
+            out[row + np.uint64(5), g] += leaf[a5]
+            out[row + np.uint64(6), g] += leaf[a6]
+            out[row + np.uint64(7), g] += leaf[a7]
+            r += np.uint64(8)
+    values = np.empty(t1 - t0, dtype=np.float64)
+    for r in range(full_end, n):
+        _trees_of_row(keys, shift, np.uint64(r), nodes, leaf, roots, order, t0, values)
+        for t in range(t0, t1):
+            out[o + r, groups[t]] += values[t - t0]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trees_of_row(keys, shift, r, nodes, leaf, roots, order, t0, values):
+    """Block row ``r``'s leaf value of each tree in ``order`` into ``values[tree - t0]``, eight
+    trees walking together until none of them moves (leaves are fixed points)."""
+    m = order.size
+    i = 0
+    while i + 8 <= m:
+        t0_, t1_, t2_, t3_ = order[i], order[i + 1], order[i + 2], order[i + 3]
+        t4_, t5_, t6_, t7_ = order[i + 4], order[i + 5], order[i + 6], order[i + 7]
+        a0, a1, a2, a3 = roots[t0_], roots[t1_], roots[t2_], roots[t3_]
+        a4, a5, a6, a7 = roots[t4_], roots[t5_], roots[t6_], roots[t7_]
+        while True:
+            b0 = _step(keys, shift, r, a0, nodes)
+            b1 = _step(keys, shift, r, a1, nodes)
+            b2 = _step(keys, shift, r, a2, nodes)
+            b3 = _step(keys, shift, r, a3, nodes)
+            b4 = _step(keys, shift, r, a4, nodes)
+            b5 = _step(keys, shift, r, a5, nodes)
+            b6 = _step(keys, shift, r, a6, nodes)
+            b7 = _step(keys, shift, r, a7, nodes)
+            moved = (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
+            a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
+            if moved == 0:
+                break
+        values[t0_ - t0] = leaf[a0]
+        values[t1_ - t0] = leaf[a1]
+        values[t2_ - t0] = leaf[a2]
+        values[t3_ - t0] = leaf[a3]
+        values[t4_ - t0] = leaf[a4]
+        values[t5_ - t0] = leaf[a5]
+        values[t6_ - t0] = leaf[a6]
+        values[t7_ - t0] = leaf[a7]
+        i += 8
+    while i < m:
+        t = order[i]
+        a = roots[t]
+        while True:
+            b = _step(keys, shift, r, a, nodes)
+            if b == a:
+                break
+            a = b
+        values[t - t0] = leaf[a]
+        i += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _margin_block(X, r0, r1, shift, keys, xs, at_bin, below, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf,
+                  roots, depths, groups, order, t0, t1, out):
+    _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, xs, at_bin, below)
+    _walk_block(keys, np.uint64(shift), r1 - r0, r0, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+
+
+@njit(cache=True, nogil=True)
+def margin_serial(X, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, depths, groups,
+                  order, t0, t1, out):
+    n = X.shape[0]
+    shift = _block_shift(column.size, missing.itemsize)
+    keys = np.zeros(max(column.size, 1) << shift, dtype=missing.dtype)
+    xs = np.empty(1 << shift, dtype=np.float64)
+    at_bin = np.empty(1 << shift, dtype=np.int64)
+    below = np.empty(1 << shift, dtype=np.int64)
+    for r0 in range(0, n, 1 << shift):
+        _margin_block(X, r0, min(n, r0 + (1 << shift)), shift, keys, xs, at_bin, below, column, kind, missing, copy, bin_offsets,
+                      thresholds, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def margin_parallel(X, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, depths, groups,
+                    order, t0, t1, out):
+    n = X.shape[0]
+    shift = _block_shift(column.size, missing.itemsize)
+    while shift > 6 and (n >> shift) < 8:  # a small batch: several blocks per thread
+        shift -= 1
+    block = 1 << shift
+    for b in prange((n + block - 1) // block):
+        keys = np.zeros(max(column.size, 1) << shift, dtype=missing.dtype)
+        xs = np.empty(block, dtype=np.float64)
+        at_bin = np.empty(block, dtype=np.int64)
+        below = np.empty(block, dtype=np.int64)
+        _margin_block(X, b * block, min(n, (b + 1) * block), shift, keys, xs, at_bin, below, column, kind, missing, copy,
+                      bin_offsets, thresholds, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+
+
+@njit(cache=True, nogil=True)
+def margin_one_row(x, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, walk, divisor,
+                   code, sigmoid, out):
+    """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
+    conversion included, into ``out`` (one float64 per class). ``walk`` lists the trees by
+    depth; leaves are added in tree order (class ``tree % classes``)."""
+    keys = np.zeros(max(column.size, 1), dtype=missing.dtype)
+    _dense_keys(x, 0, 1, 0, column, kind, missing, copy, bin_offsets, thresholds, keys, np.empty(1),
+                np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
+    m = walk.size
+    values = np.empty(m, dtype=np.float64)
+    _trees_of_row(keys, np.uint64(0), np.uint64(0), nodes, leaf, roots, walk, 0, values)
+    k = out.size
+    for t in range(m):
+        out[t % k] += values[t]
+    finish(out.reshape(1, k), divisor, code, sigmoid)

@@ -63,7 +63,7 @@ def _layout(booster) -> tuple:
         walk = (roots[by_depth].astype(np.int64) | (by_depth << 32)) if not f.has_linear else None
         one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_bits)
         b = binned(f)
-        bins = None if b is None else (b.column, b.kind, b.missing, b.copy, b.bin_offsets, b.thresholds, b.nodes,
+        bins = None if b is None else (b.column, b.kind, b.missing, b.copy, b.bin_offsets, b.thresholds, b.shift, b.nodes,
                                        f.leaf_value, roots)
         layout = (margin, leaf, table, by_depth, one_row, bins)
         _layouts[booster] = layout

@@ -22,17 +22,6 @@ from ..forest_lightgbm import ZERO_THRESHOLD
 from .lightgbm_kernels import finish
 
 _ZERO = np.float64(ZERO_THRESHOLD)
-_KEY_BYTES = 1 << 15  # a block's keys at most: they stay in the first-level cache
-_MAX_ROWS = 1024
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _block_shift(n_binned, itemsize):
-    """log2 of the rows of a block: as many as keep its keys within ``_KEY_BYTES``, at least 64."""
-    shift = 10
-    while shift > 6 and (n_binned * itemsize) << shift > _KEY_BYTES:
-        shift -= 1
-    return shift
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -92,16 +81,16 @@ def _key_bits_impl(keys):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step(keys, shift, row, node, nodes):
+def _step(keys, row, node, nodes):
     """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
     w = nodes[node]
     bits = _key_bits(keys)
-    k = keys[((w >> (bits + np.uint64(32))) << shift) + row]
+    k = keys[(w >> (bits + np.uint64(32))) + row]
     return np.uint32((w + np.uint64(k)) >> bits)
 
 
 @njit(cache=True, nogil=True)
-def _walk_block(keys, shift, n, o, nodes, leaf, roots, depths, groups, order, t0, t1, out):
+def _walk_block(keys, n, o, nodes, leaf, roots, depths, groups, order, t0, t1, out):
     """Every tree of [t0, t1) over the block's ``n`` rows (output rows from ``o``), eight rows
     a tree together; the last rows (fewer than eight) eight trees at a time."""
     full_end = n // 8 * 8
@@ -114,14 +103,14 @@ def _walk_block(keys, shift, n, o, nodes, leaf, roots, depths, groups, order, t0
         while r < end:
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = root
             for _ in range(depth):
-                a0 = _step(keys, shift, r, a0, nodes)
-                a1 = _step(keys, shift, r + np.uint64(1), a1, nodes)
-                a2 = _step(keys, shift, r + np.uint64(2), a2, nodes)
-                a3 = _step(keys, shift, r + np.uint64(3), a3, nodes)
-                a4 = _step(keys, shift, r + np.uint64(4), a4, nodes)
-                a5 = _step(keys, shift, r + np.uint64(5), a5, nodes)
-                a6 = _step(keys, shift, r + np.uint64(6), a6, nodes)
-                a7 = _step(keys, shift, r + np.uint64(7), a7, nodes)
+                a0 = _step(keys, r, a0, nodes)
+                a1 = _step(keys, r + np.uint64(1), a1, nodes)
+                a2 = _step(keys, r + np.uint64(2), a2, nodes)
+                a3 = _step(keys, r + np.uint64(3), a3, nodes)
+                a4 = _step(keys, r + np.uint64(4), a4, nodes)
+                a5 = _step(keys, r + np.uint64(5), a5, nodes)
+                a6 = _step(keys, r + np.uint64(6), a6, nodes)
+                a7 = _step(keys, r + np.uint64(7), a7, nodes)
             row = np.uint64(o) + r
             out[row, g] += leaf[a0]
             out[row + np.uint64(1), g] += leaf[a1]
@@ -134,13 +123,13 @@ def _walk_block(keys, shift, n, o, nodes, leaf, roots, depths, groups, order, t0
             r += np.uint64(8)
     values = np.empty(t1 - t0, dtype=np.float64)
     for r in range(full_end, n):
-        _trees_of_row(keys, shift, np.uint64(r), nodes, leaf, roots, order, t0, values)
+        _trees_of_row(keys, np.uint64(r), nodes, leaf, roots, order, t0, values)
         for t in range(t0, t1):
             out[o + r, groups[t]] += values[t - t0]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _trees_of_row(keys, shift, r, nodes, leaf, roots, order, t0, values):
+def _trees_of_row(keys, r, nodes, leaf, roots, order, t0, values):
     """Block row ``r``'s leaf value of each tree in ``order`` into ``values[tree - t0]``, eight
     trees walking together until none of them moves (leaves are fixed points)."""
     m = order.size
@@ -151,14 +140,14 @@ def _trees_of_row(keys, shift, r, nodes, leaf, roots, order, t0, values):
         a0, a1, a2, a3 = roots[t0_], roots[t1_], roots[t2_], roots[t3_]
         a4, a5, a6, a7 = roots[t4_], roots[t5_], roots[t6_], roots[t7_]
         while True:
-            b0 = _step(keys, shift, r, a0, nodes)
-            b1 = _step(keys, shift, r, a1, nodes)
-            b2 = _step(keys, shift, r, a2, nodes)
-            b3 = _step(keys, shift, r, a3, nodes)
-            b4 = _step(keys, shift, r, a4, nodes)
-            b5 = _step(keys, shift, r, a5, nodes)
-            b6 = _step(keys, shift, r, a6, nodes)
-            b7 = _step(keys, shift, r, a7, nodes)
+            b0 = _step(keys, r, a0, nodes)
+            b1 = _step(keys, r, a1, nodes)
+            b2 = _step(keys, r, a2, nodes)
+            b3 = _step(keys, r, a3, nodes)
+            b4 = _step(keys, r, a4, nodes)
+            b5 = _step(keys, r, a5, nodes)
+            b6 = _step(keys, r, a6, nodes)
+            b7 = _step(keys, r, a7, nodes)
             moved = (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
             a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
             if moved == 0:
@@ -176,7 +165,7 @@ def _trees_of_row(keys, shift, r, nodes, leaf, roots, order, t0, values):
         t = order[i]
         a = roots[t]
         while True:
-            b = _step(keys, shift, r, a, nodes)
+            b = _step(keys, r, a, nodes)
             if b == a:
                 break
             a = b
@@ -188,15 +177,14 @@ def _trees_of_row(keys, shift, r, nodes, leaf, roots, order, t0, values):
 def _margin_block(X, r0, r1, shift, keys, xs, at_bin, below, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf,
                   roots, depths, groups, order, t0, t1, out):
     _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, xs, at_bin, below)
-    _walk_block(keys, np.uint64(shift), r1 - r0, r0, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+    _walk_block(keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, order, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, depths, groups,
-                  order, t0, t1, out):
+def margin_serial(X, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, depths,
+                  groups, order, t0, t1, out):
     n = X.shape[0]
-    shift = _block_shift(column.size, missing.itemsize)
-    keys = np.zeros(max(column.size, 1) << shift, dtype=missing.dtype)
+    keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
     xs = np.empty(1 << shift, dtype=np.float64)
     at_bin = np.empty(1 << shift, dtype=np.int64)
     below = np.empty(1 << shift, dtype=np.int64)
@@ -206,15 +194,14 @@ def margin_serial(X, column, kind, missing, copy, bin_offsets, thresholds, nodes
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, depths, groups,
-                    order, t0, t1, out):
+def margin_parallel(X, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, depths,
+                    groups, order, t0, t1, out):
     n = X.shape[0]
-    shift = _block_shift(column.size, missing.itemsize)
-    while shift > 6 and (n >> shift) < 8:  # a small batch: several blocks per thread
-        shift -= 1
     block = 1 << shift
+    while block > 64 and n // block < 8:  # a small batch: several blocks per thread
+        block //= 2
     for b in prange((n + block - 1) // block):
-        keys = np.zeros(max(column.size, 1) << shift, dtype=missing.dtype)
+        keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
         xs = np.empty(block, dtype=np.float64)
         at_bin = np.empty(block, dtype=np.int64)
         below = np.empty(block, dtype=np.int64)
@@ -223,17 +210,17 @@ def margin_parallel(X, column, kind, missing, copy, bin_offsets, thresholds, nod
 
 
 @njit(cache=True, nogil=True)
-def margin_one_row(x, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf, roots, walk, divisor,
-                   code, sigmoid, out):
+def margin_one_row(x, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, walk,
+                   divisor, code, sigmoid, out):
     """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
     conversion included, into ``out`` (one float64 per class). ``walk`` lists the trees by
     depth; leaves are added in tree order (class ``tree % classes``)."""
-    keys = np.zeros(max(column.size, 1), dtype=missing.dtype)
-    _dense_keys(x, 0, 1, 0, column, kind, missing, copy, bin_offsets, thresholds, keys, np.empty(1),
+    keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
+    _dense_keys(x, 0, 1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, np.empty(1),
                 np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
     m = walk.size
     values = np.empty(m, dtype=np.float64)
-    _trees_of_row(keys, np.uint64(0), np.uint64(0), nodes, leaf, roots, walk, 0, values)
+    _trees_of_row(keys, np.uint64(0), nodes, leaf, roots, walk, 0, values)
     k = out.size
     for t in range(m):
         out[t % k] += values[t]

@@ -11,13 +11,14 @@ becomes two *binned slots* (``(slot, direction)``), the second one's keys the fi
 0 replaced. A NaN threshold (``x <= NaN`` is false) gets split key 1. Exact by construction:
 the kernels compare integers that order as the float64 comparisons LightGBM makes.
 
-A node is one uint64, with ``bits`` the key's width (8 or 16): binned slot << (32 + bits) |
-left child << bits | (2**bits - split). Adding the key carries into the child field exactly
+Keys are kept binned-slot-major, ``2**shift`` (a block's rows) apart. A node is one uint64,
+with ``bits`` the key's width (8 or 16): its binned slot's keys' offset (slot << shift) <<
+(32 + bits) | left child << bits | (2**bits - split). Adding the key carries into the child field exactly
 when ``key >= split``, so ``(node + key) >> bits``, cut to 32 bits, is the next node (the right
 child is ``left + 1``). A leaf is itself << bits: nothing carries out of its zero low field,
 so a leaf is a fixed point of the step. The layout covers forests without category sets or
-linear leaves with at most ``MAX_BINNED_SLOTS`` binned slots and fewer than 2**bits - 1
-thresholds per slot; other forests use the unbinned kernels.
+linear leaves with at most ``MAX_BINNED_SLOTS`` binned slots, whose offsets fit their field,
+and fewer than 2**bits - 1 thresholds per slot; other forests use the unbinned kernels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import numpy as np
 from ..forest_lightgbm import KIND_NAN, KIND_SHIFT, KIND_ZERO, LightGBMForest
 
 MAX_BINNED_SLOTS = 1 << 16
+KEY_BYTES = 1 << 15  # a block's keys at most, so that they stay in the first-level cache
+MAX_SHIFT, MIN_SHIFT = 10, 6  # a block's rows: from 1024 down to 64
 _SLOT_MASK = np.uint32((1 << KIND_SHIFT) - 1)
 
 
@@ -43,6 +46,7 @@ class BinnedForest(NamedTuple):
     bin_offsets: np.ndarray  # int64 [n_binned + 1]: each binned slot's run of ``thresholds``
     thresholds: np.ndarray  # float64: sorted thresholds, one run per binned slot
     key_dtype: type  # np.uint8 or np.uint16
+    shift: int  # log2 of the rows of a block, the distance between two binned slots' keys
 
 
 def binned(forest: LightGBMForest) -> BinnedForest | None:
@@ -89,6 +93,12 @@ def binned(forest: LightGBMForest) -> BinnedForest | None:
     pairs = np.argwhere(used)  # rows (slot, direction), sorted by slot then direction
     if len(pairs) > MAX_BINNED_SLOTS:
         return None
+    itemsize = np.dtype(key_dtype).itemsize
+    shift = MAX_SHIFT
+    while shift > MIN_SHIFT and (max(len(pairs), 1) * itemsize) << shift > KEY_BYTES:
+        shift -= 1
+    if len(pairs) << shift >= 1 << (32 - bits):
+        return None
     index = np.full((n_slots, 2), -1, dtype=np.int64)
     index[pairs[:, 0], pairs[:, 1]] = np.arange(len(pairs))
     b_slot, b_dir = pairs[:, 0], pairs[:, 1]
@@ -101,7 +111,7 @@ def binned(forest: LightGBMForest) -> BinnedForest | None:
     split[nodes_n] = rank.astype(np.uint64) + np.uint64(2)
     low = np.where(internal, np.uint64(1 << bits) - split, np.uint64(0))
     b_of_node = np.zeros(f.num_nodes, dtype=np.uint64)
-    b_of_node[internal] = index[s_int, direction].astype(np.uint64)
+    b_of_node[internal] = index[s_int, direction].astype(np.uint64) << np.uint64(shift)
     nodes = (b_of_node << np.uint64(32 + bits)) | (f.left.astype(np.uint64) << np.uint64(bits)) | low
     bin_offsets = np.concatenate([[0], np.cumsum(counts[b_slot])]).astype(np.int64)
     runs = [thresholds[starts[s]:starts[s + 1]] for s in b_slot]
@@ -114,4 +124,5 @@ def binned(forest: LightGBMForest) -> BinnedForest | None:
         bin_offsets=bin_offsets,
         thresholds=np.concatenate(runs) if runs else np.zeros(0, dtype=np.float64),
         key_dtype=key_dtype,
+        shift=shift,
     )

@@ -63,8 +63,7 @@ def _layout(booster) -> tuple:
         walk = (roots[by_depth].astype(np.int64) | (by_depth << 32)) if not f.has_linear else None
         one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_bits)
         b = binned(f)
-        bins = None if b is None else (b.column, b.kind, b.missing, b.copy, b.bin_offsets, b.thresholds, b.shift, b.nodes,
-                                       f.leaf_value, roots)
+        bins = None if b is None else (b.slots, b.missing, b.values, b.words, b.num_nodes, b.shift)
         layout = (margin, leaf, table, by_depth, one_row, bins)
         _layouts[booster] = layout
     return layout
@@ -203,7 +202,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
             data.shape[1] == model.meta.num_features:
         layout = _layout(model.booster)
         if layout[5] is not None:
-            return _predict_one_row(model, data, B.margin_one_row, (*layout[5], layout[3]), output_margin)
+            return _predict_one_row(model, data, B.margin_one_row, layout[5], output_margin)
         if layout[4] is not None:
             return _predict_one_row(model, data, K.margin_one_row, layout[4], output_margin)
     from . import _run, base_margin_rows, tree_range
@@ -223,8 +222,10 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     else:
         out = np.array(base_margin_rows(base_margin, n, k).reshape(n, k), dtype=np.float64, order="C")
     if bins is not None and isinstance(X, np.ndarray):
+        walk = bins[3][bins[4]:] if (t0, t1) == (0, forest.num_trees) else \
+            margin_args[3][order].astype(np.uint64) | (order.astype(np.uint64) << np.uint64(32))
         _run(B.margin_serial, B.margin_parallel, n, nthread,
-             (X, *bins, forest.tree_depth, forest.tree_group, order, t0, t1, out))
+             (X, *bins, margin_args[3], forest.tree_depth, forest.tree_group, walk, t0, t1, out))
     else:
         _run(K.margin_serial, K.margin_parallel, n, nthread,
              (_kernel_rows(X, table), *margin_args, order, t0, t1, out))

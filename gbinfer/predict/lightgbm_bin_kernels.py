@@ -25,7 +25,7 @@ _ZERO = np.float64(ZERO_THRESHOLD)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, xs, at_bin, below):
+def _dense_keys(X, r0, r1, shift, slots, missing, values, keys, xs, at_bin, below):
     """Keys of rows [r0, r1) into ``keys``, binned-slot-major, ``1 << shift`` apart (``xs``,
     ``at_bin`` and ``below`` are scratch of a block's rows). A slot's bins are found for all
     the block's rows one search step at a time: a lower bound over its thresholds whose rows'
@@ -33,18 +33,18 @@ def _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thre
     they are used: taken in the same loop, the compiler turns them into a branch, which
     mispredicts half the time."""
     n = r1 - r0
-    for q in range(column.size):
+    for q in range(missing.size):
         at = q << shift
         code = missing[q]
-        if copy[q]:  # the slot's other direction: the same bins, another missing code
+        if slots[q, 2]:  # the slot's other direction: the same bins, another missing code
             for r in range(n):
                 k = keys[at - (1 << shift) + r]
                 keys[at + r] = code if k == 0 else k
             continue
-        col = column[q]
-        kd = kind[q]
-        lo = bin_offsets[q]
-        m = bin_offsets[q + 1] - lo
+        col = slots[q, 0]
+        kd = slots[q, 1]
+        lo = slots[q, 3]
+        m = slots[q, 4]
         for r in range(n):
             x = np.float64(X[r0 + r, col])
             x = 0.0 if abs(x) <= _ZERO else x  # LightGBM's dense conversion
@@ -59,14 +59,14 @@ def _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thre
         while width > 1:
             half = width >> 1
             for r in range(n):
-                below[r] = np.int64(thresholds[np.uint64(at_bin[r] + half)] < xs[r])
+                below[r] = np.int64(values[np.uint64(at_bin[r] + half)] < xs[r])
             for r in range(n):
                 at_bin[r] += half & -below[r]
             width -= half
         for r in range(n):
             x = xs[r]
             b = at_bin[r]
-            key = b - lo + 1 + np.int64(thresholds[np.uint64(b)] < x)  # 1 + count of thresholds < x
+            key = b - lo + 1 + np.int64(values[np.uint64(b)] < x)  # 1 + count of thresholds < x
             keys[at + r] = code if (x != x) | ((kd == 1) & (abs(x) <= _ZERO)) else key
 
 
@@ -81,16 +81,19 @@ def _key_bits_impl(keys):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step(keys, row, node, nodes):
-    """The child ``node`` sends block row ``row`` to (a leaf returns itself)."""
-    w = nodes[node]
+def _next(keys, row, w):
+    """The child node word ``w`` sends block row ``row`` to (a leaf's word: the leaf)."""
     bits = _key_bits(keys)
-    k = keys[(w >> (bits + np.uint64(32))) + row]
-    return np.uint32((w + np.uint64(k)) >> bits)
+    return np.uint32((w + np.uint64(keys[(w >> (bits + np.uint64(32))) + row])) >> bits)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step(keys, row, node, nodes):
+    return _next(keys, row, nodes[node])
 
 
 @njit(cache=True, nogil=True)
-def _walk_block(keys, n, o, nodes, leaf, roots, depths, groups, order, t0, t1, out):
+def _walk_block(keys, n, o, nodes, leaf, roots, depths, groups, walk, t0, t1, out):
     """Every tree of [t0, t1) over the block's ``n`` rows (output rows from ``o``), eight rows
     a tree together; the last rows (fewer than eight) eight trees at a time."""
     full_end = n // 8 * 8
@@ -123,105 +126,89 @@ def _walk_block(keys, n, o, nodes, leaf, roots, depths, groups, order, t0, t1, o
             r += np.uint64(8)
     values = np.empty(t1 - t0, dtype=np.float64)
     for r in range(full_end, n):
-        _trees_of_row(keys, np.uint64(r), nodes, leaf, roots, order, t0, values)
+        _trees_of_row(keys, np.uint64(r), nodes, leaf, walk, t0, values)
         for t in range(t0, t1):
             out[o + r, groups[t]] += values[t - t0]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _trees_of_row(keys, r, nodes, leaf, roots, order, t0, values):
-    """Block row ``r``'s leaf value of each tree in ``order`` into ``values[tree - t0]``, eight
-    trees walking together until none of them moves (leaves are fixed points)."""
-    m = order.size
+def _trees_of_row(keys, r, nodes, leaf, walk, t0, values):
+    """Block row ``r``'s leaf value of each tree in ``walk`` (root | tree << 32) into
+    ``values[tree - t0]``, eight trees walking together until all eight are at leaves (a leaf's
+    word has a zero low field), so the group stops at this row's longest path of the eight."""
+    low = (np.uint64(1) << _key_bits(keys)) - np.uint64(1)
+    m = walk.size
     i = 0
     while i + 8 <= m:
-        t0_, t1_, t2_, t3_ = order[i], order[i + 1], order[i + 2], order[i + 3]
-        t4_, t5_, t6_, t7_ = order[i + 4], order[i + 5], order[i + 6], order[i + 7]
-        a0, a1, a2, a3 = roots[t0_], roots[t1_], roots[t2_], roots[t3_]
-        a4, a5, a6, a7 = roots[t4_], roots[t5_], roots[t6_], roots[t7_]
+        a0, a1, a2, a3 = np.uint32(walk[i]), np.uint32(walk[i + 1]), np.uint32(walk[i + 2]), np.uint32(walk[i + 3])
+        a4, a5, a6, a7 = np.uint32(walk[i + 4]), np.uint32(walk[i + 5]), np.uint32(walk[i + 6]), np.uint32(walk[i + 7])
         while True:
-            b0 = _step(keys, r, a0, nodes)
-            b1 = _step(keys, r, a1, nodes)
-            b2 = _step(keys, r, a2, nodes)
-            b3 = _step(keys, r, a3, nodes)
-            b4 = _step(keys, r, a4, nodes)
-            b5 = _step(keys, r, a5, nodes)
-            b6 = _step(keys, r, a6, nodes)
-            b7 = _step(keys, r, a7, nodes)
-            moved = (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
-            a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
-            if moved == 0:
+            w0, w1, w2, w3 = nodes[a0], nodes[a1], nodes[a2], nodes[a3]
+            w4, w5, w6, w7 = nodes[a4], nodes[a5], nodes[a6], nodes[a7]
+            if ((w0 | w1 | w2 | w3 | w4 | w5 | w6 | w7) & low) == 0:
                 break
-        values[t0_ - t0] = leaf[a0]
-        values[t1_ - t0] = leaf[a1]
-        values[t2_ - t0] = leaf[a2]
-        values[t3_ - t0] = leaf[a3]
-        values[t4_ - t0] = leaf[a4]
-        values[t5_ - t0] = leaf[a5]
-        values[t6_ - t0] = leaf[a6]
-        values[t7_ - t0] = leaf[a7]
+            a0, a1, a2, a3 = _next(keys, r, w0), _next(keys, r, w1), _next(keys, r, w2), _next(keys, r, w3)
+            a4, a5, a6, a7 = _next(keys, r, w4), _next(keys, r, w5), _next(keys, r, w6), _next(keys, r, w7)
+        for j, a in enumerate((a0, a1, a2, a3, a4, a5, a6, a7)):
+            values[(walk[i + j] >> np.uint64(32)) - t0] = leaf[a]
         i += 8
     while i < m:
-        t = order[i]
-        a = roots[t]
-        while True:
-            b = _step(keys, r, a, nodes)
-            if b == a:
-                break
-            a = b
-        values[t - t0] = leaf[a]
+        a = np.uint32(walk[i])
+        while nodes[a] & low:
+            a = _next(keys, r, nodes[a])
+        values[(walk[i] >> np.uint64(32)) - t0] = leaf[a]
         i += 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _margin_block(X, r0, r1, shift, keys, xs, at_bin, below, column, kind, missing, copy, bin_offsets, thresholds, nodes, leaf,
-                  roots, depths, groups, order, t0, t1, out):
-    _dense_keys(X, r0, r1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, xs, at_bin, below)
-    _walk_block(keys, r1 - r0, r0, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+def _margin_block(X, r0, r1, shift, slots, missing, values, words, num_nodes, roots, depths, groups, walk, t0, t1,
+                  out, keys, xs, at_bin, below):
+    _dense_keys(X, r0, r1, shift, slots, missing, values, keys, xs, at_bin, below)
+    _walk_block(keys, r1 - r0, r0, words[:num_nodes], values[:num_nodes], roots, depths, groups, walk, t0, t1, out)
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, depths,
-                  groups, order, t0, t1, out):
+def margin_serial(X, slots, missing, values, words, num_nodes, shift, roots, depths, groups, walk, t0, t1, out):
+    """Trees [t0, t1) added into ``out`` for every row of ``X``; ``walk``: those trees by depth,
+    as root | tree << 32."""
     n = X.shape[0]
-    keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
+    keys = np.empty(max(missing.size, 1) << shift, dtype=missing.dtype)
     xs = np.empty(1 << shift, dtype=np.float64)
     at_bin = np.empty(1 << shift, dtype=np.int64)
     below = np.empty(1 << shift, dtype=np.int64)
     for r0 in range(0, n, 1 << shift):
-        _margin_block(X, r0, min(n, r0 + (1 << shift)), shift, keys, xs, at_bin, below, column, kind, missing, copy, bin_offsets,
-                      thresholds, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+        _margin_block(X, r0, min(n, r0 + (1 << shift)), shift, slots, missing, values, words, num_nodes, roots,
+                      depths, groups, walk, t0, t1, out, keys, xs, at_bin, below)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, depths,
-                    groups, order, t0, t1, out):
+def margin_parallel(X, slots, missing, values, words, num_nodes, shift, roots, depths, groups, walk, t0, t1, out):
     n = X.shape[0]
     block = 1 << shift
     while block > 64 and n // block < 8:  # a small batch: several blocks per thread
         block //= 2
     for b in prange((n + block - 1) // block):
-        keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
+        keys = np.empty(max(missing.size, 1) << shift, dtype=missing.dtype)
         xs = np.empty(block, dtype=np.float64)
         at_bin = np.empty(block, dtype=np.int64)
         below = np.empty(block, dtype=np.int64)
-        _margin_block(X, b * block, min(n, (b + 1) * block), shift, keys, xs, at_bin, below, column, kind, missing, copy,
-                      bin_offsets, thresholds, nodes, leaf, roots, depths, groups, order, t0, t1, out)
+        _margin_block(X, b * block, min(n, (b + 1) * block), shift, slots, missing, values, words, num_nodes, roots,
+                      depths, groups, walk, t0, t1, out, keys, xs, at_bin, below)
 
 
 @njit(cache=True, nogil=True)
-def margin_one_row(x, column, kind, missing, copy, bin_offsets, thresholds, shift, nodes, leaf, roots, walk,
-                   divisor, code, sigmoid, out):
+def margin_one_row(x, slots, missing, values, words, num_nodes, shift, divisor, code, sigmoid, out):
     """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
-    conversion included, into ``out`` (one float64 per class). ``walk`` lists the trees by
-    depth; leaves are added in tree order (class ``tree % classes``)."""
-    keys = np.empty(max(column.size, 1) << shift, dtype=missing.dtype)
-    _dense_keys(x, 0, 1, shift, column, kind, missing, copy, bin_offsets, thresholds, keys, np.empty(1),
-                np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
+    conversion included, into ``out`` (one float64 per class); leaves are added in tree order
+    (class ``tree % classes``)."""
+    keys = np.empty(max(missing.size, 1) << shift, dtype=missing.dtype)
+    _dense_keys(x, 0, 1, shift, slots, missing, values, keys, np.empty(1), np.empty(1, dtype=np.int64),
+                np.empty(1, dtype=np.int64))
+    walk = words[num_nodes:]
     m = walk.size
-    values = np.empty(m, dtype=np.float64)
-    _trees_of_row(keys, np.uint64(0), nodes, leaf, roots, walk, 0, values)
+    sums = np.empty(m, dtype=np.float64)
+    _trees_of_row(keys, np.uint64(0), words[:num_nodes], values[:num_nodes], walk, 0, sums)
     k = out.size
     for t in range(m):
-        out[t % k] += values[t]
+        out[t % k] += sums[t]
     finish(out.reshape(1, k), divisor, code, sigmoid)

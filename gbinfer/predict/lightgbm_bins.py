@@ -36,16 +36,15 @@ _SLOT_MASK = np.uint32((1 << KIND_SHIFT) - 1)
 
 
 class BinnedForest(NamedTuple):
-    """What the binned kernels read (see the module docstring)."""
+    """What the binned kernels read (see the module docstring), in few arrays: a one-row call
+    is mostly per-call cost, and each array argument adds to it."""
 
-    nodes: np.ndarray  # uint64 [n_nodes]: see the module docstring
-    column: np.ndarray  # int64 [n_binned]: the feature a binned slot reads
-    kind: np.ndarray  # int64 [n_binned]: its slot's kind (KIND_NONE / ZERO / NAN)
-    missing: np.ndarray  # key dtype [n_binned]: the key of a missing value (0: left)
-    copy: np.ndarray  # uint8 [n_binned]: 1 when the keys are the previous binned slot's with 0 replaced
-    bin_offsets: np.ndarray  # int64 [n_binned + 1]: each binned slot's run of ``thresholds``
-    thresholds: np.ndarray  # float64: sorted thresholds, one run per binned slot
-    key_dtype: type  # np.uint8 or np.uint16
+    slots: np.ndarray  # int64 [n_binned, 5]: feature, kind (KIND_NONE / ZERO / NAN), copy (1 when the
+    # keys are the previous binned slot's with 0 replaced), first threshold in ``values``, thresholds
+    missing: np.ndarray  # key dtype (uint8 / uint16) [n_binned]: the key of a missing value
+    values: np.ndarray  # float64 [n_nodes + n_thresholds]: leaf values, then each slot's sorted thresholds
+    words: np.ndarray  # uint64 [n_nodes + n_trees]: nodes, then the trees by depth as root | tree << 32
+    num_nodes: int
     shift: int  # log2 of the rows of a block, the distance between two binned slots' keys
 
 
@@ -113,16 +112,16 @@ def binned(forest: LightGBMForest) -> BinnedForest | None:
     b_of_node = np.zeros(f.num_nodes, dtype=np.uint64)
     b_of_node[internal] = index[s_int, direction].astype(np.uint64) << np.uint64(shift)
     nodes = (b_of_node << np.uint64(32 + bits)) | (f.left.astype(np.uint64) << np.uint64(bits)) | low
-    bin_offsets = np.concatenate([[0], np.cumsum(counts[b_slot])]).astype(np.int64)
+    first = f.num_nodes + np.concatenate([[0], np.cumsum(counts[b_slot])[:-1]]).astype(np.int64)
     runs = [thresholds[starts[s]:starts[s + 1]] for s in b_slot]
+    roots = f.tree_offsets[:-1].astype(np.uint64)
+    by_depth = np.argsort(f.tree_depth, kind="stable").astype(np.uint64)
     return BinnedForest(
-        nodes=nodes,
-        column=(f.slots[b_slot] & _SLOT_MASK).astype(np.int64),
-        kind=kind[b_slot],
+        slots=np.stack([(f.slots[b_slot] & _SLOT_MASK).astype(np.int64), kind[b_slot], copy.astype(np.int64),
+                        first[:len(pairs)], counts[b_slot].astype(np.int64)], axis=1).reshape(len(pairs), 5),
         missing=np.where(b_dir == 1, missing_code, 0).astype(key_dtype),
-        copy=copy,
-        bin_offsets=bin_offsets,
-        thresholds=np.concatenate(runs) if runs else np.zeros(0, dtype=np.float64),
-        key_dtype=key_dtype,
+        values=np.concatenate([f.leaf_value, *runs]).astype(np.float64),
+        words=np.concatenate([nodes, roots[by_depth] | (by_depth << np.uint64(32))]).astype(np.uint64),
+        num_nodes=f.num_nodes,
         shift=shift,
     )

@@ -7,6 +7,11 @@ dtype becomes float32; a pandas frame's category columns are re-coded through th
 NaN) and the frame becomes ``np.result_type(column dtypes, float32)``; sparse rows keep their
 stored values and read an absent entry as 0.0. Columns are taken by position, as LightGBM
 takes them.
+
+Kernels: dense rows through a forest without category sets or linear leaves go to the binned
+kernels (``lightgbm_bin_kernels``: thresholds turned into small-integer bins, 8-byte nodes);
+sparse rows, category sets, linear leaves and leaf indices to the 64-bit-key kernels
+(``lightgbm_kernels``). Both give LightGBM's sums bit for bit.
 """
 
 from __future__ import annotations

@@ -134,12 +134,33 @@ def _walk_block(keys, n, o, nodes, leaf, roots, depths, groups, walk, t0, t1, ou
 @njit(cache=True, nogil=True, inline="always")
 def _trees_of_row(keys, r, nodes, leaf, walk, t0, values):
     """Block row ``r``'s leaf value of each tree in ``walk`` (root | tree << 32) into
-    ``values[tree - t0]``, eight trees walking together until all eight are at leaves (a leaf's
-    word has a zero low field), so the group stops at this row's longest path of the eight."""
+    ``values[tree - t0]``. Sixteen trees walk together (then eight, then one at a time) until
+    all of them are at leaves (a leaf's word has a zero low field), so a group stops at this
+    row's longest path among its trees; sixteen independent walks hide more of the wait for
+    nodes that are not in the first-level cache (one row reuses none)."""
     low = (np.uint64(1) << _key_bits(keys)) - np.uint64(1)
     m = walk.size
     i = 0
-    while i + 8 <= m:
+    while i + 16 <= m:
+        a0, a1, a2, a3 = np.uint32(walk[i]), np.uint32(walk[i + 1]), np.uint32(walk[i + 2]), np.uint32(walk[i + 3])
+        a4, a5, a6, a7 = np.uint32(walk[i + 4]), np.uint32(walk[i + 5]), np.uint32(walk[i + 6]), np.uint32(walk[i + 7])
+        b0, b1, b2, b3 = np.uint32(walk[i + 8]), np.uint32(walk[i + 9]), np.uint32(walk[i + 10]), np.uint32(walk[i + 11])
+        b4, b5, b6, b7 = np.uint32(walk[i + 12]), np.uint32(walk[i + 13]), np.uint32(walk[i + 14]), np.uint32(walk[i + 15])
+        while True:
+            w0, w1, w2, w3 = nodes[a0], nodes[a1], nodes[a2], nodes[a3]
+            w4, w5, w6, w7 = nodes[a4], nodes[a5], nodes[a6], nodes[a7]
+            v0, v1, v2, v3 = nodes[b0], nodes[b1], nodes[b2], nodes[b3]
+            v4, v5, v6, v7 = nodes[b4], nodes[b5], nodes[b6], nodes[b7]
+            if ((w0 | w1 | w2 | w3 | w4 | w5 | w6 | w7 | v0 | v1 | v2 | v3 | v4 | v5 | v6 | v7) & low) == 0:
+                break
+            a0, a1, a2, a3 = _next(keys, r, w0), _next(keys, r, w1), _next(keys, r, w2), _next(keys, r, w3)
+            a4, a5, a6, a7 = _next(keys, r, w4), _next(keys, r, w5), _next(keys, r, w6), _next(keys, r, w7)
+            b0, b1, b2, b3 = _next(keys, r, v0), _next(keys, r, v1), _next(keys, r, v2), _next(keys, r, v3)
+            b4, b5, b6, b7 = _next(keys, r, v4), _next(keys, r, v5), _next(keys, r, v6), _next(keys, r, v7)
+        for j, a in enumerate((a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7)):
+            values[(walk[i + j] >> np.uint64(32)) - t0] = leaf[a]
+        i += 16
+    if i + 8 <= m:
         a0, a1, a2, a3 = np.uint32(walk[i]), np.uint32(walk[i + 1]), np.uint32(walk[i + 2]), np.uint32(walk[i + 3])
         a4, a5, a6, a7 = np.uint32(walk[i + 4]), np.uint32(walk[i + 5]), np.uint32(walk[i + 6]), np.uint32(walk[i + 7])
         while True:

@@ -217,14 +217,51 @@ def margin_parallel(X, slots, missing, values, words, num_nodes, shift, roots, d
                       depths, groups, walk, t0, t1, out, keys, xs, at_bin, below)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_keys(x, shift, slots, missing, values, keys):
+    """``_dense_keys`` of one row, its slots' searches run a step at a time across the slots
+    instead of across rows (a slot done already takes steps of 0), so they overlap as a block's
+    rows' searches do."""
+    n = missing.size
+    xs = np.empty(n, dtype=np.float64)
+    at_bin = np.empty(n, dtype=np.int64)
+    width = np.empty(n, dtype=np.int64)
+    below = np.empty(n, dtype=np.int64)
+    widest = 0
+    for q in range(n):
+        v = np.float64(x[0, slots[q, 0]])
+        v = 0.0 if abs(v) <= _ZERO else v  # LightGBM's dense conversion
+        xs[q] = 0.0 if (v != v) & (slots[q, 1] == 0) else v  # missing type None: NaN is read as 0.0
+        at_bin[q] = slots[q, 3] if slots[q, 4] else 0  # a slot without thresholds reads a leaf value
+        width[q] = slots[q, 4]
+        widest = max(widest, slots[q, 4])
+    while widest > 1:
+        for q in range(n):
+            half = width[q] >> 1
+            below[q] = half & -np.int64(values[np.uint64(at_bin[q] + half)] < xs[q])
+            width[q] -= half
+        for q in range(n):
+            at_bin[q] += below[q]
+        widest -= widest >> 1
+    for q in range(n):
+        code = missing[q]
+        if slots[q, 2]:  # the slot's other direction: the same bins, another missing code
+            k = keys[(q - 1) << shift]
+            keys[q << shift] = code if k == 0 else k
+            continue
+        v = xs[q]
+        b = at_bin[q]
+        key = b - slots[q, 3] + 1 + np.int64(values[np.uint64(b)] < v) if slots[q, 4] else 1
+        keys[q << shift] = code if (v != v) | ((slots[q, 1] == 1) & (abs(v) <= _ZERO)) else key
+
+
 @njit(cache=True, nogil=True)
 def margin_one_row(x, slots, missing, values, words, num_nodes, shift, divisor, code, sigmoid, out):
     """One dense row (``x``, shape (1, features)) through every tree, LightGBM's output
     conversion included, into ``out`` (one float64 per class); leaves are added in tree order
     (class ``tree % classes``)."""
     keys = np.empty(max(missing.size, 1) << shift, dtype=missing.dtype)
-    _dense_keys(x, 0, 1, shift, slots, missing, values, keys, np.empty(1), np.empty(1, dtype=np.int64),
-                np.empty(1, dtype=np.int64))
+    _row_keys(x, shift, slots, missing, values, keys)
     walk = words[num_nodes:]
     m = walk.size
     sums = np.empty(m, dtype=np.float64)

@@ -94,7 +94,7 @@ def _prepare(model: Model, data, iteration_range, base_margin, nthread, what: st
 
         if _rounds_pair(iteration_range) not in (None, (0, 0)):
             raise DataError(f"iteration_range {tuple(iteration_range)} is invalid: a linear model has one round")
-        return X, base, None, None
+        return X, base, None, n
     t0, t1 = tree_range(model, iteration_range)
     walk = walk_layout(booster)
     slots, word, split_key, left, _, roots, _, groups, weights, cat_offsets, cat_bits = walk.margin_args

@@ -342,3 +342,26 @@ def test_refusals(tmp_path):
     lm = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, X[:, 0]), 2)
     with pytest.raises(UnsupportedModelError, match="XGBoost models"):
         gbinfer.load(lm).predict_contribs(X)
+
+
+def test_tables_and_recursion(monkeypatch):
+    """Trees past the table budget keep the recursion, which reproduces XGBoost's float32
+    arithmetic bit for bit; tabulated trees agree within rounding."""
+    from gbinfer.predict import shap
+
+    rng = np.random.default_rng(12)
+    X = _rows(rng, 500, 8, 0.1)
+    y = np.nan_to_num(X[:, 0]) * np.nan_to_num(X[:, 1]) + np.nan_to_num(X[:, 2])
+    bst = _train({"max_depth": 6}, X, y, 8)
+    Xt = _rows(rng, 100, 8, 0.1)
+    ref = bst.predict(xgb.DMatrix(Xt), pred_contribs=True)
+    results = {}
+    for budget in (0, 200, shap.TABLE_BUDGET):
+        monkeypatch.setattr(shap, "TABLE_BUDGET", budget)
+        model = _load(bst)
+        results[budget] = model.predict_contribs(Xt)
+        tabulated = int(shap._leaf_tables(model.booster)[0].sum())
+        assert (tabulated == 0) == (budget == 0) and (tabulated == 8) == (budget > 10_000)
+    assert np.array_equal(results[0], ref)
+    for budget, phi in results.items():
+        _close(phi, ref, f"table budget {budget}")

@@ -29,6 +29,8 @@ from ..model import Linear, Model, Tree
 from . import shap_kernels as K
 
 _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDictionary()
+_tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables a model may keep (128 MiB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +58,38 @@ def _shap_layout(booster) -> ShapLayout:
         layout = ShapLayout(feature=feature, mean=mean, feat_ptr=feat_ptr, feats=feats)
         _layouts[booster] = layout
     return layout
+
+
+def _leaf_tables(booster) -> tuple:
+    """The per-leaf tables of ``shap_kernels`` (built on first use, kept beside the booster):
+    trees are tabulated in order while the budget lasts, if no more than ``TABLE_DEPTH`` deep
+    and with no zero cover fraction on a path; the others keep the recursion."""
+    tables = _tables.get(booster)
+    if tables is None:
+        f = booster.forest
+        n, width = f.num_nodes, K.TABLE_DEPTH
+        pos = np.zeros(n, dtype=np.int32)
+        leaf_d = np.full(n, -1, dtype=np.int32)
+        leaf_feat = np.zeros((n, width), dtype=np.int32)
+        leaf_z = np.ones((n, width), dtype=np.float32)
+        S = _shap_layout(booster)
+        K.leaf_paths(f.left, f.cover, S.feature, f.tree_offsets, f.tree_depth, width, pos, leaf_d, leaf_feat, leaf_z)
+        tree_of_node = np.repeat(np.arange(f.num_trees), np.diff(f.tree_offsets))
+        positive = np.where(np.arange(width)[None, :] < np.maximum(leaf_d, 0)[:, None], leaf_z > 0, True).all(axis=1)
+        size = np.where(leaf_d >= 0, np.left_shift(1, np.maximum(leaf_d, 0)), 0).astype(np.int64)
+        per_tree = np.bincount(tree_of_node, weights=size, minlength=f.num_trees).astype(np.int64)
+        ok = (f.tree_depth <= width) & (np.bincount(tree_of_node, weights=~positive, minlength=f.num_trees) == 0)
+        tabulated = ok & (np.cumsum(np.where(ok, per_tree, 0)) <= TABLE_BUDGET)
+        size = np.where(tabulated[tree_of_node], size, 0)
+        leaf_off = np.where(size > 0, np.cumsum(size) - size, -1).astype(np.int64)
+        table = np.zeros(int(size.sum()), dtype=np.float32)
+        K.fill_tables(leaf_d, leaf_z, leaf_off, table)
+        with np.errstate(divide="ignore"):
+            ratio = ((1 - leaf_z.astype(np.float64)) / leaf_z).astype(np.float32)
+        tables = (tabulated.astype(np.uint8), pos, leaf_d, leaf_off, leaf_feat, ratio, table,
+                  f.tree_offsets[1:].astype(np.int64))
+        _tables[booster] = tables
+    return tables
 
 
 def _check_model(model: Model, what: str) -> None:
@@ -117,7 +151,8 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     if args is None:
         return _squeeze(_linear_contribs(model.booster, X, base, F), k)
     out = np.zeros((n, k, F + 1), dtype=np.float32)
-    _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, approximate, out))
+    tables = _NO_TABLES if approximate else _leaf_tables(model.booster)
+    _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, approximate, tables, out))
     return _squeeze(out, k)
 
 
@@ -135,7 +170,7 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
             phi = _linear_contribs(model.booster, X, base, F)
         else:
             phi = np.zeros((n, k, F + 1), dtype=np.float32)
-            _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, True, phi))
+            _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, True, _NO_TABLES, phi))
         out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
         idx = np.arange(F + 1)
         out[:, :, idx, idx] = phi
@@ -143,6 +178,11 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
     _run(K.interactions_serial, K.interactions_parallel, _batch_size(n), nthread, (*args, out))
     return _squeeze(out, k)
+
+
+_NO_TABLES = (np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
+              np.zeros((0, K.TABLE_DEPTH), np.int32), np.zeros((0, K.TABLE_DEPTH), np.float32),
+              np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 
 def _batch_size(n: int) -> int:

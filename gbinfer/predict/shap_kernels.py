@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from .kernels import _block_keys, _row_count, _step
 
-CHUNK = 16  # rows per chunk; at most kernels.BLOCK, the rows one key block holds
+CHUNK = 32  # rows per chunk; at most kernels.BLOCK, the rows one key block holds
 _F32_ONE = np.float32(1.0)
 _F32_ZERO = np.float32(0.0)
 
@@ -231,19 +231,25 @@ def _flush(phi, out_row, tree_feats, lo, hi, group, weight, ls):
 
 @njit(cache=True, nogil=True)
 def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                   feats, max_depth, t0, t1, base, approximate, out):
+                   feats, max_depth, t0, t1, base, approximate, tables, out):
     keys = _block_keys(X, r0, r1, slots)
     pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
+    tabulated, pos, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, tree_end = tables
+    mask = np.empty(max(table_nodes(tabulated, roots, tree_end), 1), dtype=np.uint32)
     ls = leaf.shape[1]
     bias = out.shape[2] - 1
     phi = np.zeros(out.shape[2] * ls, dtype=np.float32)
-    for r in range(r0, r1):
-        row = r - r0
-        out_row = out[r]
-        for t in range(t0, t1):
-            root = np.int64(roots[t])
+    # trees outside, rows inside: a tree's nodes and tables stay in cache for the chunk's rows
+    for t in range(t0, t1):
+        root = np.int64(roots[t])
+        for r in range(r0, r1):
+            row = r - r0
+            out_row = out[r]
             if approximate:
                 _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi)
+            elif tabulated[t]:
+                _tree_table(keys, row, root, np.int64(tree_end[t]), walk, left, pos, leaf, leaf_d, leaf_off,
+                            leaf_feat, leaf_ratio, table, mask, phi)
             else:
                 _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, 0, -1, pf, pz, po, pw,
                            stack_i, stack_f)
@@ -252,26 +258,27 @@ def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roo
             _flush(phi, out_row, feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
             for j in range(ls):
                 out_row[g + j, bias] += mean[root, j] * w
+    for r in range(r0, r1):
         for g in range(out.shape[1]):
-            out_row[g, bias] += base[r, g]
+            out[r, g, bias] += base[r, g]
 
 
 @njit(cache=True, nogil=True)
 def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
-                    max_depth, t0, t1, base, approximate, out):
+                    max_depth, t0, t1, base, approximate, tables, out):
     n = _row_count(X)
     for r0 in range(0, n, CHUNK):
         _contrib_block(X, r0, min(n, r0 + CHUNK), slots, walk, feature, left, cover, leaf, mean, roots, groups,
-                       weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, out)
+                       weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
-                      max_depth, t0, t1, base, approximate, out):
+                      max_depth, t0, t1, base, approximate, tables, out):
     n = _row_count(X)
     for b in prange((n + CHUNK - 1) // CHUNK):
         _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean, roots,
-                       groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, out)
+                       groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
 
 
 @njit(cache=True, nogil=True)
@@ -364,3 +371,160 @@ def node_means(left, cover, leaf, roots, out):
                 value = out[first, j] * cover[first]
                 value += out[first + 1, j] * cover[first + 1]
                 out[node, j] = value / cover[node]
+
+
+# --- per-leaf tables: exact SHAP values by lookup --------------------------------------------
+#
+# A leaf contributes to a row's SHAP values through the game v(S) = value x prod over its path
+# features i of (o_i if i in S else z_i), where z_i is the product of the cover fractions of the
+# path's splits on i and o_i is 1 when the row follows the path at every split on i, else 0.
+# Its Shapley value for path feature j, with A the features whose o is 1, is
+#     j not in A:  -value * U(A)
+#     j in A:      value * (1 - z_j) / z_j * U(A without j)
+# with U(B) = sum over S in B of |S|! (d - 1 - |S|)! / d! * prod over path features outside S
+# of z. U depends on the tree alone, so it is tabulated once per leaf for every subset of its d
+# path features (2**d values, the idea of Fast TreeSHAP v2, Yang 2021); a row then costs one walk
+# of the tree's nodes to find each leaf's A and d lookups per leaf, instead of the path algebra
+# (d**2 per leaf) of the recursion. A tree with a zero cover fraction on a path, or too deep,
+# or past the table budget keeps the recursion.
+
+TABLE_DEPTH = 12  # deepest tree tabulated (4096 values per leaf)
+
+
+@njit(cache=True, nogil=True)
+def leaf_paths(left, cover, feature, tree_offsets, tree_depth, width, pos, leaf_d, leaf_feat, leaf_z):
+    """Per internal node, the position of its split feature in its path's list of distinct
+    features (``pos``); per leaf, that list (``leaf_feat``), its length (``leaf_d``) and each
+    feature's zero fraction (``leaf_z``, float32 products as XGBoost forms them). Trees deeper
+    than ``width`` are skipped (``leaf_d`` stays -1). Parents precede their children."""
+    n = left.size
+    path_f = np.zeros((n, max(width, 1)), dtype=np.int64)
+    path_z = np.ones((n, max(width, 1)), dtype=np.float32)
+    count = np.zeros(n, dtype=np.int64)
+    for t in range(tree_offsets.size - 1):
+        if tree_depth[t] > width:
+            continue
+        for node in range(tree_offsets[t], tree_offsets[t + 1]):
+            first = np.int64(left[node])
+            c = count[node]
+            if first == node:
+                leaf_d[node] = c
+                for p in range(c):
+                    leaf_feat[node, p] = path_f[node, p]
+                    leaf_z[node, p] = path_z[node, p]
+                continue
+            f = np.int64(feature[node])
+            p = 0
+            while p < c and path_f[node, p] != f:
+                p += 1
+            pos[node] = p
+            for child in (first, first + 1):
+                for q in range(c):
+                    path_f[child, q] = path_f[node, q]
+                    path_z[child, q] = path_z[node, q]
+                count[child] = c + 1 if p == c else c
+                path_f[child, p] = f
+                fraction = cover[child] / cover[node]
+                path_z[child, p] = fraction * path_z[node, p] if p < c else fraction
+
+
+@njit(cache=True, nogil=True)
+def fill_tables(leaf_d, leaf_z, leaf_off, table):
+    """``table[leaf_off[leaf] + B] = U(B)`` for every subset B of each tabulated leaf's path
+    features; float64 arithmetic, stored as float32."""
+    width = leaf_z.shape[1]
+    coef = np.zeros((1 << width, width + 1), dtype=np.float64)
+    outside = np.zeros(1 << width, dtype=np.float64)
+    weight = np.zeros(width + 1, dtype=np.float64)
+    for node in range(leaf_d.size):
+        d = leaf_d[node]
+        if d < 1 or leaf_off[node] < 0:
+            continue
+        for k in range(d):
+            weight[k] = _factorial(k) * _factorial(d - 1 - k) / _factorial(d)
+        weight[d] = 0.0  # U of all d features is never read
+        full = (1 << d) - 1
+        coef[0, :] = 0.0
+        coef[0, 0] = 1.0
+        for B in range(1, full + 1):
+            top = 0
+            while (B >> (top + 1)) != 0:
+                top += 1
+            prev = B ^ (1 << top)
+            z = np.float64(leaf_z[node, top])
+            size = 0
+            x = B
+            while x:
+                size += x & 1
+                x >>= 1
+            coef[B, 0] = coef[prev, 0] * z
+            for k in range(1, size + 1):
+                coef[B, k] = coef[prev, k] * z + coef[prev, k - 1] if k < size else coef[prev, k - 1]
+        outside[full] = 1.0
+        for B in range(full - 1, -1, -1):
+            low = 0
+            while (B >> low) & 1:
+                low += 1
+            outside[B] = outside[B | (1 << low)] * np.float64(leaf_z[node, low])
+        at = leaf_off[node]
+        for B in range(full + 1):
+            size = 0
+            x = B
+            while x:
+                size += x & 1
+                x >>= 1
+            total = 0.0
+            for k in range(size + 1):
+                total += weight[k] * coef[B, k]
+            table[at + B] = np.float32(outside[B] * total)
+
+
+@njit(cache=True, nogil=True)
+def _factorial(k):
+    """k! in float64, exact for the k <= TABLE_DEPTH used here."""
+    total = 1.0
+    for i in range(2, k + 1):
+        total *= i
+    return total
+
+
+@njit(cache=True, nogil=True)
+def table_nodes(tabulated, roots, tree_end):
+    """Nodes of the largest tabulated tree: the size of the per-node mask scratch."""
+    most = 0
+    for t in range(tabulated.size):
+        if tabulated[t]:
+            most = max(most, np.int64(tree_end[t]) - np.int64(roots[t]))
+    return most
+
+
+@njit(cache=True, nogil=True)
+def _tree_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, mask,
+                phi):
+    """One tabulated tree's SHAP values for block row ``row``: a pass over its nodes (parents
+    first) marks, per node, the path features the row has followed so far; each leaf then reads
+    its table."""
+    ls = leaf.shape[1]
+    mask[0] = np.uint32(0xFFFFFFFF)
+    for node in range(lo, hi):
+        first = np.int64(left[node])
+        m = mask[node - lo]
+        if first != node:
+            hot = _hot_child(keys, row, node, walk)
+            mask[hot - lo] = m
+            mask[first + first + 1 - hot - lo] = m & ~(np.uint32(1) << np.uint32(pos[node]))
+            continue
+        d = leaf_d[node]
+        if d < 1:
+            continue
+        A = np.int64(m & np.uint32((1 << d) - 1))
+        at = leaf_off[node]
+        absent = -table[at + A]
+        for p in range(d):
+            if (A >> p) & 1:
+                value = leaf_ratio[node, p] * table[at + (A ^ (1 << p))]
+            else:
+                value = absent
+            f = leaf_feat[node, p] * ls
+            for j in range(ls):
+                phi[f + j] += value * leaf[node, j]

@@ -355,13 +355,18 @@ def test_tables_and_recursion(monkeypatch):
     bst = _train({"max_depth": 6}, X, y, 8)
     Xt = _rows(rng, 100, 8, 0.1)
     ref = bst.predict(xgb.DMatrix(Xt), pred_contribs=True)
+    ref_inter = bst.predict(xgb.DMatrix(Xt[:20]), pred_interactions=True)
     results = {}
-    for budget in (0, 200, shap.TABLE_BUDGET):
+    for budget in (0, 200, 1000, shap.TABLE_BUDGET):
         monkeypatch.setattr(shap, "TABLE_BUDGET", budget)
         model = _load(bst)
         results[budget] = model.predict_contribs(Xt)
+        inter = model.predict_interactions(Xt[:20])
         tabulated = int(shap._leaf_tables(model.booster)[0].sum())
+        paired = int(shap._pair_tables(model.booster)[0].sum())
         assert (tabulated == 0) == (budget == 0) and (tabulated == 8) == (budget > 10_000)
+        assert paired <= tabulated and (paired == 8) == (budget > 10_000)
+        _close(inter, ref_inter, f"table budget {budget}: {tabulated} trees tabulated, {paired} paired, interactions")
     assert np.array_equal(results[0], ref)
     for budget, phi in results.items():
-        _close(phi, ref, f"table budget {budget}")
+        _close(phi, ref, f"table budget {budget} contribs")

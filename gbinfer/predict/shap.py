@@ -30,7 +30,8 @@ from . import shap_kernels as K
 
 _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDictionary()
 _tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
-TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables a model may keep (128 MiB)
+_pairs: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables of each kind a model may keep (128 MiB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,9 +88,30 @@ def _leaf_tables(booster) -> tuple:
         with np.errstate(divide="ignore"):
             ratio = ((1 - leaf_z.astype(np.float64)) / leaf_z).astype(np.float32)
         tables = (tabulated.astype(np.uint8), pos, leaf_d, leaf_off, leaf_feat, ratio, table,
-                  f.tree_offsets[1:].astype(np.int64))
+                  f.tree_offsets[1:].astype(np.int64), leaf_z)
         _tables[booster] = tables
     return tables
+
+
+def _pair_tables(booster) -> tuple:
+    """Per-leaf tables of the games with one path feature taken out (d * 2**(d - 1) values a
+    leaf), for interaction values; same rules and budget as ``_leaf_tables``."""
+    pairs = _pairs.get(booster)
+    if pairs is None:
+        tabulated, _, leaf_d, leaf_off, _, _, _, _, leaf_z = _leaf_tables(booster)
+        f = booster.forest
+        tree_of_node = np.repeat(np.arange(f.num_trees), np.diff(f.tree_offsets))
+        d = np.maximum(leaf_d, 0)
+        size = np.where((leaf_off >= 0) & (d >= 2), d * np.left_shift(1, np.maximum(d - 1, 0)), 0).astype(np.int64)
+        per_tree = np.bincount(tree_of_node, weights=size, minlength=f.num_trees).astype(np.int64)
+        paired = (tabulated != 0) & (np.cumsum(np.where(tabulated != 0, per_tree, 0)) <= TABLE_BUDGET)
+        size = np.where(paired[tree_of_node], size, 0)
+        pair_off = np.where(size > 0, np.cumsum(size) - size, -1).astype(np.int64)
+        table = np.zeros(int(size.sum()), dtype=np.float32)
+        K.fill_pair_tables(leaf_d, leaf_z, pair_off, table)
+        pairs = (paired.astype(np.uint8), pair_off, table)
+        _pairs[booster] = pairs
+    return pairs
 
 
 def _check_model(model: Model, what: str) -> None:
@@ -176,13 +198,14 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
         out[:, :, idx, idx] = phi
         return _squeeze(out, k)
     out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
-    _run(K.interactions_serial, K.interactions_parallel, _batch_size(n), nthread, (*args, out))
+    tables, pairs = _leaf_tables(model.booster), _pair_tables(model.booster)
+    _run(K.interactions_serial, K.interactions_parallel, _batch_size(n), nthread, (*args, tables, pairs, out))
     return _squeeze(out, k)
 
 
 _NO_TABLES = (np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
               np.zeros((0, K.TABLE_DEPTH), np.int32), np.zeros((0, K.TABLE_DEPTH), np.float32),
-              np.zeros(0, np.float32), np.zeros(0, np.int64))
+              np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros((0, K.TABLE_DEPTH), np.float32))
 
 
 def _batch_size(n: int) -> int:

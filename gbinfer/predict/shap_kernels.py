@@ -234,7 +234,7 @@ def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roo
                    feats, max_depth, t0, t1, base, approximate, tables, out):
     keys = _block_keys(X, r0, r1, slots)
     pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
-    tabulated, pos, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, tree_end = tables
+    tabulated, pos, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, tree_end, _ = tables
     mask = np.empty(max(table_nodes(tabulated, roots, tree_end), 1), dtype=np.uint32)
     ls = leaf.shape[1]
     bias = out.shape[2] - 1
@@ -283,34 +283,47 @@ def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, g
 
 @njit(cache=True, nogil=True)
 def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                       feats, max_depth, t0, t1, base, out):
+                       feats, max_depth, t0, t1, base, tables, pairs, out):
     """XGBoost's interaction values: off-diagonal (i, k) is half the change of feature k's
     value between feature i fixed present and fixed absent; the diagonal is the plain value
     minus the row's off-diagonal entries. Only trees that split on i can change with it, so
-    each tree is conditioned on its own split features only."""
+    each tree is conditioned on its own split features only: by table where the tree has
+    pair tables, else by the conditioned recursion."""
     keys = _block_keys(X, r0, r1, slots)
     pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
+    tabulated, pos, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, tree_end, leaf_z = tables
+    paired, pair_off, pair_table = pairs
+    mask = np.empty(max(table_nodes(tabulated, roots, tree_end), table_nodes(paired, roots, tree_end), 1),
+                    dtype=np.uint32)
     ls = leaf.shape[1]
     width = out.shape[2]
     bias = width - 1
     phi = np.zeros(width * ls, dtype=np.float32)
     phi_on = np.zeros(width * ls, dtype=np.float32)
     phi_off = np.zeros(width * ls, dtype=np.float32)
-    plain = np.zeros((out.shape[1], width), dtype=np.float32)
-    for r in range(r0, r1):
-        row = r - r0
-        out_row = out[r]
-        plain[:] = 0
-        for t in range(t0, t1):
-            root = np.int64(roots[t])
-            g = groups[t]
-            w = weights[t]
-            lo, hi = feat_ptr[t], feat_ptr[t + 1]
-            _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, 0, -1, pf, pz, po, pw, stack_i,
-                       stack_f)
-            _flush(phi, plain, feats, lo, hi, g, w, ls)
+    plain = np.zeros((r1 - r0, out.shape[1], width), dtype=np.float32)
+    for t in range(t0, t1):
+        root = np.int64(roots[t])
+        end = np.int64(tree_end[t])
+        g = groups[t]
+        w = weights[t]
+        lo, hi = feat_ptr[t], feat_ptr[t + 1]
+        for r in range(r0, r1):
+            row = r - r0
+            out_row = out[r]
+            if tabulated[t]:
+                _tree_table(keys, row, root, end, walk, left, pos, leaf, leaf_d, leaf_off, leaf_feat, leaf_ratio,
+                            table, mask, phi)
+            else:
+                _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, 0, -1, pf, pz, po, pw, stack_i,
+                           stack_f)
+            _flush(phi, plain[row], feats, lo, hi, g, w, ls)
             for j in range(ls):
-                plain[g + j, bias] += mean[root, j] * w
+                plain[row, g + j, bias] += mean[root, j] * w
+            if paired[t]:
+                _tree_pair_table(keys, row, root, end, walk, left, pos, leaf, leaf_d, leaf_feat, leaf_z, leaf_ratio,
+                                 pair_off, pair_table, mask, w, g, out_row)
+                continue
             for a in range(lo, hi):
                 i = np.int64(feats[a])
                 _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi_on, 1, i, pf, pz, po, pw,
@@ -326,14 +339,16 @@ def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean,
                             out_row[g + j, i, k] += on * w - off * w
                         phi_on[k * ls + j] = _F32_ZERO
                         phi_off[k * ls + j] = _F32_ZERO
+    for r in range(r0, r1):
+        out_row = out[r]
         for g in range(out.shape[1]):
-            plain[g, bias] += base[r, g]
+            plain[r - r0, g, bias] += base[r, g]
             matrix = out_row[g]
             for i in range(width):
                 value = _F32_ZERO
                 for k in range(width):
                     if k == i:
-                        value += plain[g, i]
+                        value += plain[r - r0, g, i]
                     else:
                         matrix[i, k] = matrix[i, k] * np.float32(0.5)
                         value -= matrix[i, k]
@@ -342,20 +357,20 @@ def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean,
 
 @njit(cache=True, nogil=True)
 def interactions_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
-                        max_depth, t0, t1, base, out):
+                        max_depth, t0, t1, base, tables, pairs, out):
     n = _row_count(X)
     for r0 in range(0, n, CHUNK):
         _interaction_block(X, r0, min(n, r0 + CHUNK), slots, walk, feature, left, cover, leaf, mean, roots, groups,
-                           weights, feat_ptr, feats, max_depth, t0, t1, base, out)
+                           weights, feat_ptr, feats, max_depth, t0, t1, base, tables, pairs, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def interactions_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                          feats, max_depth, t0, t1, base, out):
+                          feats, max_depth, t0, t1, base, tables, pairs, out):
     n = _row_count(X)
     for b in prange((n + CHUNK - 1) // CHUNK):
         _interaction_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean,
-                           roots, groups, weights, feat_ptr, feats, max_depth, t0, t1, base, out)
+                           roots, groups, weights, feat_ptr, feats, max_depth, t0, t1, base, tables, pairs, out)
 
 
 @njit(cache=True, nogil=True)
@@ -429,54 +444,85 @@ def leaf_paths(left, cover, feature, tree_offsets, tree_depth, width, pos, leaf_
 
 
 @njit(cache=True, nogil=True)
+def _subset_table(z, d, coef, outside, weight, table, at):
+    """``table[at + B] = U(B)`` for every subset B of a ``d``-feature game with zero fractions
+    ``z``. The sums over S in B come from the coefficients of prod over B of (z_i + t), built one
+    feature at a time; float64 arithmetic, stored as float32."""
+    for k in range(d):
+        weight[k] = _factorial(k) * _factorial(d - 1 - k) / _factorial(d)
+    for k in range(d, weight.size):
+        weight[k] = 0.0  # U of all the game's features is never read
+    full = (1 << d) - 1
+    coef[0, 0] = 1.0
+    for B in range(1, full + 1):
+        top = 0
+        while (B >> (top + 1)) != 0:
+            top += 1
+        prev = B ^ (1 << top)
+        size = _bits(B)
+        coef[B, 0] = coef[prev, 0] * z[top]
+        for k in range(1, size + 1):
+            coef[B, k] = coef[prev, k] * z[top] + coef[prev, k - 1] if k < size else coef[prev, k - 1]
+    outside[full] = 1.0
+    for B in range(full - 1, -1, -1):
+        low = 0
+        while (B >> low) & 1:
+            low += 1
+        outside[B] = outside[B | (1 << low)] * z[low]
+    for B in range(full + 1):
+        total = 0.0
+        for k in range(_bits(B) + 1):
+            total += weight[k] * coef[B, k]
+        table[at + B] = np.float32(outside[B] * total)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bits(x):
+    size = 0
+    while x:
+        size += x & 1
+        x >>= 1
+    return size
+
+
+@njit(cache=True, nogil=True)
 def fill_tables(leaf_d, leaf_z, leaf_off, table):
-    """``table[leaf_off[leaf] + B] = U(B)`` for every subset B of each tabulated leaf's path
-    features; float64 arithmetic, stored as float32."""
+    """Each tabulated leaf's U table over its d path features (2**d values at ``leaf_off``)."""
     width = leaf_z.shape[1]
-    coef = np.zeros((1 << width, width + 1), dtype=np.float64)
+    coef = np.zeros((1 << width, width + 2), dtype=np.float64)
     outside = np.zeros(1 << width, dtype=np.float64)
-    weight = np.zeros(width + 1, dtype=np.float64)
+    weight = np.zeros(width + 2, dtype=np.float64)
+    z = np.zeros(width, dtype=np.float64)
     for node in range(leaf_d.size):
         d = leaf_d[node]
         if d < 1 or leaf_off[node] < 0:
             continue
-        for k in range(d):
-            weight[k] = _factorial(k) * _factorial(d - 1 - k) / _factorial(d)
-        weight[d] = 0.0  # U of all d features is never read
-        full = (1 << d) - 1
-        coef[0, :] = 0.0
-        coef[0, 0] = 1.0
-        for B in range(1, full + 1):
-            top = 0
-            while (B >> (top + 1)) != 0:
-                top += 1
-            prev = B ^ (1 << top)
-            z = np.float64(leaf_z[node, top])
-            size = 0
-            x = B
-            while x:
-                size += x & 1
-                x >>= 1
-            coef[B, 0] = coef[prev, 0] * z
-            for k in range(1, size + 1):
-                coef[B, k] = coef[prev, k] * z + coef[prev, k - 1] if k < size else coef[prev, k - 1]
-        outside[full] = 1.0
-        for B in range(full - 1, -1, -1):
-            low = 0
-            while (B >> low) & 1:
-                low += 1
-            outside[B] = outside[B | (1 << low)] * np.float64(leaf_z[node, low])
-        at = leaf_off[node]
-        for B in range(full + 1):
-            size = 0
-            x = B
-            while x:
-                size += x & 1
-                x >>= 1
-            total = 0.0
-            for k in range(size + 1):
-                total += weight[k] * coef[B, k]
-            table[at + B] = np.float32(outside[B] * total)
+        for p in range(d):
+            z[p] = leaf_z[node, p]
+        _subset_table(z, d, coef, outside, weight, table, leaf_off[node])
+
+
+@njit(cache=True, nogil=True)
+def fill_pair_tables(leaf_d, leaf_z, leaf_off, table):
+    """For interactions: per tabulated leaf and path feature i, the U table of the game with i
+    taken out (d - 1 features, weights of d - 1 players), at ``leaf_off + i * 2**(d - 1)``."""
+    width = leaf_z.shape[1]
+    coef = np.zeros((1 << width, width + 2), dtype=np.float64)
+    outside = np.zeros(1 << width, dtype=np.float64)
+    weight = np.zeros(width + 2, dtype=np.float64)
+    z = np.zeros(width, dtype=np.float64)
+    for node in range(leaf_d.size):
+        d = leaf_d[node]
+        if d < 1 or leaf_off[node] < 0:
+            continue
+        half = 1 << (d - 1)
+        for i in range(d):
+            q = 0
+            for p in range(d):
+                if p != i:
+                    z[q] = leaf_z[node, p]
+                    q += 1
+            _subset_table(z, d - 1, coef, outside, weight, table, leaf_off[node] + i * half)
 
 
 @njit(cache=True, nogil=True)
@@ -499,25 +545,64 @@ def table_nodes(tabulated, roots, tree_end):
 
 
 @njit(cache=True, nogil=True)
+def _mark(keys, row, lo, hi, walk, left, pos, mask):
+    """``mask[node - lo]``: bit p set while the row has taken the path's branch at every split on
+    path feature p above ``node`` (parents precede children, so one pass in node order)."""
+    mask[0] = np.uint32(0xFFFFFFFF)
+    for node in range(lo, hi):
+        first = np.int64(left[node])
+        if first != node:
+            m = mask[node - lo]
+            hot = _hot_child(keys, row, node, walk)
+            mask[hot - lo] = m
+            mask[first + first + 1 - hot - lo] = m & ~(np.uint32(1) << np.uint32(pos[node]))
+
+
+@njit(cache=True, nogil=True)
+def _tree_pair_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_feat, leaf_z, leaf_ratio, pair_off,
+                     pair_table, mask, weight, group, out_row):
+    """One tabulated tree's share of the interaction values of block row ``row``, before the
+    final halving: fixing path feature i present rather than absent changes a leaf's value by
+    value * (o_i - z_i), and feature j's Shapley value in the game without i follows from the
+    table of that game, as for contributions."""
+    ls = leaf.shape[1]
+    _mark(keys, row, lo, hi, walk, left, pos, mask)
+    for node in range(lo, hi):
+        d = leaf_d[node]
+        if np.int64(left[node]) != node or d < 2:
+            continue
+        A = np.int64(mask[node - lo] & np.uint32((1 << d) - 1))
+        half = 1 << (d - 1)
+        for i in range(d):
+            change = np.float32((A >> i) & 1) - leaf_z[node, i]
+            rest = (A & ((1 << i) - 1)) | ((A >> (i + 1)) << i)
+            at = pair_off[node] + i * half
+            absent = -pair_table[at + rest]
+            fi = leaf_feat[node, i]
+            for q in range(d - 1):
+                p = q if q < i else q + 1
+                if (rest >> q) & 1:
+                    value = leaf_ratio[node, p] * pair_table[at + (rest ^ (1 << q))]
+                else:
+                    value = absent
+                fj = leaf_feat[node, p]
+                for j in range(ls):
+                    out_row[group + j, fi, fj] += change * value * leaf[node, j] * weight
+
+
+@njit(cache=True, nogil=True)
 def _tree_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, mask,
                 phi):
     """One tabulated tree's SHAP values for block row ``row``: a pass over its nodes (parents
     first) marks, per node, the path features the row has followed so far; each leaf then reads
     its table."""
     ls = leaf.shape[1]
-    mask[0] = np.uint32(0xFFFFFFFF)
+    _mark(keys, row, lo, hi, walk, left, pos, mask)
     for node in range(lo, hi):
-        first = np.int64(left[node])
-        m = mask[node - lo]
-        if first != node:
-            hot = _hot_child(keys, row, node, walk)
-            mask[hot - lo] = m
-            mask[first + first + 1 - hot - lo] = m & ~(np.uint32(1) << np.uint32(pos[node]))
-            continue
         d = leaf_d[node]
-        if d < 1:
+        if np.int64(left[node]) != node or d < 1:
             continue
-        A = np.int64(m & np.uint32((1 << d) - 1))
+        A = np.int64(mask[node - lo] & np.uint32((1 << d) - 1))
         at = leaf_off[node]
         absent = -table[at + A]
         for p in range(d):

@@ -13,7 +13,9 @@ one path computation serves every output); an ``iteration_range`` need not start
 contributions on the diagonal (XGBoost 3.2 fails to shape them).
 
 The per-booster arrays the kernels read (node means, each tree's split features, the split
-feature per node) are derived once and kept beside the booster, like the walk layout.
+feature per node, and the per-leaf tables of ``shap_kernels``) are derived on first use and kept
+beside the booster, like the walk layout; the tables of a large model take a second or more to
+build (``warmup`` does not build them: a service that explains calls ``predict_contribs`` once).
 """
 
 from __future__ import annotations

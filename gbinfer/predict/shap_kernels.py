@@ -1,6 +1,7 @@
 """Compiled TreeSHAP kernels: exact path-dependent SHAP values (Lundberg et al., "Consistent
 Individualized Feature Attribution for Tree Ensembles"), their conditioned form for interaction
-values, and Saabas' path attribution.
+values, and Saabas' path attribution. Two exact methods: per-leaf tables of Shapley weights
+(below, the fast one, for trees within a memory budget) and the path recursion (the rest).
 
 The kernels know nothing of any source library beyond two things handed to them: node covers,
 and the step that picks the child a row takes (``_hot_child``, today the XGBoost decision of

@@ -582,10 +582,8 @@ def _tree_pair_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_feat
             fi = leaf_feat[node, i]
             for q in range(d - 1):
                 p = q if q < i else q + 1
-                if (rest >> q) & 1:
-                    value = leaf_ratio[node, p] * pair_table[at + (rest ^ (1 << q))]
-                else:
-                    value = absent
+                present = leaf_ratio[node, p] * pair_table[at + (rest ^ (1 << q))]
+                value = present if (rest >> q) & 1 else absent  # branch-free, as in _tree_table
                 fj = leaf_feat[node, p]
                 for j in range(ls):
                     out_row[group + j, fi, fj] += change * value * leaf[node, j] * weight
@@ -607,10 +605,10 @@ def _tree_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_off, leaf
         at = leaf_off[node]
         absent = -table[at + A]
         for p in range(d):
-            if (A >> p) & 1:
-                value = leaf_ratio[node, p] * table[at + (A ^ (1 << p))]
-            else:
-                value = absent
+            # both sides computed, then selected: whether the row followed a path feature is
+            # unpredictable, and a branch on it costs more than the extra load
+            present = leaf_ratio[node, p] * table[at + (A ^ (1 << p))]
+            value = present if (A >> p) & 1 else absent
             f = leaf_feat[node, p] * ls
             for j in range(ls):
                 phi[f + j] += value * leaf[node, j]

@@ -370,3 +370,21 @@ def test_tables_and_recursion(monkeypatch):
     assert np.array_equal(results[0], ref)
     for budget, phi in results.items():
         _close(phi, ref, f"table budget {budget} contribs")
+
+
+def test_deep_trees_keep_the_recursion():
+    """Trees deeper than the tables allow are explained by the recursion, bit for bit as XGBoost."""
+    from gbinfer.predict import shap
+
+    rng = np.random.default_rng(13)
+    X = _rows(rng, 3000, 6, 0.05)
+    y = np.sin(np.nan_to_num(X[:, 0]) * 3) + np.nan_to_num(X[:, 1]) * np.nan_to_num(X[:, 2])
+    bst = _train({"max_depth": 15, "min_child_weight": 0.5, "eta": 0.5}, X, y, 2)
+    model = _load(bst)
+    assert model.booster.forest.tree_depth.max() > 12
+    assert shap._leaf_tables(model.booster)[0][model.booster.forest.tree_depth > 12].sum() == 0
+    Xt = _rows(rng, 50, 6, 0.05)
+    dm = xgb.DMatrix(Xt)
+    assert np.array_equal(model.predict_contribs(Xt), bst.predict(dm, pred_contribs=True))
+    _close(model.predict_interactions(Xt[:10]), bst.predict(dm.slice(range(10)), pred_interactions=True),
+           "deep trees interactions")

@@ -86,7 +86,7 @@ def _leaf_tables(booster) -> tuple:
         size = np.where(tabulated[tree_of_node], size, 0)
         leaf_off = np.where(size > 0, np.cumsum(size) - size, -1).astype(np.int64)
         table = np.zeros(int(size.sum()), dtype=np.float32)
-        K.fill_tables(leaf_d, leaf_z, leaf_off, table)
+        _fill(leaf_d, leaf_z, leaf_off, table, False)
         with np.errstate(divide="ignore"):
             ratio = ((1 - leaf_z.astype(np.float64)) / leaf_z).astype(np.float32)
         tables = (tabulated.astype(np.uint8), pos, leaf_d, leaf_off, leaf_feat, ratio, table,
@@ -110,10 +110,17 @@ def _pair_tables(booster) -> tuple:
         size = np.where(paired[tree_of_node], size, 0)
         pair_off = np.where(size > 0, np.cumsum(size) - size, -1).astype(np.int64)
         table = np.zeros(int(size.sum()), dtype=np.float32)
-        K.fill_pair_tables(leaf_d, leaf_z, pair_off, table)
+        _fill(leaf_d, leaf_z, pair_off, table, True)
         pairs = (paired.astype(np.uint8), pair_off, table)
         _pairs[booster] = pairs
     return pairs
+
+
+def _fill(leaf_d, leaf_z, offsets, table, pairs: bool) -> None:
+    from . import SERIAL_BELOW, _run
+
+    big = len(table) > (1 << 16)  # a small model's tables are built faster than threads start
+    _run(K.fill_serial, K.fill_parallel, SERIAL_BELOW if big else 1, None, (leaf_d, leaf_z, offsets, table, pairs))
 
 
 def _check_model(model: Model, what: str) -> None:

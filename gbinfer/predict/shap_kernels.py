@@ -487,34 +487,24 @@ def _bits(x):
 
 
 @njit(cache=True, nogil=True)
-def fill_tables(leaf_d, leaf_z, leaf_off, table):
-    """Each tabulated leaf's U table over its d path features (2**d values at ``leaf_off``)."""
+def _fill_range(leaf_d, leaf_z, leaf_off, table, lo, hi, pairs):
+    """The tables of the tabulated leaves among nodes [lo, hi): with ``pairs`` false, each leaf's
+    U table over its d path features (2**d values at ``leaf_off``); with ``pairs`` true, for
+    interactions, per path feature i the U table of the game with i taken out (d - 1 features,
+    weights of d - 1 players) at ``leaf_off + i * 2**(d - 1)``."""
     width = leaf_z.shape[1]
     coef = np.zeros((1 << width, width + 2), dtype=np.float64)
     outside = np.zeros(1 << width, dtype=np.float64)
     weight = np.zeros(width + 2, dtype=np.float64)
     z = np.zeros(width, dtype=np.float64)
-    for node in range(leaf_d.size):
+    for node in range(lo, hi):
         d = leaf_d[node]
         if d < 1 or leaf_off[node] < 0:
             continue
-        for p in range(d):
-            z[p] = leaf_z[node, p]
-        _subset_table(z, d, coef, outside, weight, table, leaf_off[node])
-
-
-@njit(cache=True, nogil=True)
-def fill_pair_tables(leaf_d, leaf_z, leaf_off, table):
-    """For interactions: per tabulated leaf and path feature i, the U table of the game with i
-    taken out (d - 1 features, weights of d - 1 players), at ``leaf_off + i * 2**(d - 1)``."""
-    width = leaf_z.shape[1]
-    coef = np.zeros((1 << width, width + 2), dtype=np.float64)
-    outside = np.zeros(1 << width, dtype=np.float64)
-    weight = np.zeros(width + 2, dtype=np.float64)
-    z = np.zeros(width, dtype=np.float64)
-    for node in range(leaf_d.size):
-        d = leaf_d[node]
-        if d < 1 or leaf_off[node] < 0:
+        if not pairs:
+            for p in range(d):
+                z[p] = leaf_z[node, p]
+            _subset_table(z, d, coef, outside, weight, table, leaf_off[node])
             continue
         half = 1 << (d - 1)
         for i in range(d):
@@ -524,6 +514,21 @@ def fill_pair_tables(leaf_d, leaf_z, leaf_off, table):
                     z[q] = leaf_z[node, p]
                     q += 1
             _subset_table(z, d - 1, coef, outside, weight, table, leaf_off[node] + i * half)
+
+
+_FILL_NODES = 4096  # nodes per parallel task of the table build
+
+
+@njit(cache=True, nogil=True)
+def fill_serial(leaf_d, leaf_z, leaf_off, table, pairs):
+    _fill_range(leaf_d, leaf_z, leaf_off, table, 0, leaf_d.size, pairs)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fill_parallel(leaf_d, leaf_z, leaf_off, table, pairs):
+    n = leaf_d.size
+    for b in prange((n + _FILL_NODES - 1) // _FILL_NODES):
+        _fill_range(leaf_d, leaf_z, leaf_off, table, b * _FILL_NODES, min(n, (b + 1) * _FILL_NODES), pairs)
 
 
 @njit(cache=True, nogil=True)

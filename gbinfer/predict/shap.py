@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, UnsupportedModelError
-from ..forest import FEATURE_MASK
 from ..model import Linear, Model, Tree
 from . import shap_kernels as K
 
@@ -50,11 +49,11 @@ def _shap_layout(booster) -> ShapLayout:
         f = booster.forest
         feature = f.split_feature.astype(np.int32)
         mean = np.empty(f.leaf_values.shape, dtype=np.float32)
-        K.node_means(f.left, f.cover, f.leaf_values, f.tree_offsets[:-1], mean)
+        K.node_means(f.left, f.cover, f.leaf_values, mean)
         internal = ~f.is_leaf
         tree_of_node = np.repeat(np.arange(f.num_trees, dtype=np.int64), np.diff(f.tree_offsets))
-        pairs = np.unique(tree_of_node[internal] * (int(feature.max(initial=0)) + 1) + feature[internal])
         width = int(feature.max(initial=0)) + 1
+        pairs = np.unique(tree_of_node[internal] * width + feature[internal])  # (tree, feature) once each
         tree_of_pair = pairs // width
         feats = (pairs % width).astype(np.int32)
         feat_ptr = np.searchsorted(tree_of_pair, np.arange(f.num_trees + 1), side="left").astype(np.int64)

@@ -18,6 +18,9 @@ a node visited from the stack finds its parent's path intact. Per tree, contribu
 scratch vector that is then added to the row's output times the tree's weight (DART), touching
 only the features the tree splits on.
 
+Division follows IEEE rules (``error_model="numpy"``): a zero cover gives infinities or NaN, as
+in XGBoost, rather than an exception inside a kernel.
+
 Rows are processed in chunks of ``CHUNK`` (a row costs a full traversal of every tree, so
 small chunks balance the threads); every buffer is allocated once per chunk, never per node,
 and each chunk writes only its own rows, so the parallel form is thread-safe.
@@ -35,14 +38,14 @@ _F32_ONE = np.float32(1.0)
 _F32_ZERO = np.float32(0.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _hot_child(keys, row, node, walk):
     """The child block row ``row`` goes to at internal ``node``: the source's own decision rule."""
     word, split_key, left, cat_offsets, cat_bits = walk
     return np.int64(_step(keys, np.uint64(row), node, word, split_key, left, cat_offsets, cat_bits))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _extend(pf, pz, po, pw, off, ud, zero_fraction, one_fraction, feature):
     """Append (feature, zero, one) at position ``ud`` of the path at ``off`` and update the
     permutation weights (ExtendPath)."""
@@ -57,7 +60,7 @@ def _extend(pf, pz, po, pw, off, ud, zero_fraction, one_fraction, feature):
         pw[off + i] = zero_fraction * pw[off + i] * np.float32(ud - i) / denom
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _unwind(pf, pz, po, pw, off, ud, index):
     """Remove path element ``index`` from a path of depth ``ud`` (UnwindPath)."""
     one_fraction = po[off + index]
@@ -77,7 +80,7 @@ def _unwind(pf, pz, po, pw, off, ud, index):
         po[off + i] = po[off + i + 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _unwound_sum(pz, po, pw, off, ud, index):
     """Total permutation weight of the path with element ``index`` removed (UnwoundPathSum)."""
     one_fraction = po[off + index]
@@ -95,7 +98,7 @@ def _unwound_sum(pz, po, pw, off, ud, index):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, condition, condition_feature,
                pf, pz, po, pw, stack_i, stack_f):
     """Add one tree's SHAP values for block row ``row`` to ``phi`` (``phi[f * leaf_size + j]``).
@@ -187,7 +190,7 @@ def _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, condition
         stack_f[top, 2] = hot_cf
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi):
     """Saabas' attribution of one tree: each step's change of the node mean goes to the split
     feature (XGBoost's approx_contribs)."""
@@ -206,7 +209,7 @@ def _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi):
         phi[split * ls + j] += leaf[node, j] - mean[node, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _scratch(depth):
     """Path buffer and stack for trees up to ``depth`` deep (XGBoost sizes the path the same way)."""
     maxd = depth + 2
@@ -220,7 +223,7 @@ def _scratch(depth):
     return pf, pz, po, pw, stack_i, stack_f
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _flush(phi, out_row, tree_feats, lo, hi, group, weight, ls):
     """``out_row[group + j, f] += phi[f, j] * weight`` over the tree's features; clears ``phi``."""
     for a in range(lo, hi):
@@ -230,7 +233,7 @@ def _flush(phi, out_row, tree_feats, lo, hi, group, weight, ls):
             phi[f * ls + j] = _F32_ZERO
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                    feats, max_depth, t0, t1, base, approximate, tables, out):
     keys = _block_keys(X, r0, r1, slots)
@@ -264,7 +267,7 @@ def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roo
             out[r, g, bias] += base[r, g]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
                     max_depth, t0, t1, base, approximate, tables, out):
     n = _row_count(X)
@@ -273,7 +276,7 @@ def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, gro
                        weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
                       max_depth, t0, t1, base, approximate, tables, out):
     n = _row_count(X)
@@ -282,7 +285,7 @@ def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, g
                        groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                        feats, max_depth, t0, t1, base, tables, pairs, out):
     """XGBoost's interaction values: off-diagonal (i, k) is half the change of feature k's
@@ -356,7 +359,7 @@ def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean,
                 matrix[i, i] = value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def interactions_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
                         max_depth, t0, t1, base, tables, pairs, out):
     n = _row_count(X)
@@ -365,7 +368,7 @@ def interactions_serial(X, slots, walk, feature, left, cover, leaf, mean, roots,
                            weights, feat_ptr, feats, max_depth, t0, t1, base, tables, pairs, out)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def interactions_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                           feats, max_depth, t0, t1, base, tables, pairs, out):
     n = _row_count(X)
@@ -374,8 +377,8 @@ def interactions_parallel(X, slots, walk, feature, left, cover, leaf, mean, root
                            roots, groups, weights, feat_ptr, feats, max_depth, t0, t1, base, tables, pairs, out)
 
 
-@njit(cache=True, nogil=True)
-def node_means(left, cover, leaf, roots, out):
+@njit(cache=True, nogil=True, error_model="numpy")
+def node_means(left, cover, leaf, out):
     """Cover-weighted mean of the leaves below each node, children before parents (they follow
     their parent in the arrays), in float32 as XGBoost's FillNodeMeanValues."""
     for node in range(left.size - 1, -1, -1):
@@ -407,7 +410,7 @@ def node_means(left, cover, leaf, roots, out):
 TABLE_DEPTH = 12  # deepest tree tabulated (4096 values per leaf)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def leaf_paths(left, cover, feature, tree_offsets, tree_depth, width, pos, leaf_d, leaf_feat, leaf_z):
     """Per internal node, the position of its split feature in its path's list of distinct
     features (``pos``); per leaf, that list (``leaf_feat``), its length (``leaf_d``) and each
@@ -444,7 +447,7 @@ def leaf_paths(left, cover, feature, tree_offsets, tree_depth, width, pos, leaf_
                 path_z[child, p] = fraction * path_z[node, p] if p < c else fraction
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _subset_table(z, d, coef, outside, weight, table, at):
     """``table[at + B] = U(B)`` for every subset B of a ``d``-feature game with zero fractions
     ``z``. The sums over S in B come from the coefficients of prod over B of (z_i + t), built one
@@ -477,7 +480,7 @@ def _subset_table(z, d, coef, outside, weight, table, at):
         table[at + B] = np.float32(outside[B] * total)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _bits(x):
     size = 0
     while x:
@@ -486,7 +489,7 @@ def _bits(x):
     return size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fill_range(leaf_d, leaf_z, leaf_off, table, lo, hi, pairs):
     """The tables of the tabulated leaves among nodes [lo, hi): with ``pairs`` false, each leaf's
     U table over its d path features (2**d values at ``leaf_off``); with ``pairs`` true, for
@@ -519,19 +522,19 @@ def _fill_range(leaf_d, leaf_z, leaf_off, table, lo, hi, pairs):
 _FILL_NODES = 4096  # nodes per parallel task of the table build
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fill_serial(leaf_d, leaf_z, leaf_off, table, pairs):
     _fill_range(leaf_d, leaf_z, leaf_off, table, 0, leaf_d.size, pairs)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def fill_parallel(leaf_d, leaf_z, leaf_off, table, pairs):
     n = leaf_d.size
     for b in prange((n + _FILL_NODES - 1) // _FILL_NODES):
         _fill_range(leaf_d, leaf_z, leaf_off, table, b * _FILL_NODES, min(n, (b + 1) * _FILL_NODES), pairs)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _factorial(k):
     """k! in float64, exact for the k <= TABLE_DEPTH used here."""
     total = 1.0
@@ -540,7 +543,7 @@ def _factorial(k):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def table_nodes(tabulated, roots, tree_end):
     """Nodes of the largest tabulated tree: the size of the per-node mask scratch."""
     most = 0
@@ -550,7 +553,7 @@ def table_nodes(tabulated, roots, tree_end):
     return most
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mark(keys, row, lo, hi, walk, left, pos, mask):
     """``mask[node - lo]``: bit p set while the row has taken the path's branch at every split on
     path feature p above ``node`` (parents precede children, so one pass in node order)."""
@@ -564,7 +567,7 @@ def _mark(keys, row, lo, hi, walk, left, pos, mask):
             mask[first + first + 1 - hot - lo] = m & ~(np.uint32(1) << np.uint32(pos[node]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tree_pair_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_feat, leaf_z, leaf_ratio, pair_off,
                      pair_table, mask, weight, group, out_row):
     """One tabulated tree's share of the interaction values of block row ``row``, before the
@@ -594,7 +597,7 @@ def _tree_pair_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_feat
                     out_row[group + j, fi, fj] += change * value * leaf[node, j] * weight
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tree_table(keys, row, lo, hi, walk, left, pos, leaf, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, mask,
                 phi):
     """One tabulated tree's SHAP values for block row ``row``: a pass over its nodes (parents

@@ -6,7 +6,7 @@ the ratio (xgboost time / gbinfer time: above 1 means gbinfer is faster) and the
 difference of the values relative to the row's largest one.
 Run: python benchmarks/bench_shap.py [--threads 2] [--rows 1,1000,10000] [--interaction-rows 1,1000]
 xgboost's interaction values take seconds a row on this model (one contribution pass per
-feature, twice): 1000 rows keep it busy for half an hour on two threads.
+feature, twice): 1000 rows keep it busy for hours; pass e.g. --interaction-rows 1,20.
 """
 
 from __future__ import annotations

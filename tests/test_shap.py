@@ -275,8 +275,13 @@ def _brute_force(trees, x, M):
     return np.array(phi), np.array(inter), v[()]
 
 
+@pytest.mark.parametrize("tables", [True, False], ids=["tables", "recursion"])
 @pytest.mark.parametrize("kind", ["scalar", "vector_leaf"])
-def test_brute_force_shapley(kind):
+def test_brute_force_shapley(kind, tables, monkeypatch):
+    from gbinfer.predict import shap
+
+    if not tables:
+        monkeypatch.setattr(shap, "TABLE_BUDGET", 0)
     rng = np.random.default_rng(10)
     M = 6
     X = _rows(rng, 300, M, 0.15)
@@ -307,7 +312,8 @@ def test_brute_force_shapley(kind):
             got_off = inter[r, g, :M, :M] * (1 - np.eye(M))
             worst = max(worst, float(np.abs(got_off - off).max() / scale))
             assert np.allclose(inter[r, g].sum(axis=-1), phi[r, g], rtol=1e-5, atol=1e-5 * scale)
-    print(f"brute force {kind}: worst difference relative to row max {worst:.3g}")
+    print(f"brute force {kind}, {'tables' if tables else 'recursion'}: worst difference relative to row max "
+          f"{worst:.3g}")
     assert worst <= TOL
 
 

@@ -1,6 +1,6 @@
 """Make the CatBoost fuzz seeds: tiny models (few trees, depth 2-3, few borders) so that a trial
 is cheap, each covering a part of the format: every NaN treatment of a float feature, one-hot
-categorical splits, a multiclass model, and CTR features (JSON only: gbinfer reads CTR tables from
+categorical splits, a multiclass model, non-symmetric trees (Depthwise, Lossguide), and CTR features (JSON only: gbinfer reads CTR tables from
 JSON). Written to ``fixtures/catboost_fuzz/``: ``<case>.cbm``, ``<case>.json`` and ``<case>.npz``
 (test rows ``X`` with NaN in categorical columns, ``cat_<column>`` the categories as strings, and
 catboost's own ``raw`` values and ``leaf`` indexes for them), so that the reference walk in
@@ -8,6 +8,8 @@ catboost's own ``raw`` values and ``leaf`` indexes for them), so that the refere
 
     python tests/fuzz/generate_catboost_seeds.py     # the same trees and catboost outputs for a given
                                                      # catboost release (model_guid, train_finish_time differ)
+    python tests/fuzz/generate_catboost_seeds.py depthwise lossguide   # only these cases (the manifest keeps
+                                                                       # the others' entries)
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def cases():
     out["ctr_regression"] = (cb.CatBoostRegressor, {"one_hot_max_size": 1, "max_ctr_complexity": 2,
                                                     "simple_ctr": ["Borders", "Counter"]},
                              dc, sc, ["colour", "shape"], ("json",))
+    out["depthwise"] = (cb.CatBoostRegressor, {"grow_policy": "Depthwise", "iterations": 10, "depth": 3}, df, s, [],
+                        ("cbm", "json"))
+    out["lossguide"] = (cb.CatBoostClassifier, {"grow_policy": "Lossguide", "iterations": 10, "max_leaves": 5,
+                                                "depth": 4}, df, (s > 0).astype(int), [], ("cbm", "json"))
     return out
 
 
@@ -79,10 +85,15 @@ def sample_rows(df, cats):
     return out.reset_index(drop=True)
 
 
-def main():
+def main(names=()):
     OUT.mkdir(parents=True, exist_ok=True)
     manifest = {"catboost": cb.__version__, "numpy": np.__version__, "python": sys.version.split()[0], "cases": []}
+    if names:
+        kept = json.loads((OUT / "manifest.json").read_text())["cases"]
+        manifest["cases"] = [c for c in kept if c["name"] not in names]
     for name, (cls, params, df, y, cats, formats) in cases().items():
+        if names and name not in names:
+            continue
         params = {"iterations": 4, "depth": 3, "border_count": 6, "random_seed": 0, "thread_count": 1, "verbose": 0,
                   "allow_writing_files": False, **params}
         model = cls(**params)
@@ -110,4 +121,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

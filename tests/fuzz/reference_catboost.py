@@ -23,7 +23,15 @@ The walk, row by row with Python numbers, as CatBoost's model evaluates:
   sign-extended hashes, then its float splits' and one-hot splits' 0/1), looked up in its
   ``ctr_data`` table; ``(good + prior_num) / (total + prior_denom)``, ``(v + shift) * scale``
   in float32; ``good``/``total`` per CTR type as CatBoost's model computes them;
-- split ``d`` of a tree is bit ``d`` of the leaf index; raw value ``scale * sum + bias[k]``
+- split ``d`` of a tree is bit ``d`` of the leaf index; a non-symmetric tree (``Depthwise``,
+  ``Lossguide``) is CatBoost's flat step nodes: from the tree's first node, the node's split picks
+  its right step (true) or its left one, a step of 0 ends the walk there, and
+  ``NonSymmetricNodeIdToLeafId`` of that node is where its leaf values start; its leaf index is
+  that offset less the smallest one of the tree's nodes with a step of 0, over the dimension
+  (catboost's ``calc_leaf_indexes``). JSON ``trees`` are laid out into step nodes as CatBoost's
+  ``TNonSymmetricTreeModelBuilder::AddTreeNode`` does (depth first, left first; a split node with
+  one leaf child holds that leaf's value itself, numbered before the other child's subtree);
+- raw value ``scale * sum + bias[k]``
   (the leaf values summed in float64, tree after tree), the bias added only when one of its values
   is not 0 (catboost 1.2.10 checked: scale 0 and bias [0] give -0.0 for a negative sum).
 
@@ -35,7 +43,9 @@ only 0), CTR table hashes as catboost parses a ui64 (``+`` then ASCII digits).
 JSON splits name their binary feature by ``split_index`` (catboost's JSON reader reads only that;
 checked: it ignores a split's ``border`` and ``float_feature_index``). ``read`` raises
 ``reference.Invalid`` for a file whose predictions are not defined (or that uses what this walk
-does not evaluate: non-symmetric trees, text and embedding features, a ``.cbm``'s CTR tables).
+does not evaluate: text and embedding features, a ``.cbm``'s CTR tables). A non-symmetric tree
+is refused where catboost would read outside it: a step past the tree's last node, a leaf offset
+not a multiple of the dimension (catboost's ``CB_ENSURE``) or past the leaf values.
 """
 
 from __future__ import annotations
@@ -85,11 +95,19 @@ class CbCtr:
 
 
 @dataclass
+class NsTree:
+    """A non-symmetric tree as CatBoost's flat step nodes (indexes local to the tree)."""
+    splits: list  # Split per node
+    steps: list  # (left, right) per node: 0 ends the walk
+    leaf_of: list  # node -> leaf index (where a walk may end), else None
+
+
+@dataclass
 class CbModel:
     num_features: int
     num_outputs: int
     cat_columns: list  # input columns of the categorical features
-    trees: list  # (list of Split, leaf values [2**depth][num_outputs])
+    trees: list  # (list of Split or an NsTree, leaf index -> leaf values [num_outputs])
     scale: float
     bias: list
     ctrs: list = field(default_factory=list)
@@ -97,7 +115,8 @@ class CbModel:
     @property
     def float_borders(self) -> list:
         """(column, border) of every float split: rows are made to sit exactly on them."""
-        return [(s.column, s.border) for splits, _ in self.trees for s in splits if s.kind == "float"]
+        return [(s.column, s.border) for splits, _ in self.trees
+                for s in (splits.splits if isinstance(splits, NsTree) else splits) if s.kind == "float"]
 
 
 def sniff(data: bytes) -> bool:
@@ -219,8 +238,11 @@ class _Fb:
         return at + 4, n
 
     def vector(self, i: int, fmt: str) -> list:
-        start, n = self._vec(i, struct.calcsize(fmt))
-        return list(struct.unpack_from(f"<{n}{fmt}", self.buf, start)) if n else []
+        """Scalars, or tuples for a struct format of several fields (``"HH"``)."""
+        start, n = self._vec(i, struct.calcsize("<" + fmt))
+        if len(fmt) == 1:
+            return list(struct.unpack_from(f"<{n}{fmt}", self.buf, start)) if n else []
+        return list(struct.iter_unpack("<" + fmt, self.buf[start:start + n * struct.calcsize("<" + fmt)]))
 
     def table(self, i: int, what: str) -> "_Fb | None":
         at = self._ref(i)
@@ -267,8 +289,8 @@ def read_cbm(data: bytes) -> CbModel:
     need(trees is not None, "cbm: ModelTrees")
     for slot in (7, 12, 13, 18):
         need(not trees.tables(slot, f"slot {slot}"), f"cbm: ModelTrees slot {slot} (CTR/text/embedding features)")
-    need(not trees.vector(10, "HH"), "cbm: non-symmetric trees")
-    for slot, fmt in ((3, "i"), (9, "d"), (11, "I"), (17, "HBB")):  # not evaluated (TreeStartOffsets is
+    steps, to_leaf = trees.vector(10, "HH"), trees.vector(11, "I")
+    for slot, fmt in ((3, "i"), (9, "d"), (17, "HBB")):  # not evaluated (TreeStartOffsets is
         trees.vector(slot, fmt)  # recomputed by catboost), but verified as every field is
     dim = trees.scalar(0, "<i", 0)
     floats = []
@@ -301,7 +323,41 @@ def read_cbm(data: bytes) -> CbModel:
     else:  # catboost: a scalar Bias serves a one-dimensional model, or is 0
         need(dim == 1 or trees.scalar(15, "<d", 0.0) == 0, "cbm: a scalar Bias for a multi-dimensional model")
         bias = [trees.scalar(15, "<d", 0.0)] * max(dim, 1)
+    if steps or to_leaf:
+        return _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf, leaves,
+                         trees.scalar(14, "<d", 1.0), bias)
     return _model(num_features, dim, cat_flat, binary, splits, sizes, leaves, trees.scalar(14, "<d", 1.0), bias, [])
+
+
+def _check_bias(dim, bias):
+    need(isinstance(dim, int) and dim >= 1, "ApproxDimension below 1")
+    need(len(bias) == dim, "bias count differs from the dimension (catboost refuses it)")
+    need(all(math.isfinite(b) for b in bias), "a bias is not finite (catboost refuses it)")
+
+
+def _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf, leaves, scale, bias,
+              ctrs=()) -> CbModel:
+    """Flat step nodes (CatBoost's ``TModelTrees`` of a non-symmetric model) as ``NsTree``s."""
+    _check_bias(dim, bias)
+    need(len(steps) == len(to_leaf) == len(splits) == sum(sizes), "step nodes, leaf ids, splits and tree sizes "
+                                                                  "disagree")
+    need(all(s >= 1 for s in sizes), "a non-symmetric tree without nodes")
+    need(all(0 <= s < len(binary) for s in splits), "a split id outside the binary features")
+    trees, at = [], 0
+    for size in sizes:
+        nodes = range(at, at + size)
+        ends = [i for i in nodes if steps[i][0] == 0 or steps[i][1] == 0]
+        for i in nodes:
+            need(all(i + d < at + size for d in steps[i]), "a step past its tree's last node")
+        for i in ends:
+            need(to_leaf[i] % dim == 0, "a leaf id not a multiple of the dimension (catboost refuses it)")
+            need(to_leaf[i] + dim <= len(leaves), "a leaf id past the leaf values")
+        first = min(to_leaf[i] for i in ends)  # catboost's TreeFirstLeafOffsets
+        leaf_of = [(to_leaf[i] - first) // dim if i in ends else None for i in nodes]
+        values = {leaf_of[i - at]: leaves[to_leaf[i]:to_leaf[i] + dim] for i in ends}
+        trees.append((NsTree([binary[splits[i]] for i in nodes], [tuple(steps[i]) for i in nodes], leaf_of), values))
+        at += size
+    return CbModel(num_features, dim, cat_flat, trees, float(scale), [float(b) for b in bias], list(ctrs))
 
 
 def _columns(float_flat: list, cat_flat: list) -> int:
@@ -311,13 +367,11 @@ def _columns(float_flat: list, cat_flat: list) -> int:
 
 
 def _model(num_features, dim, cat_flat, binary, splits, sizes, leaves, scale, bias, ctrs) -> CbModel:
-    need(isinstance(dim, int) and dim >= 1, "ApproxDimension below 1")
+    _check_bias(dim, bias)
     need(all(0 <= s <= 30 for s in sizes), "a tree size outside 0..30")
     need(sum(sizes) == len(splits), "tree sizes do not add up to the splits")
     need(all(0 <= s < len(binary) for s in splits), "a split id outside the binary features")
     need(sum(1 << s for s in sizes) * dim == len(leaves), "leaf value count")
-    need(len(bias) == dim, "bias count differs from the dimension (catboost refuses it)")
-    need(all(math.isfinite(b) for b in bias), "a bias is not finite (catboost refuses it)")
     trees, at, lv = [], 0, 0
     for s in sizes:
         n = 1 << s
@@ -360,7 +414,6 @@ def _dict(v, what) -> dict:
 
 def read_json(doc) -> CbModel:
     doc = _dict(doc, "document")
-    need("trees" not in doc, "json: non-symmetric trees")
     info = _dict(doc.get("features_info"), "features_info")
     for key in ("text_features", "embedding_features", "estimated_features"):
         need(not info.get(key), f"json: {key}")
@@ -405,26 +458,34 @@ def read_json(doc) -> CbModel:
     n_float = sum(len(b) for _, b, _ in float_list)
     ranges = {"FloatFeature": (0, n_float), "OneHotFeature": (n_float, n_float + len(one_hot)),
               "OnlineCtr": (n_float + len(one_hot), len(binary))}
-    for t in _list(doc.get("oblivious_trees"), "oblivious_trees"):
-        t = _dict(t, "tree")
-        need("splits" in t, "tree splits missing")
-        ts = [] if t["splits"] is None else _list(t["splits"], "splits")
-        for s in ts:
-            s = _dict(s, "split")
-            kind = s.get("split_type")
-            need(kind in ranges, f"split_type {kind!r:.30}")
-            idx = _int(s.get("split_index"), "split_index")
-            lo, hi = ranges[kind]
-            need(lo <= idx < hi, "split_index outside its kind's binary features")
-            splits.append(idx)
-        sizes.append(len(ts))
-        values = [_num(v, "leaf value") for v in _list(t.get("leaf_values"), "leaf_values")]
-        per_tree.append(len(values))
-        leaves += values
+    def split_id(s) -> int:
+        s = _dict(s, "split")
+        kind = s.get("split_type")
+        need(kind in ranges, f"split_type {kind!r:.30}")
+        idx = _int(s.get("split_index"), "split_index")
+        lo, hi = ranges[kind]
+        need(lo <= idx < hi, "split_index outside its kind's binary features")
+        return idx
+
     sb = doc.get("scale_and_bias", [1.0, [0.0]])
     need(isinstance(sb, list) and len(sb) == 2, "scale_and_bias")
     scale = _num(sb[0], "scale")
     bias = [_num(b, "bias") for b in _list(sb[1], "bias")]
+    if "trees" in doc:
+        need("oblivious_trees" not in doc, "json: both trees and oblivious_trees")
+        dim, steps, to_leaf = _build_ns(_list(doc["trees"], "trees"), split_id, splits, sizes, leaves)
+        dim = dim or max(len(bias), 1)
+        return _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf, leaves, scale,
+                         bias or [0.0] * dim, ctrs)
+    for t in _list(doc.get("oblivious_trees"), "oblivious_trees"):
+        t = _dict(t, "tree")
+        need("splits" in t, "tree splits missing")
+        ts = [] if t["splits"] is None else _list(t["splits"], "splits")
+        splits += [split_id(s) for s in ts]
+        sizes.append(len(ts))
+        values = [_num(v, "leaf value") for v in _list(t.get("leaf_values"), "leaf_values")]
+        per_tree.append(len(values))
+        leaves += values
     if sizes:
         need(all(0 <= s <= 30 for s in sizes), "a tree size outside 0..30")
         dim = per_tree[0] // (1 << sizes[0])
@@ -434,6 +495,61 @@ def read_json(doc) -> CbModel:
     if not bias:
         bias = [0.0] * max(dim, 1)
     return _model(num_features, dim, cat_flat, binary, splits, sizes, leaves, scale, bias, ctrs)
+
+
+def _build_ns(trees: list, split_id, splits: list, sizes: list, leaves: list) -> tuple:
+    """Nested JSON trees as flat step nodes, as CatBoost's ``AddTreeNode`` lays them out; returns
+    (dimension or 0 when no leaf says, steps, leaf ids) and fills splits, sizes and leaf values."""
+    steps, to_leaf, dims = [], [], set()
+
+    def value(node) -> int:
+        need("split" not in node and "left" not in node and "right" not in node, "a leaf with children")
+        v = node.get("value")
+        v = [_num(x, "leaf value") for x in _list(v, "leaf value")] if isinstance(v, list) else [_num(v, "leaf value")]
+        dims.add(len(v))
+        need(len(dims) == 1, "leaves of different dimensions")
+        at = len(leaves)
+        leaves.extend(v)
+        return at
+
+    def is_split(node) -> bool:
+        return "split" in _dict(node, "node")
+
+    for tree in trees:
+        first = len(steps)
+        # (node, parent node id and side to link, or None): depth first, left first, with a stack
+        stack = [(_dict(tree, "tree"), None)]
+        while stack:
+            node, link = stack.pop()
+            at = len(steps)
+            if link is not None:
+                parent, side = link
+                pair = list(steps[parent])
+                pair[side] = at - parent
+                steps[parent] = tuple(pair)
+            if not is_split(node):
+                splits.append(0)  # catboost: an empty split, bin feature 0, never followed
+                steps.append((0, 0))
+                to_leaf.append(value(node))
+                continue
+            need("left" in node and "right" in node, "a split node without both children")
+            left, right = node["left"], node["right"]
+            splits.append(split_id(node["split"]))
+            steps.append((0, 0))
+            if is_split(left) == is_split(right):
+                to_leaf.append(0xFFFFFFFF)
+                stack += [(right, (at, 1)), (left, (at, 0))]
+            elif is_split(right):
+                to_leaf.append(value(left))
+                stack.append((right, (at, 1)))
+            else:
+                to_leaf.append(value(right))
+                stack.append((left, (at, 0)))
+        need(len(steps) - first < 1 << 16, "a tree of more nodes than a ui16 step reaches")
+        sizes.append(len(steps) - first)
+    for d in dims:
+        need(len(leaves) % d == 0, "leaf values")
+    return (dims.pop() if dims else 0), steps, to_leaf
 
 
 _CTR_TYPES = ("Borders", "Buckets", "BinarizedTargetMeanValue", "FloatTargetMeanValue", "Counter", "FeatureFreq")
@@ -562,18 +678,29 @@ def leaf_indexes(model: CbModel, row: list) -> list:
     hashes = {c: category_hash(row[c]) for c in model.cat_columns}
     ctr_values = {}
     out = []
+
+    def bit(s) -> bool:
+        if s.kind == "float":
+            return _float_bit(row[s.column], s.border, s.nan_true)
+        if s.kind == "onehot":
+            return hashes[s.column] == s.value
+        if s.ctr not in ctr_values:
+            ctr_values[s.ctr] = ctr_value(model.ctrs[s.ctr], row, hashes)
+        return bool(ctr_values[s.ctr] > s.border)
+
     for splits, _ in model.trees:
+        if isinstance(splits, NsTree):
+            node = 0
+            while True:
+                step = splits.steps[node][1 if bit(splits.splits[node]) else 0]
+                if step == 0:
+                    break
+                node += step
+            out.append(splits.leaf_of[node])
+            continue
         leaf = 0
         for d, s in enumerate(splits):
-            if s.kind == "float":
-                bit = _float_bit(row[s.column], s.border, s.nan_true)
-            elif s.kind == "onehot":
-                bit = hashes[s.column] == s.value
-            else:
-                if s.ctr not in ctr_values:
-                    ctr_values[s.ctr] = ctr_value(model.ctrs[s.ctr], row, hashes)
-                bit = bool(ctr_values[s.ctr] > s.border)
-            leaf |= int(bit) << d
+            leaf |= int(bit(s)) << d
         out.append(leaf)
     return out
 

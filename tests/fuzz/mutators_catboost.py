@@ -4,10 +4,13 @@
 offset, vtable, vector length and value sits; a mutation then changes one of them in place:
 offsets out of the buffer or onto another object's target (so that objects overlap), vtable
 sizes and entries, vector lengths, soffsets to another table's vtable, values (split ids, tree
-sizes, feature indexes, NaN treatments, borders made unsorted, special floats), plus the header's
-size field and byte-level damage. JSON: CatBoost's own fields (split indexes and types, leaf
-counts, depths, feature indexes, borders, CTR tables' stride and entries, priors, scale and
-bias), besides the generic structured mutations. A gzipped seed is mutated inside and gzipped
+sizes, feature indexes, NaN treatments, borders made unsorted, special floats; a non-symmetric
+tree's step nodes made to run past their tree or to wrap round to a node behind (a ui16 step),
+its node-to-leaf ids moved off their leaf, past the leaf values or off the dimension's stride),
+plus the header's size field and byte-level damage. JSON: CatBoost's own fields (split indexes
+and types, leaf counts, depths, feature indexes, borders, CTR tables' stride and entries, priors,
+scale and bias; non-symmetric trees' nodes swapped, cut to a leaf, grown, made half split half
+leaf, their leaf values of another dimension), besides the generic structured mutations. A gzipped seed is mutated inside and gzipped
 again, or its gzip bytes are damaged.
 """
 
@@ -27,7 +30,8 @@ FLOAT = {0: "B", 1: "i", 2: "i", 3: ("vec", "f"), 4: "string", 5: "b"}
 CAT = {0: "i", 1: "i", 2: "string", 3: "B"}
 ONE_HOT = {0: "i", 1: ("vec", "i"), 2: "strings"}
 TREES = {0: "i", 1: ("vec", "i"), 2: ("vec", "i"), 3: ("vec", "i"), 4: ("tables", CAT), 5: ("tables", FLOAT),
-         6: ("tables", ONE_HOT), 8: ("vec", "d"), 9: ("vec", "d"), 14: "d", 15: "d", 16: ("vec", "d")}
+         6: ("tables", ONE_HOT), 8: ("vec", "d"), 9: ("vec", "d"), 10: ("vec", "HH"), 11: ("vec", "I"), 14: "d",
+         15: "d", 16: ("vec", "d")}
 SCHEMA = {0: "string", 1: ("table", TREES), 2: ("tables", KV), 3: "strings"}
 
 
@@ -72,17 +76,21 @@ def cbm_locations(buf: bytes) -> list:
                 out.pop()  # not a vector: the target is the table itself
                 table(target, kind[1])
             else:
-                size = struct.calcsize(kind[1])
+                size = struct.calcsize("<" + kind[1])
                 out.append((target + 4, "vector", (kind[1], n)))
-                for k in range(min(n, 64)):
-                    out.append((target + 4 + size * k, "value", kind[1]))
+                for k in range(min(n, 64 if kind[1] in "fdi" else 512)):  # every step node and leaf id
+                    for f, field in enumerate(kind[1]):  # a struct's fields one by one
+                        out.append((target + 4 + size * k + struct.calcsize("<" + kind[1][:f]), "value", field))
 
     table(struct.unpack_from("<I", buf, 0)[0], SCHEMA)
     return out
 
 
 _VALUES = {"i": [-1, 0, 1, 2, 3, 5, 15, 16, 17, 31, 64, 2**31 - 1, -2**31, 255, 65535, 65536],
-           "b": [-1, 0, 1, 2, 3, 127, -128], "B": [0, 1, 2, 255]}
+           "b": [-1, 0, 1, 2, 3, 127, -128], "B": [0, 1, 2, 255],
+           # step nodes (ui16: 0xFFFF and 0x8000 point behind when read as signed) and leaf ids
+           "H": [0, 0, 1, 2, 3, 7, 15, 16, 64, 0x7FFF, 0x8000, 0xFFFF, 0xFFFE],
+           "I": [0, 1, 2, 3, 9, 10, 31, 32, 63, 64, 2**31, 2**32 - 1, 2**32 - 2]}
 _FLOATS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 3.4e38, 1e-45, 0.5]
 
 
@@ -109,9 +117,10 @@ def cbm_mutation(data: bytes, rng: random.Random, others: list):
         out, note = mutators.same_length_mutation(bytes(buf), rng)
         return head + out + tail, "in place: " + note
     locations = cbm_locations(bytes(buf))
+    nodes = [loc for loc in locations if loc[1] == "value" and loc[2] in ("H", "I")]
     notes = []
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
-        pos, kind, detail = rng.choice(locations)
+        pos, kind, detail = rng.choice(nodes if nodes and rng.random() < 0.35 else locations)
         notes.append(_mutate_location(buf, locations, pos, kind, detail, rng))
     return head + bytes(buf) + tail, "; ".join(notes)
 
@@ -173,7 +182,7 @@ def _mutate_location(buf: bytearray, locations: list, pos: int, kind: str, detai
         new = rng.choice(_FLOATS + [old * 2, -old, math.nextafter(old, math.inf), rng.uniform(-3, 3)])
     else:
         old = struct.unpack_from("<" + fmt, buf, pos)[0]
-        new = rng.choice(_VALUES[fmt] + [old + 1, old - 1])
+        new = rng.choice(_VALUES[fmt] + [old + 1, old - 1] + ([old * 2, old + 2] if fmt in "HI" else []))
     buf[pos:pos + struct.calcsize(fmt)] = _pack(fmt, new)
     return f"value ({fmt}) at {pos} = {new!r}"
 
@@ -185,8 +194,85 @@ def _trees(doc):
     return [t for t in trees if isinstance(t, dict)] if isinstance(trees, list) else []
 
 
+def _ns_nodes(doc) -> list:
+    """Every node (split or leaf) of a non-symmetric model's ``trees``, parents before children."""
+    trees = doc.get("trees")
+    stack = [t for t in trees if isinstance(t, dict)] if isinstance(trees, list) else []
+    out = []
+    while stack and len(out) < 10000:
+        node = stack.pop()
+        out.append(node)
+        stack += [node[side] for side in ("left", "right") if isinstance(node.get(side), dict)]
+    return out
+
+
 def _split_dicts(doc):
-    return [s for t in _trees(doc) if isinstance(t.get("splits"), list) for s in t["splits"] if isinstance(s, dict)]
+    return [s for t in _trees(doc) if isinstance(t.get("splits"), list) for s in t["splits"] if isinstance(s, dict)] + [
+        n["split"] for n in _ns_nodes(doc) if isinstance(n.get("split"), dict)]
+
+
+def _ns_edit(doc, rng: random.Random):
+    """A non-symmetric tree's shape or leaves changed."""
+    nodes = _ns_nodes(doc)
+    inner = [n for n in nodes if "split" in n]
+    leaves = [n for n in nodes if "split" not in n]
+    op = rng.randrange(9)
+    if op == 0 and inner:  # children swapped
+        n = rng.choice(inner)
+        n["left"], n["right"] = n.get("right"), n.get("left")
+        return doc, "trees: children swapped"
+    if op == 1 and inner and leaves:  # a subtree cut to a leaf
+        n = rng.choice(inner)
+        n[rng.choice(["left", "right"])] = json.loads(json.dumps(rng.choice(leaves)))
+        return doc, "trees: a subtree cut to a leaf"
+    if op == 2 and inner and leaves:  # a leaf grown into a copy of a subtree
+        leaf = rng.choice(leaves)
+        grown = json.loads(json.dumps(rng.choice(inner)))
+        leaf.clear()
+        leaf.update(grown)
+        return doc, "trees: a leaf grown into a subtree"
+    if op == 3 and nodes:  # half a split: a child missing, or a leaf given a child or a split
+        n = rng.choice(nodes)
+        if "split" in n:
+            del n[rng.choice(["left", "right"])]
+            return doc, "trees: a child removed"
+        n[rng.choice(["left", "right", "split"])] = json.loads(json.dumps(rng.choice(nodes)))
+        return doc, "trees: a leaf with a child or a split"
+    if op == 4 and leaves:  # a leaf of another dimension, or not a number
+        leaf = rng.choice(leaves)
+        v = leaf.get("value")
+        leaf["value"] = rng.choice([[v, v], [v], [], None, "1", math.nan, math.inf, 1e308, [v, "x"], True])
+        return doc, f"trees: leaf value {leaf['value']!r:.40}"
+    if op == 5 and leaves:  # every leaf of one more dimension, the bias or not
+        for leaf in leaves:
+            leaf["value"] = [leaf.get("value"), -0.5]
+        if rng.random() < 0.5:
+            doc["scale_and_bias"] = [1, [0, 0]]
+        return doc, "trees: two outputs"
+    if op == 6 and inner:  # a deep chain (the walk's and the reader's depth)
+        n, leaf = rng.choice(inner), {"value": 0.25}
+        chain = leaf
+        for _ in range(rng.choice([20, 200, 900])):
+            chain = {"split": n.get("split"), "left": {"value": 1.0}, "right": chain}
+        n["right"] = chain
+        return doc, "trees: a deep chain"
+    if op == 7 and isinstance(doc.get("trees"), list) and doc["trees"]:
+        trees = doc["trees"]
+        k = rng.randrange(4)
+        if k == 0:
+            trees.append(rng.choice(leaves) if leaves else {"value": 0})  # a tree that is one leaf
+        elif k == 1:
+            trees[:] = []
+        elif k == 2:
+            doc["oblivious_trees"] = []
+        else:
+            trees[rng.randrange(len(trees))] = rng.choice([None, [], {}, {"split": None}, 1])
+        return doc, f"trees: list edit {k}"
+    if op == 8 and leaves:
+        leaf = rng.choice(leaves)
+        leaf["weight"] = rng.choice([None, -1, "x", math.nan])
+        return doc, "trees: leaf weight"
+    raise ValueError("no non-symmetric trees")
 
 
 def _features(doc, key):
@@ -214,6 +300,8 @@ def json_edit(doc, rng: random.Random):
 
 
 def _json_edit(doc, rng: random.Random):
+    if "trees" in doc and rng.random() < 0.4:
+        return _ns_edit(doc, rng)
     what = rng.randrange(16)
     splits, trees = _split_dicts(doc), _trees(doc)
     floats, cats, ctrs, tables = (_features(doc, "float_features"), _features(doc, "categorical_features"),

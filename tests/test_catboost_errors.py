@@ -8,6 +8,7 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gbinfer
@@ -196,3 +197,88 @@ def test_a_ctr_data_key_that_is_not_a_ctr_description_is_refused():
     doc["ctr_data"]["junk"] = {"hash_map": [], "hash_stride": 2, "counter_denominator": 0}
     with pytest.raises(ModelFormatError, match="ctr_data"):
         gbinfer.load(json.dumps(doc).encode())
+
+
+# --- non-symmetric trees ----------------------------------------------------------------------------
+
+def _leaf_rows(name: str):
+    return np.load(SEEDS / f"{name}.npz")["X"]
+
+
+def _same_as_catboost(data: bytes):
+    """gbinfer's raw values and leaf indexes of a .cbm are catboost's own, bit for bit."""
+    catboost = pytest.importorskip("catboost")
+    X = _leaf_rows("depthwise")
+    theirs = catboost.CatBoost()
+    theirs.load_model(blob=data)
+    ours = gbinfer.load(data)
+    np.testing.assert_array_equal(np.asarray(ours.predict(X, output_margin=True)).ravel(),
+                                  theirs.predict(X, prediction_type="RawFormulaVal"))
+    np.testing.assert_array_equal(np.asarray(ours.predict_leaf(X)), theirs.calc_leaf_indexes(X))
+
+
+def _node_vectors(cbm: bytes):
+    """(steps, leaf ids, their positions) of a non-symmetric .cbm."""
+    trees = _trees(cbm)
+    steps = trees.array(10, np.dtype([("left", "<u2"), ("right", "<u2")]), "NonSymmetricStepNodes")
+    ids_at, _ = trees._vector(11, 4, "NonSymmetricNodeIdToLeafId")
+    return steps, trees.array(11, "<u4", "NonSymmetricNodeIdToLeafId"), ids_at
+
+
+def test_cbm_leaf_id_of_a_node_where_no_walk_stops_is_not_read():
+    """catboost reads ``NonSymmetricNodeIdToLeafId`` only at nodes with a step of 0; an id at a
+    node with two children (normally 2**32-1) changes neither the values nor the leaf indexes."""
+    cbm = _cbm("depthwise")
+    steps, ids, at = _node_vectors(cbm)
+    inner = int(np.flatnonzero((steps["left"] != 0) & (steps["right"] != 0))[0])
+    _same_as_catboost(_put(cbm, at + 4 * inner, struct.pack("<I", 0)))
+
+
+def test_cbm_leaf_ids_out_of_order_give_catboosts_leaf_indexes():
+    """A tree's leaf ids repeated or out of order: its leaf index is the id less the tree's
+    smallest, over the dimension, as catboost's ``calc_leaf_indexes`` computes it."""
+    cbm = _cbm("depthwise")
+    steps, ids, at = _node_vectors(cbm)
+    stops = np.flatnonzero((steps["left"] == 0) | (steps["right"] == 0))
+    a, b = stops[-2], stops[-1]  # the last tree's last two leaves: the second's id made the first's
+    _same_as_catboost(_put(cbm, at + 4 * b, struct.pack("<I", int(ids[a]))))
+
+
+def test_cbm_split_id_of_a_node_that_ends_every_walk_is_checked():
+    """catboost repacks every entry of ``TreeSplits`` at load, those of nodes that end every walk
+    too: one past the binary features is refused."""
+    cbm = _cbm("depthwise")
+    steps, _, _ = _node_vectors(cbm)
+    final = int(np.flatnonzero((steps["left"] == 0) & (steps["right"] == 0))[0])
+    splits_at, _ = _trees(cbm)._vector(1, 4, "TreeSplits")
+    with pytest.raises(ModelFormatError, match=r"TreeSplits\[\d+\]"):
+        gbinfer.load(_put(cbm, splits_at + 4 * final, struct.pack("<i", 64)))
+
+
+def _json_margins(doc) -> np.ndarray:
+    return np.asarray(gbinfer.load(json.dumps(doc).encode()).predict(_leaf_rows("depthwise"), output_margin=True))
+
+
+def test_json_a_node_with_a_value_is_a_leaf_whatever_else_it_holds(tmp_path):
+    """catboost's JSON reader takes a node with ``value`` for a leaf, even beside a ``split``."""
+    catboost = pytest.importorskip("catboost")
+    doc = json.loads((SEEDS / "depthwise.json").read_bytes())
+    damaged = json.loads(json.dumps(doc))
+    node = damaged["trees"][0]
+    while "value" not in node["left"]:
+        node = node["left"]
+    node["left"]["split"] = node["split"]
+    np.testing.assert_array_equal(_json_margins(damaged), _json_margins(doc))
+    X = _leaf_rows("depthwise")
+    theirs = [catboost.CatBoost() for _ in range(2)]
+    for k, (model, d) in enumerate(zip(theirs, (doc, damaged))):
+        (tmp_path / f"{k}.json").write_text(json.dumps(d))
+        model.load_model(str(tmp_path / f"{k}.json"), format="json")
+    np.testing.assert_array_equal(*(m.predict(X, prediction_type="RawFormulaVal") for m in theirs))
+
+
+def test_json_oblivious_trees_are_read_before_trees():
+    """catboost reads ``trees`` only when there are no ``oblivious_trees``."""
+    doc = json.loads((SEEDS / "nan_min.json").read_bytes())
+    both = dict(doc, trees=[{"value": 5.0}])
+    np.testing.assert_array_equal(_json_margins(both), _json_margins(doc))

@@ -202,8 +202,12 @@ def _from_cbm(data: bytes, source) -> _Spec:
 
 def _non_symmetric_from_cbm(trees: Table, steps: np.ndarray, spec: _Spec, source) -> None:
     """CatBoost's step nodes as ``Oblivious`` nodes: a step of 0 ends the walk at the node, any
-    other step is the child's distance ahead; ``NonSymmetricNodeIdToLeafId`` gives the value
-    offset (leaf x outputs, from the model's first leaf value) where a walk ends."""
+    other step is the child's distance ahead. As CatBoost's ``TModelTrees`` reads them, a node
+    with a step of 0 holds in ``NonSymmetricNodeIdToLeafId`` the offset of its leaf's values (a
+    multiple of the dimension), and a tree's leaf index is that offset less the smallest such
+    offset of the tree, over the dimension (``TreeFirstLeafOffsets``, ``calc_leaf_indexes``); other
+    nodes' ids are not read. Each tree's span of leaf values is copied out in tree order, so that
+    the trees' leaves follow each other as ``Oblivious`` lays them out."""
     where = "ModelTrees/NonSymmetricNodeIdToLeafId"
     to_leaf = trees.array(11, np.uint32, "NonSymmetricNodeIdToLeafId").astype(np.int64)
     sizes, dim = np.asarray(spec.tree_sizes, dtype=np.int64), spec.dim
@@ -214,21 +218,41 @@ def _non_symmetric_from_cbm(trees: Table, steps: np.ndarray, spec: _Spec, source
                                f"the tree sizes (adding up to {int(sizes.sum())})")
     if not isinstance(dim, int) or dim < 1:
         raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
+    # every split id, also of nodes that end every walk: CatBoost repacks them all at load
+    binary = sum(len(f.borders) for f in spec.floats) + sum(len(v) for _, v in spec.one_hot) + sum(
+        len(c["borders"]) for c in spec.ctrs)
+    splits = np.asarray(spec.tree_splits, dtype=np.int64)
+    if n and (splits.min() < 0 or splits.max() >= binary):
+        at = int(np.flatnonzero((splits < 0) | (splits >= binary))[0])
+        raise ModelFormatError(source, f"ModelTrees/TreeSplits[{at}]", f"is {int(splits[at])}, not one of the "
+                                                                       f"model's {binary} binary features")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     local = np.arange(n) - np.repeat(starts, sizes)
     left = np.where(steps["left"] == 0, -1, local + steps["left"])
     right = np.where(steps["right"] == 0, -1, local + steps["right"])
-    has_leaf = to_leaf != 0xFFFFFFFF
-    tree_leaves = np.add.reduceat(has_leaf.astype(np.int64), starts) if len(sizes) else np.zeros(0, np.int64)
-    first = np.repeat(np.concatenate([[0], np.cumsum(tree_leaves * dim)[:-1]]), sizes)
-    offset = to_leaf - first
-    if np.any(has_leaf & ((offset < 0) | (offset % dim != 0))):
-        at = int(np.flatnonzero(has_leaf & ((offset < 0) | (offset % dim != 0)))[0])
-        raise ModelFormatError(source, f"{where}[{at}]", f"is {int(to_leaf[at])}, not the start of a leaf of its "
-                                                         f"tree (whose leaf values start at {int(first[at])}, "
-                                                         f"{dim} per leaf)")
+    stops = (left == -1) | (right == -1)
+    values = spec.leaf_values
+    bad = stops & ((to_leaf % dim != 0) | (to_leaf + dim > len(values)))
+    if np.any(bad):
+        at = int(np.flatnonzero(bad)[0])
+        raise ModelFormatError(source, f"{where}[{at}]", f"is {int(to_leaf[at])}, not the start of a leaf's values "
+                                                         f"({dim} per leaf, {len(values)} in the model)")
+    tree = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.full(len(sizes), len(values), dtype=np.int64)
+    last = np.full(len(sizes), -1, dtype=np.int64)
+    np.minimum.at(first, tree[stops], to_leaf[stops])
+    np.maximum.at(last, tree[stops], to_leaf[stops])
+    if np.any(last < 0):
+        at = int(np.flatnonzero(last < 0)[0])
+        raise ModelFormatError(source, "ModelTrees/NonSymmetricStepNodes", f"tree {at} has no node where a walk "
+                                                                            "stops")
+    tree_leaves = (last - first) // dim + 1
+    if int(tree_leaves.sum()) * dim > max(4 * len(values), 1 << 16):
+        raise ModelFormatError(source, where, f"the trees' leaf ids span {int(tree_leaves.sum()) * dim} leaf values "
+                                              f"of the {len(values)} in the model: they overlap too much")
+    spec.leaf_values = np.concatenate([values[a:b + dim] for a, b in zip(first, last)]) if len(sizes) else values
     spec.node_left, spec.node_right = left, right
-    spec.node_leaf = np.where(has_leaf, offset // dim, -1)
+    spec.node_leaf = np.where(stops, (to_leaf - first[tree]) // dim, -1)
     spec.tree_leaves = tree_leaves
 
 
@@ -286,7 +310,7 @@ def _from_json(data: bytes, source) -> _Spec:
         if features.get(key):
             spec.unsupported.append((f"features_info/{key}", what))
     resolve = _SplitResolver(spec, source)
-    if "trees" in doc:
+    if "oblivious_trees" not in doc and "trees" in doc:  # CatBoost reads ``trees`` only without the other
         _non_symmetric_from_json(_get(doc, "trees", list, source), _scale_and_bias(doc, spec, source), resolve,
                                  source)
         return _bias_count(doc, spec, source)
@@ -391,7 +415,9 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
     nodes in depth-first order, left before right; a split node with one leaf child and one split
     child holds that leaf itself (the walk stops there), a leaf otherwise is a node of its own; a
     leaf is numbered when its node is reached. So the leaves come out numbered as in the trained
-    model's ``.cbm`` and its ``calc_leaf_indexes``. Walked with a stack, not recursion."""
+    model's ``.cbm`` and its ``calc_leaf_indexes``. As CatBoost's JSON reader decides, a node with a
+    ``value`` is a leaf whatever else it holds, and ``trees`` is read only without
+    ``oblivious_trees``. Walked with a stack, not recursion."""
     splits, sizes, left, right, leaf, tree_leaves, values = [], [], [], [], [], [], []
     dims = set()
 
@@ -415,19 +441,19 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
                 (left if link[1] == "left" else right)[first + link[0]] = at
             left.append(-1)
             right.append(-1)
-            if "split" not in node:
+            if "value" in node:  # CatBoost's JSON reader: a node with a value is a leaf, whatever else it holds
                 leaf_value(node, where)
                 splits.append(0)
                 leaf.append(n_leaves)
                 n_leaves += 1
                 continue
-            split = resolve(node["split"], f"{where}/split")
+            split = resolve(node.get("split"), f"{where}/split")
             splits.append(0 if split is None else split)
             for side in ("left", "right"):
                 if side not in node:
                     raise ModelFormatError(source, f"{where}/{side}", "is missing")
                 _check_type(node[side], dict, source, f"{where}/{side}")
-            inner = [side for side in ("left", "right") if "split" in node[side]]
+            inner = [side for side in ("left", "right") if "value" not in node[side]]
             if len(inner) == 1:  # the leaf child is held here
                 side = "right" if inner == ["left"] else "left"
                 leaf_value(node[side], f"{where}/{side}")

@@ -28,9 +28,14 @@ The walk, row by row with Python numbers, as CatBoost's model evaluates:
   its right step (true) or its left one, a step of 0 ends the walk there, and
   ``NonSymmetricNodeIdToLeafId`` of that node is where its leaf values start; its leaf index is
   that offset less the smallest one of the tree's nodes with a step of 0, over the dimension
-  (catboost's ``calc_leaf_indexes``). JSON ``trees`` are laid out into step nodes as CatBoost's
-  ``TNonSymmetricTreeModelBuilder::AddTreeNode`` does (depth first, left first; a split node with
-  one leaf child holds that leaf's value itself, numbered before the other child's subtree);
+  (catboost's ``calc_leaf_indexes``). JSON ``trees`` (read only without ``oblivious_trees``; a node
+  with a ``value`` is a leaf whatever else it holds, as catboost's JSON reader decides) are laid
+  out into step nodes as CatBoost's ``TNonSymmetricTreeModelBuilder::AddTreeNode`` lays out a
+  trained tree (depth first, left first; a split node with one leaf child holds that leaf's value
+  itself, numbered before the other child's subtree), so that the leaves are numbered as in the
+  model's ``.cbm`` (catboost 1.2.10 checked: its JSON reader gives every leaf a node of its own and
+  numbers leaves depth first, so its ``calc_leaf_indexes`` of a loaded JSON differ from the
+  trained model's; gbinfer numbers as the ``.cbm`` does);
 - raw value ``scale * sum + bias[k]``
   (the leaf values summed in float64, tree after tree), the bias added only when one of its values
   is not 0 (catboost 1.2.10 checked: scale 0 and bias [0] give -0.0 for a negative sum).
@@ -116,7 +121,7 @@ class CbModel:
     def float_borders(self) -> list:
         """(column, border) of every float split: rows are made to sit exactly on them."""
         return [(s.column, s.border) for splits, _ in self.trees
-                for s in (splits.splits if isinstance(splits, NsTree) else splits) if s.kind == "float"]
+                for s in (splits.splits if isinstance(splits, NsTree) else splits) if s and s.kind == "float"]
 
 
 def sniff(data: bytes) -> bool:
@@ -342,7 +347,8 @@ def _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf
     need(len(steps) == len(to_leaf) == len(splits) == sum(sizes), "step nodes, leaf ids, splits and tree sizes "
                                                                   "disagree")
     need(all(s >= 1 for s in sizes), "a non-symmetric tree without nodes")
-    need(all(0 <= s < len(binary) for s in splits), "a split id outside the binary features")
+    # a .cbm's every split id (catboost repacks them all); a JSON leaf has none (None)
+    need(all(s is None or 0 <= s < len(binary) for s in splits), "a split id outside the binary features")
     trees, at = [], 0
     for size in sizes:
         nodes = range(at, at + size)
@@ -355,7 +361,8 @@ def _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf
         first = min(to_leaf[i] for i in ends)  # catboost's TreeFirstLeafOffsets
         leaf_of = [(to_leaf[i] - first) // dim if i in ends else None for i in nodes]
         values = {leaf_of[i - at]: leaves[to_leaf[i]:to_leaf[i] + dim] for i in ends}
-        trees.append((NsTree([binary[splits[i]] for i in nodes], [tuple(steps[i]) for i in nodes], leaf_of), values))
+        trees.append((NsTree([None if splits[i] is None else binary[splits[i]] for i in nodes],
+                             [tuple(steps[i]) for i in nodes], leaf_of), values))
         at += size
     return CbModel(num_features, dim, cat_flat, trees, float(scale), [float(b) for b in bias], list(ctrs))
 
@@ -471,8 +478,7 @@ def read_json(doc) -> CbModel:
     need(isinstance(sb, list) and len(sb) == 2, "scale_and_bias")
     scale = _num(sb[0], "scale")
     bias = [_num(b, "bias") for b in _list(sb[1], "bias")]
-    if "trees" in doc:
-        need("oblivious_trees" not in doc, "json: both trees and oblivious_trees")
+    if "oblivious_trees" not in doc:  # catboost reads ``trees`` only without ``oblivious_trees``
         dim, steps, to_leaf = _build_ns(_list(doc["trees"], "trees"), split_id, splits, sizes, leaves)
         dim = dim or max(len(bias), 1)
         return _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf, leaves, scale,
@@ -503,7 +509,6 @@ def _build_ns(trees: list, split_id, splits: list, sizes: list, leaves: list) ->
     steps, to_leaf, dims = [], [], set()
 
     def value(node) -> int:
-        need("split" not in node and "left" not in node and "right" not in node, "a leaf with children")
         v = node.get("value")
         v = [_num(x, "leaf value") for x in _list(v, "leaf value")] if isinstance(v, list) else [_num(v, "leaf value")]
         dims.add(len(v))
@@ -512,8 +517,8 @@ def _build_ns(trees: list, split_id, splits: list, sizes: list, leaves: list) ->
         leaves.extend(v)
         return at
 
-    def is_split(node) -> bool:
-        return "split" in _dict(node, "node")
+    def is_split(node) -> bool:  # catboost's JSON reader: a node with a value is a leaf, whatever else it has
+        return "value" not in _dict(node, "node")
 
     for tree in trees:
         first = len(steps)
@@ -528,7 +533,7 @@ def _build_ns(trees: list, split_id, splits: list, sizes: list, leaves: list) ->
                 pair[side] = at - parent
                 steps[parent] = tuple(pair)
             if not is_split(node):
-                splits.append(0)  # catboost: an empty split, bin feature 0, never followed
+                splits.append(None)  # catboost's reader puts bin feature 0 there; never evaluated
                 steps.append((0, 0))
                 to_leaf.append(value(node))
                 continue
@@ -691,7 +696,7 @@ def leaf_indexes(model: CbModel, row: list) -> list:
     for splits, _ in model.trees:
         if isinstance(splits, NsTree):
             node = 0
-            while True:
+            while splits.steps[node] != (0, 0):
                 step = splits.steps[node][1 if bit(splits.splits[node]) else 0]
                 if step == 0:
                     break

@@ -98,51 +98,99 @@ def _by_name(frame, names):
     return frame[list(names)]
 
 
-def _kernel_args(booster: Oblivious) -> tuple:
-    """The model's arrays as the kernels take them; each tree level's split resolved through the
-    split table once per booster (level slot, lo, span), so a level costs no indirection."""
-    args = _args.get(booster)
-    if args is None:
-        b = booster
+class Layout:
+    """What the kernels read of a booster, derived once (``layout``): only the float slots the
+    trees split on, renumbered (then the one-hot slots); bins in the narrowest unsigned type
+    holding every slot's (uint8 up to 255 borders or values, else uint16), and each tree level's
+    split resolved to (slot, lo, hi, bit): the level is true iff ``lo <= bin <= hi`` (a float
+    border: hi is the type's largest value; a one-hot value: hi == lo) and sets ``bit``, of the
+    narrowest type holding the deepest tree's leaf numbers."""
+
+    __slots__ = ("args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
+
+    def __init__(self, b: Oblivious, width: int):
+        floats = len(b.slot_column)
         ids = b.tree_splits
-        args = (b.slot_column, b.borders, b.border_offsets, b.nan_bin.astype(np.uint32), b.split_slot[ids],
-                b.split_lo[ids].astype(np.uint32), b.split_span[ids].astype(np.uint32), b.tree_offsets)
-        for a in args:
-            a.flags.writeable = False  # one Numba type for every model
-        _args[booster] = args
-    return args
+        slot = b.split_slot[ids].astype(np.int64)
+        used = np.unique(slot[slot < floats])
+        level_slot = slot - floats + len(used)  # one-hot slots follow the used float ones
+        is_float = slot < floats
+        level_slot[is_float] = np.searchsorted(used, slot[is_float])
+        counts = np.diff(b.border_offsets)[used]
+        borders = (np.concatenate([b.borders[b.border_offsets[s]:b.border_offsets[s + 1]] for s in used])
+                   if len(used) else np.zeros(0, dtype=np.float32))
+        widest = max([0, *counts, *np.diff(b.cat_offsets)])
+        kind = np.uint8 if widest <= 0xFF else np.uint16
+        lo = b.split_lo[ids].astype(np.int64)
+        hi = np.where(b.split_span[ids] == 1, lo, np.iinfo(kind).max)
+        depths = np.diff(b.tree_offsets)
+        bit = np.concatenate([np.zeros(0, dtype=np.int64)] + [np.arange(d, dtype=np.int64) for d in depths])
+        self.args = tuple(_readonly(a) for a in (
+            b.slot_column[used].astype(np.int32), borders.astype(np.float32),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), b.nan_bin[used].astype(kind),
+            level_slot.astype(np.int32), lo.astype(kind), hi.astype(kind),
+            (1 << bit).astype(np.uint8 if depths.max(initial=0) <= 8 else np.uint16), b.tree_offsets))
+        self.numeric = not len(b.cat_column) and not b.ctrs
+        self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
+        self.scale, self.bias = float(b.scale), _readonly(b.bias.astype(np.float64))
+        self.unbiased = _readonly(np.zeros(b.num_outputs, dtype=np.float64))
 
 
-_args: "weakref.WeakKeyDictionary[Oblivious, tuple]" = weakref.WeakKeyDictionary()
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False  # one Numba type for every model
+    return a
+
+
+def layout(booster: Oblivious, width: int) -> Layout:
+    """The booster's kernel layout, built on first use and kept as long as the booster lives."""
+    found = _layouts.get(booster)
+    if found is None:
+        found = _layouts[booster] = Layout(booster, width)
+    return found
+
+
+_layouts: "weakref.WeakKeyDictionary[Oblivious, Layout]" = weakref.WeakKeyDictionary()
 
 
 def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
     """CatBoost's RawFormulaVal: the trees' float64 sum, scaled, plus the bias when the range
-    starts at the first tree (as CatBoost's ApplyScaleAndBias does)."""
+    starts at the first tree (as CatBoost's ApplyScaleAndBias does), in the kernel: ``sum * scale
+    + bias``, the two roundings numpy's ``out *= scale; out += bias`` would make."""
     from . import _run
 
     b = model.booster
-    n, k = X.shape[0], b.num_outputs
-    out = np.empty((n, k), dtype=np.float64)  # every row written by the kernel
+    L = layout(b, model.meta.num_features)
+    n = X.shape[0]
+    out = np.empty((n, L.k), dtype=np.float64)  # every row written by the kernel
     _run(K.margin_serial, K.margin_parallel, n, nthread,
-         (X, codes, *_kernel_args(b), b.leaf_offsets, b.leaf_values, k, t0, t1, out))
-    if b.scale != 1.0:
-        out *= b.scale
-    if t0 == 0 and np.any(b.bias != 0.0):
-        out += b.bias
+         (X, codes, *L.args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, L.bias if t0 == 0 else L.unbiased,
+          out))
     return out
 
 
 def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    from . import tree_range
+    from . import _run, tree_range
 
-    if base_margin is not None:
-        raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no baseline)")
-    X, codes = rows(model, data)
-    t0, t1 = tree_range(model, iteration_range)
-    out = raw(model, X, codes, t0, t1, nthread)
-    transform = model.objective.transform
+    b = model.booster
+    L = _layouts.get(b) or layout(b, model.meta.num_features)
+    if (type(data) is np.ndarray and L.numeric and iteration_range is None and base_margin is None
+            and data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == L.width
+            and data.flags.c_contiguous):
+        # the usual call, a float32 array of a numeric model: no per-call model or input work
+        n = data.shape[0]
+        out = np.empty((n, L.k), dtype=np.float64)
+        _run(K.margin_serial, K.margin_parallel, n, nthread,
+             (data, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale, L.bias, out))
+    else:
+        if base_margin is not None:
+            raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no "
+                            "baseline)")
+        X, codes = rows(model, data)
+        t0, t1 = tree_range(model, iteration_range)
+        out = raw(model, X, codes, t0, t1, nthread)
     if not output_margin:
+        transform = model.objective.transform
         if transform == Transform.SIGMOID:
             out = 1.0 / (1.0 + np.exp(-out))
         elif transform == Transform.EXP:
@@ -153,6 +201,9 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     return out[:, 0] if out.shape[1] == 1 else out
 
 
+_NO_CODES = np.zeros((0, 0), dtype=np.uint16)  # writable, as ``rows`` makes them: one Numba type
+
+
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree."""
     from . import _run, tree_range
@@ -161,7 +212,8 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
     t0, t1 = tree_range(model, iteration_range)
     n = X.shape[0]
     out = np.empty((n, t1 - t0), dtype=np.uint32)
-    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *_kernel_args(model.booster), t0, t1, out))
+    L = layout(model.booster, model.meta.num_features)
+    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *L.args, t0, t1, out))
     return out
 
 

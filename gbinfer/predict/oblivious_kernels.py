@@ -1,13 +1,18 @@
-"""Kernels for oblivious (CatBoost symmetric) trees, over blocks of rows.
+"""Kernels for oblivious (CatBoost symmetric) trees: over blocks of rows, or row by row for a few.
 
-Per block: each used float feature is binarised once per row (``_binarise``) and the one-hot
-codes of the categorical features (computed before the call, ``codes``) are placed after them;
-then every tree's leaf index is ``depth`` comparisons of those small integers, one bit each.
-Bins are stored feature-major (a slot's bins for the block's rows side by side), and a tree level
-reads one slot for every row of the block: a loop the compiler vectorises, with no branch on the
-data. A level's test is ``uint32(bin - lo) < span`` (see ``Oblivious``). Sums are float64,
-tree after tree per row, as CatBoost's evaluator adds them. The model was checked by
-``Oblivious.build``; the kernels trust every index in it.
+Block kernels, per block of rows: each float feature the trees use is binarised once per row
+(``_binarise``) and the one-hot codes of the categorical features (computed before the call,
+``codes``) are placed after them; then every tree's leaf index is ``depth`` comparisons of those
+small integers, one bit each. Bins are stored feature-major (a slot's bins for the block's rows
+side by side), in the narrowest unsigned type that holds every slot's bins (``level_lo``'s type:
+uint8 for up to 255 borders), and leaf indexes in the narrowest that holds ``2**depth`` leaves
+(``level_bit``'s type): a tree level reads one slot for every row of the block, a loop the
+compiler vectorises over 32 uint8 lanes with no branch on the data. A level's test is
+``lo <= bin <= hi`` (see ``layout`` in ``oblivious``). Sums are
+float64, tree after tree per row, as CatBoost's evaluator adds them, then ``* scale + bias`` as
+CatBoost's ApplyScaleAndBias. The row kernels do the same arithmetic one row at a time without
+the block's loops, which cost more than their work on a few rows. The model was checked by
+``Oblivious.build`` and its layout derived from it; the kernels trust every index in them.
 """
 
 from __future__ import annotations
@@ -15,132 +20,201 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-BLOCK = 128  # rows binarised together: their bins stay in cache while every tree reads them
+BLOCK = 256  # rows binarised together: their uint8 bins (50 features: 12.5 KiB) stay in L1 while every tree reads them
+ROWS_BELOW = 8  # batches smaller than this go row by row
 
 
 @njit(cache=True, nogil=True)
 def _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins):
     """bins[s, i] = number of float slot s's borders strictly below X[r0 + i, column] (CatBoost's
     ``x > border`` counted), or the slot's NaN bin; the one-hot codes follow the float slots.
+    ``bins`` may be of any unsigned type that holds every slot's border count; at most ``BLOCK`` rows.
 
-    The search is branch-free (its step count depends on the border count only, and each step is
-    a select), so rows of unrelated values cost no mispredicted branches."""
+    The count is branch-free, four borders per pass over the block's values, so rows of unrelated
+    values cost no mispredicted branches and the loop vectorises."""
     floats = slot_column.shape[0]
-    for c in range(codes.shape[1]):
-        for i in range(r1 - r0):
-            bins[floats + c, i] = codes[r0 + i, c]
     m = r1 - r0
+    for c in range(codes.shape[1]):
+        for i in range(m):
+            bins[floats + c, i] = codes[r0 + i, c]
     xs = np.empty(BLOCK, dtype=X.dtype)
     for s in range(floats):
         column = slot_column[s]
         row = bins[s]
         for i in range(m):
-            row[i] = 0
-        for i in range(m):
             xs[i] = X[r0 + i, column]
-        for j in range(border_offsets[s], border_offsets[s + 1]):
-            border = borders[j]
+            row[i] = 0
+        j, end = border_offsets[s], border_offsets[s + 1]
+        while j + 4 <= end:
+            b0, b1, b2, b3 = borders[j], borders[j + 1], borders[j + 2], borders[j + 3]
             for i in range(m):
-                row[i] += np.uint32(xs[i] > border)
+                x = xs[i]
+                row[i] += np.uint8(np.uint8(x > b0) + np.uint8(x > b1) + np.uint8(x > b2) + np.uint8(x > b3))
+            j += 4
+        while j < end:
+            b0 = borders[j]
+            for i in range(m):
+                row[i] += np.uint8(xs[i] > b0)
+            j += 1
         nb = nan_bin[s]
         for i in range(m):
-            x = X[r0 + i, column]
+            x = xs[i]
             if x != x:
                 row[i] = nb
 
 
 @njit(cache=True, nogil=True)
-def _leaves(bins, m, t, level_slot, level_lo, level_span, tree_offsets, idx):
+def _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx):
     """idx[i] = leaf of tree ``t`` for row ``i`` of the block, for its first ``m`` rows."""
+    zero = level_bit.dtype.type(0)
     for i in range(m):
-        idx[i] = 0
-    a = tree_offsets[t]
-    for d in range(tree_offsets[t + 1] - a):
-        row = bins[level_slot[a + d]]
-        lo = level_lo[a + d]
-        span = level_span[a + d]
+        idx[i] = zero
+    for a in range(tree_offsets[t], tree_offsets[t + 1]):
+        row = bins[level_slot[a]]
+        lo, hi, bit = level_lo[a], level_hi[a], level_bit[a]
         for i in range(m):
-            idx[i] |= np.uint32(np.uint32(row[i] - lo) < span) << d
+            b = row[i]
+            idx[i] |= bit if (b >= lo) & (b <= hi) else zero
 
 
 @njit(cache=True, nogil=True)
 def _margin_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo,
-                  level_span, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, out, bins, idx, acc):
+                  level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out, bins,
+                  idx, acc):
     _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins)
     m = r1 - r0
     for j in range(k):
         for i in range(m):
             acc[j, i] = 0.0
     for t in range(t0, t1):
-        _leaves(bins, m, t, level_slot, level_lo, level_span, tree_offsets, idx)
-        base = leaf_offsets[t]
-        for j in range(k):
-            row = acc[j]
+        _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx)
+        leaves = leaf_values[leaf_offsets[t]:]  # indexed by unsigned leaf numbers: no wrap-around check
+        if k == 1:
+            row = acc[0]
             for i in range(m):
-                row[i] += leaf_values[base + idx[i] * k + j]
+                row[i] += leaves[idx[i]]
+        else:
+            for j in range(k):
+                row = acc[j]
+                for i in range(m):
+                    row[i] += leaves[np.intp(idx[i]) * k + j]
     for i in range(m):
         for j in range(k):
-            out[r0 + i, j] = acc[j, i]
+            out[r0 + i, j] = acc[j, i] * scale + bias[j]
 
 
 @njit(cache=True, nogil=True)
-def margin_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_span,
-                  tree_offsets, leaf_offsets, leaf_values, k, t0, t1, out):
-    """Trees ``t0..t1-1`` summed into ``out`` (float64, rows x k)."""
+def margin_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                  level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
+    """Trees ``t0..t1-1`` summed, times ``scale`` plus ``bias``, into ``out`` (float64, rows x k)."""
     n = X.shape[0]
-    bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=np.uint32)
-    idx = np.empty(BLOCK, dtype=np.uint32)
+    if n < ROWS_BELOW:
+        _margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                     level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out)
+        return
+    bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
+    idx = np.empty(BLOCK, dtype=level_bit.dtype)
     acc = np.empty((k, BLOCK), dtype=np.float64)
     for r0 in range(0, n, BLOCK):
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                      level_lo, level_span, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, out, bins, idx,
-                      acc)
+                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale,
+                      bias, out, bins, idx, acc)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_span,
-                    tree_offsets, leaf_offsets, leaf_values, k, t0, t1, out):
+def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                    level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
     n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0 = b * BLOCK
-        bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=np.uint32)
-        idx = np.empty(BLOCK, dtype=np.uint32)
+        bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
+        idx = np.empty(BLOCK, dtype=level_bit.dtype)
         acc = np.empty((k, BLOCK), dtype=np.float64)
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                      level_lo, level_span, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, out, bins, idx,
-                      acc)
+                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale,
+                      bias, out, bins, idx, acc)
 
 
 @njit(cache=True, nogil=True)
-def _leaf_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_span,
-                tree_offsets, t0, t1, out, bins, idx):
+def _row_bins(X, codes, r, slot_column, borders, border_offsets, nan_bin, bins):
+    """One row's bins, as ``_binarise`` counts them: a binary search of each slot's borders."""
+    floats = slot_column.shape[0]
+    for s in range(floats):
+        x = X[r, slot_column[s]]
+        if x != x:
+            bins[s] = nan_bin[s]
+            continue
+        lo, hi = border_offsets[s], border_offsets[s + 1]
+        start = lo
+        while lo < hi:  # first border not strictly below x
+            mid = (lo + hi) >> 1
+            if x > borders[mid]:
+                lo = mid + 1
+            else:
+                hi = mid
+        bins[s] = lo - start
+    for c in range(codes.shape[1]):
+        bins[floats + c] = codes[r, c]
+
+
+@njit(cache=True, nogil=True)
+def _row_leaf(bins, t, level_slot, level_lo, level_hi, tree_offsets):
+    leaf = 0
+    a = tree_offsets[t]
+    for d in range(tree_offsets[t + 1] - a):
+        b = bins[level_slot[a + d]]
+        if (b >= level_lo[a + d]) & (b <= level_hi[a + d]):
+            leaf |= 1 << d
+    return leaf
+
+
+@njit(cache=True, nogil=True)
+def _margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                 level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
+    bins = np.empty(slot_column.shape[0] + codes.shape[1], dtype=level_lo.dtype)
+    acc = np.empty(k, dtype=np.float64)
+    for r in range(X.shape[0]):
+        _row_bins(X, codes, r, slot_column, borders, border_offsets, nan_bin, bins)
+        for j in range(k):
+            acc[j] = 0.0
+        for t in range(t0, t1):
+            base = leaf_offsets[t] + _row_leaf(bins, t, level_slot, level_lo, level_hi, tree_offsets) * k
+            for j in range(k):
+                acc[j] += leaf_values[base + j]
+        for j in range(k):
+            out[r, j] = acc[j] * scale + bias[j]
+
+
+@njit(cache=True, nogil=True)
+def _leaf_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                level_bit, tree_offsets, t0, t1, out, bins, idx):
     _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins)
     m = r1 - r0
     for t in range(t0, t1):
-        _leaves(bins, m, t, level_slot, level_lo, level_span, tree_offsets, idx)
+        _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx)
         for i in range(m):
             out[r0 + i, t - t0] = idx[i]
 
 
 @njit(cache=True, nogil=True)
-def leaf_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_span,
-                tree_offsets, t0, t1, out):
+def leaf_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                level_bit, tree_offsets, t0, t1, out):
     """Leaf index of trees ``t0..t1-1`` per row into ``out`` (uint32, rows x trees)."""
     n = X.shape[0]
-    bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=np.uint32)
-    idx = np.empty(BLOCK, dtype=np.uint32)
+    bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
+    idx = np.empty(BLOCK, dtype=level_bit.dtype)
     for r0 in range(0, n, BLOCK):
         _leaf_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                    level_lo, level_span, tree_offsets, t0, t1, out, bins, idx)
+                    level_lo, level_hi, level_bit, tree_offsets, t0, t1, out, bins, idx)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def leaf_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_span,
-                  tree_offsets, t0, t1, out):
+def leaf_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
+                  level_bit, tree_offsets, t0, t1, out):
     n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0 = b * BLOCK
-        bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=np.uint32)
-        idx = np.empty(BLOCK, dtype=np.uint32)
+        bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
+        idx = np.empty(BLOCK, dtype=level_bit.dtype)
         _leaf_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                    level_lo, level_span, tree_offsets, t0, t1, out, bins, idx)
+                    level_lo, level_hi, level_bit, tree_offsets, t0, t1, out, bins, idx)

@@ -19,6 +19,7 @@ from ..encode.catboost import category_hashes, ctr_values, one_hot_codes
 from ..errors import DataError
 from ..oblivious import Oblivious
 from ..objective import Transform
+from .. import predict as _engine  # partly initialised while it imports this module: read at call time
 from . import oblivious_kernels as K
 
 
@@ -106,7 +107,7 @@ class Layout:
     border: hi is the type's largest value; a one-hot value: hi == lo) and sets ``bit``, of the
     narrowest type holding the deepest tree's leaf numbers."""
 
-    __slots__ = ("args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
+    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
 
     def __init__(self, b: Oblivious, width: int):
         floats = len(b.slot_column)
@@ -130,6 +131,11 @@ class Layout:
             np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), b.nan_bin[used].astype(kind),
             level_slot.astype(np.int32), lo.astype(kind), hi.astype(kind),
             (1 << bit).astype(np.uint8 if depths.max(initial=0) <= 8 else np.uint16), b.tree_offsets))
+        # the row kernel's binary features: each float slot's borders, then each one-hot slot's values
+        per_slot = np.concatenate([counts, np.diff(b.cat_offsets)]).astype(np.int64)
+        bit_offsets = np.concatenate([[0], np.cumsum(per_slot)]).astype(np.int64)
+        bit_at = bit_offsets[level_slot] + lo - 1
+        self.row_args = (*self.args[:4], _readonly(bit_offsets), _readonly(bit_at.astype(np.uint32)), b.tree_offsets)
         self.numeric = not len(b.cat_column) and not b.ctrs
         self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
         self.scale, self.bias = float(b.scale), _readonly(b.bias.astype(np.float64))
@@ -157,37 +163,41 @@ def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> n
     """CatBoost's RawFormulaVal: the trees' float64 sum, scaled, plus the bias when the range
     starts at the first tree (as CatBoost's ApplyScaleAndBias does), in the kernel: ``sum * scale
     + bias``, the two roundings numpy's ``out *= scale; out += bias`` would make."""
-    from . import _run
-
     b = model.booster
     L = layout(b, model.meta.num_features)
     n = X.shape[0]
     out = np.empty((n, L.k), dtype=np.float64)  # every row written by the kernel
-    _run(K.margin_serial, K.margin_parallel, n, nthread,
-         (X, codes, *L.args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, L.bias if t0 == 0 else L.unbiased,
-          out))
+    bias = L.bias if t0 == 0 else L.unbiased
+    if n < K.ROWS_BELOW:
+        K.margin_rows(X, codes, *L.row_args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, bias, out)
+    else:
+        _engine._run(K.margin_serial, K.margin_parallel, n, nthread,
+                     (X, codes, *L.args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, bias, out))
     return out
 
 
 def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
-    from . import _run, tree_range
-
     b = model.booster
     L = _layouts.get(b) or layout(b, model.meta.num_features)
     if (type(data) is np.ndarray and L.numeric and iteration_range is None and base_margin is None
-            and data.dtype == np.float32 and data.ndim == 2 and data.shape[1] == L.width
+            and data.dtype == _FLOAT32 and data.ndim == 2 and data.shape[1] == L.width
             and data.flags.c_contiguous):
-        # the usual call, a float32 array of a numeric model: no per-call model or input work
+        # the usual call, a float32 array for a model of float features: no per-call model or input work
         n = data.shape[0]
         out = np.empty((n, L.k), dtype=np.float64)
-        _run(K.margin_serial, K.margin_parallel, n, nthread,
-             (data, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale, L.bias, out))
+        if n < K.ROWS_BELOW:
+            K.margin_rows(data, _NO_CODES, *L.row_args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale,
+                          L.bias, out)
+        else:
+            _engine._run(K.margin_serial, K.margin_parallel, n, nthread,
+                         (data, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale,
+                          L.bias, out))
     else:
         if base_margin is not None:
             raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no "
                             "baseline)")
         X, codes = rows(model, data)
-        t0, t1 = tree_range(model, iteration_range)
+        t0, t1 = _engine.tree_range(model, iteration_range)
         out = raw(model, X, codes, t0, t1, nthread)
     if not output_margin:
         transform = model.objective.transform
@@ -201,19 +211,18 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     return out[:, 0] if out.shape[1] == 1 else out
 
 
+_FLOAT32 = np.dtype(np.float32)
 _NO_CODES = np.zeros((0, 0), dtype=np.uint16)  # writable, as ``rows`` makes them: one Numba type
 
 
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree."""
-    from . import _run, tree_range
-
     X, codes = rows(model, data)
-    t0, t1 = tree_range(model, iteration_range)
+    t0, t1 = _engine.tree_range(model, iteration_range)
     n = X.shape[0]
     out = np.empty((n, t1 - t0), dtype=np.uint32)
     L = layout(model.booster, model.meta.num_features)
-    _run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *L.args, t0, t1, out))
+    _engine._run(K.leaf_serial, K.leaf_parallel, n, nthread, (X, codes, *L.args, t0, t1, out))
     return out
 
 

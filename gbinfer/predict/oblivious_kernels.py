@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 BLOCK = 256  # rows binarised together: their uint8 bins (50 features: 12.5 KiB) stay in L1 while every tree reads them
-ROWS_BELOW = 8  # batches smaller than this go row by row
+ROWS_BELOW = 8  # batches smaller than this go row by row (``margin_rows``)
 
 
 @njit(cache=True, nogil=True)
@@ -108,10 +108,6 @@ def margin_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level
                   level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
     """Trees ``t0..t1-1`` summed, times ``scale`` plus ``bias``, into ``out`` (float64, rows x k)."""
     n = X.shape[0]
-    if n < ROWS_BELOW:
-        _margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
-                     level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out)
-        return
     bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
     idx = np.empty(BLOCK, dtype=level_bit.dtype)
     acc = np.empty((k, BLOCK), dtype=np.float64)
@@ -136,49 +132,50 @@ def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, lev
 
 
 @njit(cache=True, nogil=True)
-def _row_bins(X, codes, r, slot_column, borders, border_offsets, nan_bin, bins):
-    """One row's bins, as ``_binarise`` counts them: a binary search of each slot's borders."""
+def _row_bits(X, codes, r, slot_column, borders, border_offsets, nan_bin, bit_offsets, bits):
+    """One row's binary features, one byte each: a float slot's bin found by a branch-free binary
+    search of its borders (each step a select; NaN: its NaN bin), written as the slot's bits
+    ``bin > j`` for each border ``j``; a one-hot slot's code as ``code == j + 1`` for each value."""
     floats = slot_column.shape[0]
     for s in range(floats):
-        x = X[r, slot_column[s]]
-        if x != x:
-            bins[s] = nan_bin[s]
-            continue
-        lo, hi = border_offsets[s], border_offsets[s + 1]
-        start = lo
-        while lo < hi:  # first border not strictly below x
-            mid = (lo + hi) >> 1
-            if x > borders[mid]:
-                lo = mid + 1
-            else:
-                hi = mid
-        bins[s] = lo - start
+        x = X[r, np.uintp(slot_column[s])]  # unsigned indexes: no negative-index wrap-around to check
+        start = np.uintp(border_offsets[s])
+        lo, n = start, np.uintp(border_offsets[s + 1]) - start
+        while n > 1:  # the borders below lo are below x; those from lo + n on are not
+            half = n >> 1
+            lo = lo + half if x > borders[lo + half - 1] else lo
+            n -= half
+        if n == 1:
+            lo += np.uintp(x > borders[lo])
+        b = np.uintp(nan_bin[s]) if x != x else lo - start
+        a = np.uintp(bit_offsets[s])
+        for j in range(np.uintp(bit_offsets[s + 1]) - a):
+            bits[a + j] = j < b
     for c in range(codes.shape[1]):
-        bins[floats + c] = codes[r, c]
+        code = np.uintp(codes[r, c])
+        a = np.uintp(bit_offsets[floats + c])
+        for j in range(np.uintp(bit_offsets[floats + c + 1]) - a):
+            bits[a + j] = code == j + 1
 
 
 @njit(cache=True, nogil=True)
-def _row_leaf(bins, t, level_slot, level_lo, level_hi, tree_offsets):
-    leaf = 0
-    a = tree_offsets[t]
-    for d in range(tree_offsets[t + 1] - a):
-        b = bins[level_slot[a + d]]
-        if (b >= level_lo[a + d]) & (b <= level_hi[a + d]):
-            leaf |= 1 << d
-    return leaf
-
-
-@njit(cache=True, nogil=True)
-def _margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
-                 level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
-    bins = np.empty(slot_column.shape[0] + codes.shape[1], dtype=level_lo.dtype)
+def margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, bit_offsets, level_bit_at, tree_offsets,
+                leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
+    """``margin_serial``'s sums for a few rows, one row at a time: the row's binary features once
+    (``_row_bits``), then each tree level one byte load (``level_bit_at``: the level's binary
+    feature) and a shift."""
+    bits = np.empty(bit_offsets[-1], dtype=np.uint8)
     acc = np.empty(k, dtype=np.float64)
     for r in range(X.shape[0]):
-        _row_bins(X, codes, r, slot_column, borders, border_offsets, nan_bin, bins)
+        _row_bits(X, codes, r, slot_column, borders, border_offsets, nan_bin, bit_offsets, bits)
         for j in range(k):
             acc[j] = 0.0
         for t in range(t0, t1):
-            base = leaf_offsets[t] + _row_leaf(bins, t, level_slot, level_lo, level_hi, tree_offsets) * k
+            leaf = np.uintp(0)
+            a = np.uintp(tree_offsets[t])  # unsigned indexes: no negative-index wrap-around to check
+            for d in range(np.uintp(tree_offsets[t + 1]) - a):
+                leaf |= np.uintp(bits[level_bit_at[a + d]]) << d
+            base = leaf_offsets[t] + np.intp(leaf) * k
             for j in range(k):
                 acc[j] += leaf_values[base + j]
         for j in range(k):

@@ -103,9 +103,10 @@ class Layout:
     """What the kernels read of a booster, derived once (``layout``): only the float slots the
     trees split on, renumbered (then the one-hot slots); bins in the narrowest unsigned type
     holding every slot's (uint8 up to 255 borders or values, else uint16), and each tree level's
-    split resolved to (slot, lo, hi, bit): the level is true iff ``lo <= bin <= hi`` (a float
-    border: hi is the type's largest value; a one-hot value: hi == lo) and sets ``bit``, of the
-    narrowest type holding the deepest tree's leaf numbers."""
+    split resolved to (slot, lo, hi, bit): the level is true iff ``bin >= lo`` (a float border:
+    hi is 0) or ``bin == lo`` (a one-hot value: hi == lo), and sets ``bit``, of the narrowest
+    type holding the deepest tree's leaf numbers. Row by row, a level reads one of the row's
+    binary features instead (``row_args``: each slot's borders or values, one byte each)."""
 
     __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
 
@@ -123,7 +124,7 @@ class Layout:
         widest = max([0, *counts, *np.diff(b.cat_offsets)])
         kind = np.uint8 if widest <= 0xFF else np.uint16
         lo = b.split_lo[ids].astype(np.int64)
-        hi = np.where(b.split_span[ids] == 1, lo, np.iinfo(kind).max)
+        hi = np.where(b.split_span[ids] == 1, lo, 0)
         depths = np.diff(b.tree_offsets)
         bit = np.concatenate([np.zeros(0, dtype=np.int64)] + [np.arange(d, dtype=np.int64) for d in depths])
         self.args = tuple(_readonly(a) for a in (

@@ -8,7 +8,7 @@ side by side), in the narrowest unsigned type that holds every slot's bins (``le
 uint8 for up to 255 borders), and leaf indexes in the narrowest that holds ``2**depth`` leaves
 (``level_bit``'s type): a tree level reads one slot for every row of the block, a loop the
 compiler vectorises over 32 uint8 lanes with no branch on the data. A level's test is
-``lo <= bin <= hi`` (see ``layout`` in ``oblivious``). Sums are
+``bin >= lo`` (a float border) or ``bin == lo`` (a one-hot value; see ``Layout`` in ``oblivious``). Sums are
 float64, tree after tree per row, as CatBoost's evaluator adds them, then ``* scale + bias`` as
 CatBoost's ApplyScaleAndBias. The row kernels do the same arithmetic one row at a time without
 the block's loops, which cost more than their work on a few rows. The model was checked by
@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 BLOCK = 256  # rows binarised together: their uint8 bins (50 features: 12.5 KiB) stay in L1 while every tree reads them
+TREES = 4  # trees whose leaves are added to a row's sum in one pass (the pass below is written for 4)
 ROWS_BELOW = 8  # batches smaller than this go row by row (``margin_rows``)
 
 
@@ -71,33 +72,47 @@ def _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets,
         idx[i] = zero
     for a in range(tree_offsets[t], tree_offsets[t + 1]):
         row = bins[level_slot[a]]
-        lo, hi, bit = level_lo[a], level_hi[a], level_bit[a]
-        for i in range(m):
-            b = row[i]
-            idx[i] |= bit if (b >= lo) & (b <= hi) else zero
+        lo, bit = level_lo[a], level_bit[a]
+        if level_hi[a] == 0:  # a float border: bin >= lo
+            for i in range(m):
+                idx[i] |= bit if row[i] >= lo else zero
+        else:  # a one-hot value: bin == lo
+            for i in range(m):
+                idx[i] |= bit if row[i] == lo else zero
 
 
 @njit(cache=True, nogil=True)
 def _margin_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo,
                   level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out, bins,
                   idx, acc):
+    """One block's sums; ``idx`` holds the leaf indexes of ``TREES`` trees, added to each row's
+    sum in tree order in one pass over the rows (one load and store of the sum per ``TREES`` trees)."""
     _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins)
     m = r1 - r0
     for j in range(k):
         for i in range(m):
             acc[j, i] = 0.0
-    for t in range(t0, t1):
-        _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx)
-        leaves = leaf_values[leaf_offsets[t]:]  # indexed by unsigned leaf numbers: no wrap-around check
-        if k == 1:
-            row = acc[0]
+    t = t0
+    if k == 1:
+        row = acc[0]
+        while t + TREES <= t1:
+            for u in range(TREES):
+                _leaves(bins, m, t + u, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx[u])
+            # indexed by unsigned leaf numbers: no negative-index wrap-around to check
+            l0, l1, l2, l3 = (leaf_values[leaf_offsets[t]:], leaf_values[leaf_offsets[t + 1]:],
+                              leaf_values[leaf_offsets[t + 2]:], leaf_values[leaf_offsets[t + 3]:])
+            i0, i1, i2, i3 = idx[0], idx[1], idx[2], idx[3]
             for i in range(m):
-                row[i] += leaves[idx[i]]
-        else:
-            for j in range(k):
-                row = acc[j]
-                for i in range(m):
-                    row[i] += leaves[np.intp(idx[i]) * k + j]
+                row[i] = (((row[i] + l0[i0[i]]) + l1[i1[i]]) + l2[i2[i]]) + l3[i3[i]]
+            t += TREES
+    for t in range(t, t1):
+        _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets, idx[0])
+        leaves = leaf_values[leaf_offsets[t]:]
+        i0 = idx[0]
+        for j in range(k):
+            row = acc[j]
+            for i in range(m):
+                row[i] += leaves[np.uintp(i0[i]) * k + j]
     for i in range(m):
         for j in range(k):
             out[r0 + i, j] = acc[j, i] * scale + bias[j]
@@ -109,7 +124,7 @@ def margin_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level
     """Trees ``t0..t1-1`` summed, times ``scale`` plus ``bias``, into ``out`` (float64, rows x k)."""
     n = X.shape[0]
     bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
-    idx = np.empty(BLOCK, dtype=level_bit.dtype)
+    idx = np.empty((TREES, BLOCK), dtype=level_bit.dtype)
     acc = np.empty((k, BLOCK), dtype=np.float64)
     for r0 in range(0, n, BLOCK):
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
@@ -124,7 +139,7 @@ def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, lev
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0 = b * BLOCK
         bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
-        idx = np.empty(BLOCK, dtype=level_bit.dtype)
+        idx = np.empty((TREES, BLOCK), dtype=level_bit.dtype)
         acc = np.empty((k, BLOCK), dtype=np.float64)
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
                       level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale,

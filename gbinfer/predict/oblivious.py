@@ -2,8 +2,8 @@
 one kernel call, then ``scale_and_bias`` and CatBoost's default output.
 
 Input: float features become float32, as CatBoost's pool stores them; categorical values are
-hashed (``encode.catboost``) into one-hot codes and CTR values, the CTRs landing in float32
-columns after the input's. Columns are taken by position (the model's flat feature indexes), a
+hashed (``encode.catboost``) into one-hot codes, and into CTR values by a kernel, the CTRs
+landing in float32 columns after the input's. Columns are taken by position (the model's flat feature indexes), a
 frame's by name when the model has names. Outputs are float64, as CatBoost returns them.
 """
 
@@ -15,9 +15,9 @@ import weakref
 import numpy as np
 
 from ..data import DataMatrix
-from ..encode.catboost import category_hashes, ctr_values, one_hot_codes
+from ..encode.catboost import category_hashes, one_hot_codes
 from ..errors import DataError
-from ..oblivious import Oblivious
+from ..oblivious import CTR_TYPES, Oblivious
 from ..objective import Transform
 from .. import predict as _engine  # partly initialised while it imports this module: read at call time
 from . import oblivious_kernels as K
@@ -27,7 +27,7 @@ def is_oblivious(model) -> bool:
     return isinstance(model.booster, Oblivious)
 
 
-def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
+def rows(model, data, nthread=None) -> tuple[np.ndarray, np.ndarray]:
     """``data`` as the kernels read it: a C-contiguous float32 array (rows x model features, then
     one column per CTR), of which only the float feature and CTR columns are read, and the
     one-hot codes of the categorical features the trees split on (uint16, rows x those features)."""
@@ -43,7 +43,7 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
         if data.shape[1] != width:
             raise DataError(f"data has {data.shape[1]} columns but the model expects {width} features")
         column = lambda j: data.iloc[:, j].to_numpy()  # noqa: E731
-        X = None
+        X, frame = None, data
     else:
         try:
             arr = np.asarray(data)
@@ -54,34 +54,35 @@ def rows(model, data) -> tuple[np.ndarray, np.ndarray]:
         if arr.shape[1] != width:
             raise DataError(f"data has {arr.shape[1]} columns but the model expects {width} features")
         column = lambda j: arr[:, j]  # noqa: E731
+        frame = None
         X = np.ascontiguousarray(arr, dtype=np.float32) if arr.dtype.kind in "fiub" and arr.dtype != object else None
     n = len(data)
     ctrs = booster.ctrs
     if X is None or ctrs:
         full = np.full((n, width + len(ctrs)), np.nan, dtype=np.float32)
+        floats = np.unique(booster.slot_column[booster.slot_column < width])
         if X is not None:
             full[:, :width] = X
+        elif frame is not None and len(floats) and all(t.kind == "f" for t in frame.dtypes.iloc[floats]):
+            full[:, floats] = frame.iloc[:, floats].to_numpy(dtype=np.float32)  # a frame's float columns in one copy
         else:
-            for j in booster.slot_column[booster.slot_column < width]:
+            for j in floats:
                 try:
                     full[:, j] = np.asarray(column(int(j)), dtype=np.float32)
                 except (TypeError, ValueError):
                     raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
                                     "values") from None
         X = full
-    hashes: dict = {}
-
-    def hashes_of(j: int) -> np.ndarray:
-        if j not in hashes:
-            hashes[j] = category_hashes(column(j), j)
-        return hashes[j]
-
+    L = layout(booster, width)
+    H = np.empty((n, len(L.hashed)), dtype=np.int32)  # each categorical column read: its values' hashes
+    for i, j in enumerate(L.hashed):
+        H[:, i] = category_hashes(column(j), j)
     codes = np.empty((n, len(booster.cat_column)), dtype=np.uint16)
-    for c, j in enumerate(booster.cat_column):
+    for c in range(len(booster.cat_column)):
         values = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
-        codes[:, c] = one_hot_codes(hashes_of(int(j)), values)
-    for k, ctr in enumerate(ctrs):
-        X[:, width + k] = ctr_values(ctr, hashes_of, X)
+        codes[:, c] = one_hot_codes(H[:, c], values)
+    if ctrs:
+        _engine._run(K.ctr_serial, K.ctr_parallel, n, nthread, (X, H, width, *L.ctr_args))
     return X, codes
 
 
@@ -108,7 +109,8 @@ class Layout:
     type holding the deepest tree's leaf numbers. Row by row, a level reads one of the row's
     binary features instead (``row_args``: each slot's borders or values, one byte each)."""
 
-    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
+    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees", "hashed",
+                 "ctr_args")
 
     def __init__(self, b: Oblivious, width: int):
         floats = len(b.slot_column)
@@ -138,9 +140,52 @@ class Layout:
         bit_at = bit_offsets[level_slot] + lo - 1
         self.row_args = (*self.args[:4], _readonly(bit_offsets), _readonly(bit_at.astype(np.uint32)), b.tree_offsets)
         self.numeric = not len(b.cat_column) and not b.ctrs
+        self.hashed, self.ctr_args = _ctr_layout(b)
         self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
         self.scale, self.bias = float(b.scale), _readonly(b.bias.astype(np.float64))
         self.unbiased = _readonly(np.zeros(b.num_outputs, dtype=np.float64))
+
+
+def _ctr_layout(b: Oblivious) -> tuple:
+    """The input columns whose category hashes the model reads (one-hot features, then those only
+    CTRs read), and the CTRs packed for ``K.ctr_serial``: per CTR its element ranges, table range,
+    counts offset and width, kind, target border and denominator (int64), its priors, shift and
+    scale (float32); the elements, tables and counts concatenated."""
+    hashed = [int(j) for j in b.cat_column]
+    for ctr in b.ctrs:
+        for j in (*ctr.cat_columns, *(c for c, _ in ctr.one_hot_splits)):
+            if j not in hashed:
+                hashed.append(int(j))
+    at = {j: i for i, j in enumerate(hashed)}
+    info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value = ([] for _ in range(8))
+    tables, counts = [np.zeros(0, dtype=np.uint64)], [np.zeros(0, dtype=np.float64)]
+    entries = flat = 0
+    for ctr in b.ctrs:
+        width = ctr.counts.shape[1]
+        row = [len(cat_at), len(cat_at) + len(ctr.cat_columns), len(float_column),
+               len(float_column) + len(ctr.float_splits), len(one_hot_at), len(one_hot_at) + len(ctr.one_hot_splits),
+               entries, entries + len(ctr.hashes), flat, width, CTR_TYPES.index(ctr.kind), ctr.target_border,
+               ctr.denominator]
+        cat_at += [at[j] for j in ctr.cat_columns]
+        for column, border, nan_is_true in ctr.float_splits:
+            float_column.append(column)
+            float_border.append(border)
+            float_nan.append(bool(nan_is_true))
+        for column, value in ctr.one_hot_splits:
+            one_hot_at.append(at[column])
+            one_hot_value.append(value)
+        tables.append(ctr.hashes)
+        counts.append(ctr.counts.reshape(-1))
+        entries += len(ctr.hashes)
+        flat += ctr.counts.size
+        info.append(row)
+        priors.append([ctr.prior_numerator, ctr.prior_denominator, ctr.shift, ctr.scale])
+    args = (np.array(info, dtype=np.int64).reshape(-1, 13), np.array(priors, dtype=np.float32).reshape(-1, 4),
+            np.array(cat_at, dtype=np.int64), np.array(float_column, dtype=np.int64),
+            np.array(float_border, dtype=np.float32), np.array(float_nan, dtype=np.bool_),
+            np.array(one_hot_at, dtype=np.int64), np.array(one_hot_value, dtype=np.int32),
+            np.concatenate(tables).astype(np.uint64), np.concatenate(counts).astype(np.float64))
+    return tuple(hashed), tuple(_readonly(a) for a in args)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -197,7 +242,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
         if base_margin is not None:
             raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no "
                             "baseline)")
-        X, codes = rows(model, data)
+        X, codes = rows(model, data, nthread)
         t0, t1 = _engine.tree_range(model, iteration_range)
         out = raw(model, X, codes, t0, t1, nthread)
     if not output_margin:
@@ -218,7 +263,7 @@ _NO_CODES = np.zeros((0, 0), dtype=np.uint16)  # writable, as ``rows`` makes the
 
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     """CatBoost's ``calc_leaf_indexes``: uint32 leaf index per row and tree."""
-    X, codes = rows(model, data)
+    X, codes = rows(model, data, nthread)
     t0, t1 = _engine.tree_range(model, iteration_range)
     n = X.shape[0]
     out = np.empty((n, t1 - t0), dtype=np.uint32)
@@ -228,11 +273,18 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
 
 
 def warmup(model) -> None:
-    """Compile (or load from cache) the serial and parallel kernels with this model's types. The
-    calls go to a stand-in whose features all read column 0, so a wide model allocates no wide rows."""
+    """Compile (or load from cache) every kernel with this model's types: rows, serial and parallel
+    blocks, leaf indexes, CTRs. The calls go to a stand-in whose features all read column 0, and the
+    CTR kernels get no rows, so a wide model allocates no wide rows."""
     from . import SERIAL_BELOW
 
     b = model.booster
+    if b.ctrs:
+        L = layout(b, model.meta.num_features)
+        for nthread in (1, None):
+            _engine._run(K.ctr_serial, K.ctr_parallel, SERIAL_BELOW, nthread,
+                         (np.zeros((0, 1), dtype=np.float32), np.zeros((0, len(L.hashed)), dtype=np.int32), 0,
+                          *L.ctr_args))
     column, cat_column = np.zeros_like(b.slot_column), np.zeros_like(b.cat_column)
     for arr in (column, cat_column):
         arr.flags.writeable = False  # read-only arrays are another Numba type
@@ -240,6 +292,7 @@ def warmup(model) -> None:
                                                                    ctrs=()),
                                 meta=dataclasses.replace(model.meta, num_features=1))
     X = np.zeros((SERIAL_BELOW, 1), dtype=np.int32)  # integers: valid input for float and categorical features
-    for batch in (X[:1], X):
-        predict(model, batch, output_margin=True)
-        predict_leaf(model, batch)
+    predict(model, X[:1], output_margin=True)
+    for nthread in (1, None):
+        predict(model, X, output_margin=True, nthread=nthread)
+        predict_leaf(model, X, nthread=nthread)

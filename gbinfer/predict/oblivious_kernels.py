@@ -230,3 +230,80 @@ def leaf_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level
         idx = np.empty(BLOCK, dtype=level_bit.dtype)
         _leaf_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
                     level_lo, level_hi, level_bit, tree_offsets, t0, t1, out, bins, idx)
+
+
+_M = np.uint64(0x4906BA494954CB65)  # CatBoost's CalcHash(a, b) = M * (a + M * b), wrapping in 64 bits
+
+
+@njit(cache=True, nogil=True)
+def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
+              one_hot_value, table, counts):
+    """CTR ``k`` of rows ``r0..r1-1`` into ``X[:, width + k]``, as CatBoost's model computes it
+    (TModelCtr::Calc): the row's combination hashed (each categorical hash sign-extended, each
+    float or one-hot element as 0/1), looked up among the table's ascending hashes, the counts
+    turned into ``good`` and ``total`` by the CTR's kind (float64, exact: integer counts), then
+    ``((good + prior_numerator) / (total + prior_denominator) + shift) * scale`` in float32.
+    ``info[k]``: element ranges, table range, counts offset and width, kind, target border,
+    denominator; ``priors[k]``: prior numerator and denominator, shift, scale."""
+    for r in range(r0, r1):
+        for k in range(info.shape[0]):
+            c0, c1, f0, f1, o0, o1 = info[k, 0], info[k, 1], info[k, 2], info[k, 3], info[k, 4], info[k, 5]
+            t0, t1, at, w = info[k, 6], info[k, 7], info[k, 8], info[k, 9]
+            kind, tb, denominator = info[k, 10], info[k, 11], info[k, 12]
+            h = np.uint64(0)
+            for e in range(c0, c1):
+                h = _M * (h + _M * np.uint64(np.int64(H[r, cat_at[e]])))
+            for e in range(f0, f1):
+                x = X[r, float_column[e]]
+                h = _M * (h + _M * np.uint64((x > float_border[e]) | (float_nan[e] & (x != x))))
+            for e in range(o0, o1):
+                h = _M * (h + _M * np.uint64(H[r, one_hot_at[e]] == one_hot_value[e]))
+            lo, n = t0, t1 - t0
+            while n > 0:  # first table hash not below h
+                half = n >> 1
+                if table[lo + half] < h:
+                    lo += half + 1
+                    n -= half + 1
+                else:
+                    n = half
+            found = lo < t1 and table[lo] == h
+            good, total = 0.0, float(denominator) if kind >= 4 else 0.0
+            if found:
+                row = at + (lo - t0) * w
+                if kind == 0:  # Borders
+                    if w == 2:
+                        good, total = counts[row + 1], counts[row] + counts[row + 1]
+                    else:
+                        good = 0.0
+                        for c in range(tb + 1, w):
+                            good += counts[row + c]
+                        total = good
+                        for c in range(tb + 1):
+                            total += counts[row + c]
+                elif kind == 1:  # Buckets
+                    good, total = counts[row + tb], 0.0
+                    for c in range(w):
+                        total += counts[row + c]
+                elif kind >= 4:  # Counter, FeatureFreq
+                    good = counts[row]
+                else:  # the target mean values: (sum, count)
+                    good, total = counts[row], counts[row + 1]
+            value = (np.float32(good) + priors[k, 0]) / (np.float32(total) + priors[k, 1])
+            X[r, width + k] = (value + priors[k, 2]) * priors[k, 3]
+
+
+@njit(cache=True, nogil=True)
+def ctr_serial(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
+               table, counts):
+    """Every CTR of every row into ``X``'s columns after ``width`` (see ``_ctr_rows``)."""
+    _ctr_rows(X, H, 0, X.shape[0], width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
+              one_hot_value, table, counts)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ctr_parallel(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
+                 table, counts):
+    n = X.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        _ctr_rows(X, H, b * BLOCK, min(b * BLOCK + BLOCK, n), width, info, priors, cat_at, float_column, float_border,
+                  float_nan, one_hot_at, one_hot_value, table, counts)

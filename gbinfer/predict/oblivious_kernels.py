@@ -237,18 +237,18 @@ _M = np.uint64(0x4906BA494954CB65)  # CatBoost's CalcHash(a, b) = M * (a + M * b
 
 @njit(cache=True, nogil=True)
 def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
-              one_hot_value, table, counts):
+              one_hot_value, slot_hash, slot_entry, counts):
     """CTR ``k`` of rows ``r0..r1-1`` into ``X[:, width + k]``, as CatBoost's model computes it
     (TModelCtr::Calc): the row's combination hashed (each categorical hash sign-extended, each
-    float or one-hot element as 0/1), looked up among the table's ascending hashes, the counts
+    float or one-hot element as 0/1), looked up in the CTR's hash index (``ctr_index``), the counts
     turned into ``good`` and ``total`` by the CTR's kind (float64, exact: integer counts), then
     ``((good + prior_numerator) / (total + prior_denominator) + shift) * scale`` in float32.
-    ``info[k]``: element ranges, table range, counts offset and width, kind, target border,
-    denominator; ``priors[k]``: prior numerator and denominator, shift, scale."""
+    ``info[k]``: element ranges, index offset and bits, counts offset and width, kind, target
+    border, denominator; ``priors[k]``: prior numerator and denominator, shift, scale."""
     for r in range(r0, r1):
         for k in range(info.shape[0]):
             c0, c1, f0, f1, o0, o1 = info[k, 0], info[k, 1], info[k, 2], info[k, 3], info[k, 4], info[k, 5]
-            t0, t1, at, w = info[k, 6], info[k, 7], info[k, 8], info[k, 9]
+            t0, at, w = info[k, 6], info[k, 8], info[k, 9]
             kind, tb, denominator = info[k, 10], info[k, 11], info[k, 12]
             h = np.uint64(0)
             for e in range(c0, c1):
@@ -258,18 +258,20 @@ def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_bor
                 h = _M * (h + _M * np.uint64((x > float_border[e]) | (float_nan[e] & (x != x))))
             for e in range(o0, o1):
                 h = _M * (h + _M * np.uint64(H[r, one_hot_at[e]] == one_hot_value[e]))
-            lo, n = t0, t1 - t0
-            while n > 0:  # first table hash not below h
-                half = n >> 1
-                if table[lo + half] < h:
-                    lo += half + 1
-                    n -= half + 1
-                else:
-                    n = half
-            found = lo < t1 and table[lo] == h
+            # open addressing, linear probing from the hash's top bits (CalcHash mixes them best)
+            bits = np.uint64(info[k, 7])
+            mask = (np.intp(1) << np.intp(bits)) - 1
+            i = np.intp(h >> (np.uint64(64) - bits))
+            entry = -1
+            while True:
+                e = slot_entry[t0 + i]
+                if e < 0 or slot_hash[t0 + i] == h:
+                    entry = e
+                    break
+                i = (i + 1) & mask
             good, total = 0.0, float(denominator) if kind >= 4 else 0.0
-            if found:
-                row = at + (lo - t0) * w
+            if entry >= 0:
+                row = at + entry * w
                 if kind == 0:  # Borders
                     if w == 2:
                         good, total = counts[row + 1], counts[row] + counts[row + 1]
@@ -294,16 +296,32 @@ def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_bor
 
 @njit(cache=True, nogil=True)
 def ctr_serial(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
-               table, counts):
+               slot_hash, slot_entry, counts):
     """Every CTR of every row into ``X``'s columns after ``width`` (see ``_ctr_rows``)."""
     _ctr_rows(X, H, 0, X.shape[0], width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
-              one_hot_value, table, counts)
+              one_hot_value, slot_hash, slot_entry, counts)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def ctr_parallel(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
-                 table, counts):
+                 slot_hash, slot_entry, counts):
     n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         _ctr_rows(X, H, b * BLOCK, min(b * BLOCK + BLOCK, n), width, info, priors, cat_at, float_column, float_border,
-                  float_nan, one_hot_at, one_hot_value, table, counts)
+                  float_nan, one_hot_at, one_hot_value, slot_hash, slot_entry, counts)
+
+
+@njit(cache=True, nogil=True)
+def ctr_index(hashes, bits, slot_hash, slot_entry):
+    """An open-addressing index of a CTR table's distinct hashes: ``2**bits`` slots (at least twice
+    the entries, so a probe always ends), slot_entry -1 where empty; a hash starts at its top bits."""
+    mask = (np.intp(1) << bits) - 1
+    for i in range(slot_entry.shape[0]):
+        slot_entry[i] = -1
+    for e in range(hashes.shape[0]):
+        h = hashes[e]
+        i = np.intp(h >> np.uint64(64 - bits))
+        while slot_entry[i] >= 0:
+            i = (i + 1) & mask
+        slot_hash[i] = h
+        slot_entry[i] = e

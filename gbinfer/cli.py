@@ -155,6 +155,7 @@ def describe(model, archive: dict | None = None) -> list[str]:
             f"trees:       {booster.num_trees}",
             f"depth:       min {depths.min() if len(depths) else 0}, max {depths.max() if len(depths) else 0}",
             f"one-hot:     {len(booster.cat_column)} categorical features",
+            f"CTRs:        {len(booster.ctrs)}",
         ]
     else:
         forest = booster.forest

@@ -166,6 +166,8 @@ class Oblivious:
             fail("scale_and_bias", f"has {len(bias)} biases for {num_outputs} outputs")
         if not np.isfinite(scale) or not np.all(np.isfinite(bias)):
             fail("scale_and_bias", "scale and bias must be finite numbers")
+        for k, ctr in enumerate(ctrs):
+            _check_ctr(ctr, f"ctrs[{k}]", num_columns, fail)
         return cls(_frozen(slot_column, np.int32), _frozen(borders, np.float32), _frozen(border_offsets, np.int64),
                    _frozen(nan_bin, np.uint16), _frozen(cat_column, np.int32), _frozen(cat_values, np.int32),
                    _frozen(cat_offsets, np.int64), _frozen(split_slot, np.int32), _frozen(split_index + 1, np.int32),
@@ -173,3 +175,29 @@ class Oblivious:
                    _frozen(tree_splits, np.int32), _frozen(tree_offsets, np.int64),
                    _frozen(leaf_offsets, np.int64), _frozen(leaf_values, np.float64), int(num_outputs),
                    float(scale), _frozen(bias, np.float64), tuple(ctrs))
+
+
+def _check_ctr(ctr: Ctr, where: str, num_columns: int, fail) -> None:
+    """Every column a CTR hashes lies in the input, its table is sorted (it is binary-searched)
+    and its count rows hold the columns its kind reads."""
+    if ctr.kind not in CTR_TYPES:
+        fail(f"{where}/kind", f"is {ctr.kind!r}; known: {', '.join(CTR_TYPES)}")
+    if not ctr.cat_columns:
+        fail(f"{where}/elements", "names no categorical feature")
+    columns = list(ctr.cat_columns) + [c for c, *_ in ctr.float_splits] + [c for c, _ in ctr.one_hot_splits]
+    if any(not 0 <= int(c) < num_columns for c in columns):
+        fail(f"{where}/elements", f"a column lies outside the model's {num_columns} features")
+    for name in ("prior_numerator", "prior_denominator", "shift", "scale"):
+        if not np.isfinite(getattr(ctr, name)):
+            fail(f"{where}/{name}", "is not a finite number")
+    if any(not np.isfinite(b) for _, b, *_ in ctr.float_splits):
+        fail(f"{where}/elements", "a float element's border is not a finite number")
+    hashes, counts = ctr.hashes, ctr.counts
+    if hashes.dtype != np.uint64 or hashes.ndim != 1 or (len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1])):
+        fail(f"{where}/hashes", "are not strictly ascending 64-bit hashes")
+    if counts.dtype != np.float64 or counts.ndim != 2 or len(counts) != len(hashes):
+        fail(f"{where}/counts", f"expected one row of counts per hash ({len(hashes)})")
+    width, tb = counts.shape[1], ctr.target_border
+    needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(ctr.kind, 2)
+    if width < needed or tb < 0 or (ctr.kind in ("Borders", "Buckets") and tb >= width):
+        fail(f"{where}/counts", f"rows of {width} counts do not fit a {ctr.kind} CTR with target border {tb}")

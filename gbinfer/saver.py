@@ -33,9 +33,6 @@ def save(model, path, format: str | None = None, **kw) -> None:
     if format is not None and format not in FORMATS:
         raise DataError(f"save(format={format!r}): expected one of {', '.join(FORMATS)}, or None to go by the "
                         "suffix")
-    if model.meta.source_library == "catboost":
-        raise UnsupportedModelError(str(path), None, "CatBoost models cannot be saved in gbinfer's formats yet; "
-                                                     "keep the .cbm or CatBoost JSON file")
     fmt = format or _BY_SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
         raise UnsupportedModelError(str(path), None, f"cannot tell the format from the suffix "

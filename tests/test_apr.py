@@ -113,7 +113,7 @@ def test_round_trip_every_mode(golden_model, tmp_path, compression, signed, encr
 
 
 @pytest.mark.parametrize("name", ["gbtree_multiclass", "dart", "gblinear", "categorical", "vector_leaf",
-                                  "random_forest_poisson"])
+                                  "random_forest_poisson", "catboost_float"])
 def test_round_trip_every_booster(tmp_path, name):
     model = gbinfer.load(SCHEMA / f"{name}.xgbrs")
     data = np.load(SCHEMA / f"{name}.npz")

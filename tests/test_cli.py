@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import gbinfer
 from gbinfer import tabular
 from gbinfer.errors import DataError
 from gbinfer.cli import main
@@ -537,6 +538,37 @@ def test_inspect_and_warmup(capsys):
     for expected in ("xgboost 3.2.0", "binary:logistic", "trees:       100", "depth:", "features:    20", "f0:q"):
         assert expected in text
     assert main(["warmup", MODEL]) == 0
+
+
+def test_convert_and_inspect_catboost(tmp_path, capsys):
+    """A CatBoost JSON model with CTRs converts to .xgbrs, native JSON and .apr, and back through
+    each; catboost's raw values come out bit for bit."""
+    cb = pytest.importorskip("catboost")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "town": rng.choice(["a", "b", "c", "d", "e"], 300)})
+    y = (frame["town"].isin(["a", "c"]) ^ (frame["x"] > 0)).astype(int)
+    m = cb.CatBoostClassifier(iterations=6, depth=3, verbose=0, thread_count=1, random_seed=0,
+                              allow_writing_files=False, one_hot_max_size=1)
+    m.fit(frame, y, cat_features=["town"])
+    src = tmp_path / "cb.json"
+    m.save_model(str(src), format="json")
+    ref = m.predict(frame, prediction_type="RawFormulaVal")
+    rows = frame.to_numpy(dtype=object)
+    previous = src
+    for suffix in (".xgbrs", ".json", ".apr"):
+        dst = tmp_path / f"m{suffix}"
+        assert run(["convert", previous, dst, "--name", "towns"], capsys)[0] == 0
+        assert np.array_equal(gbinfer.load(dst).predict(rows, output_margin=True), ref), suffix
+        previous = dst
+    code, out, _ = run(["inspect", tmp_path / "m.xgbrs"], capsys)
+    assert code == 0
+    for expected in ("schema 1.3", "source:      catboost 1.", "objective:   Logloss", "oblivious", "CTRs:        ",
+                     "name:        towns", "town:c"):
+        assert expected in out, (expected, out)
+    assert "CTRs:        0" not in out
+    code, out, _ = run(["inspect", tmp_path / "m.json"], capsys)
+    assert code == 0 and "container:   json, schema 1.3" in out
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

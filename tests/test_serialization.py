@@ -66,6 +66,14 @@ def tiny_model():
                  features=FeatureInfo(("a", "b"), None), objective=Objective.xgboost("reg:squarederror"))
 
 
+def ulp64(a, b) -> int:
+    """Largest distance in float64 ULPs between two arrays of finite values."""
+    ia, ib = (np.asarray(v, dtype=np.float64).ravel().view(np.int64) for v in (a, b))
+    ia = np.where(ia < 0, -(ia & 0x7FFFFFFFFFFFFFFF), ia)
+    ib = np.where(ib < 0, -(ib & 0x7FFFFFFFFFFFFFFF), ib)
+    return int(np.abs(ia - ib).max()) if ia.size else 0
+
+
 def split(raw: bytes):
     """(preamble fields, header dict, array section) of a .xgbrs file."""
     pre = list(binary.PREAMBLE.unpack_from(raw))
@@ -171,18 +179,34 @@ def _golden():
 
 def test_golden_files_cover_every_kind():
     kinds = {p.stem for p in (GOLDEN / "v1").glob("*.xgbrs")}
-    assert {"gbtree_binary", "gbtree_multiclass", "dart", "gblinear", "categorical", "vector_leaf"} <= kinds
+    assert {"gbtree_binary", "gbtree_multiclass", "dart", "gblinear", "categorical", "vector_leaf",
+            "catboost_float", "catboost_ctr", "catboost_multiclass"} <= kinds
+
+
+def golden_input(expected):
+    """A golden file's rows: ``X``, with the values of the categorical columns ``cat_<j>`` (CatBoost
+    kinds: strings or integers, as catboost took them) put in place."""
+    X = expected["X"]
+    cats = [k for k in expected.files if k.startswith("cat_")]
+    if not cats:
+        return X
+    rows = X.astype(object)
+    for key in cats:
+        rows[:, int(key[4:])] = expected[key].tolist()
+    return rows
 
 
 @pytest.mark.parametrize("npz,suffix", _golden())
 def test_golden_file_predicts_identically(npz, suffix):
     expected = np.load(npz)
     model = gbinfer.load(npz.with_suffix(suffix))
-    X = expected["X"]
+    X = golden_input(expected)
     assert np.array_equal(model.predict(X, output_margin=True), expected["margin"], equal_nan=True)
     assert np.array_equal(model.predict(X), expected["output"], equal_nan=True)
     if "leaf" in expected:
         assert np.array_equal(model.predict_leaf(X), expected["leaf"])
+    if "catboost_output" in expected:  # catboost's own transform (its fast exp): within a few ULP of ours
+        assert ulp64(expected["output"], expected["catboost_output"]) <= 16
     assert model.meta.user_metadata["custom"] == {"kind": npz.stem}
     assert model.meta.user_metadata["name"] == "golden"
 
@@ -419,9 +443,11 @@ def test_header_crc_guards_unverified_loads(raw):
 
 def test_schema_enums_name_runtime_values():
     from gbinfer.objective import BaseScoreLink, LightGBMTransform, Transform
+    from gbinfer.oblivious import CTR_TYPES
 
     assert {t.name.lower() for t in (*Transform, *LightGBMTransform)} == set(schema.TRANSFORMS)
     assert {t.name.lower() for t in BaseScoreLink} == set(schema.LINKS)
+    assert set(CTR_TYPES) == set(schema.CTR_KINDS)
 
 
 def test_newer_major_is_refused(raw):
@@ -500,7 +526,7 @@ def test_header_size_is_capped(raw):
     ("objective", "transform", "tanh", UnsupportedModelError),
     ("objective", "link", "probit", UnsupportedModelError),
     ("booster", "semantics", "lightgbm", UnsupportedModelError),  # reserved, not implemented
-    ("booster", "layout", "oblivious", UnsupportedModelError),
+    ("booster", "layout", "oblivious", UnsupportedModelError),  # oblivious trees have catboost semantics
     ("model", "num_features", "2", ModelFormatError),
     ("booster", "num_nodes", 4, ModelFormatError),  # arrays no longer match: "expected (nodes=4)"
 ])
@@ -558,7 +584,7 @@ def test_native_json_errors():
         gbinfer.load(orjson.dumps(bad))
     bad = json.loads(json.dumps(doc))
     bad["booster"]["semantics"] = "catboost"
-    with pytest.raises(UnsupportedModelError, match="reserved"):
+    with pytest.raises(UnsupportedModelError, match="nodes layout is not implemented"):
         gbinfer.load(orjson.dumps(bad))
     with pytest.raises(ModelFormatError, match="not valid JSON"):
         gbinfer.load(native.dumps(tiny_model())[:-20])
@@ -591,3 +617,188 @@ def test_new_minor_format_warns(raw):
         binary.loads(raw)  # the current version: no warning
     with pytest.warns(binary.NewerFormatWarning):
         binary.loads(rebuild(raw, minor=9))
+
+
+# --- CatBoost models (schema 1.3: catboost semantics, oblivious layout) ----------------------------
+
+def _catboost_fresh(kind):
+    """A catboost model trained here, its gbinfer model and test rows (unseen categories included)."""
+    cb = pytest.importorskip("catboost")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(11)
+    n = 400
+    df = pd.DataFrame({"a": rng.normal(size=n).astype(np.float32), "b": rng.normal(size=n).astype(np.float32)})
+    df.loc[rng.random(n) < 0.15, "b"] = np.nan
+    cats = []
+    params = {"iterations": 10, "depth": 4, "verbose": 0, "thread_count": 1, "random_seed": 0,
+              "allow_writing_files": False}
+    y = df["a"].to_numpy() * 2 + np.nan_to_num(df["b"].to_numpy())
+    if kind in ("ctr", "multiclass"):
+        df["city"] = rng.choice(["oslo", "rome", "lima", "nara", "kiev", "bern"], n)
+        df["flag"] = rng.choice([0, 1], n)
+        df["code"] = rng.choice([3, 5, 8, 13, 21], n)
+        cats = ["city", "flag", "code"]
+        params.update(one_hot_max_size=2, max_ctr_complexity=3,
+                      simple_ctr=["Borders", "Counter", "Buckets"],
+                      combinations_ctr=["Borders", "Counter"])
+        y = (df["city"].isin(["oslo", "lima"]).to_numpy() ^ df["code"].isin([5, 13]).to_numpy()
+             ^ ((df["flag"] == 1).to_numpy() & (df["a"].to_numpy() > 0.2))).astype(int)
+    if kind == "multiclass":
+        y = (y + (df["code"].to_numpy() > 6) + (df["b"].fillna(0).to_numpy() > 0)) % 3
+        params.update(loss_function="MultiClass", simple_ctr=None, combinations_ctr=None)
+        params = {k: v for k, v in params.items() if v is not None}
+    elif kind == "multirmse":
+        y = np.stack([y, df["a"].to_numpy() - 1.0], axis=1)
+        params.update(loss_function="MultiRMSE")
+    elif kind == "poisson":
+        y = rng.poisson(np.exp(np.clip(df["a"].to_numpy(), -2, 2)))
+        params.update(loss_function="Poisson", nan_mode="Min")
+    elif kind == "float":
+        params.update(nan_mode="Max", border_count=300)
+    cls = cb.CatBoostClassifier if kind in ("ctr", "multiclass") else cb.CatBoostRegressor
+    m = cls(**params)
+    m.fit(df, y, cat_features=cats or None)
+    test = df.iloc[:60].copy()
+    if cats:
+        test.loc[test.index[:5], "city"] = "unseen"
+        test.loc[test.index[5:8], "code"] = 99
+    rows = test.to_numpy(dtype=object)
+    return cb, m, gbinfer.load(m), test, rows, cats
+
+
+@pytest.mark.parametrize("kind", ["float", "ctr", "multiclass", "multirmse", "poisson"])
+def test_catboost_round_trip(kind, tmp_path):
+    """.xgbrs, native JSON and .apr give catboost's raw values bit for bit, before and after."""
+    cb, m, model, test, rows, cats = _catboost_fresh(kind)
+    pool = cb.Pool(test, cat_features=cats or None)
+    ref = m.predict(pool, prediction_type="RawFormulaVal")
+    assert np.array_equal(model.predict(rows, output_margin=True), ref)
+    assert np.array_equal(model.predict_leaf(rows), m.calc_leaf_indexes(pool))
+    if kind == "ctr":
+        assert len({c.kind for c in model.booster.ctrs}) >= 2
+        assert any(len(c.cat_columns) > 1 for c in model.booster.ctrs)
+    suffixes = [".xgbrs", ".json"]
+    try:
+        import zstandard  # noqa: F401 - .apr's default compression
+
+        suffixes.append(".apr")
+    except ImportError:
+        pass
+    for suffix in suffixes:
+        path = tmp_path / f"m{suffix}"
+        gbinfer.save(model, path, metadata={"name": kind})
+        again = gbinfer.load(path)
+        assert np.array_equal(again.predict(rows, output_margin=True), ref), suffix
+        assert np.array_equal(again.predict(rows), model.predict(rows)), suffix
+        assert np.array_equal(again.predict_leaf(rows), model.predict_leaf(rows)), suffix
+        assert again.predict(test).shape == model.predict(test).shape  # a frame, by name
+        assert again.features == model.features and again.objective == model.objective, suffix
+        assert again.meta.source_version == model.meta.source_version
+        if suffix != ".apr":  # .apr keeps its metadata in its own header
+            assert again.meta.user_metadata["name"] == kind
+        assert np.array_equal(again.predict(rows, iteration_range=(2, 7)), model.predict(rows, iteration_range=(2, 7)))
+
+
+@pytest.fixture(scope="module")
+def cb_raw():
+    return (GOLDEN / "v1" / "catboost_ctr.xgbrs").read_bytes()
+
+
+def tamper(raw: bytes, name: str, index: int, value) -> bytes:
+    _, header, data = split(raw)
+    e = entry(header, name)
+    dt = np.dtype(binary.DTYPES[e["dtype"]])
+    arr = np.frombuffer(data, dt, offset=e["offset"], count=e["nbytes"] // dt.itemsize).copy()
+    arr[index] = value
+    return rebuild(raw, data=data[:e["offset"]] + arr.tobytes() + data[e["offset"] + e["nbytes"]:])
+
+
+def test_catboost_golden_is_what_it_claims(cb_raw):
+    model = binary.loads(cb_raw)
+    _, header, _ = split(cb_raw)
+    assert header["booster"]["semantics"] == "catboost" and header["booster"]["layout"] == "oblivious"
+    assert len(model.booster.ctrs) > 1 and len(model.booster.cat_column) == 1
+    assert len(entry(header, "ctr_hashes")["shape"]) == 1 and entry(header, "ctr_hashes")["shape"][0] > 2
+
+
+@pytest.mark.parametrize("name,index,value,error,match", [
+    ("ctr_kind", 0, 9, UnsupportedModelError, r"ctr_kind\[0\].*unknown code 9"),
+    ("ctr_cat_column", 0, 99, ModelFormatError, "outside the model's 6 features"),
+    ("ctr_hashes", 0, -1, ModelFormatError, "strictly ascending"),  # -1: the largest uint64
+    ("ctr_table_offsets", -1, 0, ModelFormatError, "must rise from 0"),
+    ("ctr_cat_offsets", 1, 5, ModelFormatError, "must rise from 0"),
+    ("ctr_target_border", 0, 4, ModelFormatError, "do not fit a Borders CTR"),
+    ("ctr_count_width", 0, 0, ModelFormatError, "width lies outside"),
+    ("ctr_prior_denominator", 0, np.nan, ModelFormatError, "prior_denominator"),
+    ("binary_slot", 0, 999, ModelFormatError, "outside the model's"),
+    ("binary_index", 0, 4000, ModelFormatError, "does not have"),
+    ("tree_splits", 0, 999, ModelFormatError, "outside the model's"),
+    ("tree_depth", 0, 17, ModelFormatError, "depth lies outside"),
+    ("float_borders", 1, -1e30, ModelFormatError, "strictly ascending"),
+    ("float_nan_as_true", 0, 2, ModelFormatError, "other than 0 or 1"),
+    ("float_column", 0, 99, ModelFormatError, "outside the model's"),
+    ("onehot_column", 0, 99, ModelFormatError, "outside the model's"),
+    ("onehot_offsets", 0, 1, ModelFormatError, "must rise from 0"),
+    ("scale", 0, np.inf, ModelFormatError, "finite"),
+    ("bias", 0, np.nan, ModelFormatError, "finite"),
+    ("base_score", 0, 0.5, ModelFormatError, "must be 0 for catboost"),
+])
+def test_tampered_catboost_arrays_are_refused(cb_raw, name, index, value, error, match):
+    with pytest.raises(error, match=match) as err:
+        binary.loads(tamper(cb_raw, name, index, value))
+    assert type(err.value) is error
+
+
+def _add_array(raw, name, arr):
+    _, header, data = split(raw)
+    offset = -(-len(data) // 64) * 64
+    header["arrays"].append({"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape), "offset": offset,
+                             "nbytes": arr.nbytes})
+    return rebuild(raw, header=header, data=data + bytes(offset - len(data)) + arr.tobytes())
+
+
+@pytest.mark.parametrize("edit,error,match", [
+    (lambda h: h["objective"].update(transform="exp"), ModelFormatError, "Logloss.*means 'sigmoid'"),
+    (lambda h: h["objective"].update(name="Hinge"), UnsupportedModelError, "Hinge"),
+    (lambda h: h["booster"].update(kind="dart"), UnsupportedModelError, "need gbtree"),
+    (lambda h: h["booster"].update(layout="nodes"), UnsupportedModelError, "nodes layout is not implemented"),
+    (lambda h: h["booster"].update(semantics="xgboost"), UnsupportedModelError, "oblivious layout is not"),
+    (lambda h: h["booster"].update(leaf_size=2), ModelFormatError, "leaf_size=2"),
+    (lambda h: h["booster"].update(num_nodes=7), ModelFormatError, "nodes=7"),
+    (lambda h: h["features"].update(categories=[None] * 6, category_types=[None] * 6), ModelFormatError,
+     "features/categories"),
+])
+def test_malformed_catboost_documents_are_refused(cb_raw, edit, error, match):
+    _, header, _ = split(cb_raw)
+    edit(header)
+    with pytest.raises(error, match=match):
+        binary.loads(rebuild(cb_raw, header=header))
+
+
+def test_catboost_arrays_belong_to_the_oblivious_layout(cb_raw, raw):
+    with pytest.raises(ModelFormatError, match="threshold.*belongs to the nodes layout"):
+        binary.loads(_add_array(cb_raw, "threshold", np.zeros(3, np.float32)))
+    with pytest.raises(ModelFormatError, match="ctr_kind.*belongs to the oblivious layout"):
+        binary.loads(_add_array(raw, "ctr_kind", np.zeros(1, np.uint8)))
+
+
+def test_catboost_native_json_errors():
+    doc = orjson.loads((GOLDEN / "v1" / "catboost_ctr.json").read_bytes())
+    bad = json.loads(json.dumps(doc))
+    bad["arrays"]["ctr_hashes"]["data"][0] = "x"
+    with pytest.raises(ModelFormatError, match="integers"):
+        gbinfer.load(orjson.dumps(bad))
+    bad = json.loads(json.dumps(doc))
+    bad["arrays"]["ctr_kind"]["data"] = bad["arrays"]["ctr_kind"]["data"][1:]
+    bad["arrays"]["ctr_kind"]["shape"] = [len(bad["arrays"]["ctr_kind"]["data"])]
+    with pytest.raises(ModelFormatError, match="one per CTR"):
+        gbinfer.load(orjson.dumps(bad))
+
+
+def test_missing_catboost_array_is_named(cb_raw):
+    _, header, data = split(cb_raw)
+    last = header["arrays"].pop()
+    assert last["name"] == "ctr_counts"
+    with pytest.raises(ModelFormatError, match="ctr_counts.*missing"):
+        binary.loads(rebuild(cb_raw, header=header, data=data[:header["arrays"][-1]["offset"] +
+                                                              header["arrays"][-1]["nbytes"]]))

@@ -35,6 +35,12 @@ prediction is divided by the rounds used; 1.1 kept it in ``model.source_attribut
 writes it too, so that a 1.1 reader keeps it), the
 transforms ``signed_square`` (regression with ``sqrt``) and ``log1p_exp``
 (cross_entropy_lambda), and linear leaves: ``leaf_const`` and the ``leaf_coef_*`` arrays.
+1.3 implements the ``catboost`` semantics and ``oblivious`` layout 1.2 reserved: CatBoost's
+symmetric trees with what ``Oblivious.build`` takes (float borders and NaN treatments, one-hot
+hashes, the binary-feature table, tree splits and depths, ``leaf_values`` as every tree's
+``2**depth`` leaves x outputs, ``scale`` and ``bias``) and its CTRs (``ctr_*``: kind, priors,
+shift, scale, target border, counter denominator, the hashed elements, hash tables); arrays
+carry the layouts they belong to (``ArraySpec.layouts``). No document key is added.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import orjson
 
 from ..errors import ModelFormatError, UnsupportedModelError, UnsupportedVersion
 
-SCHEMA_VERSION = (1, 2)
+SCHEMA_VERSION = (1, 3)
 VERSION_KEY = "gbinfer_schema"  # first key of every document: how the loader recognises native JSON
 
 
@@ -64,12 +70,12 @@ class Semantics(str, Enum):
 
     XGBOOST = "xgboost"  # x < t goes left; a category in the node's set goes right; missing -> default_left
     LIGHTGBM = "lightgbm"  # x <= t goes left; a category in the set goes left; missing_type per node (float64)
-    CATBOOST = "catboost"  # reserved: oblivious trees (layout "oblivious"), border comparisons
+    CATBOOST = "catboost"  # x > border; one-hot hashes and CTRs from the model's own tables (1.3)
 
 
 class Layout(str, Enum):
     NODES = "nodes"  # flat node arrays, see the module docstring
-    OBLIVIOUS = "oblivious"  # reserved (CatBoost): one (feature, border) per level, 2**depth leaves
+    OBLIVIOUS = "oblivious"  # CatBoost's symmetric trees: one binary feature per level, 2**depth leaves (1.3)
 
 
 class BoosterKind(str, Enum):
@@ -97,8 +103,11 @@ class MissingType(IntEnum):
 TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax", "signed_square", "log1p_exp")
 LINKS = ("identity", "logit", "log")  # base score in output space -> margin
 
-IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST, Semantics.LIGHTGBM)
-IMPLEMENTED_LAYOUTS = (Layout.NODES,)
+IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST, Semantics.LIGHTGBM, Semantics.CATBOOST)
+IMPLEMENTED_LAYOUTS = (Layout.NODES, Layout.OBLIVIOUS)
+
+# CatBoost CTR kinds, stored by code in ``ctr_kind`` (1.3)
+CTR_KINDS = ("Borders", "Buckets", "BinarizedTargetMeanValue", "FloatTargetMeanValue", "Counter", "FeatureFreq")
 
 _ENUMS = {
     "semantics": tuple(s.value for s in Semantics),
@@ -106,6 +115,7 @@ _ENUMS = {
     "booster_kind": tuple(s.value for s in BoosterKind),
     "transform": TRANSFORMS,
     "link": LINKS,
+    "ctr_kind": CTR_KINDS,
 }
 
 # --- the document: every non-array value, with its type ----------------------------------------
@@ -139,14 +149,25 @@ CATEGORY_TYPES = ("str", "int8", "uint8", "int16", "uint16", "int32", "uint32", 
 @dataclass(frozen=True)
 class ArraySpec:
     dtypes: tuple[str, ...]  # allowed dtypes (little-endian in every container)
-    shape: tuple[str, ...]  # named dimensions: outputs, features, nodes, nodes+1, trees, trees+1, leaf_size, any
+    shape: tuple[str, ...]  # named dimensions: outputs, features, nodes, nodes+1, trees, trees+1, leaf_size, one, any
     boosters: tuple[str, ...]  # booster kinds that carry the array; () for a reserved one
     note: str = ""
+    layouts: tuple[str, ...] = ("nodes",)  # tree layouts that carry it; () for any booster of its kinds (1.3)
 
 
 _TREES = ("gbtree", "dart")
+_BOTH = ("nodes", "oblivious")
+_OB = ("oblivious",)
+
+
+def _cb(dtype: str, note: str, shape=("any",)) -> ArraySpec:
+    """An array of the oblivious layout (CatBoost, 1.3); a non-symmetric CatBoost layout that reads
+    the same features adds itself to ``layouts``."""
+    return ArraySpec((dtype,), shape, ("gbtree",), note, _OB)
+
+
 ARRAYS = {
-    "base_score": ArraySpec(("float32",), ("outputs",), ("gbtree", "dart", "gblinear"), "margin space"),
+    "base_score": ArraySpec(("float32",), ("outputs",), ("gbtree", "dart", "gblinear"), "margin space", ()),
     "iteration_indptr": ArraySpec(("int64",), ("any",), _TREES, "first tree of each boosting round, + num_trees"),
     "tree_offsets": ArraySpec(("int64",), ("trees+1",), _TREES, "first node of each tree, + num_nodes"),
     "tree_group": ArraySpec(("int32",), ("trees",), _TREES, "output a scalar-leaf tree adds to"),
@@ -159,7 +180,8 @@ ARRAYS = {
     "split_kind": ArraySpec(("uint8",), ("nodes",), _TREES, "SplitKind codes"),
     "cat_offsets": ArraySpec(("int64",), ("nodes+1",), _TREES, "node i's set: cat_bits[cat_offsets[i]:[i+1]]"),
     "cat_bits": ArraySpec(("uint32",), ("any",), _TREES, "bit c of word c // 32: category c is in the set"),
-    "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES, "meaningful at leaves"),
+    "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES,
+                             "meaningful at leaves; oblivious: every tree's 2**depth leaves, float64", _BOTH),
     "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
     # lightgbm semantics only: missing_type is required there; the four linear-leaf arrays come together or not
     # at all (a leaf predicts leaf_const + sum(coef * x), or its leaf value when one of its features is NaN);
@@ -169,8 +191,44 @@ ARRAYS = {
     "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "lightgbm: linear-leaf features"),
     "leaf_coef_value": ArraySpec(("float64",), ("any",), (), "lightgbm: linear-leaf coefficients"),
     "leaf_const": ArraySpec(("float64",), ("nodes",), (), "lightgbm: linear leaves' constants (1.2)"),
-    "linear_weights": ArraySpec(("float32",), ("features", "outputs"), ("gblinear",)),
-    "linear_bias": ArraySpec(("float32",), ("outputs",), ("gblinear",)),
+    "linear_weights": ArraySpec(("float32",), ("features", "outputs"), ("gblinear",), "", ()),
+    "linear_bias": ArraySpec(("float32",), ("outputs",), ("gblinear",), "", ()),
+    # catboost semantics, oblivious layout (1.3): what Oblivious.build takes. Float slots first (input
+    # features, then one per CTR: column num_features + k), then one-hot slots; a binary feature is
+    # (slot, index of its border or value); the trees list binary feature ids.
+    "float_column": _cb("int32", "input column of each float slot (num_features + k: CTR k)"),
+    "float_border_offsets": _cb("int64", "slot s's borders: float_borders[[s]:[s+1]]"),
+    "float_borders": _cb("float32", "strictly ascending per slot; x > border is true"),
+    "float_nan_as_true": _cb("uint8", "1: NaN is above every border (CatBoost's AsTrue)"),
+    "onehot_column": _cb("int32", "input column of each one-hot slot"),
+    "onehot_offsets": _cb("int64", "slot c's values: onehot_values[[c]:[c+1]]"),
+    "onehot_values": _cb("int32", "CatBoost's category hashes split on, once each per slot"),
+    "binary_slot": _cb("int32", "slot of each binary feature: float slots, then one-hot slots"),
+    "binary_index": _cb("int32", "the binary feature's border or value within its slot"),
+    "tree_depth": _cb("int32", "splits of each tree", ("trees",)),
+    "tree_splits": _cb("int32", "binary feature ids of every tree, in depth order (split d: bit d of the leaf)"),
+    "scale": _cb("float64", "CatBoost's scale_and_bias scale", ("one",)),
+    "bias": _cb("float64", "CatBoost's scale_and_bias bias per output", ("outputs",)),
+    "ctr_kind": _cb("uint8", "per CTR: CTR_KINDS code"),
+    "ctr_prior_numerator": _cb("float32", "per CTR"),
+    "ctr_prior_denominator": _cb("float32", "per CTR"),
+    "ctr_shift": _cb("float32", "per CTR"),
+    "ctr_scale": _cb("float32", "per CTR"),
+    "ctr_target_border": _cb("int32", "per CTR: target border (class) index"),
+    "ctr_denominator": _cb("int64", "per CTR: counter denominator (Counter, FeatureFreq)"),
+    "ctr_cat_offsets": _cb("int64", "CTR k's hashed categorical columns: ctr_cat_column[[k]:[k+1]]"),
+    "ctr_cat_column": _cb("int32", "input columns, in hashing order"),
+    "ctr_float_offsets": _cb("int64", "CTR k's float elements: ctr_float_*[[k]:[k+1]]"),
+    "ctr_float_column": _cb("int32", "float element: input column"),
+    "ctr_float_border": _cb("float32", "float element: hashed as x > border"),
+    "ctr_float_nan_as_true": _cb("uint8", "float element: 1 when NaN hashes as true"),
+    "ctr_onehot_offsets": _cb("int64", "CTR k's one-hot elements: ctr_onehot_*[[k]:[k+1]]"),
+    "ctr_onehot_column": _cb("int32", "one-hot element: input column"),
+    "ctr_onehot_value": _cb("int32", "one-hot element: hashed as category hash == value"),
+    "ctr_table_offsets": _cb("int64", "CTR k's table entries: ctr_hashes[[k]:[k+1]]"),
+    "ctr_hashes": _cb("int64", "the uint64 combination hashes' bits, ascending as uint64 per CTR"),
+    "ctr_count_width": _cb("int32", "per CTR: counts per table entry"),
+    "ctr_counts": _cb("float64", "every CTR's entries' counts, row-major, CTR after CTR"),
 }
 
 
@@ -251,8 +309,8 @@ def describe_schema() -> dict:
         "enums": {**{k: list(v) for k, v in _ENUMS.items()},
                   "split_kind": {e.name.lower(): e.value for e in SplitKind},
                   "missing_type": {e.name.lower(): e.value for e in MissingType}},
-        "arrays": {name: {"dtypes": list(s.dtypes), "shape": list(s.shape), "boosters": list(s.boosters)}
-                   for name, s in ARRAYS.items()},
+        "arrays": {name: {"dtypes": list(s.dtypes), "shape": list(s.shape), "boosters": list(s.boosters),
+                          "layouts": list(s.layouts)} for name, s in ARRAYS.items()},
         "types": {cls.__name__: {f.name: type_name(f.type) for f in fields(cls)}
                   for cls in (Provenance, ObjectiveSpec, FeaturesSpec, BoosterSpec, UserMetadata, ModelSpec)},
     }
@@ -338,6 +396,12 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
         raise ModelFormatError(source, "booster/average_output", "is true, but only lightgbm semantics average")
     booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"],
                           bv["average_output"])
+    if trees and (semantics is Semantics.CATBOOST) != (layout is Layout.OBLIVIOUS):
+        raise UnsupportedModelError(source, "booster/layout", f"{semantics.value} semantics with the {layout.value} "
+                                                              "layout is not implemented: the oblivious layout holds "
+                                                              "catboost semantics' symmetric trees")
+    if trees and semantics is Semantics.CATBOOST and kind is not BoosterKind.GBTREE:
+        raise UnsupportedModelError(source, "booster/kind", f"is {kind.value}; catboost semantics need gbtree")
     for key in ("names", "types", "categories", "category_types"):
         if fv[key] is not None and len(fv[key]) != mv["num_features"]:
             raise ModelFormatError(source, f"features/{key}",
@@ -348,7 +412,7 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
     # 3. the arrays: names, dtypes and shapes against ARRAYS
     dims = {"outputs": mv["num_outputs"], "features": mv["num_features"], "nodes": bv["num_nodes"],
             "nodes+1": bv["num_nodes"] + 1, "trees": bv["num_trees"], "trees+1": bv["num_trees"] + 1,
-            "leaf_size": bv["leaf_size"]}
+            "leaf_size": bv["leaf_size"], "one": 1}
     checked = {}
     for name, arr in arrays.items():
         spec = ARRAYS.get(name)
@@ -359,6 +423,9 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
                                                              f"known: {', '.join(ARRAYS)}")
         if spec.boosters and kind.value not in spec.boosters:
             raise ModelFormatError(source, f"arrays/{name}", f"does not belong to a {kind.value} booster")
+        if spec.layouts and (layout is None or layout.value not in spec.layouts):
+            raise ModelFormatError(source, f"arrays/{name}", f"belongs to the {' or '.join(spec.layouts)} layout, "
+                                                             f"not {layout.value if layout else 'a gblinear booster'}")
         if arr.dtype.name not in spec.dtypes:
             raise ModelFormatError(source, f"arrays/{name}",
                                    f"has dtype {arr.dtype.name}, expected {' or '.join(spec.dtypes)}")
@@ -368,8 +435,10 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
             raise ModelFormatError(source, f"arrays/{name}", f"has shape {arr.shape}, expected {shown}")
         checked[name] = arr
     for name, spec in ARRAYS.items():
-        if kind.value in spec.boosters and name not in checked:
-            raise ModelFormatError(source, f"arrays/{name}", f"is missing (a {kind.value} booster needs it)")
+        if (kind.value in spec.boosters and (not spec.layouts or (layout is not None and layout.value in spec.layouts))
+                and name not in checked):
+            where = f"a {kind.value} booster" + (f" of the {layout.value} layout" if spec.layouts else "")
+            raise ModelFormatError(source, f"arrays/{name}", f"is missing ({where} needs it)")
     return ModelSpec(
         version=SCHEMA_VERSION,
         provenance=Provenance(pv["source_library"], tuple(pv["source_version"]), pv["writer"]),
@@ -419,7 +488,14 @@ def _add_average_output(doc: dict, source) -> dict:
 
 
 # Minor links within a major: _MINOR_UPGRADES[(major, minor)](doc, source) adds the keys of the next minor.
-_MINOR_UPGRADES: dict = {(1, 0): _add_category_types, (1, 1): _add_average_output}
+def _oblivious_is_new(doc: dict, source) -> dict:
+    """1.2 -> 1.3: no key is added. 1.3 implements the ``catboost`` semantics and ``oblivious``
+    layout that 1.2 reserved (and refused), with arrays of their own, so every 1.2 document means
+    the same in 1.3."""
+    return doc
+
+
+_MINOR_UPGRADES: dict = {(1, 0): _add_category_types, (1, 1): _add_average_output, (1, 2): _oblivious_is_new}
 
 
 def _check_tree(doc, layout: dict, path: str, source, newer: bool) -> dict:
@@ -527,6 +603,7 @@ def from_runtime(model, metadata=None) -> ModelSpec:
     from .. import __version__
     from ..forest import Semantics as RuntimeSemantics
     from ..model import Dart, Linear
+    from ..oblivious import Oblivious
 
     meta = model.meta
     merged = dict(getattr(meta, "user_metadata", None) or {})
@@ -535,6 +612,10 @@ def from_runtime(model, metadata=None) -> ModelSpec:
     base = np.ascontiguousarray(meta.base_score, dtype=np.float32).reshape(-1)
     arrays = {"base_score": base}
     booster = model.booster
+    if isinstance(booster, Oblivious):
+        from .catboost import from_oblivious
+
+        return from_oblivious(model, user, arrays)
     if isinstance(booster, Linear):
         spec = BoosterSpec(BoosterKind.GBLINEAR, None, None)
         arrays["linear_weights"] = np.ascontiguousarray(booster.weights, dtype=np.float32)
@@ -688,6 +769,10 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
     a, b = spec.arrays, spec.booster
     k = spec.num_outputs
     lightgbm = None
+    if b.semantics is Semantics.CATBOOST or b.layout is Layout.OBLIVIOUS:
+        from .catboost import into_oblivious
+
+        return into_oblivious(spec, source)
     if b.semantics is Semantics.LIGHTGBM:
         lightgbm = _into_lightgbm(spec, source)
         booster = lightgbm[0]
@@ -754,10 +839,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
         objective = Objective(o.name, Transform[o.transform.upper()], BaseScoreLink[o.link.upper()], dict(o.params))
     else:
         objective = lightgbm[1]
-    m = spec.metadata
-    user = {key: value for key, value in (("name", m.name), ("description", m.description),
-                                          ("hyperparameters", m.hyperparameters), ("metrics", m.metrics),
-                                          ("custom", m.custom)) if value}
+    user = user_metadata(spec.metadata)
     meta = ModelMeta(
         num_features=spec.num_features,
         num_outputs=k,
@@ -770,6 +852,13 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
     )
     features = FeatureInfo(spec.features.names, spec.features.types, _training_categories(spec.features, source))
     return Model(booster=booster, meta=meta, features=features, objective=objective)
+
+
+def user_metadata(m: UserMetadata) -> dict:
+    """The runtime ``ModelMeta.user_metadata``: the entries that are set."""
+    return {key: value for key, value in (("name", m.name), ("description", m.description),
+                                          ("hyperparameters", m.hyperparameters), ("metrics", m.metrics),
+                                          ("custom", m.custom)) if value}
 
 
 def _codes(arr: np.ndarray, known, name: str, source) -> None:

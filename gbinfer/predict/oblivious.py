@@ -1,10 +1,12 @@
 """Prediction for oblivious-tree (CatBoost) models: the input as CatBoost reads float features,
-one kernel call, then ``scale_and_bias`` and CatBoost's default output.
+one kernel call (the trees, then ``scale_and_bias``), then CatBoost's default output.
 
 Input: float features become float32, as CatBoost's pool stores them; categorical values are
 hashed (``encode.catboost``) into one-hot codes, and into CTR values by a kernel, the CTRs
-landing in float32 columns after the input's. Columns are taken by position (the model's flat feature indexes), a
-frame's by name when the model has names. Outputs are float64, as CatBoost returns them.
+landing in float32 columns after the input's. Columns are taken by position (the model's flat
+feature indexes), a frame's by name when the model has names. Outputs are float64, as CatBoost
+returns them. A float32 array for a model of float features only skips all of that: the kernel
+reads it as it is.
 """
 
 from __future__ import annotations

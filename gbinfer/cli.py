@@ -149,14 +149,16 @@ def describe(model, archive: dict | None = None) -> list[str]:
     if isinstance(booster, Linear):
         lines.append("booster:     gblinear")
     elif isinstance(booster, Oblivious):
-        depths = booster.tree_offsets[1:] - booster.tree_offsets[:-1]
-        lines += [
-            "booster:     oblivious (symmetric trees)",
-            f"trees:       {booster.num_trees}",
-            f"depth:       min {depths.min() if len(depths) else 0}, max {depths.max() if len(depths) else 0}",
-            f"one-hot:     {len(booster.cat_column)} categorical features",
-            f"CTRs:        {len(booster.ctrs)}",
-        ]
+        sizes = booster.tree_offsets[1:] - booster.tree_offsets[:-1]
+        if booster.symmetric:
+            lines += ["booster:     oblivious (symmetric trees)", f"trees:       {booster.num_trees}",
+                      f"depth:       min {sizes.min() if len(sizes) else 0}, max {sizes.max() if len(sizes) else 0}"]
+        else:
+            leaves = (booster.leaf_offsets[1:] - booster.leaf_offsets[:-1]) // booster.num_outputs
+            lines += ["booster:     non-symmetric trees (Depthwise / Lossguide)", f"trees:       {booster.num_trees}",
+                      f"nodes:       {int(sizes.sum())} ({int(leaves.sum())} leaves)"]
+        lines += [f"one-hot:     {len(booster.cat_column)} categorical features",
+                  f"CTRs:        {len(booster.ctrs)}"]
     else:
         forest = booster.forest
         kind = type(booster).__name__.lower()

@@ -115,7 +115,8 @@ class Model:
         meta, booster = self.meta, self.booster
         version = ".".join(str(v) for v in meta.source_version)
         kind = ("dart" if isinstance(booster, Dart) else "gbtree" if isinstance(booster, Tree) else
-                "oblivious" if isinstance(booster, Oblivious) else "gblinear")
+                ("oblivious" if booster.symmetric else "non-symmetric") if isinstance(booster, Oblivious) else
+                "gblinear")
         if isinstance(booster, Linear):
             trees = ""
         else:

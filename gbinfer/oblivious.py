@@ -9,12 +9,18 @@ model splits on, or 0. A binary feature is then "slot's bin - lo < span" (unsign
 for a float border (bin > border index), span 1 for a one-hot value (bin == its code), so a tree
 costs ``depth`` small-integer comparisons whatever its split kinds.
 
+Non-symmetric trees (CatBoost's Depthwise and Lossguide growth) use the same split table and
+bins; a tree is then a list of nodes, root first, each with a split id, a left and a right child
+(a later node of the same tree, by its index among all nodes, or -1: the walk stops here) and
+the leaf it holds where a walk stops. Children only point forward, so no walk can loop.
+``node_leaf`` is empty for symmetric trees.
+
 Built once by ``Oblivious.build``, which checks every index the kernels follow; then read-only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,6 +59,9 @@ def _frozen(a: np.ndarray, dtype) -> np.ndarray:
     return a
 
 
+_EMPTY = _frozen(np.zeros(0), np.int32)
+
+
 @dataclass(frozen=True, eq=False)
 class Oblivious:
     # float features read by the trees, one "slot" each
@@ -77,6 +86,16 @@ class Oblivious:
     scale: float
     bias: np.ndarray  # float64 [num_outputs]
     ctrs: tuple = ()  # Ctr per CTR slot; their slots come after the float features' ones
+    # non-symmetric trees (empty for symmetric ones): tree_splits then holds each node's split id
+    # (0 for a node both of whose children are -1), tree_offsets each tree's first node and
+    # leaf_offsets each tree's first leaf value
+    node_left: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: next node when false, or -1
+    node_right: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: next node when true, or -1
+    node_leaf: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: leaf within the tree, or -1
+
+    @property
+    def symmetric(self) -> bool:
+        return len(self.node_leaf) == 0
 
     @property
     def num_trees(self) -> int:
@@ -93,11 +112,17 @@ class Oblivious:
     @classmethod
     def build(cls, *, slot_column, borders_per_slot, nan_as_true, cat_column, values_per_cat, split_slot,
               split_index, tree_splits, tree_depths, leaf_values, num_outputs: int, num_columns: int,
-              scale: float, bias, ctrs: tuple = (), source: str | None = None) -> "Oblivious":
+              scale: float, bias, ctrs: tuple = (), node_left=None, node_right=None, node_leaf=None,
+              tree_leaves=None, source: str | None = None) -> "Oblivious":
         """Check and freeze. ``borders_per_slot`` is a list of float32 arrays, ``values_per_cat`` of
         int32 hash arrays; a split is (slot, index of its border or value in that slot), slots
         numbered floats first; ``tree_depths`` the number of splits of each tree; ``leaf_values``
-        flat, tree after tree."""
+        flat, tree after tree.
+
+        Non-symmetric trees: ``node_left``, ``node_right`` and ``node_leaf`` per node (children as
+        node indexes within the tree, leaves as leaf indexes within the tree), ``tree_depths`` the
+        number of nodes of each tree, ``tree_splits`` each node's split id, ``tree_leaves`` the
+        number of leaves of each tree."""
         def fail(field, problem):
             raise ModelFormatError(source, field, problem)
 
@@ -146,19 +171,26 @@ class Oblivious:
         split_span = np.where(split_slot < slots, 1 << 16, 1)
 
         depths = np.asarray(tree_depths, dtype=np.int64)
-        if len(depths) and (depths.min() < 0 or depths.max() > MAX_DEPTH):
+        if node_leaf is None and len(depths) and (depths.min() < 0 or depths.max() > MAX_DEPTH):
             fail("tree_sizes", f"a tree depth lies outside 0..{MAX_DEPTH}")
         tree_offsets = np.concatenate([[0], np.cumsum(depths)]).astype(np.int64)
         tree_splits = np.asarray(tree_splits, dtype=np.int64)
         if len(tree_splits) != tree_offsets[-1]:
             fail("tree_splits", f"holds {len(tree_splits)} splits; the tree sizes add up to {tree_offsets[-1]}")
-        if len(tree_splits) and (tree_splits.min() < 0 or tree_splits.max() >= len(split_slot)):
+        nodes = () if node_leaf is None else _check_nodes(fail, depths, tree_offsets, tree_splits, node_left,
+                                                          node_right, node_leaf, tree_leaves)
+        if nodes:
+            tree_splits, leaves_per_tree = nodes[0], nodes[4]
+        else:
+            leaves_per_tree = 1 << depths
+        tested = tree_splits[(nodes[1] != -1) | (nodes[2] != -1)] if nodes else tree_splits
+        if len(tested) and (tested.min() < 0 or tested.max() >= len(split_slot)):
             fail("tree_splits", f"a split id lies outside the model's {len(split_slot)} binary features")
-        leaf_offsets = np.concatenate([[0], np.cumsum((1 << depths) * num_outputs)]).astype(np.int64)
+        leaf_offsets = np.concatenate([[0], np.cumsum(leaves_per_tree * num_outputs)]).astype(np.int64)
         leaf_values = np.asarray(leaf_values, dtype=np.float64)
         if len(leaf_values) != leaf_offsets[-1]:
             fail("leaf_values", f"holds {len(leaf_values)} values; the trees need {leaf_offsets[-1]} "
-                                f"(2**depth leaves x {num_outputs} outputs each)")
+                                f"({'their' if nodes else '2**depth'} leaves x {num_outputs} outputs each)")
         bias = np.asarray(bias, dtype=np.float64).reshape(-1)
         if len(bias) == 1 and num_outputs > 1:
             bias = np.repeat(bias, num_outputs)
@@ -174,7 +206,47 @@ class Oblivious:
                    _frozen(split_span, np.int32),
                    _frozen(tree_splits, np.int32), _frozen(tree_offsets, np.int64),
                    _frozen(leaf_offsets, np.int64), _frozen(leaf_values, np.float64), int(num_outputs),
-                   float(scale), _frozen(bias, np.float64), tuple(ctrs))
+                   float(scale), _frozen(bias, np.float64), tuple(ctrs),
+                   *(_frozen(a, np.int32) for a in nodes[1:4]))
+
+
+def _check_nodes(fail, sizes, offsets, splits, left, right, leaf, tree_leaves) -> tuple:
+    """Non-symmetric trees checked: every child a later node of the same tree (so every walk ends),
+    a leaf wherever a walk can stop, that leaf one of the tree's. Returns (split ids, with 0 at
+    nodes that end every walk; left; right; leaf, -1 where no walk stops; leaves per tree)."""
+    if left is None or right is None or tree_leaves is None:
+        fail("tree_nodes", "non-symmetric trees need children and leaf counts beside their leaves")
+    left, right, leaf = (np.asarray(a, dtype=np.int64).reshape(-1) for a in (left, right, leaf))
+    tree_leaves = np.asarray(tree_leaves, dtype=np.int64).reshape(-1)
+    n, trees = len(splits), len(sizes)
+    if len(left) != n or len(right) != n or len(leaf) != n:
+        fail("tree_nodes", f"children and leaves are given for {len(left)}, {len(right)} and {len(leaf)} nodes; "
+                           f"the trees have {n}")
+    if len(tree_leaves) != trees:
+        fail("tree_leaves", f"gives leaf counts for {len(tree_leaves)} trees; the model has {trees}")
+    if trees and (sizes.min() < 1 or tree_leaves.min() < 1 or tree_leaves.max() > 1 << 24):
+        fail("tree_sizes", "a non-symmetric tree has no node, no leaf, or more than 2**24 leaves")
+    tree = np.repeat(np.arange(trees), sizes)
+    local = np.arange(n) - offsets[:-1][tree]  # node index within its tree
+    for name, child in (("left", left), ("right", right)):
+        walked = child != -1
+        if np.any(walked & (child <= local)):
+            at = int(np.flatnonzero(walked & (child <= local))[0])
+            fail(f"tree_nodes[{at}]/{name}", f"is {int(child[at])}, not a later node of its tree: a walk could "
+                                             "cycle")
+        if np.any(walked & (child >= sizes[tree])):
+            at = int(np.flatnonzero(walked & (child >= sizes[tree]))[0])
+            fail(f"tree_nodes[{at}]/{name}", f"is {int(child[at])}, outside its tree's {int(sizes[tree[at]])} nodes")
+    stops = (left == -1) | (right == -1)
+    bad = stops & ((leaf < 0) | (leaf >= tree_leaves[tree]))
+    if np.any(bad):
+        at = int(np.flatnonzero(bad)[0])
+        fail(f"tree_nodes[{at}]/leaf", f"is {int(leaf[at])}; a walk can stop at this node, so it must be one of "
+                                       f"its tree's {int(tree_leaves[tree[at]])} leaves")
+    final = (left == -1) & (right == -1)
+    return (np.where(final, 0, splits), left + offsets[:-1][tree] * (left != -1),
+            right + offsets[:-1][tree] * (right != -1), np.where(stops, leaf, -1), tree_leaves)
+
 
 
 def _check_ctr(ctr: Ctr, where: str, num_columns: int, fail) -> None:
@@ -195,7 +267,7 @@ def _check_ctr(ctr: Ctr, where: str, num_columns: int, fail) -> None:
     hashes, counts = ctr.hashes, ctr.counts
     if hashes.dtype != np.uint64 or hashes.ndim != 1 or (len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1])):
         fail(f"{where}/hashes", "are not strictly ascending 64-bit hashes")
-    if counts.dtype != np.float64 or counts.ndim != 2 or len(counts) != len(hashes):
+    if counts.dtype.kind not in "fiu" or counts.ndim != 2 or len(counts) != len(hashes):
         fail(f"{where}/counts", f"expected one row of counts per hash ({len(hashes)})")
     width, tb = counts.shape[1], ctr.target_border
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(ctr.kind, 2)

@@ -240,26 +240,6 @@ def test_one_hot_classifier_pandas_category(tmp_path):
         assert ulp64(g.predict(df, output_margin=True), ref) == 0, fmt
 
 
-# --- refused models ---------------------------------------------------------------------------
-
-def test_non_symmetric_models_and_cbm_ctr_tables_are_refused(tmp_path):
-    pd = pytest.importorskip("pandas")
-    rng = np.random.default_rng(SEED)
-    df = pd.DataFrame({"a": rng.normal(size=300), "c": rng.choice(["x", "y", "z"], 300),
-                       "b": rng.normal(size=300)})
-    y = (df.a > 0).astype(int) + (df.c == "x")
-    ctr = _train(catboost.CatBoostRegressor, df, y, iterations=5, depth=2, cat_features=["c"], one_hot_max_size=1)
-    depthwise = _train(catboost.CatBoostRegressor, df[["a", "b"]], y, iterations=5, depth=2, grow_policy="Depthwise")
-    for name, m, formats in (("ctr", ctr, ("cbm",)), ("depthwise", depthwise, ("cbm", "json"))):
-        for fmt in formats:
-            path = tmp_path / f"{name}.{fmt}"
-            m.save_model(str(path), format="cbm" if fmt == "cbm" else "json")
-            with pytest.raises(UnsupportedModelError, match="does not evaluate yet"):
-                gbinfer.load(path)
-    with pytest.raises(UnsupportedModelError):
-        gbinfer.load(depthwise)
-
-
 _CTR_CASES = {
     "binary": (catboost.CatBoostClassifier, "binary", {}),
     "multiclass": (catboost.CatBoostClassifier, "multi", {"loss_function": "MultiClass",
@@ -344,6 +324,8 @@ def test_malformed_ctr_tables(tmp_path):
         with pytest.raises(ModelFormatError, match=field):
             gbinfer.load(_json_edit(js, edit))
 
+
+# --- refused models ---------------------------------------------------------------------------
 
 def test_text_features_are_refused(tmp_path):
     pd = pytest.importorskip("pandas")

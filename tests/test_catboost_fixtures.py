@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import gbinfer
+from gbinfer.serialization import binary
+from gbinfer.serialization import json as native
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "catboost"
 RAW_ULPS = 4
@@ -71,7 +73,8 @@ def test_every_release_and_case_is_there():
     assert {f"rmse_depth{d}" for d in range(1, 11)} <= names
     assert {"logloss_nan_min", "logloss_nan_max", "rmse_nan_forbidden", "multiclass", "multiclass_one_vs_all",
             "multirmse", "poisson", "tweedie", "quantile", "borders_1024", "depthwise", "lossguide", "onehot",
-            "ctr", "ctr_regression", "ctr_multiclass", "integer_categories", "depthwise_ctr"} <= names
+            "ctr", "ctr_regression", "ctr_multiclass", "ctr_onehot_elements", "integer_categories",
+            "depthwise_ctr"} <= names
 
 
 @pytest.mark.parametrize("directory,case,fmt", CASES)
@@ -90,3 +93,7 @@ def test_fixture(directory, case, fmt):
     np.testing.assert_array_equal(model.predict_leaf(X), expected["leaf"], strict=True)
     for i in range(4):  # one row at a time takes the serial path
         np.testing.assert_array_equal(model.predict(X[i:i + 1], output_margin=True), raw[i:i + 1])
+    if fmt == "json":  # gbinfer's own formats keep every value: schema 1.3
+        for again in (binary.loads(binary.dumps(model)), native.loads(native.dumps(model))):
+            np.testing.assert_array_equal(again.predict(X, output_margin=True), raw)
+            np.testing.assert_array_equal(again.predict_leaf(X), expected["leaf"])

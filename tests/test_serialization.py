@@ -180,7 +180,8 @@ def _golden():
 def test_golden_files_cover_every_kind():
     kinds = {p.stem for p in (GOLDEN / "v1").glob("*.xgbrs")}
     assert {"gbtree_binary", "gbtree_multiclass", "dart", "gblinear", "categorical", "vector_leaf",
-            "catboost_float", "catboost_ctr", "catboost_multiclass"} <= kinds
+            "catboost_float", "catboost_ctr", "catboost_multiclass", "catboost_depthwise",
+            "catboost_lossguide_multiclass"} <= kinds
 
 
 def golden_input(expected):
@@ -242,6 +243,18 @@ def test_migration_chain_upgrades_older_majors(monkeypatch):
 
 def test_every_older_major_has_a_migration():
     assert all(m in schema._UPGRADES for m in range(1, schema.SCHEMA_VERSION[0]))
+    assert all((schema.SCHEMA_VERSION[0], m) in schema._MINOR_UPGRADES for m in range(schema.SCHEMA_VERSION[1]))
+
+
+def test_schema_1_2_documents_read_as_1_3():
+    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged."""
+    raw = (GOLDEN / "v1" / "lightgbm_multiclass.xgbrs").read_bytes()
+    _, header, _ = split(raw)
+    assert header["gbinfer_schema"] == [1, 2]
+    header.pop("arrays")
+    assert schema._MINOR_UPGRADES[1, 2](header, None) == header
+    spec = binary.read_spec(raw)
+    assert spec.version == (1, 3) and spec.booster.semantics is schema.Semantics.LIGHTGBM
 
 
 # --- the .xgbrs layout -------------------------------------------------------------------------
@@ -622,7 +635,11 @@ def test_new_minor_format_warns(raw):
 # --- CatBoost models (schema 1.3: catboost semantics, oblivious layout) ----------------------------
 
 def _catboost_fresh(kind):
-    """A catboost model trained here, its gbinfer model and test rows (unseen categories included)."""
+    """A catboost model trained here, its gbinfer model and test rows (unseen categories included);
+    ``depthwise_ctr`` and ``lossguide_multiclass`` are ``ctr`` and ``multiclass`` grown non-symmetric."""
+    grow = {"depthwise_ctr": ("ctr", {"grow_policy": "Depthwise"}),
+            "lossguide_multiclass": ("multiclass", {"grow_policy": "Lossguide", "max_leaves": 12})}
+    kind, growth = grow.get(kind, (kind, {}))
     cb = pytest.importorskip("catboost")
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(11)
@@ -656,7 +673,7 @@ def _catboost_fresh(kind):
     elif kind == "float":
         params.update(nan_mode="Max", border_count=300)
     cls = cb.CatBoostClassifier if kind in ("ctr", "multiclass") else cb.CatBoostRegressor
-    m = cls(**params)
+    m = cls(**params, **growth)
     m.fit(df, y, cat_features=cats or None)
     test = df.iloc[:60].copy()
     if cats:
@@ -666,7 +683,8 @@ def _catboost_fresh(kind):
     return cb, m, gbinfer.load(m), test, rows, cats
 
 
-@pytest.mark.parametrize("kind", ["float", "ctr", "multiclass", "multirmse", "poisson"])
+@pytest.mark.parametrize("kind", ["float", "ctr", "multiclass", "multirmse", "poisson", "depthwise_ctr",
+                                  "lossguide_multiclass"])
 def test_catboost_round_trip(kind, tmp_path):
     """.xgbrs, native JSON and .apr give catboost's raw values bit for bit, before and after."""
     cb, m, model, test, rows, cats = _catboost_fresh(kind)
@@ -674,8 +692,10 @@ def test_catboost_round_trip(kind, tmp_path):
     ref = m.predict(pool, prediction_type="RawFormulaVal")
     assert np.array_equal(model.predict(rows, output_margin=True), ref)
     assert np.array_equal(model.predict_leaf(rows), m.calc_leaf_indexes(pool))
-    if kind == "ctr":
+    assert model.booster.symmetric == (kind not in ("depthwise_ctr", "lossguide_multiclass"))
+    if kind in ("ctr", "depthwise_ctr"):
         assert len({c.kind for c in model.booster.ctrs}) >= 2
+    if kind == "ctr":
         assert any(len(c.cat_columns) > 1 for c in model.booster.ctrs)
     suffixes = [".xgbrs", ".json"]
     try:
@@ -749,6 +769,14 @@ def test_tampered_catboost_arrays_are_refused(cb_raw, name, index, value, error,
     assert type(err.value) is error
 
 
+def test_wild_catboost_offsets_are_refused(cb_raw):
+    """Offsets whose differences wrap around int64 look rising: their range is checked first."""
+    raw = tamper(tamper(tamper(cb_raw, "ctr_table_offsets", 1, 2**63 - 1), "ctr_table_offsets", 2, -2**63 + 5),
+                 "ctr_table_offsets", 3, 0)
+    with pytest.raises(ModelFormatError, match="ctr_table_offsets.*must rise"):
+        binary.loads(raw)
+
+
 def _add_array(raw, name, arr):
     _, header, data = split(raw)
     offset = -(-len(data) // 64) * 64
@@ -778,7 +806,7 @@ def test_malformed_catboost_documents_are_refused(cb_raw, edit, error, match):
 def test_catboost_arrays_belong_to_the_oblivious_layout(cb_raw, raw):
     with pytest.raises(ModelFormatError, match="threshold.*belongs to the nodes layout"):
         binary.loads(_add_array(cb_raw, "threshold", np.zeros(3, np.float32)))
-    with pytest.raises(ModelFormatError, match="ctr_kind.*belongs to the oblivious layout"):
+    with pytest.raises(ModelFormatError, match="ctr_kind.*belongs to the oblivious or nonsymmetric layout"):
         binary.loads(_add_array(raw, "ctr_kind", np.zeros(1, np.uint8)))
 
 
@@ -802,3 +830,56 @@ def test_missing_catboost_array_is_named(cb_raw):
     with pytest.raises(ModelFormatError, match="ctr_counts.*missing"):
         binary.loads(rebuild(cb_raw, header=header, data=data[:header["arrays"][-1]["offset"] +
                                                               header["arrays"][-1]["nbytes"]]))
+
+
+# --- CatBoost non-symmetric trees (schema 1.3: catboost semantics, nonsymmetric layout) ---------
+
+@pytest.fixture(scope="module")
+def cb_tree_raw():
+    return (GOLDEN / "v1" / "catboost_depthwise.xgbrs").read_bytes()
+
+
+def test_nonsymmetric_golden_is_what_it_claims(cb_tree_raw):
+    model = binary.loads(cb_tree_raw)
+    _, header, _ = split(cb_tree_raw)
+    assert header["booster"]["semantics"] == "catboost" and header["booster"]["layout"] == "nonsymmetric"
+    assert not model.booster.symmetric and model.booster.ctrs and len(model.booster.cat_column)
+    names = {e["name"] for e in header["arrays"]}
+    assert {"tree_nodes", "tree_leaves", "node_left", "node_right", "node_leaf"} <= names
+    assert "tree_depth" not in names
+
+
+@pytest.mark.parametrize("name,index,value,match", [
+    ("node_left", 1, 0, r"tree_nodes\[1\]/left.*cycle"),  # node 1's false child: the root, before it
+    ("node_right", 0, 0, r"tree_nodes\[0\]/right.*cycle"),  # the root its own child
+    ("node_right", 0, 10**6, r"tree_nodes\[0\]/right.*outside"),
+    ("node_leaf", -1, 10**6, r"tree_nodes\[\d+\]/leaf"),
+    ("node_leaf", -1, -1, r"tree_nodes\[\d+\]/leaf"),  # a walk stops there without a leaf
+    ("tree_leaves", 0, 0, "no leaf"),
+    ("tree_nodes", 0, 0, "tree_splits|no node"),
+    ("tree_splits", 0, 10**6, "outside the model's"),
+])
+def test_tampered_nonsymmetric_arrays_are_refused(cb_tree_raw, name, index, value, match):
+    with pytest.raises(ModelFormatError, match=match):
+        binary.loads(tamper(cb_tree_raw, name, index, value))
+
+
+def test_nonsymmetric_arrays_belong_to_their_layout(cb_raw, cb_tree_raw):
+    with pytest.raises(ModelFormatError, match="node_left.*belongs to the nonsymmetric layout"):
+        binary.loads(_add_array(cb_raw, "node_left", np.zeros(3, np.int32)))
+    with pytest.raises(ModelFormatError, match="tree_depth.*belongs to the oblivious layout"):
+        binary.loads(_add_array(cb_tree_raw, "tree_depth", np.zeros(8, np.int32)))
+    _, header, data = split(cb_tree_raw)
+    kept, packed = [], b""
+    for e in header["arrays"]:  # every array but node_leaf, packed again at 64-byte boundaries
+        if e["name"] != "node_leaf":
+            packed += bytes(-len(packed) % 64)
+            kept.append(dict(e, offset=len(packed)))
+            packed += data[e["offset"]:e["offset"] + e["nbytes"]]
+    header["arrays"] = kept
+    with pytest.raises(ModelFormatError, match="node_leaf.*missing"):
+        binary.loads(rebuild(cb_tree_raw, header=header, data=packed))
+    _, header, _ = split(cb_tree_raw)
+    header["booster"]["layout"] = "oblivious"
+    with pytest.raises(ModelFormatError, match="belongs to the nonsymmetric layout"):
+        binary.loads(rebuild(cb_tree_raw, header=header))

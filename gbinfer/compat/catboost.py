@@ -5,12 +5,11 @@ root is ``NCatBoostFbs.TModelCore`` (schema: ``catboost/libs/model/flatbuffers/m
 ``features.fbs``). Both formats are read into the same plain description (``_Spec``), then
 checked and built into an ``Oblivious`` booster.
 
-Supported: symmetric (oblivious) trees over float features (every NaN treatment), one-hot
-categorical features and, from JSON (and in-memory models, through their JSON export), CTR
-features over categorical features and their combinations; multi-output leaves,
-``scale_and_bias``. Refused with ``UnsupportedModelError``: CTR tables in a ``.cbm`` (their
-framing after the FlatBuffer is not read), non-symmetric trees, text, embedding and estimated
-features.
+Supported: symmetric (oblivious) and non-symmetric (Depthwise, Lossguide) trees over float
+features (every NaN treatment), one-hot categorical features and CTR features over categorical
+features and their combinations (in a ``.cbm`` the CTR tables follow the FlatBuffer: see
+``catboost_ctr``); multi-output leaves, ``scale_and_bias``. Refused with
+``UnsupportedModelError``: text, embedding and estimated features.
 """
 
 from __future__ import annotations
@@ -26,12 +25,14 @@ from ..errors import DataError, ModelFormatError, UnsupportedModelError
 from ..model import FeatureInfo, Model, ModelMeta
 from ..objective import Objective
 from ..oblivious import Ctr, Oblivious
+from . import catboost_ctr
 from .flatbuffers import Table
 
 MAGIC = b"CBM1"
 _FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
 _NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
-_CTR_PARTS = "TModelCore/ModelPartIds"
+_STEP_NODE = np.dtype([("left", "<u2"), ("right", "<u2")])
+_MULTI_TARGET = ("MultiRMSE",)  # regressions on several targets, each with its own CTR tables
 
 
 @dataclass
@@ -53,10 +54,16 @@ class _Spec:
     one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
     ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
     ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
+    ctr_field: str = "features_info/ctrs"  # where the CTR descriptions are, for messages
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
     leaf_values: np.ndarray = None
+    # non-symmetric trees only: per node its children and leaf within its tree (see Oblivious)
+    node_left: np.ndarray = None
+    node_right: np.ndarray = None
+    node_leaf: np.ndarray = None
+    tree_leaves: np.ndarray = None
     dim: int = 1
     scale: float = 1.0
     bias: list = field(default_factory=lambda: [0.0])
@@ -88,20 +95,7 @@ def from_object(obj) -> Model:
     if not fitted():
         raise DataError(f"load() got an unfitted {kind}: call fit() (or load_model()) on it first")
     source = f"<in-memory {type(obj).__name__}>"
-    data = bytes(obj._serialize_model())
-    spec = _from_cbm(data, source)
-    if any(where == _CTR_PARTS for where, _ in spec.unsupported):
-        return _through_json(obj, source)  # the .cbm CTR tables' framing is not read; the JSON export holds them
-    return _build(spec, source)
-
-
-def _through_json(obj, source) -> Model:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.json"
-        obj.save_model(str(path), format="json")
-        return loads(path.read_bytes(), source)
+    return _build(_from_cbm(bytes(obj._serialize_model()), source), source)
 
 
 def is_catboost_json(head: bytes) -> bool:
@@ -153,8 +147,12 @@ def _from_cbm(data: bytes, source) -> _Spec:
         info[key] = value
     spec.params = _params(info.get("params"), source, "TModelCore/InfoMap/params")
     spec.version = info.get("catboost_version_info", "")
-    if core.strings(3, "ModelPartIds"):
-        spec.unsupported.append((_CTR_PARTS, "CTR tables in a .cbm (save the model as JSON to use its CTRs)"))
+    parts = core.strings(3, "ModelPartIds")
+    if parts not in ([], [catboost_ctr.PART_ID]):
+        raise UnsupportedModelError(source, "TModelCore/ModelPartIds", f"are {parts[:4]}; gbinfer reads "
+                                                                       f"[{catboost_ctr.PART_ID!r}] or none")
+    if parts:
+        spec.ctr_tables = catboost_ctr.read_tables(data, 8 + size, source)
 
     spec.dim = trees.scalar(0, "i", 0, "ApproxDimension")  # the schema default: absent is 0, refused
     spec.tree_splits = trees.array(1, np.int32, "TreeSplits")
@@ -171,17 +169,52 @@ def _from_cbm(data: bytes, source) -> _Spec:
     for t in trees.tables(6, "OneHotFeatures"):
         spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
-    for slot, name, what in ((7, "CtrFeatures", "CTR categorical features"),
-                             (10, "NonSymmetricStepNodes", "non-symmetric trees (Depthwise, Lossguide)"),
-                             (12, "TextFeatures", "text features"),
+    spec.ctrs = [catboost_ctr.ctr_feature(t, source) for t in trees.tables(7, "CtrFeatures")]
+    spec.ctr_field = "ModelTrees/CtrFeatures"
+    steps = trees.array(10, _STEP_NODE, "NonSymmetricStepNodes")
+    if len(steps) or len(trees.array(11, np.uint32, "NonSymmetricNodeIdToLeafId")):
+        _non_symmetric_from_cbm(trees, steps, spec, source)
+    for slot, name, what in ((12, "TextFeatures", "text features"),
                              (13, "EstimatedFeatures", "estimated (text or embedding) features"),
                              (18, "EmbeddingFeatures", "embedding features")):
-        if trees.tables(slot, name) if slot != 10 else len(trees.array(slot, np.uint32, name)):
+        if trees.tables(slot, name):
             spec.unsupported.append((f"ModelTrees/{name}", what))
     spec.scale = trees.scalar(14, "d", 1.0, "Scale")
     multi = trees.array(16, np.float64, "MultiBias")
     spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
     return spec
+
+
+def _non_symmetric_from_cbm(trees: Table, steps: np.ndarray, spec: _Spec, source) -> None:
+    """CatBoost's step nodes as ``Oblivious`` nodes: a step of 0 ends the walk at the node, any
+    other step is the child's distance ahead; ``NonSymmetricNodeIdToLeafId`` gives the value
+    offset (leaf x outputs, from the model's first leaf value) where a walk ends."""
+    where = "ModelTrees/NonSymmetricNodeIdToLeafId"
+    to_leaf = trees.array(11, np.uint32, "NonSymmetricNodeIdToLeafId").astype(np.int64)
+    sizes, dim = np.asarray(spec.tree_sizes, dtype=np.int64), spec.dim
+    n = len(spec.tree_splits)
+    if len(steps) != n or len(to_leaf) != n or int(sizes.sum()) != n or (len(sizes) and sizes.min() < 1):
+        raise ModelFormatError(source, "ModelTrees/NonSymmetricStepNodes",
+                               f"{len(steps)} step nodes, {len(to_leaf)} leaf ids and {n} splits do not match "
+                               f"the tree sizes (adding up to {int(sizes.sum())})")
+    if not isinstance(dim, int) or dim < 1:
+        raise ModelFormatError(source, "ApproxDimension", f"is {dim!r}, expected 1 to 65536")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    local = np.arange(n) - np.repeat(starts, sizes)
+    left = np.where(steps["left"] == 0, -1, local + steps["left"])
+    right = np.where(steps["right"] == 0, -1, local + steps["right"])
+    has_leaf = to_leaf != 0xFFFFFFFF
+    tree_leaves = np.add.reduceat(has_leaf.astype(np.int64), starts) if len(sizes) else np.zeros(0, np.int64)
+    first = np.repeat(np.concatenate([[0], np.cumsum(tree_leaves * dim)[:-1]]), sizes)
+    offset = to_leaf - first
+    if np.any(has_leaf & ((offset < 0) | (offset % dim != 0))):
+        at = int(np.flatnonzero(has_leaf & ((offset < 0) | (offset % dim != 0)))[0])
+        raise ModelFormatError(source, f"{where}[{at}]", f"is {int(to_leaf[at])}, not the start of a leaf of its "
+                                                         f"tree (whose leaf values start at {int(first[at])}, "
+                                                         f"{dim} per leaf)")
+    spec.node_left, spec.node_right = left, right
+    spec.node_leaf = np.where(has_leaf, offset // dim, -1)
+    spec.tree_leaves = tree_leaves
 
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -227,19 +260,20 @@ def _from_json(data: bytes, source) -> _Spec:
             spec.one_hot.append((index, np.array(values, dtype=np.int32)))
     for i, ctr in enumerate(_get(features, "ctrs", list, source, [])):
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
+    _refuse_multi_target_ctrs(spec.ctrs, spec.params, source)
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
         spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
                       ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
         if features.get(key):
             spec.unsupported.append((f"features_info/{key}", what))
+    resolve = _SplitResolver(spec, source)
     if "trees" in doc:
-        spec.unsupported.append(("trees", "non-symmetric trees (Depthwise, Lossguide)"))
-    trees = _get(doc, "oblivious_trees", list, source, [] if "trees" in doc else None)
+        _non_symmetric_from_json(_get(doc, "trees", list, source), _scale_and_bias(doc, spec, source), resolve,
+                                 source)
+        return spec
+    trees = _get(doc, "oblivious_trees", list, source)
     splits, sizes, leaves = [], [], []
-    flat_borders = [(fi, j, b) for fi, f in enumerate(spec.floats) for j, b in enumerate(f.borders)]
-    one_hot_values = [(c, v) for c, values in spec.one_hot for v in values]
-    ctr_borders = [(k, b) for k, ctr in enumerate(spec.ctrs) for b in ctr["borders"]]
     for t, tree in enumerate(trees):
         where = f"oblivious_trees[{t}]"
         _check_type(tree, dict, source, where)
@@ -248,53 +282,15 @@ def _from_json(data: bytes, source) -> _Spec:
         tree_splits = tree["splits"] if tree["splits"] is not None else []  # null: a tree of no split
         _check_type(tree_splits, list, source, f"{where}/splits")
         for d, s in enumerate(tree_splits):
-            sw = f"{where}/splits[{d}]"
-            _check_type(s, dict, source, sw)
-            kind = s.get("split_type")
-            idx = _int(s, "split_index", source, sw)
-            if kind == "OneHotFeature":
-                at = idx - len(flat_borders)
-                if not 0 <= at < len(one_hot_values):
-                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's one-hot "
-                                                                        f"values")
-                if (s.get("cat_feature_index"), s.get("value")) != tuple(int(v) for v in one_hot_values[at]):
-                    raise ModelFormatError(source, sw, f"names categorical feature {s.get('cat_feature_index')!r} "
-                                                       f"value {s.get('value')!r}, but split_index {idx} is "
-                                                       f"feature {one_hot_values[at][0]} value {one_hot_values[at][1]}")
-                splits.append(idx)
-                continue
-            if kind == "OnlineCtr":
-                at = idx - len(flat_borders) - len(one_hot_values)
-                if not 0 <= at < len(ctr_borders):
-                    raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's CTR "
-                                                                        "borders")
-                if s.get("border") != float(ctr_borders[at][1]):
-                    raise ModelFormatError(source, sw, f"border {s.get('border')!r} is not split_index {idx}'s "
-                                                       f"CTR border {float(ctr_borders[at][1])!r}")
-                splits.append(idx)
-                continue
-            if kind != "FloatFeature":
-                spec.unsupported.append((f"{sw}/split_type", f"{kind} splits"))
-                continue
-            if not 0 <= idx < len(flat_borders):
-                raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, outside the model's "
-                                                                    f"{len(flat_borders)} float borders")
-            fi, _, border = flat_borders[idx]
-            if s.get("float_feature_index") != spec.floats[fi].index or s.get("border") != float(border):
-                raise ModelFormatError(source, sw, f"names feature {s.get('float_feature_index')!r} border "
-                                                   f"{s.get('border')!r}, but split_index {idx} is feature "
-                                                   f"{spec.floats[fi].index} border {float(border)!r}")
-            splits.append(idx)
+            split = resolve(s, f"{where}/splits[{d}]")
+            if split is not None:
+                splits.append(split)
         sizes.append(len(tree_splits))
         leaves.append(_numbers(_get(tree, "leaf_values", list, source, None, where), source, f"{where}/leaf_values"))
     spec.tree_splits = np.array(splits, dtype=np.int64)
     spec.tree_sizes = np.array(sizes, dtype=np.int64)
     spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
-    sb = doc.get("scale_and_bias", [1.0, [0.0]])
-    if (not isinstance(sb, list) or len(sb) != 2 or not _is_number(sb[0]) or not isinstance(sb[1], list)
-            or not all(_is_number(v) for v in sb[1])):
-        raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
-    spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    _scale_and_bias(doc, spec, source)
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
     for t, (size, values) in enumerate(zip(sizes, leaves)):
         if len(values) != (1 << size) * spec.dim:
@@ -302,6 +298,126 @@ def _from_json(data: bytes, source) -> _Spec:
                                    f"holds {len(values)} values; a depth-{size} tree with {spec.dim} outputs has "
                                    f"{(1 << size) * spec.dim}")
     return spec
+
+
+def _scale_and_bias(doc: dict, spec: _Spec, source) -> _Spec:
+    sb = doc.get("scale_and_bias", [1.0, [0.0]])
+    if (not isinstance(sb, list) or len(sb) != 2 or not _is_number(sb[0]) or not isinstance(sb[1], list)
+            or not all(_is_number(v) for v in sb[1])):
+        raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
+    spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    return spec
+
+
+class _SplitResolver:
+    """A JSON split's id in CatBoost's binary-feature list (every float border, then every one-hot
+    value, then every CTR border), checked against what the split itself names. A split kind
+    gbinfer does not evaluate is noted in ``spec.unsupported`` (its id is then None)."""
+
+    def __init__(self, spec: _Spec, source):
+        self.spec, self.source = spec, source
+        self.flat_borders = [(fi, b) for fi, f in enumerate(spec.floats) for b in f.borders]
+        self.one_hot_values = [(c, v) for c, values in spec.one_hot for v in values]
+        self.ctr_borders = [(k, b) for k, ctr in enumerate(spec.ctrs) for b in ctr["borders"]]
+
+    def __call__(self, s, sw: str):
+        source, spec = self.source, self.spec
+        _check_type(s, dict, source, sw)
+        kind = s.get("split_type")
+        idx = _int(s, "split_index", source, sw)
+        floats, one_hot = len(self.flat_borders), len(self.one_hot_values)
+        if kind == "OneHotFeature":
+            at = idx - floats
+            if not 0 <= at < one_hot:
+                raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's one-hot values")
+            if (s.get("cat_feature_index"), s.get("value")) != tuple(int(v) for v in self.one_hot_values[at]):
+                raise ModelFormatError(source, sw, f"names categorical feature {s.get('cat_feature_index')!r} "
+                                                   f"value {s.get('value')!r}, but split_index {idx} is feature "
+                                                   f"{self.one_hot_values[at][0]} value {self.one_hot_values[at][1]}")
+            return idx
+        if kind == "OnlineCtr":
+            at = idx - floats - one_hot
+            if not 0 <= at < len(self.ctr_borders):
+                raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, not one of the model's CTR borders")
+            if s.get("border") != float(self.ctr_borders[at][1]):
+                raise ModelFormatError(source, sw, f"border {s.get('border')!r} is not split_index {idx}'s CTR "
+                                                   f"border {float(self.ctr_borders[at][1])!r}")
+            return idx
+        if kind != "FloatFeature":
+            spec.unsupported.append((f"{sw}/split_type", f"{kind} splits"))
+            return None
+        if not 0 <= idx < floats:
+            raise ModelFormatError(source, f"{sw}/split_index", f"is {idx}, outside the model's {floats} float "
+                                                                "borders")
+        fi, border = self.flat_borders[idx]
+        if s.get("float_feature_index") != spec.floats[fi].index or s.get("border") != float(border):
+            raise ModelFormatError(source, sw, f"names feature {s.get('float_feature_index')!r} border "
+                                               f"{s.get('border')!r}, but split_index {idx} is feature "
+                                               f"{spec.floats[fi].index} border {float(border)!r}")
+        return idx
+
+
+def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
+    """``trees`` (nested ``{split, left, right}`` nodes, leaves ``{value, weight}``) laid out as
+    CatBoost's model builder lays out a trained tree (``TNonSymmetricTreeModelBuilder::AddTreeNode``):
+    nodes in depth-first order, left before right; a split node with one leaf child and one split
+    child holds that leaf itself (the walk stops there), a leaf otherwise is a node of its own; a
+    leaf is numbered when its node is reached. So the leaves come out numbered as in the trained
+    model's ``.cbm`` and its ``calc_leaf_indexes``. Walked with a stack, not recursion."""
+    splits, sizes, left, right, leaf, tree_leaves, values = [], [], [], [], [], [], []
+    dims = set()
+
+    def leaf_value(node, where):
+        value = node.get("value")
+        if not isinstance(value, list) and not _is_number(value):
+            raise ModelFormatError(source, f"{where}/value", f"is {str(value)[:40]}, expected a number or a list of "
+                                                             "numbers (a leaf)")
+        value = _numbers(value if isinstance(value, list) else [value], source, f"{where}/value")
+        dims.add(len(value))
+        values.append(value)
+
+    for t, tree in enumerate(trees):
+        first, n_leaves = len(splits), 0
+        stack = [(tree, f"trees[{t}]", None)]  # (node, where, (parent node, side) to link)
+        while stack:
+            node, where, link = stack.pop()
+            _check_type(node, dict, source, where)
+            at = len(splits) - first
+            if link is not None:
+                (left if link[1] == "left" else right)[first + link[0]] = at
+            left.append(-1)
+            right.append(-1)
+            if "split" not in node:
+                leaf_value(node, where)
+                splits.append(0)
+                leaf.append(n_leaves)
+                n_leaves += 1
+                continue
+            split = resolve(node["split"], f"{where}/split")
+            splits.append(0 if split is None else split)
+            for side in ("left", "right"):
+                if side not in node:
+                    raise ModelFormatError(source, f"{where}/{side}", "is missing")
+                _check_type(node[side], dict, source, f"{where}/{side}")
+            inner = [side for side in ("left", "right") if "split" in node[side]]
+            if len(inner) == 1:  # the leaf child is held here
+                side = "right" if inner == ["left"] else "left"
+                leaf_value(node[side], f"{where}/{side}")
+                leaf.append(n_leaves)
+                n_leaves += 1
+                stack.append((node[inner[0]], f"{where}/{inner[0]}", (at, inner[0])))
+            else:
+                leaf.append(-1)
+                stack += [(node[side], f"{where}/{side}", (at, side)) for side in ("right", "left")]  # left first
+        sizes.append(len(splits) - first)
+        tree_leaves.append(n_leaves)
+    if len(dims) > 1:
+        raise ModelFormatError(source, "trees", f"leaves hold {sorted(dims)[:4]} values: not one count for all")
+    spec.dim = dims.pop() if dims else max(len(spec.bias), 1)
+    spec.tree_splits, spec.tree_sizes = np.array(splits, dtype=np.int64), np.array(sizes, dtype=np.int64)
+    spec.node_left, spec.node_right = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    spec.node_leaf, spec.tree_leaves = np.array(leaf, dtype=np.int64), np.array(tree_leaves, dtype=np.int64)
+    spec.leaf_values = np.concatenate(values) if values else np.zeros(0)
 
 
 def _numbers(values: list, source, where: str) -> np.ndarray:
@@ -352,6 +468,19 @@ def _ctr(ctr, source, where) -> dict:
     return out
 
 
+def _refuse_multi_target_ctrs(ctrs: list, params: dict, source) -> None:
+    """CatBoost's JSON export leaves out a CTR's target classifier (``TargetBorderClassifierIdx``,
+    one per target of a multi-target regression such as MultiRMSE): CTRs of different targets over
+    the same features are written alike and share one table, so the file no longer says which
+    table each reads (catboost itself predicts such a JSON wrongly). Only the ``.cbm`` keeps them
+    apart."""
+    loss = params.get("loss_function")
+    if ctrs and isinstance(loss, dict) and loss.get("type") in _MULTI_TARGET:
+        raise UnsupportedModelError(source, "features_info/ctrs", f"belong to a {loss['type']} model, whose CTRs "
+                                    "have a table per target: the JSON export dropped the CTRs' target classifier, "
+                                    "so their tables cannot be told apart; load the model's .cbm instead")
+
+
 def _ctr_table(table, source, where) -> tuple:
     """(uint64 hashes ascending, int64 counts [entries, stride - 1], counter denominator)."""
     _check_type(table, dict, source, where)
@@ -383,15 +512,17 @@ def _ctr_table(table, source, where) -> tuple:
 
 def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, source) -> Ctr:
     """A CTR with its features resolved to input columns and its table checked against its type."""
-    where = f"features_info/ctrs[{k}]"
+    cbm = spec.ctr_field != "features_info/ctrs"
+    where = f"{spec.ctr_field}[{k}]"
     table = spec.ctr_tables.get(ctr["identifier"])
     if table is None:
-        raise ModelFormatError(source, f"{where}/identifier", "has no table in ctr_data")
+        raise ModelFormatError(source, f"{where}/identifier", f"has no CTR table ({ctr['identifier'][:120]})")
     hashes, counts, denominator = table
     width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)
     if width < needed or tb < 0 or (kind in ("Borders", "Buckets") and tb >= width):
-        raise ModelFormatError(source, f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
+        raise ModelFormatError(source, f"{where}/TargetBorderIdx" if cbm else
+                               f"ctr_data/{ctr['identifier'][:80]}/hash_stride",
                                f"rows of {width} counts do not fit a {kind} CTR with target_border_idx {tb}")
     for c in ctr["cats"] + [c for c, _ in ctr["one_hot"]]:
         if c not in cat_column:
@@ -468,8 +599,8 @@ def _build(spec: _Spec, source) -> Model:
     if spec.unsupported:
         where, what = spec.unsupported[0]
         raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
-                                                   "(supported: symmetric trees over float, one-hot and, "
-                                                   "from JSON, CTR features)")
+                                                   "(supported: symmetric and non-symmetric trees over float, "
+                                                   "one-hot and CTR features)")
     floats = sorted(spec.floats, key=lambda f: f.index)
     if [f.index for f in floats] != list(range(len(floats))):
         raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
@@ -509,6 +640,7 @@ def _build(spec: _Spec, source) -> Model:
         cat_column=[cat_column[c] for c in one_hot_index], values_per_cat=[v for _, v in spec.one_hot],
         split_slot=split_slot, split_index=split_index, tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes,
         leaf_values=spec.leaf_values, num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias,
+        node_left=spec.node_left, node_right=spec.node_right, node_leaf=spec.node_leaf, tree_leaves=spec.tree_leaves,
         source=source)
     loss = spec.params.get("loss_function", {})
     name = loss.get("type") if isinstance(loss, dict) else None

@@ -30,7 +30,7 @@ from ..forest import FEATURE_MASK
 from ..model import Dart, FeatureInfo, Linear, Model
 from ..objective import Transform
 from ..sparse import SparseRows
-from . import kernels, lightgbm, oblivious
+from . import kernels, lightgbm, nonsymmetric, oblivious
 from .layout import WalkLayout, build_layout
 from .transforms import apply_transform
 
@@ -223,6 +223,9 @@ def predict_margin(model: Model, X, iteration_range=None, base_margin=None, nthr
 
 
 def predict(model: Model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
+    if nonsymmetric.is_nonsymmetric(model):
+        return nonsymmetric.predict(model, data, output_margin=output_margin, iteration_range=iteration_range,
+                                    base_margin=base_margin, nthread=nthread)
     if oblivious.is_oblivious(model):
         return oblivious.predict(model, data, output_margin=output_margin, iteration_range=iteration_range,
                                  base_margin=base_margin, nthread=nthread)
@@ -236,6 +239,8 @@ def predict(model: Model, data, *, output_margin=False, iteration_range=None, ba
 
 
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
+    if nonsymmetric.is_nonsymmetric(model):
+        return nonsymmetric.predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
     if oblivious.is_oblivious(model):
         return oblivious.predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
     if lightgbm.is_lightgbm(model):
@@ -259,6 +264,8 @@ def warmup(model: Model) -> None:
     The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
     2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
     have the model's types, so the specialisations compiled are the model's own."""
+    if nonsymmetric.is_nonsymmetric(model):
+        return nonsymmetric.warmup(model)
     if oblivious.is_oblivious(model):
         return oblivious.warmup(model)
     if lightgbm.is_lightgbm(model):

@@ -1,4 +1,5 @@
-"""CatBoost models in the schema (1.3): ``catboost`` semantics, ``oblivious`` layout.
+"""CatBoost models in the schema (1.3): ``catboost`` semantics, ``oblivious`` layout (symmetric
+trees) or ``nonsymmetric`` layout (Depthwise, Lossguide: nodes with children and leaves).
 
 What is stored is the model's description, the arguments of ``Oblivious.build`` (float borders
 and NaN treatments, one-hot hashes, the binary-feature table, tree splits and depths, leaves,
@@ -36,13 +37,22 @@ def from_oblivious(model, user, arrays: dict) -> "schema.ModelSpec":
     meta, b, obj = model.meta, model.booster, model.objective
     k = b.num_outputs
     ctrs = b.ctrs
-    depth = np.diff(b.tree_offsets).astype(np.int32)
+    sizes = np.diff(b.tree_offsets).astype(np.int32)
+    if b.symmetric:
+        arrays.update(tree_depth=sizes)
+    else:  # children and leaves as numbers within their tree, as Oblivious.build takes them
+        start = np.repeat(b.tree_offsets[:-1], sizes)
+        arrays.update(tree_nodes=sizes,
+                      tree_leaves=(np.diff(b.leaf_offsets) // k).astype(np.int32),
+                      node_left=np.where(b.node_left < 0, -1, b.node_left - start).astype(np.int32),
+                      node_right=np.where(b.node_right < 0, -1, b.node_right - start).astype(np.int32),
+                      node_leaf=b.node_leaf)
     arrays.update(
         float_column=b.slot_column, float_border_offsets=b.border_offsets, float_borders=b.borders,
         float_nan_as_true=(b.nan_bin != 0).astype(np.uint8),  # a slot's NaN bin is 0 or its border count
         onehot_column=b.cat_column, onehot_offsets=b.cat_offsets, onehot_values=b.cat_values,
         binary_slot=b.split_slot, binary_index=(b.split_lo - 1).astype(np.int32),
-        tree_depth=depth, tree_splits=b.tree_splits, leaf_values=b.leaf_values.reshape(-1, k),
+        tree_splits=b.tree_splits, leaf_values=b.leaf_values.reshape(-1, k),
         scale=np.array([b.scale], dtype=np.float64), bias=np.asarray(b.bias, dtype=np.float64),
         ctr_kind=np.array([schema.CTR_KINDS.index(c.kind) for c in ctrs], dtype=np.uint8),
         ctr_prior_numerator=np.array([c.prior_numerator for c in ctrs], dtype=np.float32),
@@ -76,7 +86,8 @@ def from_oblivious(model, user, arrays: dict) -> "schema.ModelSpec":
         objective=schema.ObjectiveSpec(obj.name, obj.transform.name.lower(), obj.link.name.lower(),
                                        schema._plain(dict(obj.params or {}), "objective.params")),
         features=schema._features_spec(model.features),
-        booster=schema.BoosterSpec(schema.BoosterKind.GBTREE, schema.Semantics.CATBOOST, schema.Layout.OBLIVIOUS,
+        booster=schema.BoosterSpec(schema.BoosterKind.GBTREE, schema.Semantics.CATBOOST,
+                                   schema.Layout.OBLIVIOUS if b.symmetric else schema.Layout.NONSYMMETRIC,
                                    b.num_trees, len(b.leaf_values) // k, k),
         metadata=user,
         arrays=arrays,
@@ -88,7 +99,8 @@ def _ranges(a: dict, name: str, count: int, target: str, source) -> list:
     offsets = a[name]
     if len(offsets) != count + 1:
         raise ModelFormatError(source, f"arrays/{name}", f"holds {len(offsets)} offsets, expected {count + 1}")
-    if offsets[0] != 0 or offsets[-1] != len(a[target]) or np.any(np.diff(offsets) < 0):
+    if (offsets[0] != 0 or offsets[-1] != len(a[target]) or offsets.min() < 0 or offsets.max() > len(a[target])
+            or np.any(np.diff(offsets) < 0)):  # the range first: differences of wild offsets wrap
         raise ModelFormatError(source, f"arrays/{name}", f"must rise from 0 to the {len(a[target])} items of "
                                                          f"{target}")
     return list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))
@@ -155,7 +167,8 @@ def _ctrs(a: dict, num_columns: int, source) -> tuple:
 
 
 def into_oblivious(spec: "schema.ModelSpec", source):
-    """The runtime model of a ``catboost`` / ``oblivious`` spec, rebuilt through ``Oblivious.build``."""
+    """The runtime model of a ``catboost`` spec (``oblivious`` or ``nonsymmetric`` layout), rebuilt
+    through ``Oblivious.build``."""
     from ..model import FeatureInfo, Model, ModelMeta
     from ..objective import Objective
     from ..oblivious import Oblivious
@@ -164,7 +177,7 @@ def into_oblivious(spec: "schema.ModelSpec", source):
     k = spec.num_outputs
     if b.leaf_size != k:
         raise ModelFormatError(source, "booster/leaf_size", f"is {b.leaf_size}, expected the output count {k}: "
-                                                            "an oblivious tree's leaves hold every output")
+                                                            "a CatBoost tree's leaves hold every output")
     if a["leaf_values"].dtype != np.float64:
         raise UnsupportedModelError(source, "arrays/leaf_values", f"is {a['leaf_values'].dtype.name}; catboost "
                                                                   "semantics use float64")
@@ -182,11 +195,18 @@ def into_oblivious(spec: "schema.ModelSpec", source):
     values = _ranges(a, "onehot_offsets", len(a["onehot_column"]), "onehot_values", source)
     _same_length(a, ("binary_index",), len(a["binary_slot"]), "binary feature", source)
     ctrs = _ctrs(a, spec.num_features, source)
+    if b.layout is schema.Layout.NONSYMMETRIC:
+        _same_length(a, ("tree_leaves",), len(a["tree_nodes"]), "tree", source)
+        _same_length(a, ("node_right", "node_leaf"), len(a["node_left"]), "node", source)
+        trees = dict(tree_depths=a["tree_nodes"], node_left=a["node_left"], node_right=a["node_right"],
+                     node_leaf=a["node_leaf"], tree_leaves=a["tree_leaves"])
+    else:
+        trees = dict(tree_depths=a["tree_depth"])
     booster = Oblivious.build(
         slot_column=a["float_column"], borders_per_slot=[a["float_borders"][s:e] for s, e in borders],
         nan_as_true=[bool(v) for v in a["float_nan_as_true"]], cat_column=a["onehot_column"],
         values_per_cat=[a["onehot_values"][s:e] for s, e in values], split_slot=a["binary_slot"],
-        split_index=a["binary_index"], tree_splits=a["tree_splits"], tree_depths=a["tree_depth"],
+        split_index=a["binary_index"], tree_splits=a["tree_splits"], **trees,
         leaf_values=a["leaf_values"].reshape(-1), num_outputs=k, num_columns=spec.num_features,
         scale=float(a["scale"][0]), bias=a["bias"], ctrs=ctrs, source=source)
     o = spec.objective

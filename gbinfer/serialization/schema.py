@@ -40,7 +40,14 @@ symmetric trees with what ``Oblivious.build`` takes (float borders and NaN treat
 hashes, the binary-feature table, tree splits and depths, ``leaf_values`` as every tree's
 ``2**depth`` leaves x outputs, ``scale`` and ``bias``) and its CTRs (``ctr_*``: kind, priors,
 shift, scale, target border, counter denominator, the hashed elements, hash tables); arrays
-carry the layouts they belong to (``ArraySpec.layouts``). No document key is added.
+carry the layouts they belong to (``ArraySpec.layouts``). 1.3 also has the ``nonsymmetric``
+layout, CatBoost's Depthwise and Lossguide trees over the same features, binary-feature table,
+CTRs, ``scale`` and ``bias``: per tree its node count (``tree_nodes``) and leaf count
+(``tree_leaves``); per node, root first, its split id (``tree_splits``), its children as node
+numbers within its tree (``node_left`` when the split is false, ``node_right`` when true; -1: the
+walk stops at this node, and a child always lies after its node) and the leaf where a walk stops
+there (``node_leaf``, within its tree; -1 where none does); ``leaf_values`` every tree's leaves x
+outputs, tree after tree. No document key is added.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class Semantics(str, Enum):
 class Layout(str, Enum):
     NODES = "nodes"  # flat node arrays, see the module docstring
     OBLIVIOUS = "oblivious"  # CatBoost's symmetric trees: one binary feature per level, 2**depth leaves (1.3)
+    NONSYMMETRIC = "nonsymmetric"  # CatBoost's Depthwise / Lossguide trees: nodes with children and leaves (1.3)
 
 
 class BoosterKind(str, Enum):
@@ -104,7 +112,8 @@ TRANSFORMS = ("identity", "sigmoid", "exp", "hinge", "softmax", "argmax", "signe
 LINKS = ("identity", "logit", "log")  # base score in output space -> margin
 
 IMPLEMENTED_SEMANTICS = (Semantics.XGBOOST, Semantics.LIGHTGBM, Semantics.CATBOOST)
-IMPLEMENTED_LAYOUTS = (Layout.NODES, Layout.OBLIVIOUS)
+IMPLEMENTED_LAYOUTS = (Layout.NODES, Layout.OBLIVIOUS, Layout.NONSYMMETRIC)
+CATBOOST_LAYOUTS = (Layout.OBLIVIOUS, Layout.NONSYMMETRIC)
 
 # CatBoost CTR kinds, stored by code in ``ctr_kind`` (1.3)
 CTR_KINDS = ("Borders", "Buckets", "BinarizedTargetMeanValue", "FloatTargetMeanValue", "Counter", "FeatureFreq")
@@ -156,14 +165,13 @@ class ArraySpec:
 
 
 _TREES = ("gbtree", "dart")
-_BOTH = ("nodes", "oblivious")
-_OB = ("oblivious",)
+_BOTH = ("nodes", "oblivious", "nonsymmetric")
+_CB = ("oblivious", "nonsymmetric")
 
 
-def _cb(dtype: str, note: str, shape=("any",)) -> ArraySpec:
-    """An array of the oblivious layout (CatBoost, 1.3); a non-symmetric CatBoost layout that reads
-    the same features adds itself to ``layouts``."""
-    return ArraySpec((dtype,), shape, ("gbtree",), note, _OB)
+def _cb(dtype: str, note: str, shape=("any",), layouts=_CB) -> ArraySpec:
+    """An array of CatBoost's layouts (1.3): both read the same features, CTRs and binary features."""
+    return ArraySpec((dtype,), shape, ("gbtree",), note, layouts)
 
 
 ARRAYS = {
@@ -181,7 +189,8 @@ ARRAYS = {
     "cat_offsets": ArraySpec(("int64",), ("nodes+1",), _TREES, "node i's set: cat_bits[cat_offsets[i]:[i+1]]"),
     "cat_bits": ArraySpec(("uint32",), ("any",), _TREES, "bit c of word c // 32: category c is in the set"),
     "leaf_values": ArraySpec(("float32", "float64"), ("nodes", "leaf_size"), _TREES,
-                             "meaningful at leaves; oblivious: every tree's 2**depth leaves, float64", _BOTH),
+                             "meaningful at leaves; oblivious: every tree's 2**depth leaves, float64; "
+                             "nonsymmetric: every tree's leaves, float64", _BOTH),
     "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
     # lightgbm semantics only: missing_type is required there; the four linear-leaf arrays come together or not
     # at all (a leaf predicts leaf_const + sum(coef * x), or its leaf value when one of its features is NaN);
@@ -205,8 +214,17 @@ ARRAYS = {
     "onehot_values": _cb("int32", "CatBoost's category hashes split on, once each per slot"),
     "binary_slot": _cb("int32", "slot of each binary feature: float slots, then one-hot slots"),
     "binary_index": _cb("int32", "the binary feature's border or value within its slot"),
-    "tree_depth": _cb("int32", "splits of each tree", ("trees",)),
-    "tree_splits": _cb("int32", "binary feature ids of every tree, in depth order (split d: bit d of the leaf)"),
+    "tree_depth": _cb("int32", "splits of each tree", ("trees",), ("oblivious",)),
+    "tree_splits": _cb("int32", "binary feature ids of every tree, in depth order (split d: bit d of the leaf); "
+                                "nonsymmetric: of every node"),
+    "tree_nodes": _cb("int32", "nodes of each tree", ("trees",), ("nonsymmetric",)),
+    "tree_leaves": _cb("int32", "leaves of each tree", ("trees",), ("nonsymmetric",)),
+    "node_left": _cb("int32", "child when the split is false, within the tree (after the node), -1: stop",
+                     layouts=("nonsymmetric",)),
+    "node_right": _cb("int32", "child when the split is true, within the tree (after the node), -1: stop",
+                      layouts=("nonsymmetric",)),
+    "node_leaf": _cb("int32", "leaf within the tree where a walk stops at the node, -1 where none does",
+                     layouts=("nonsymmetric",)),
     "scale": _cb("float64", "CatBoost's scale_and_bias scale", ("one",)),
     "bias": _cb("float64", "CatBoost's scale_and_bias bias per output", ("outputs",)),
     "ctr_kind": _cb("uint8", "per CTR: CTR_KINDS code"),
@@ -396,10 +414,10 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
         raise ModelFormatError(source, "booster/average_output", "is true, but only lightgbm semantics average")
     booster = BoosterSpec(kind, semantics, layout, bv["num_trees"], bv["num_nodes"], bv["leaf_size"],
                           bv["average_output"])
-    if trees and (semantics is Semantics.CATBOOST) != (layout is Layout.OBLIVIOUS):
+    if trees and (semantics is Semantics.CATBOOST) != (layout in CATBOOST_LAYOUTS):
         raise UnsupportedModelError(source, "booster/layout", f"{semantics.value} semantics with the {layout.value} "
-                                                              "layout is not implemented: the oblivious layout holds "
-                                                              "catboost semantics' symmetric trees")
+                                                              "layout is not implemented: the oblivious and "
+                                                              "nonsymmetric layouts hold catboost semantics' trees")
     if trees and semantics is Semantics.CATBOOST and kind is not BoosterKind.GBTREE:
         raise UnsupportedModelError(source, "booster/kind", f"is {kind.value}; catboost semantics need gbtree")
     for key in ("names", "types", "categories", "category_types"):
@@ -769,7 +787,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
     a, b = spec.arrays, spec.booster
     k = spec.num_outputs
     lightgbm = None
-    if b.semantics is Semantics.CATBOOST or b.layout is Layout.OBLIVIOUS:
+    if b.semantics is Semantics.CATBOOST or b.layout in CATBOOST_LAYOUTS:
         from .catboost import into_oblivious
 
         return into_oblivious(spec, source)

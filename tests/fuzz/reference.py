@@ -662,6 +662,12 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
     need(np.all(np.isfinite(base)), "base score")
     if booster.get("semantics") == "lightgbm":
         return _schema_lightgbm(doc, model, booster, arr, a, nf, k)
+    if booster.get("semantics") == "catboost":
+        try:
+            from . import reference_cbschema as cb
+        except ImportError:
+            import reference_cbschema as cb
+        return cb.from_schema(doc, booster, arr, nf, k)
     need(not booster.get("average_output"), "average_output without lightgbm semantics")
     need(doc.get("objective", {}).get("transform") not in ("signed_square", "log1p_exp"), "a LightGBM transform")
     if kind == "gblinear":

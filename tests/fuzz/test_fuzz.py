@@ -16,6 +16,8 @@ from gbinfer.errors import ModelFormatError
 
 from . import harness, mutators, reference, reference_apr, reference_lightgbm
 
+from . import reference_cbschema  # CatBoost models in gbinfer's own formats
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -50,7 +52,14 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
                 continue
             expected = np.load(npz)
             ref = reference.read(data)
-            if isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
+            if isinstance(ref, reference_cbschema.CbModel):  # a CatBoost model saved in gbinfer's formats
+                rows = _catboost_rows(expected)
+                got = reference_cbschema.margins(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
+                assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
+                leaves = reference_cbschema.leaves(ref, rows, any(k.startswith("cat_") for k in expected.files))
+                assert np.array_equal(leaves, expected["leaf"]), f"{fmt} {name}"
+            elif isinstance(ref, reference_lightgbm.LgbModel):  # a LightGBM forest saved in gbinfer's formats
                 got = reference_lightgbm.margins(ref, reference_lightgbm.prepare(expected["X"].tolist()))
                 want = np.asarray(expected["margin"], dtype=np.float64).reshape(got.shape)
                 assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
@@ -60,6 +69,15 @@ def test_the_reference_reproduces_xgboost_on_every_seed():
                 assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
             compared += 1
         assert compared >= 2, fmt
+
+
+def _catboost_rows(expected) -> list:
+    """A CatBoost golden file's rows with its categorical columns' values in place."""
+    rows = expected["X"].astype(np.float64).tolist()
+    for key in (k for k in expected.files if k.startswith("cat_")):
+        for row, value in zip(rows, expected[key].tolist()):
+            row[int(key[4:])] = value
+    return rows
 
 
 def test_the_lightgbm_reference_reproduces_lightgbm_on_every_seed():
@@ -93,6 +111,12 @@ def test_the_reference_agrees_with_gbinfer_on_every_seed():
     for fmt in (f for f in harness.FORMATS if f not in ("lightgbm", "apr")):  # apr: the .xgbrs seeds inside
         for name, data in harness.seeds(fmt).items():
             ref = reference.read(data)
+            if isinstance(ref, reference_cbschema.CbModel):  # its own inputs: categories it can hash
+                rows, data_in = reference_cbschema.inputs(ref, rng)
+                got = np.asarray(gbinfer.load(data).predict(data_in, output_margin=True), dtype=np.float64)
+                want = reference_cbschema.margins(ref, rows, data_in.dtype == object)
+                assert np.array_equal(got.reshape(-1).view(np.uint64), want.reshape(-1).view(np.uint64)), name
+                continue
             X = rng.normal(0, 2, (40, ref.num_features)).astype(np.float32)
             X[rng.random(X.shape) < 0.1] = np.nan
             got = np.asarray(gbinfer.load(data).predict(X, output_margin=True)).reshape(-1)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
 import reference_apr  # noqa: E402
 import reference_lightgbm  # noqa: E402
+import reference_cbschema  # noqa: E402
 
 import gbinfer  # noqa: E402
 import gbinfer.apr  # noqa: E402
@@ -94,6 +95,8 @@ def verdict(path: str) -> dict:
         ref = reference.read(data)
         if isinstance(ref, reference_lightgbm.LgbModel):
             return _lightgbm_compare(model, ref, path)
+        if isinstance(ref, reference_cbschema.CbModel):
+            return _catboost_compare(model, ref, path)
     except reference.Invalid as exc:
         return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}
     except Exception as exc:  # noqa: BLE001
@@ -216,6 +219,33 @@ def _lightgbm_compare(model, ref, path: str) -> dict:
             return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({a}, {b})"}
     margin = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64)
     return _afterwards(model, data_in, margin, path) or {"outcome": "exact"}
+
+
+def _catboost_compare(model, ref, path: str) -> dict:
+    """A CatBoost model saved in gbinfer's schema that loaded: raw values bit-equal (float64) to
+    the reference's, the leaves, then prediction and the saved forms."""
+    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
+        return {"outcome": "finding", "kind": "shape differs",
+                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
+                          f"{(ref.num_features, ref.num_outputs)}"}
+    rows, data_in = reference_cbschema.inputs(ref, np.random.default_rng(2024))
+    try:
+        got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
+        got_leaves = np.asarray(model.predict_leaf(data_in)).reshape(len(rows), -1)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    object_rows = data_in.dtype == object
+    want = reference_cbschema.margins(ref, rows, object_rows)
+    same = _same64(got, want)
+    if not same.all():
+        r, c = np.argwhere(~same)[0]
+        return {"outcome": "finding", "kind": "predictions differ",
+                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
+                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if not np.array_equal(got_leaves, reference_cbschema.leaves(ref, rows, object_rows)):
+        return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
+    return _afterwards(model, data_in, got, path) or {"outcome": "exact"}
 
 
 def _same_walks(model, ref, rows, data_in) -> dict | None:

@@ -75,16 +75,16 @@ def rows(model, data, nthread=None) -> tuple[np.ndarray, np.ndarray]:
                     raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
                                     "values") from None
         X = full
-    L = layout(booster, width)
-    H = np.empty((n, len(L.hashed)), dtype=np.int32)  # each categorical column read: its values' hashes
-    for i, j in enumerate(L.hashed):
+    hashed, ctr_args = input_layout(booster)
+    H = np.empty((n, len(hashed)), dtype=np.int32)  # each categorical column read: its values' hashes
+    for i, j in enumerate(hashed):
         H[:, i] = category_hashes(column(j), j)
     codes = np.empty((n, len(booster.cat_column)), dtype=np.uint16)
     for c in range(len(booster.cat_column)):
         values = booster.cat_values[booster.cat_offsets[c]:booster.cat_offsets[c + 1]]
         codes[:, c] = one_hot_codes(H[:, c], values)
     if ctrs:
-        _engine._run(K.ctr_serial, K.ctr_parallel, n, nthread, (X, H, width, *L.ctr_args))
+        _engine._run(K.ctr_serial, K.ctr_parallel, n, nthread, (X, H, width, *ctr_args))
     return X, codes
 
 
@@ -111,8 +111,7 @@ class Layout:
     type holding the deepest tree's leaf numbers. Row by row, a level reads one of the row's
     binary features instead (``row_args``: each slot's borders or values, one byte each)."""
 
-    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees", "hashed",
-                 "ctr_args")
+    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
 
     def __init__(self, b: Oblivious, width: int):
         floats = len(b.slot_column)
@@ -142,13 +141,24 @@ class Layout:
         bit_at = bit_offsets[level_slot] + lo - 1
         self.row_args = (*self.args[:4], _readonly(bit_offsets), _readonly(bit_at.astype(np.uint32)), b.tree_offsets)
         self.numeric = not len(b.cat_column) and not b.ctrs
-        self.hashed, self.ctr_args = _ctr_layout(b)
         self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
         self.scale, self.bias = float(b.scale), _readonly(b.bias.astype(np.float64))
         self.unbiased = _readonly(np.zeros(b.num_outputs, dtype=np.float64))
 
 
-def _ctr_layout(b: Oblivious) -> tuple:
+def input_layout(booster: Oblivious) -> tuple:
+    """``_input_layout``, built on first use and kept as long as the booster lives (symmetric or not:
+    ``rows`` reads every CatBoost model's input with it)."""
+    found = _inputs.get(booster)
+    if found is None:
+        found = _inputs[booster] = _input_layout(booster)
+    return found
+
+
+_inputs: "weakref.WeakKeyDictionary[Oblivious, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _input_layout(b: Oblivious) -> tuple:
     """The input columns whose category hashes the model reads (one-hot features, then those only
     CTRs read), and the CTRs packed for ``K.ctr_serial``: per CTR its element ranges, hash index
     offset and bits, counts offset and width, kind, target border and denominator (int64), its
@@ -288,11 +298,11 @@ def warmup(model) -> None:
 
     b = model.booster
     if b.ctrs:
-        L = layout(b, model.meta.num_features)
+        hashed, ctr_args = input_layout(b)
         for nthread in (1, None):
             _engine._run(K.ctr_serial, K.ctr_parallel, SERIAL_BELOW, nthread,
-                         (np.zeros((0, 1), dtype=np.float32), np.zeros((0, len(L.hashed)), dtype=np.int32), 0,
-                          *L.ctr_args))
+                         (np.zeros((0, 1), dtype=np.float32), np.zeros((0, len(hashed)), dtype=np.int32), 0,
+                          *ctr_args))
     column, cat_column = np.zeros_like(b.slot_column), np.zeros_like(b.cat_column)
     for arr in (column, cat_column):
         arr.flags.writeable = False  # read-only arrays are another Numba type

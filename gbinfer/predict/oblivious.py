@@ -61,19 +61,26 @@ def rows(model, data, nthread=None) -> tuple[np.ndarray, np.ndarray]:
     n = len(data)
     ctrs = booster.ctrs
     if X is None or ctrs:
-        full = np.full((n, width + len(ctrs)), np.nan, dtype=np.float32)
+        # every column the kernels read is written below (float features, then the CTRs); the others NaN
+        full = np.empty((n, width + len(ctrs)), dtype=np.float32)
         floats = np.unique(booster.slot_column[booster.slot_column < width])
         if X is not None:
             full[:, :width] = X
-        elif frame is not None and len(floats) and all(t.kind == "f" for t in frame.dtypes.iloc[floats]):
-            full[:, floats] = frame.iloc[:, floats].to_numpy(dtype=np.float32)  # a frame's float columns in one copy
         else:
-            for j in floats:
-                try:
-                    full[:, j] = np.asarray(column(int(j)), dtype=np.float32)
-                except (TypeError, ValueError):
-                    raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
-                                    "values") from None
+            full[:, np.setdiff1d(np.arange(width), floats)] = np.nan
+            if frame is not None and len(floats) and all(t.kind == "f" for t in frame.dtypes.iloc[floats]):
+                block = frame.iloc[:, floats].to_numpy(dtype=np.float32)  # a frame's float columns in one copy
+                if floats[-1] - floats[0] + 1 == len(floats):
+                    full[:, floats[0]:floats[-1] + 1] = block  # adjacent columns: no scatter
+                else:
+                    full[:, floats] = block
+            else:
+                for j in floats:
+                    try:
+                        full[:, j] = np.asarray(column(int(j)), dtype=np.float32)
+                    except (TypeError, ValueError):
+                        raise DataError(f"column {int(j)} is a float feature of the model but holds non-numeric "
+                                        "values") from None
         X = full
     hashed, ctr_args = input_layout(booster)
     H = np.empty((n, len(hashed)), dtype=np.int32)  # each categorical column read: its values' hashes

@@ -178,14 +178,13 @@ def _input_layout(b: Oblivious) -> tuple:
                 hashed.append(int(j))
     at = {j: i for i, j in enumerate(hashed)}
     info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value = ([] for _ in range(8))
-    tables, entries_of = [np.zeros(0, dtype=np.uint64)], [np.zeros(0, dtype=np.int64)]
-    counts = [np.zeros(0, dtype=np.float64)]
+    tables, counts = [np.zeros((0, 2), dtype=np.uint64)], [np.zeros(0, dtype=np.float64)]
     entries = flat = 0
     for ctr in b.ctrs:
         width = ctr.counts.shape[1]
         bits = max(1, int(2 * len(ctr.hashes) - 1).bit_length())  # 2**bits >= twice the entries
-        slot_hash, slot_entry = np.zeros(1 << bits, dtype=np.uint64), np.empty(1 << bits, dtype=np.int64)
-        K.ctr_index(np.ascontiguousarray(ctr.hashes, dtype=np.uint64), bits, slot_hash, slot_entry)
+        slots = np.zeros((1 << bits, 2), dtype=np.uint64)
+        K.ctr_index(np.ascontiguousarray(ctr.hashes, dtype=np.uint64), bits, slots)
         row = [len(cat_at), len(cat_at) + len(ctr.cat_columns), len(float_column),
                len(float_column) + len(ctr.float_splits), len(one_hot_at), len(one_hot_at) + len(ctr.one_hot_splits),
                entries, bits, flat, width, CTR_TYPES.index(ctr.kind), ctr.target_border, ctr.denominator]
@@ -197,10 +196,9 @@ def _input_layout(b: Oblivious) -> tuple:
         for column, value in ctr.one_hot_splits:
             one_hot_at.append(at[column])
             one_hot_value.append(value)
-        tables.append(slot_hash)
-        entries_of.append(slot_entry)
+        tables.append(slots)
         counts.append(ctr.counts.reshape(-1))
-        entries += len(slot_hash)
+        entries += len(slots)
         flat += ctr.counts.size
         info.append(row)
         priors.append([ctr.prior_numerator, ctr.prior_denominator, ctr.shift, ctr.scale])
@@ -208,8 +206,7 @@ def _input_layout(b: Oblivious) -> tuple:
             np.array(cat_at, dtype=np.int64), np.array(float_column, dtype=np.int64),
             np.array(float_border, dtype=np.float32), np.array(float_nan, dtype=np.bool_),
             np.array(one_hot_at, dtype=np.int64), np.array(one_hot_value, dtype=np.int32),
-            np.concatenate(tables).astype(np.uint64), np.concatenate(entries_of).astype(np.int64),
-            np.concatenate(counts).astype(np.float64))
+            np.concatenate(tables).astype(np.uint64), np.concatenate(counts).astype(np.float64))
     return tuple(hashed), tuple(_readonly(a) for a in args)
 
 

@@ -237,7 +237,7 @@ _M = np.uint64(0x4906BA494954CB65)  # CatBoost's CalcHash(a, b) = M * (a + M * b
 
 @njit(cache=True, nogil=True)
 def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
-              one_hot_value, slot_hash, slot_entry, counts):
+              one_hot_value, slots, counts):
     """CTR ``k`` of rows ``r0..r1-1`` into ``X[:, width + k]``, as CatBoost's model computes it
     (TModelCtr::Calc): the row's combination hashed (each categorical hash sign-extended, each
     float or one-hot element as 0/1), looked up in the CTR's hash index (``ctr_index``), the counts
@@ -264,8 +264,8 @@ def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_bor
             i = np.intp(h >> (np.uint64(64) - bits))
             entry = -1
             while True:
-                e = slot_entry[t0 + i]
-                if e < 0 or slot_hash[t0 + i] == h:
+                e = np.intp(slots[t0 + i, 1])  # (hash, entry) side by side: one cache line per probe
+                if e < 0 or slots[t0 + i, 0] == h:
                     entry = e
                     break
                 i = (i + 1) & mask
@@ -296,32 +296,34 @@ def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_bor
 
 @njit(cache=True, nogil=True)
 def ctr_serial(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
-               slot_hash, slot_entry, counts):
+               slots, counts):
     """Every CTR of every row into ``X``'s columns after ``width`` (see ``_ctr_rows``)."""
     _ctr_rows(X, H, 0, X.shape[0], width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
-              one_hot_value, slot_hash, slot_entry, counts)
+              one_hot_value, slots, counts)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def ctr_parallel(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
-                 slot_hash, slot_entry, counts):
+                 slots, counts):
     n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         _ctr_rows(X, H, b * BLOCK, min(b * BLOCK + BLOCK, n), width, info, priors, cat_at, float_column, float_border,
-                  float_nan, one_hot_at, one_hot_value, slot_hash, slot_entry, counts)
+                  float_nan, one_hot_at, one_hot_value, slots, counts)
 
 
 @njit(cache=True, nogil=True)
-def ctr_index(hashes, bits, slot_hash, slot_entry):
+def ctr_index(hashes, bits, slots):
     """An open-addressing index of a CTR table's distinct hashes: ``2**bits`` slots (at least twice
-    the entries, so a probe always ends), slot_entry -1 where empty; a hash starts at its top bits."""
+    the entries, so a probe always ends) of (hash, entry as uint64), the entry all ones where empty
+    (-1 read as a signed integer); a hash starts at its top bits."""
     mask = (np.intp(1) << bits) - 1
-    for i in range(slot_entry.shape[0]):
-        slot_entry[i] = -1
+    empty = ~np.uint64(0)
+    for i in range(slots.shape[0]):
+        slots[i, 1] = empty
     for e in range(hashes.shape[0]):
         h = hashes[e]
         i = np.intp(h >> np.uint64(64 - bits))
-        while slot_entry[i] >= 0:
+        while slots[i, 1] != empty:
             i = (i + 1) & mask
-        slot_hash[i] = h
-        slot_entry[i] = e
+        slots[i, 0] = h
+        slots[i, 1] = np.uint64(e)

@@ -29,11 +29,16 @@ exactly ``tree_depth[t]`` branch-free steps. The unpacked views (``split_feature
 for code that is not on the hot path. Category offsets are kept only for forests with
 category sets, and source node numbers only when they are not simply each node's position in
 its tree (XGBoost numbers nodes breadth-first already).
+
+Node covers (``cover``, float32, one per node: the training weight that reached the node, XGBoost's
+``sum_hessian``) are kept beside the walked arrays for TreeSHAP, which weighs the branches a
+row does not take by them; prediction never reads them. A forest read from a format that
+stores none has an empty ``cover`` and ``has_cover`` false.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -94,6 +99,8 @@ class SoAForest:
     tree_depth: np.ndarray  # int32 [n_trees]: edges from the root to the deepest leaf
     node_id_stored: np.ndarray  # int32 [n_nodes], or empty when every node's number is its position
     slots: np.ndarray  # uint32 [n_slots]: feature (bits 0-29) | CATEGORICAL_BIT for set-split slots; ascending
+    # float32 [n_nodes], or empty when the source stored none
+    cover: np.ndarray = field(default_factory=lambda: _frozen(np.zeros(0, dtype=np.float32)))
 
     @property
     def num_trees(self) -> int:
@@ -106,6 +113,10 @@ class SoAForest:
     @property
     def leaf_size(self) -> int:
         return self.leaf_values.shape[1]
+
+    @property
+    def has_cover(self) -> bool:
+        return len(self.cover) == self.num_nodes
 
     @property
     def has_categorical(self) -> bool:
@@ -171,8 +182,9 @@ class SoAForest:
     @classmethod
     def build(cls, *, source: str, num_features: int, num_outputs: int, semantics, split_feature, threshold,
               left_child, right_child, default_left, is_categorical, cat_offsets, cat_bits, leaf_values,
-              tree_offsets, tree_group, node_id) -> "SoAForest":
-        """Validate unpacked node arrays (``ModelFormatError`` naming ``source``) and pack them."""
+              tree_offsets, tree_group, node_id, cover=None) -> "SoAForest":
+        """Validate unpacked node arrays (``ModelFormatError`` naming ``source``) and pack them.
+        ``cover`` (one per node) is optional: without it the forest predicts but has no TreeSHAP."""
         unpacked = _Unpacked(
             split_feature=_array(split_feature, np.int64, "split_feature", source),
             threshold=_array(threshold, np.float32, "threshold", source),
@@ -186,6 +198,7 @@ class SoAForest:
             tree_offsets=_array(tree_offsets, np.int64, "tree_offsets", source),
             tree_group=_array(tree_group, np.int32, "tree_group", source),
             node_id=_array(node_id, np.int32, "node_id", source),
+            cover=_array(np.zeros(0) if cover is None else cover, np.float32, "cover", source),
         )
         _validate(unpacked, source, num_features, num_outputs)
         return _pack(unpacked, Semantics(semantics), source)
@@ -205,6 +218,7 @@ class _Unpacked:
     tree_offsets: np.ndarray
     tree_group: np.ndarray
     node_id: np.ndarray
+    cover: np.ndarray
 
     @property
     def num_nodes(self) -> int:
@@ -284,6 +298,7 @@ def _pack(u: _Unpacked, semantics: Semantics, source: str) -> SoAForest:
         tree_depth=_frozen(_tree_depths(u)),
         node_id_stored=_frozen(u.node_id[:0] if np.array_equal(u.node_id, local) else u.node_id),
         slots=_frozen(slots.astype(np.uint32)),
+        cover=_frozen(u.cover),
     )
 
 
@@ -317,6 +332,11 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
         fail("leaf_values", f"has shape {f.leaf_values.shape}, expected ({n}, leaf_size >= 1)")
     if len(f.cat_offsets) != n + 1:
         fail("cat_offsets", f"has {len(f.cat_offsets)} entries, expected {n + 1}")
+    if len(f.cover) not in (0, n):
+        fail("cover", f"has {len(f.cover)} entries, expected one per node ({n}) or none")
+    if not np.all(np.isfinite(f.cover)):
+        node = int(np.flatnonzero(~np.isfinite(f.cover))[0])
+        fail("cover", f"node {node} has cover {f.cover[node]}, expected a finite number")
     offsets = f.tree_offsets
     # the range first: int64 differences of values far apart wrap around and could pass for rising
     if (len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or offsets.min() < 0 or offsets.max() > n
@@ -383,6 +403,16 @@ def _validate(f: _Unpacked, source: str, num_features: int, num_outputs: int) ->
              "a category set; only categorical splits may")
 
 
+def _node_covers(cover, n: int, tree_sizes: np.ndarray, source) -> np.ndarray:
+    cover = _array(cover, np.float32, "sum_hessian", source)
+    if len(cover) != n:
+        tree = int(np.searchsorted(np.cumsum(tree_sizes), len(cover), side="right")) if len(cover) < n else \
+            len(tree_sizes) - 1
+        raise ModelFormatError(source, f"trees[{tree}].sum_hessian",
+                               f"the trees hold {len(cover)} entries in all, expected one per node ({n})")
+    return cover
+
+
 def assemble(
     *,
     source: str,
@@ -400,6 +430,7 @@ def assemble(
     cat_offsets: np.ndarray,
     cat_bits: np.ndarray,
     leaf_values: np.ndarray,
+    cover: np.ndarray | None = None,
 ) -> SoAForest:
     """Build a forest from per-tree node arrays as a source library numbers them.
 
@@ -488,4 +519,5 @@ def assemble(
         tree_offsets=np.concatenate([[0], np.cumsum(kept_per_tree)]),
         tree_group=tree_group,
         node_id=order - starts[:-1][tree_of_node[order]],
+        cover=None if cover is None else _node_covers(cover, n, tree_sizes, source)[order],
     )

@@ -127,18 +127,49 @@ class Model:
                 f"{self.objective.name}>")
 
     def predict(self, data, *, output_margin: bool = False, iteration_range=None, base_margin=None,
-                nthread: int | None = None) -> np.ndarray:
+                nthread: int | None = None, pred_leaf: bool = False, pred_contribs: bool = False,
+                approx_contribs: bool = False, pred_interactions: bool = False) -> np.ndarray:
         """Predictions with the shapes of the source library's Python ``predict``.
 
         ``iteration_range=(begin, end)`` keeps boosting rounds ``begin`` to ``end - 1``
         (``(0, 0)`` or ``None``: all); ``base_margin`` replaces the base score per row, shaped
         (rows, outputs) or flattened row by row. An argument of another type or shape is a ``DataError``.
+        XGBoost's ``pred_leaf``, ``pred_contribs`` (with ``approx_contribs``) and
+        ``pred_interactions`` select ``predict_leaf``, ``predict_contribs`` and ``predict_interactions``;
+        one kind of prediction at a time, as XGBoost allows.
         """
         engine = _engine()
+        if pred_leaf is not False or pred_contribs is not False or pred_interactions is not False or \
+                approx_contribs is not False:
+            return engine.predict_other(self, data, output_margin=output_margin, iteration_range=iteration_range,
+                                        base_margin=base_margin, nthread=nthread, pred_leaf=pred_leaf,
+                                        pred_contribs=pred_contribs, approx_contribs=approx_contribs,
+                                        pred_interactions=pred_interactions)
         if nthread is not None or (output_margin is not False and output_margin is not True):  # the usual: no call
             engine.check_options(output_margin=output_margin, nthread=nthread)
         return engine.predict(self, data, output_margin=output_margin, iteration_range=iteration_range,
                               base_margin=base_margin, nthread=nthread)
+
+    def predict_contribs(self, data, *, approximate: bool = False, iteration_range=None, base_margin=None,
+                         nthread: int | None = None) -> np.ndarray:
+        """Per-feature contributions and a last bias column, (rows, features + 1), or
+        (rows, outputs, features + 1) for several outputs; each row adds up to its margin.
+        Exact TreeSHAP, or with ``approximate=True`` Saabas' path attribution, as XGBoost's
+        ``pred_contribs`` / ``approx_contribs``."""
+        from .predict import shap
+
+        return shap.predict_contribs(self, data, approximate=approximate, iteration_range=iteration_range,
+                                     base_margin=base_margin, nthread=nthread)
+
+    def predict_interactions(self, data, *, approximate: bool = False, iteration_range=None, base_margin=None,
+                             nthread: int | None = None) -> np.ndarray:
+        """SHAP interaction values, (rows, features + 1, features + 1), or with an outputs axis
+        after the rows; each row of a matrix adds up to that feature's contribution. As XGBoost's
+        ``pred_interactions``."""
+        from .predict import shap
+
+        return shap.predict_interactions(self, data, approximate=approximate, iteration_range=iteration_range,
+                                         base_margin=base_margin, nthread=nthread)
 
     def warmup(self) -> "Model":
         """Compile or load from cache every kernel this model uses; call it at deploy time."""

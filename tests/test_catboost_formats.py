@@ -202,6 +202,17 @@ def test_non_symmetric_trees_exact(tmp_path, case, cats):
         assert {"OneHotFeature", "OnlineCtr", "FloatFeature"} <= kinds, kinds
 
 
+@pytest.mark.parametrize("params", [{"grow_policy": "Depthwise", "depth": 10, "border_count": 1024},
+                                    {"grow_policy": "Lossguide", "depth": 12, "max_leaves": 64}])
+def test_deep_non_symmetric_trees(tmp_path, params):
+    """Deep trees, many leaves, more than 255 borders of a feature; CTR and one-hot splits."""
+    df, rng = _frame(n=1500)
+    m = _train(catboost.CatBoostRegressor, df, _target(df, rng, "regr"), iterations=15, cat_features=CAT,
+               one_hot_max_size=6, **params)
+    g = _check(str(params), m, _unseen(df), tmp_path)
+    assert int(np.diff(g.booster.leaf_offsets).max()) > 32
+
+
 def test_non_symmetric_iteration_range_and_outputs(tmp_path):
     df, rng = _frame()
     df = df[["a", "b"]]

@@ -145,7 +145,25 @@ CASES = [
         ("base_margin linear", lambda c: c.linear.predict(c.X, base_margin="0"), D),
         ("output_margin str", lambda c: c.model.predict(c.X, output_margin="yes"), D),
         ("output_margin None", lambda c: c.model.predict(c.X, output_margin=None), D),
+        ("pred_contribs str", lambda c: c.model.predict(c.X, pred_contribs="yes"), D),
+        ("pred_leaf and pred_contribs", lambda c: c.model.predict(c.X, pred_leaf=True, pred_contribs=True), D),
+        ("output_margin and pred_interactions",
+         lambda c: c.model.predict(c.X, output_margin=True, pred_interactions=True), D),
+        ("approx_contribs None", lambda c: c.model.predict(c.X, pred_contribs=True, approx_contribs=None), D),
     ]),
+    *[row for name in ("predict_contribs", "predict_interactions") for row in _rows(f"Model.{name}", [
+        ("data None", lambda c, name=name: getattr(c.model, name)(None), D),
+        ("data columns", lambda c, name=name: getattr(c.model, name)(c.X[:, :2]), D),
+        ("nthread str", lambda c, name=name: getattr(c.model, name)(c.X, nthread="2"), D),
+        ("approximate str", lambda c, name=name: getattr(c.model, name)(c.X, approximate="no"), D),
+        ("iteration_range str", lambda c, name=name: getattr(c.model, name)(c.X, iteration_range="ab"), D),
+        ("iteration_range past the end", lambda c, name=name: getattr(c.model, name)(c.X, iteration_range=(0, 9)),
+         D),
+        ("iteration_range linear", lambda c, name=name: getattr(c.linear, name)(c.X, iteration_range=(0, 2)), D),
+        ("base_margin count", lambda c, name=name: getattr(c.model, name)(c.X, base_margin=np.zeros(3)), D),
+        ("a model without covers", lambda c, name=name: getattr(gbinfer.apr.load(c.apr), name)(c.X),
+         UnsupportedModelError),
+    ])],
     *_rows("Model.predict_leaf", [
         ("linear model", lambda c: c.linear.predict_leaf(c.X), D),
         ("data None", lambda c: c.model.predict_leaf(None), D),
@@ -272,7 +290,8 @@ def test_the_table_covers_every_public_entry_point():
     covered = {p.values[0] for p in CASES}
     exported = {f"gbinfer.{name}" for name in gbinfer.__all__
                 if callable(getattr(gbinfer, name)) and not issubclass_safe(getattr(gbinfer, name), BaseException)}
-    exported = {"Model.predict", "Model.predict_leaf"} | (exported - {"gbinfer.Model"})  # Model.warmup() takes none
+    exported = {"Model.predict", "Model.predict_leaf", "Model.predict_contribs", "Model.predict_interactions"} | (
+        exported - {"gbinfer.Model"})  # Model.warmup() takes none
     exported |= {f"gbinfer.apr.{name}" for name in gbinfer.apr.__all__ if callable(getattr(gbinfer.apr, name))}
     exported |= {"xgboost_json.load", "xgboost_json.loads"}
     assert sorted(exported - covered) == []

@@ -33,6 +33,7 @@ _FORMAT_VERSION = "FlabuffersModel_v1"  # CatBoost's own spelling
 _NAN_TREATMENTS = ("AsIs", "AsFalse", "AsTrue")
 _STEP_NODE = np.dtype([("left", "<u2"), ("right", "<u2")])
 _MULTI_TARGET = ("MultiRMSE",)  # regressions on several targets, each with its own CTR tables
+_HASH = re.compile(r"\+?[0-9]+")
 
 
 @dataclass
@@ -53,7 +54,8 @@ class _Spec:
     categorical: list = field(default_factory=list)  # (index, flat_index, name)
     one_hot: list = field(default_factory=list)  # (categorical feature index, int32 hashes), in split-id order
     ctrs: list = field(default_factory=list)  # Ctr fields before columns are resolved, with float32 borders
-    ctr_tables: dict = field(default_factory=dict)  # identifier -> (hashes, counts, denominator)
+    # a .cbm's identifier, or a JSON CTR's (type, cats, floats, one-hots) -> (hashes, counts, denominator)
+    ctr_tables: dict = field(default_factory=dict)
     ctr_field: str = "features_info/ctrs"  # where the CTR descriptions are, for messages
     unsupported: list = field(default_factory=list)  # (field, what) of parts gbinfer does not evaluate
     tree_splits: np.ndarray = None
@@ -166,8 +168,15 @@ def _from_cbm(data: bytes, source) -> _Spec:
     for t in trees.tables(4, "CatFeatures"):
         spec.categorical.append((t.scalar(0, "i", -1, "Index"), t.scalar(1, "i", -1, "FlatIndex"),
                                  t.string(2, "FeatureId") or ""))
+        t.scalar(3, "B", 1, "UsedInModel")
     for t in trees.tables(6, "OneHotFeatures"):
         spec.one_hot.append((t.scalar(0, "i", -1, "Index"), t.array(1, np.int32, "Values")))
+        t.strings(2, "StringValues")
+    # fields not evaluated (CatBoost recomputes TreeStartOffsets) are bounds-checked all the same:
+    # CatBoost's verifier refuses a file whose offsets or lengths there are damaged
+    for slot, dtype, name in ((3, np.int32, "TreeStartOffsets"), (9, np.float64, "LeafWeights"),
+                              (17, np.uint32, "RepackedBins")):
+        trees.array(slot, dtype, name)
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
     spec.ctrs = [catboost_ctr.ctr_feature(t, source) for t in trees.tables(7, "CtrFeatures")]
     spec.ctr_field = "ModelTrees/CtrFeatures"
@@ -182,6 +191,12 @@ def _from_cbm(data: bytes, source) -> _Spec:
     spec.scale = trees.scalar(14, "d", 1.0, "Scale")
     multi = trees.array(16, np.float64, "MultiBias")
     spec.bias = list(multi) if len(multi) else [trees.scalar(15, "d", 0.0, "Bias")]
+    if spec.dim >= 1 and len(multi) not in (0, spec.dim):  # (a dimension below 1 is refused in _build)
+        raise ModelFormatError(source, "ModelTrees/MultiBias", f"holds {len(multi)} biases for a {spec.dim}-"
+                                                               "dimensional model; expected one per dimension")
+    if not len(multi) and spec.dim > 1 and spec.bias[0] != 0:  # CatBoost's own rule for the scalar
+        raise ModelFormatError(source, "ModelTrees/Bias", f"is {spec.bias[0]!r} for a {spec.dim}-dimensional "
+                                                          "model without MultiBias; expected 0")
     return spec
 
 
@@ -262,7 +277,10 @@ def _from_json(data: bytes, source) -> _Spec:
         spec.ctrs.append(_ctr(ctr, source, f"features_info/ctrs[{i}]"))
     _refuse_multi_target_ctrs(spec.ctrs, spec.params, source)
     for key, table in _get(doc, "ctr_data", dict, source, {}).items():
-        spec.ctr_tables[key] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
+        name = _ctr_key(key, source)
+        if name in spec.ctr_tables:
+            raise ModelFormatError(source, f"ctr_data/{key[:80]}", "names the same CTR as another table")
+        spec.ctr_tables[name] = _ctr_table(table, source, f"ctr_data/{key[:80]}")
     for key, what in (("text_features", "text features"),
                       ("embedding_features", "embedding features"), ("estimated_features", "estimated features")):
         if features.get(key):
@@ -271,7 +289,7 @@ def _from_json(data: bytes, source) -> _Spec:
     if "trees" in doc:
         _non_symmetric_from_json(_get(doc, "trees", list, source), _scale_and_bias(doc, spec, source), resolve,
                                  source)
-        return spec
+        return _bias_count(doc, spec, source)
     trees = _get(doc, "oblivious_trees", list, source)
     splits, sizes, leaves = [], [], []
     for t, tree in enumerate(trees):
@@ -292,6 +310,7 @@ def _from_json(data: bytes, source) -> _Spec:
     spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
     _scale_and_bias(doc, spec, source)
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
+    _bias_count(doc, spec, source)
     for t, (size, values) in enumerate(zip(sizes, leaves)):
         if len(values) != (1 << size) * spec.dim:
             raise ModelFormatError(source, f"oblivious_trees[{t}]/leaf_values",
@@ -306,6 +325,15 @@ def _scale_and_bias(doc: dict, spec: _Spec, source) -> _Spec:
             or not all(_is_number(v) for v in sb[1])):
         raise ModelFormatError(source, "scale_and_bias", f"is {str(sb)[:60]}, expected [scale, [bias, ...]]")
     spec.scale, spec.bias = float(sb[0]), [float(v) for v in sb[1]] or [0.0]
+    return spec
+
+
+def _bias_count(doc: dict, spec: _Spec, source) -> _Spec:
+    """CatBoost takes one bias per dimension, or none (zeros), and refuses any other count."""
+    given = len(doc.get("scale_and_bias", [1.0, [0.0]])[1])  # its shape checked by _scale_and_bias
+    if given not in (0, spec.dim):
+        raise ModelFormatError(source, "scale_and_bias", f"holds {given} biases for a {spec.dim}-dimensional "
+                                                         "model; expected one per dimension (or none)")
     return spec
 
 
@@ -449,23 +477,49 @@ def _ctr(ctr, source, where) -> dict:
     out["target_border"] = _int(ctr, "target_border_idx", source, where)
     borders = _numbers(_get(ctr, "borders", list, source, [], where), source, f"{where}/borders")
     out["borders"] = borders.astype(np.float32)
-    for e, element in enumerate(_get(ctr, "elements", list, source, None, where)):
-        ew = f"{where}/elements[{e}]"
+    out["cats"], out["floats"], out["one_hot"] = _elements(_get(ctr, "elements", list, source, None, where),
+                                                           source, f"{where}/elements")
+    # CatBoost finds a CTR's table by what it computes (its elements and type), not by its identifier
+    out["key"] = (kind, tuple(out["cats"]), tuple(out["floats"]), tuple(out["one_hot"]))
+    return out
+
+
+def _elements(elements: list, source, where) -> tuple:
+    """(categorical features, (float feature, border) splits, (categorical feature, value) splits)
+    of a CTR's combination, each in the order listed (CatBoost hashes them kind after kind)."""
+    cats, floats, one_hot = [], [], []
+    for e, element in enumerate(elements):
+        ew = f"{where}[{e}]"
         _check_type(element, dict, source, ew)
         kind_e = element.get("combination_element")
         if kind_e == "cat_feature_value":
-            out["cats"].append(_int(element, "cat_feature_index", source, ew))
+            cats.append(_int(element, "cat_feature_index", source, ew))
         elif kind_e == "float_feature":
             border = element.get("border")
             if not _is_number(border):
                 raise ModelFormatError(source, f"{ew}/border", f"is {border!r}, expected a number")
-            out["floats"].append((_int(element, "float_feature_index", source, ew), np.float32(border)))
+            floats.append((_int(element, "float_feature_index", source, ew), np.float32(border)))
         elif kind_e == "cat_feature_exact_value":
-            out["one_hot"].append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
+            one_hot.append((_int(element, "cat_feature_index", source, ew), _int(element, "value", source, ew)))
         else:
             raise UnsupportedModelError(source, f"{ew}/combination_element", f"is {kind_e!r}; known: "
                                         "cat_feature_value, float_feature, cat_feature_exact_value")
-    return out
+    return cats, floats, one_hot
+
+
+def _ctr_key(key: str, source) -> tuple:
+    """The CTR a ``ctr_data`` key names: CatBoost parses each key (JSON of the CTR's elements and
+    type) and refuses a model with a key it cannot parse."""
+    where = f"ctr_data/{key[:80]}"
+    try:
+        doc = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        raise ModelFormatError(source, where, "the key is not a CTR description (JSON)") from None
+    _check_type(doc, dict, source, where)
+    kind = _get(doc, "type", str, source, None, where)
+    elements = _get(doc, "identifier", list, source, None, where)
+    cats, floats, one_hot = _elements(elements, source, f"{where}/identifier")
+    return kind, tuple(cats), tuple(floats), tuple(one_hot)
 
 
 def _refuse_multi_target_ctrs(ctrs: list, params: dict, source) -> None:
@@ -491,10 +545,11 @@ def _ctr_table(table, source, where) -> tuple:
         raise ModelFormatError(source, f"{where}/hash_map", f"holds {len(flat)} items, not rows of hash_stride "
                                                             f"{stride} (a hash and {stride - 1} counts)")
     rows = [flat[i:i + stride] for i in range(0, len(flat), stride)]
-    try:
-        hashes = [int(r[0]) for r in rows]
-    except (TypeError, ValueError):
-        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a decimal string") from None
+    # as CatBoost parses a ui64 from the string: ASCII digits after an optional '+' (int() would
+    # also take JSON numbers, spaces, '_' and non-ASCII digits, which CatBoost refuses)
+    if not all(isinstance(r[0], str) and _HASH.fullmatch(r[0]) for r in rows):
+        raise ModelFormatError(source, f"{where}/hash_map", "a hash is not a string of decimal digits")
+    hashes = [int(r[0]) for r in rows]
     if not all(0 <= h < 1 << 64 for h in hashes):
         raise ModelFormatError(source, f"{where}/hash_map", "a hash lies outside 64 bits")
     if not all(_is_number(c) and abs(c) < 1 << 53 for r in rows for c in r[1:]):
@@ -514,9 +569,14 @@ def _resolve_ctr(ctr: dict, k: int, spec: _Spec, floats, cat_column: dict, sourc
     """A CTR with its features resolved to input columns and its table checked against its type."""
     cbm = spec.ctr_field != "features_info/ctrs"
     where = f"{spec.ctr_field}[{k}]"
-    table = spec.ctr_tables.get(ctr["identifier"])
-    if table is None:
+    # CatBoost finds a CTR's table by its type and combination: a JSON CTR's identifier field is not read
+    table = spec.ctr_tables.get(ctr["identifier"] if cbm else ctr["key"])
+    if table is None and cbm:
         raise ModelFormatError(source, f"{where}/identifier", f"has no CTR table ({ctr['identifier'][:120]})")
+    if table is None:
+        raise ModelFormatError(source, f"{where}/elements", "no table in ctr_data is for this CTR's elements and "
+                                                            "type (CatBoost looks its table up by them, not by its "
+                                                            "identifier)")
     hashes, counts, denominator = table
     width, tb, kind = counts.shape[1], ctr["target_border"], ctr["kind"]
     needed = {"Borders": 2, "Buckets": tb + 1, "Counter": 1, "FeatureFreq": 1}.get(kind, 2)
@@ -601,9 +661,12 @@ def _build(spec: _Spec, source) -> Model:
         raise UnsupportedModelError(source, where, f"the model uses {what}, which gbinfer does not evaluate yet "
                                                    "(supported: symmetric and non-symmetric trees over float, "
                                                    "one-hot and CTR features)")
-    floats = sorted(spec.floats, key=lambda f: f.index)
+    # CatBoost numbers binary features in the order the float features are listed, whatever their
+    # indexes say: a list out of index order would move every split onto another feature's borders
+    floats = spec.floats
     if [f.index for f in floats] != list(range(len(floats))):
-        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each")
+        raise ModelFormatError(source, "float_features/index", "feature indexes are not 0, 1, 2, ... once each, "
+                                                               "in the order the features are listed")
     for f in floats:
         if f.nan_treatment not in _NAN_TREATMENTS:
             raise ModelFormatError(source, f"float_features[{f.index}]/nan_value_treatment",

@@ -12,7 +12,8 @@ uint32 offset to the root table; a table opens with an int32 whose subtraction f
 position gives its vtable; a vtable is uint16 vtable size, uint16 table size, then one uint16
 offset per field slot (0 or past the vtable's end: the field is absent, its default applies).
 Strings, vectors and sub-tables are stored as uint32 offsets relative to where the offset sits;
-a vector (and a string) opens with a uint32 element count.
+a vector (and a string) opens with a uint32 element count. As the FlatBuffers verifier (which
+CatBoost runs before reading a model) requires, a string ends in a zero byte.
 """
 
 from __future__ import annotations
@@ -108,7 +109,14 @@ class Table:
         start, count = self._vector(slot, 1, field)
         if not start:
             return None
+        self._terminated(start + count, field)
         return _decode(self._buf[start:start + count], self.source, f"{self.path}/{field}")
+
+    def _terminated(self, end: int, field: str) -> None:
+        """A FlatBuffers string ends in a zero byte (the verifier CatBoost runs checks it): a length
+        that misses it was damaged."""
+        if end >= len(self._buf) or self._buf[end] != 0:
+            self._fail("the string does not end in its terminating zero byte", field)
 
     def strings(self, slot: int, field: str) -> list[str]:
         out = []
@@ -117,6 +125,7 @@ class Table:
             target = p + _U32.unpack_from(self._buf, p)[0]
             n = self._read(_U32, target, "the string length", f"{field}[{i}]")
             self._check(target + 4, n, "the string", f"{field}[{i}]")
+            self._terminated(target + 4 + n, f"{field}[{i}]")
             out.append(_decode(self._buf[target + 4:target + 4 + n], self.source, f"{self.path}/{field}[{i}]"))
         return out
 

@@ -315,6 +315,7 @@ def _trees(gb, gb_name: str, num_features: int, num_outputs: int, source):
         cat_offsets=cat[0],
         cat_bits=cat[1],
         leaf_values=np.concatenate([p["leaf"] for p in parts]) if parts else np.zeros((0, 1), np.float32),
+        cover=_cat(parts, "cover", np.float32) if all("cover" in p for p in parts) else None,
     )
     if weight_drop is None:
         return Tree(forest=forest, iteration_indptr=indptr)
@@ -361,6 +362,8 @@ def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
         "default_left": arr("default_left", np.uint8),
         "is_cat": arr("split_type", np.uint8, default=[0] * n),
     }
+    if tree.get("sum_hessian") is not None:  # the node covers TreeSHAP weighs branches by
+        out["cover"] = arr("sum_hessian", np.float32)
     is_leaf = left == -1
     if leaf_size == 1:
         out["leaf"] = out["threshold"].reshape(n, 1)

@@ -238,6 +238,33 @@ def predict(model: Model, data, *, output_margin=False, iteration_range=None, ba
     return _squeeze(apply_transform(out, transform) if transform == Transform.ARGMAX else out)
 
 
+def predict_other(model: Model, data, *, output_margin, iteration_range, base_margin, nthread, pred_leaf,
+                  pred_contribs, approx_contribs, pred_interactions):
+    """``predict`` with XGBoost's keywords for the other kinds of prediction; like XGBoost it
+    refuses two kinds at once (``output_margin`` counts as one) and ignores ``approx_contribs``
+    alone."""
+    flags = {"output_margin": output_margin, "pred_leaf": pred_leaf, "pred_contribs": pred_contribs,
+             "approx_contribs": approx_contribs, "pred_interactions": pred_interactions}
+    for name, value in flags.items():
+        if value is not False and value is not True and not isinstance(value, np.bool_):
+            raise DataError(f"{name} must be True or False, got {_shown(value)}")
+    chosen = [name for name in ("output_margin", "pred_leaf", "pred_contribs", "pred_interactions") if flags[name]]
+    if len(chosen) > 1:
+        raise DataError(f"one kind of prediction at a time, as XGBoost allows; got {' and '.join(chosen)}")
+    if nthread is not None:
+        check_options(nthread=nthread)
+    if pred_contribs or pred_interactions:
+        from . import shap
+
+        call = shap.predict_contribs if pred_contribs else shap.predict_interactions
+        return call(model, data, approximate=bool(approx_contribs), iteration_range=iteration_range,
+                    base_margin=base_margin, nthread=nthread)
+    if pred_leaf:
+        return predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
+    return predict(model, data, output_margin=bool(output_margin), iteration_range=iteration_range,
+                   base_margin=base_margin, nthread=nthread)
+
+
 def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> np.ndarray:
     if nonsymmetric.is_nonsymmetric(model):
         return nonsymmetric.predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
@@ -301,5 +328,5 @@ def _squeeze(out: np.ndarray) -> np.ndarray:
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
-__all__ = ["base_margin_rows", "check_options", "predict", "predict_leaf", "predict_margin", "rows", "walk_layout",
-           "warmup"]
+__all__ = ["base_margin_rows", "check_options", "predict", "predict_leaf", "predict_margin", "predict_other", "rows",
+           "walk_layout", "warmup"]

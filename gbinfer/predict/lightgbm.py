@@ -7,6 +7,11 @@ dtype becomes float32; a pandas frame's category columns are re-coded through th
 NaN) and the frame becomes ``np.result_type(column dtypes, float32)``; sparse rows keep their
 stored values and read an absent entry as 0.0. Columns are taken by position, as LightGBM
 takes them.
+
+Kernels: dense rows through a forest without category sets or linear leaves go to the binned
+kernels (``lightgbm_bin_kernels``: thresholds turned into small-integer bins, 8-byte nodes);
+sparse rows, category sets, linear leaves and leaf indices to the 64-bit-key kernels
+(``lightgbm_kernels``). Both give LightGBM's sums bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from ..data import DataMatrix
 from ..errors import DataError
 from ..forest_lightgbm import CATEGORICAL_BIT, KIND_SHIFT, LightGBMForest
 from ..objective import Transform
+from . import lightgbm_bin_kernels as B
 from . import lightgbm_kernels as K
+from .lightgbm_bins import binned
 
 _layouts: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 
@@ -32,7 +39,7 @@ def is_lightgbm(model) -> bool:
 
 def _layout(booster) -> tuple:
     """(margin args, leaf args, feature -> slot table, trees by depth, one-row args or None
-    for linear trees), built once per booster."""
+    for linear trees, binned-forest args or None), built once per booster."""
     layout = _layouts.get(booster)
     if layout is None:
         f = booster.forest
@@ -60,7 +67,9 @@ def _layout(booster) -> tuple:
         by_depth = np.argsort(f.tree_depth, kind="stable").astype(np.int64)
         walk = (roots[by_depth].astype(np.int64) | (by_depth << 32)) if not f.has_linear else None
         one_row = None if walk is None else (f.slots, nodes, f.leaf_value, walk, cat_bits)
-        layout = (margin, leaf, table, by_depth, one_row)
+        b = binned(f)
+        bins = None if b is None else (b.slots, b.missing, b.values, b.words, b.num_nodes, b.shift)
+        layout = (margin, leaf, table, by_depth, one_row, bins)
         _layouts[booster] = layout
     return layout
 
@@ -196,16 +205,18 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     if type(data) is np.ndarray and data.ndim == 2 and data.shape[0] == 1 and iteration_range is None and \
             base_margin is None and data.dtype.char in "fd" and data.flags.c_contiguous and \
             data.shape[1] == model.meta.num_features:
-        one_row = _layout(model.booster)[4]
-        if one_row is not None:
-            return _predict_one_row(model, data, one_row, output_margin)
+        layout = _layout(model.booster)
+        if layout[5] is not None:
+            return _predict_one_row(model, data, B.margin_one_row, layout[5], output_margin)
+        if layout[4] is not None:
+            return _predict_one_row(model, data, K.margin_one_row, layout[4], output_margin)
     from . import _run, base_margin_rows, tree_range
 
     booster = model.booster
     forest = booster.forest
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    margin_args, _, table, by_depth, _ = _layout(booster)
+    margin_args, _, table, by_depth, _, bins = _layout(booster)
     if (t0, t1) == (0, forest.num_trees):
         order = by_depth
     else:
@@ -215,7 +226,14 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
         out = np.zeros((n, k), dtype=np.float64)
     else:
         out = np.array(base_margin_rows(base_margin, n, k).reshape(n, k), dtype=np.float64, order="C")
-    _run(K.margin_serial, K.margin_parallel, n, nthread, (_kernel_rows(X, table), *margin_args, order, t0, t1, out))
+    if bins is not None and isinstance(X, np.ndarray):
+        walk = bins[3][bins[4]:] if (t0, t1) == (0, forest.num_trees) else \
+            margin_args[3][order].astype(np.uint64) | (order.astype(np.uint64) << np.uint64(32))
+        _run(B.margin_serial, B.margin_parallel, n, nthread,
+             (X, *bins, margin_args[3], forest.tree_depth, forest.tree_group, walk, t0, t1, out))
+    else:
+        _run(K.margin_serial, K.margin_parallel, n, nthread,
+             (_kernel_rows(X, table), *margin_args, order, t0, t1, out))
     if not output_margin:
         rounds = (t1 - t0) // k
         divisor = float(rounds) if forest.average_output and rounds > 0 else 1.0
@@ -225,19 +243,19 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     return out[:, 0] if k == 1 else out
 
 
-def _predict_one_row(model, row, one_row, output_margin):
+def _predict_one_row(model, row, kernel, args, output_margin):
     """The whole of ``predict`` for one C-ordered float row of the model's width with every
     tree: what the general path checks holds already, so all that is left is one kernel call."""
     k = model.meta.num_outputs
     out = np.zeros(k, dtype=np.float64)
     if output_margin:
-        K.margin_one_row(row, *one_row, 1.0, 0, 1.0, out)
+        kernel(row, *args, 1.0, 0, 1.0, out)
     else:
         forest = model.booster.forest
         divisor = float(forest.num_trees // k) if forest.average_output and forest.num_trees >= k else 1.0
         objective = model.objective
         sigmoid = float(objective.params.get("sigmoid", 1.0)) if objective.transform == Transform.SIGMOID else 1.0
-        K.margin_one_row(row, *one_row, divisor, int(objective.transform), sigmoid, out)
+        kernel(row, *args, divisor, int(objective.transform), sigmoid, out)
     return out if k == 1 else out.reshape(1, k)
 
 
@@ -246,7 +264,7 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
 
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
-    _, leaf_args, table, _, _ = _layout(model.booster)
+    _, leaf_args, table, _, _, _ = _layout(model.booster)
     n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
     out = np.empty((n, t1 - t0), dtype=np.int32)
     _run(K.leaf_serial, K.leaf_parallel, n, nthread, (_kernel_rows(X, table), *leaf_args, t0, t1, out))
@@ -263,7 +281,7 @@ def warmup(model) -> None:
     model = _one_column(model)
     for dtype in (np.float64, np.float32):
         X = np.zeros((SERIAL_BELOW, 1), dtype=dtype)
-        for batch in (X[:1], X):
+        for batch in (X[:1], X[:2], X):  # one row has a path of its own; two rows walk serially
             predict(model, batch)
             predict_leaf(model, batch)
 

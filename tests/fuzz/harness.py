@@ -28,9 +28,10 @@ from . import mutators
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json", "lightgbm", "apr")
+FORMATS = ("xgboost_json", "ubj", "legacy_binary", "xgbrs", "native_json", "lightgbm", "apr", "catboost_cbm",
+           "catboost_json")
 SUFFIX = {"xgboost_json": ".json", "ubj": ".ubj", "legacy_binary": ".bin", "xgbrs": ".xgbrs",
-          "native_json": ".json", "lightgbm": ".txt", "apr": ".apr"}
+          "native_json": ".json", "lightgbm": ".txt", "apr": ".apr", "catboost_cbm": ".cbm", "catboost_json": ".json"}
 MEMORY_LIMIT = 3 << 30  # address space of the worker: a loader asking for more fails, visibly
 TIMEOUT = 120.0  # seconds a trial may take: a mutated file may reach a kernel specialisation no earlier
 # trial compiled, and on a fresh machine's cold cache that compile alone can take tens of seconds
@@ -72,6 +73,16 @@ def seeds(fmt: str) -> dict:
         return out
     elif fmt == "lightgbm":
         paths = [FIXTURES / "lightgbm" / v / f"{case}.txt" for v, case in _LGB_CASES]
+    elif fmt in ("catboost_cbm", "catboost_json"):  # tests/fuzz/generate_catboost_seeds.py, some gzipped
+        import gzip
+
+        ext = ".cbm" if fmt == "catboost_cbm" else ".json"
+        out = {}
+        for i, p in enumerate(p for p in sorted((FIXTURES / "catboost_fuzz").glob(f"*{ext}")) if p.stem != "manifest"):
+            out[f"catboost_fuzz/{p.name}"] = p.read_bytes()
+            if i % 2 == 0:
+                out[f"gzip/{p.name}"] = gzip.compress(p.read_bytes(), mtime=0)
+        return out
     else:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     out = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in paths if p.exists()}

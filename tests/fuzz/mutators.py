@@ -347,6 +347,10 @@ def mutate(fmt: str, data: bytes, rng: random.Random, others: list):
         return lightgbm_text_mutation(data, rng)
     if fmt == "apr":
         return apr_mutation(data, rng, others)
+    if fmt in ("catboost_cbm", "catboost_json"):
+        from . import mutators_catboost
+
+        return mutators_catboost.mutate(fmt, data, rng, others)
     return byte_mutation(data, rng, others)
 
 

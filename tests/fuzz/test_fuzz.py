@@ -14,7 +14,7 @@ import gbinfer
 from gbinfer.compat import ubjson
 from gbinfer.errors import ModelFormatError
 
-from . import harness, mutators, reference, reference_apr, reference_lightgbm
+from . import harness, mutators, reference, reference_apr, reference_catboost, reference_lightgbm
 
 from . import reference_cbschema  # CatBoost models in gbinfer's own formats
 
@@ -39,8 +39,11 @@ def test_mutated_files_give_a_typed_error_or_the_reference_margins(fmt, fuzz_tri
         assert report.outcomes["exact"] >= fuzz_trials // 20, report.line()
 
 
+_CATBOOST = ("catboost_cbm", "catboost_json")
+
+
 def test_the_reference_reproduces_xgboost_on_every_seed():
-    for fmt in (f for f in harness.FORMATS if f != "lightgbm"):
+    for fmt in (f for f in harness.FORMATS if f != "lightgbm" and f not in _CATBOOST):
         compared = 0
         for name, data in harness.seeds(fmt).items():
             if fmt == "apr":  # an archive around a golden .xgbrs
@@ -108,7 +111,7 @@ def test_the_lightgbm_reference_reads_sparse_rows_as_lightgbm_does():
 
 def test_the_reference_agrees_with_gbinfer_on_every_seed():
     rng = np.random.default_rng(0)
-    for fmt in (f for f in harness.FORMATS if f not in ("lightgbm", "apr")):  # apr: the .xgbrs seeds inside
+    for fmt in (f for f in harness.FORMATS if f not in ("lightgbm", "apr") + _CATBOOST):  # apr: .xgbrs inside
         for name, data in harness.seeds(fmt).items():
             ref = reference.read(data)
             if isinstance(ref, reference_cbschema.CbModel):  # its own inputs: categories it can hash
@@ -126,6 +129,78 @@ def test_the_reference_agrees_with_gbinfer_on_every_seed():
                 continue
             want = reference.margins(ref, X.astype(np.float64).tolist()).reshape(-1)
             assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), f"{fmt} {name}"
+
+
+def test_the_catboost_reference_reproduces_catboost_on_every_seed():
+    """Raw values and leaf indexes, bit for bit, against what catboost computed for the seeds
+    (``generate_catboost_seeds.py``) and for the committed CatBoost fixtures' rows whose
+    categories the reference hashes (up to 16 bytes)."""
+    import gzip
+
+    checked = set()
+    seeds = {**harness.seeds("catboost_cbm"), **harness.seeds("catboost_json")}
+    fixtures = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in sorted((ROOT / "fixtures" / "catboost").glob(
+        "*/*")) if p.suffix in (".cbm", ".json") and p.stem != "manifest"}
+    for name, data in {**seeds, **fixtures}.items():
+        where = "catboost_fuzz" if name.startswith(("gzip/", "catboost_fuzz/")) else "catboost/" + name.split("/")[0]
+        npz = ROOT / "fixtures" / where / (name.split("/")[-1].rsplit(".", 1)[0] + ".npz")
+        try:
+            model = reference_catboost.read(data)
+        except reference.Invalid:  # non-symmetric trees and .cbm CTR tables: not walked by the reference
+            assert name in fixtures and ("depthwise" in name or "lossguide" in name or name.endswith(".cbm")), name
+            continue
+        with np.load(npz) as f:
+            cats = {int(k[4:]): [str(v) for v in f[k].tolist()] for k in f if k.startswith("cat_")}
+            keep = [i for i in range(len(f["X"])) if all(len(v[i].encode()) <= 16 for v in cats.values())]
+            rows = [reference_catboost.rows_from(f["X"], cats)[i] for i in keep]
+            raw = f["raw"].reshape(len(f["X"]), -1)[keep]
+            leaf = f["leaf"].reshape(len(f["X"]), -1)[keep]
+        got = reference_catboost.margins(model, rows)
+        assert np.array_equal(got.view(np.uint64), raw.view(np.uint64)), name
+        assert np.array_equal(reference_catboost.leaves(model, rows), leaf), name
+        checked.add(name)
+    assert set(seeds) <= checked and len(checked) >= len(seeds) + 30
+    assert gzip.decompress(seeds["gzip/ctr.json"]) == seeds["catboost_fuzz/ctr.json"]
+
+
+def test_the_catboost_reference_gives_catboosts_tree_ranges():
+    """``ntree_start``/``ntree_end`` raw values of catboost itself (the bias only with tree 0)."""
+    cb = pytest.importorskip("catboost")
+    pd = pytest.importorskip("pandas")
+    for name in ("nan_min", "multiclass", "onehot"):
+        path = ROOT / "fixtures" / "catboost_fuzz" / f"{name}.cbm"
+        model = cb.CatBoost()
+        model.load_model(str(path))
+        with np.load(path.with_suffix(".npz")) as f:
+            cats = {int(k[4:]): [str(v) for v in f[k].tolist()] for k in f if k.startswith("cat_")}
+            X = f["X"]
+        frame = pd.DataFrame({n: cats[j] if j in cats else X[:, j] for j, n in enumerate(model.feature_names_)})
+        pool = cb.Pool(frame, cat_features=sorted(cats) or None)
+        ref, rows = reference_catboost.read(path.read_bytes()), reference_catboost.rows_from(X, cats)
+        for begin, end in ((0, 1), (1, 4), (2, 3)):
+            want = np.asarray(model.predict(pool, prediction_type="RawFormulaVal", ntree_start=begin, ntree_end=end))
+            got = reference_catboost.margins(ref, rows, (begin, end))
+            assert np.array_equal(got.view(np.uint64), want.reshape(got.shape).view(np.uint64)), (name, begin, end)
+
+
+def test_the_catboost_reference_hashes_categories_as_catboost():
+    """The one-hot values catboost stored for the seeds' categories are the reference's hashes of them."""
+    import json
+
+    doc = json.loads(harness.seeds("catboost_json")["catboost_fuzz/onehot.json"])
+    stored = {v for f in doc["features_info"]["categorical_features"] for v in f.get("values", [])}
+    hashed = {reference_catboost.category_hash(c) for c in reference_catboost.CATEGORIES}
+    assert stored and stored <= hashed
+
+
+def test_the_catboost_reference_agrees_with_gbinfer_on_every_seed():
+    for fmt in _CATBOOST:
+        for name, data in harness.seeds(fmt).items():
+            ref = reference_catboost.read(data)
+            rows, X = reference_catboost.inputs(ref)
+            got = np.asarray(gbinfer.load(data).predict(X, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
+            want = reference_catboost.margins(ref, rows)
+            assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{fmt} {name}"
 
 
 def test_a_trial_past_its_timeout_is_reported_as_a_hang(worker, tmp_path):

@@ -19,6 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
 import reference_apr  # noqa: E402
+import reference_catboost  # noqa: E402
 import reference_lightgbm  # noqa: E402
 import reference_cbschema  # noqa: E402
 
@@ -89,6 +90,8 @@ def verdict(path: str) -> dict:
                     "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
     if reference_lightgbm.sniff(data):
         return _lightgbm_verdict(model, data, path)
+    if _is_catboost(data):
+        return _catboost_verdict(model, data, path)
     try:
         if data[:4] == b"APRN":
             data = reference_apr.read(data, reference_apr.public_key() if reference_apr.is_signed(data) else None)
@@ -121,6 +124,56 @@ def verdict(path: str) -> dict:
                 "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
                           f"{got[r, c]!r}, reference {want[r, c]!r}"}
     return _same_walks(model, ref, rows, data_in) or _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def _is_catboost(data: bytes) -> bool:
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = reference_catboost.gunzip(data)
+        except reference.Invalid:
+            return True  # gbinfer read a gzip stream the reference refuses: the CatBoost verdict says so
+    return reference_catboost.sniff(data)
+
+
+def _catboost_verdict(model, data: bytes, path: str) -> dict:
+    """A CatBoost model that loaded: raw values bit-equal (float64) to the reference walk, the
+    leaf indexes, then prediction and the saved forms."""
+    try:
+        ref = reference_catboost.read(data)
+    except reference.Invalid as exc:
+        return {"outcome": "finding", "kind": "loaded a file the reference refuses", "detail": str(exc)[:300]}
+    except Exception as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"reference bug {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-4:])[-1500:]}
+    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
+        return {"outcome": "finding", "kind": "shape differs",
+                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
+                          f"{(ref.num_features, ref.num_outputs)}"}
+    rows, data_in = reference_catboost.inputs(ref)
+    try:
+        got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
+        got_leaves = np.asarray(model.predict_leaf(data_in), dtype=np.int64).reshape(len(rows), -1)
+    except BaseException as exc:  # noqa: BLE001
+        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
+                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+    want = reference_catboost.margins(ref, rows)
+    if got.shape != want.shape:
+        return {"outcome": "finding", "kind": "predictions differ", "detail": f"shape {got.shape} vs {want.shape}"}
+    same = _same64(got, want)
+    if not same.all():
+        r, c = np.argwhere(~same)[0]
+        return {"outcome": "finding", "kind": "predictions differ",
+                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
+                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if not np.array_equal(got_leaves, reference_catboost.leaves(ref, rows)):
+        return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
+    n = len(ref.trees)
+    for begin, end in ((0, 1), (1, n)) if n >= 2 else ():
+        part = np.asarray(model.predict(data_in, iteration_range=(begin, end), output_margin=True),
+                          dtype=np.float64).reshape(want.shape)
+        if not _same64(part, reference_catboost.margins(ref, rows, (begin, end))).all():
+            return {"outcome": "finding", "kind": "iteration_range margins differ", "detail": f"({begin}, {end})"}
+    return _afterwards(model, data_in, got, path) or {"outcome": "exact"}
 
 
 def lightgbm_inputs(ref) -> tuple[list, object]:

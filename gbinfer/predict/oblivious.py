@@ -149,8 +149,10 @@ class Layout:
         self.row_args = (*self.args[:4], _readonly(bit_offsets), _readonly(bit_at.astype(np.uint32)), b.tree_offsets)
         self.numeric = not len(b.cat_column) and not b.ctrs
         self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
-        self.scale, self.bias = float(b.scale), _readonly(b.bias.astype(np.float64))
-        self.unbiased = _readonly(np.zeros(b.num_outputs, dtype=np.float64))
+        # a bias of zeros is not added (as numpy's ``out += bias`` was skipped): -0.0 keeps its sign
+        self.unbiased = _readonly(np.zeros(0, dtype=np.float64))
+        self.bias = _readonly(b.bias.astype(np.float64)) if np.any(b.bias != 0.0) else self.unbiased
+        self.scale = float(b.scale)
 
 
 def input_layout(booster: Oblivious) -> tuple:

@@ -8,11 +8,12 @@ side by side), in the narrowest unsigned type that holds every slot's bins (``le
 uint8 for up to 255 borders), and leaf indexes in the narrowest that holds ``2**depth`` leaves
 (``level_bit``'s type): a tree level reads one slot for every row of the block, a loop the
 compiler vectorises over 32 uint8 lanes with no branch on the data. A level's test is
-``bin >= lo`` (a float border) or ``bin == lo`` (a one-hot value; see ``Layout`` in ``oblivious``). Sums are
-float64, tree after tree per row, as CatBoost's evaluator adds them, then ``* scale + bias`` as
-CatBoost's ApplyScaleAndBias. The row kernels do the same arithmetic one row at a time without
-the block's loops, which cost more than their work on a few rows. The model was checked by
-``Oblivious.build`` and its layout derived from it; the kernels trust every index in them.
+``bin >= lo`` (a float border) or ``bin == lo`` (a one-hot value; see ``Layout`` in
+``oblivious``). Sums are float64, tree after tree per row, as CatBoost's evaluator adds them,
+then ``* scale + bias`` as CatBoost's ApplyScaleAndBias (``bias`` empty: none added). The row
+kernels do the same arithmetic one row at a time without the block's loops, which cost more than
+their work on a few rows. The model was checked by ``Oblivious.build`` and its layout derived from
+it; the kernels trust every index in them.
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ def _margin_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bi
             row = acc[j]
             for i in range(m):
                 row[i] += leaves[np.uintp(i0[i]) * k + j]
+    biased = bias.shape[0] != 0  # no bias: nothing added, so a sum of -0.0 keeps its sign
     for i in range(m):
         for j in range(k):
-            out[r0 + i, j] = acc[j, i] * scale + bias[j]
+            out[r0 + i, j] = acc[j, i] * scale + bias[j] if biased else acc[j, i] * scale
 
 
 @njit(cache=True, nogil=True)
@@ -194,7 +196,7 @@ def margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, bit_off
             for j in range(k):
                 acc[j] += leaf_values[base + j]
         for j in range(k):
-            out[r, j] = acc[j] * scale + bias[j]
+            out[r, j] = acc[j] * scale + bias[j] if bias.shape[0] != 0 else acc[j] * scale
 
 
 @njit(cache=True, nogil=True)
@@ -235,7 +237,7 @@ def leaf_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level
 _M = np.uint64(0x4906BA494954CB65)  # CatBoost's CalcHash(a, b) = M * (a + M * b), wrapping in 64 bits
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as in numpy
 def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at,
               one_hot_value, slots, counts):
     """CTR ``k`` of rows ``r0..r1-1`` into ``X[:, width + k]``, as CatBoost's model computes it
@@ -294,7 +296,7 @@ def _ctr_rows(X, H, r0, r1, width, info, priors, cat_at, float_column, float_bor
             X[r, width + k] = (value + priors[k, 2]) * priors[k, 3]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as in numpy
 def ctr_serial(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
                slots, counts):
     """Every CTR of every row into ``X``'s columns after ``width`` (see ``_ctr_rows``)."""
@@ -302,7 +304,7 @@ def ctr_serial(X, H, width, info, priors, cat_at, float_column, float_border, fl
               one_hot_value, slots, counts)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def ctr_parallel(X, H, width, info, priors, cat_at, float_column, float_border, float_nan, one_hot_at, one_hot_value,
                  slots, counts):
     n = X.shape[0]

@@ -845,6 +845,8 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
             raise ModelFormatError(source, "arrays/iteration_indptr",
                                    f"must rise from 0 to the tree count {b.num_trees}")
         indptr.flags.writeable = False
+        if "cover" in a:  # TreeSHAP divides by covers; SoAForest.build checks them again
+            _finite(a["cover"], "cover", source)
         # 3. the validated forest
         forest = SoAForest.build(
             source=source, num_features=spec.num_features, num_outputs=k,

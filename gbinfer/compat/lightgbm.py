@@ -260,9 +260,12 @@ def _tree(block: bytes, index: int, source) -> dict:
             out["cat_threshold"] = tree_field.ints("cat_threshold", None, low=0, high=0xFFFFFFFF)
     else:
         out["num_cat"] = 0  # LightGBM reads nothing else of a one-leaf tree
+    # row counts, for TreeSHAP; a one-leaf tree's are never read (its expected value is its leaf)
     if "leaf_count" in fields and (ni == 0 or "internal_count" in fields):
         out["leaf_count"] = tree_field.ints("leaf_count", num_leaves)
         out["internal_count"] = tree_field.ints("internal_count", ni) if ni else np.zeros(0, np.int64)
+    elif ni == 0:
+        out["leaf_count"] = np.zeros(1, np.int64)
     if is_linear:
         out["leaf_const"] = (tree_field.floats("leaf_const", num_leaves) if "leaf_const" in fields
                              else np.zeros(num_leaves))

@@ -32,13 +32,13 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 
-from compare_engines import ENGINES  # noqa: E402
+from compare_engines import ENGINES, Unsupported  # noqa: E402
 from compare_models import MODELS  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 TOLERANCE = 1e-4  # max |diff| of transformed outputs above which an engine is marked wrong
-LIBRARIES = ("gbinfer", "numpy", "numba", "xgboost", "treelite", "tl2cgen", "onnx", "onnxmltools", "onnxruntime",
+LIBRARIES = ("gbinfer", "numpy", "numba", "xgboost", "lightgbm", "catboost", "pandas", "treelite", "tl2cgen", "onnx", "onnxmltools", "onnxruntime",
              "matplotlib")
 
 
@@ -170,7 +170,7 @@ sys.path.insert(0, {here!r})
 import numpy as np
 from compare_models import MODELS
 spec = MODELS[{name!r}]
-X = spec.data({rows})
+X = spec.inputs(spec.data({rows}))
 t0 = time.perf_counter(); import gbinfer; t1 = time.perf_counter()
 m = gbinfer.load(spec.path); t2 = time.perf_counter()
 m.predict(X[:1], nthread={threads}); t3 = time.perf_counter()
@@ -286,7 +286,7 @@ def main(argv=None):
                                    "file_bytes": path.stat().st_size, "num_features": spec.num_features}
         print(f"\n== {mname}: {spec.description} — {stats['num_trees']} trees, {stats['num_nodes']:,} nodes"
               f"{' (trained in %.1f s)' % (time.perf_counter() - t0) if fresh else ''}", flush=True)
-        X_all = spec.data(max(batches + [check_rows]))
+        X_all = spec.inputs(spec.data(max(batches + [check_rows])))
         X_check = X_all[:check_rows]
         reference = spec.reference(X_check)
 
@@ -306,6 +306,8 @@ def main(argv=None):
             if ok:
                 try:
                     eng.prepare(spec)
+                except Unsupported as exc:
+                    ok, why = False, f"unsupported: {exc}"
                 except Exception as exc:
                     ok, why = False, f"prepare failed: {type(exc).__name__}: {exc}"
                     if os.environ.get("BENCH_DEBUG"):

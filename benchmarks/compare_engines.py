@@ -23,11 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from compare_models import CACHE, ModelSpec, lgb_booster, xgb_booster, xgb_dmatrix
+from compare_models import CACHE, ModelSpec, cb_model, lgb_booster, xgb_booster, xgb_dmatrix
 
 HERE = Path(__file__).resolve().parent
 
 ENGINES: dict[str, type["Engine"]] = {}
+
+
+class Unsupported(Exception):
+    """Raised by ``prepare`` when the engine does not read this model (yet): the report lists the
+    cell as unsupported, with the reason, and the run goes on."""
 
 
 def register_engine(cls):
@@ -85,9 +90,13 @@ class Gbinfer(Engine):
 
     def prepare(self, spec):
         import gbinfer
+        from gbinfer.errors import UnsupportedModelError
 
         t0 = time.perf_counter()
-        self.model = gbinfer.load(spec.path)
+        try:
+            self.model = gbinfer.load(spec.path)
+        except UnsupportedModelError as exc:
+            raise Unsupported(str(exc)) from None
         self.info["load_s"] = time.perf_counter() - t0
 
     def predict(self, X, nthread):
@@ -110,6 +119,24 @@ class LightGBMPredict(Engine):
 
     def predict(self, X, nthread):
         return self.bst.predict(X, num_threads=nthread)
+
+
+# ---------------------------------------------------------------- catboost
+
+@register_engine
+class CatBoostPredict(Engine):
+    name = "cb-predict"
+    note = "catboost `CatBoost.predict(X, prediction_type=\"Probability\", thread_count=t)`"
+    libraries = ("catboost",)
+    module = "catboost"
+
+    def prepare(self, spec):
+        self.model = cb_model(spec)
+        self.task = spec.task
+
+    def predict(self, X, nthread):
+        p = self.model.predict(X, prediction_type="Probability", thread_count=nthread)
+        return p[:, 1] if self.task == "binary" else p
 
 
 # ---------------------------------------------------------------- xgboost
@@ -187,9 +214,10 @@ class TreeliteGTIL(Engine):
 @register_engine
 class OnnxRuntime(Engine):
     name = "onnxruntime"
-    note = ("onnxmltools `convert_xgboost` / `convert_lightgbm` → onnxruntime `InferenceSession.run` "
+    note = ("onnxmltools `convert_xgboost` / `convert_lightgbm`, or catboost's own `save_model(format=\"onnx\")` "
+            "(its ZipMap node removed: probabilities as a tensor) → onnxruntime `InferenceSession.run` "
             "(intra_op_num_threads=t)")
-    libraries = ("xgboost", "lightgbm")
+    libraries = ("xgboost", "lightgbm", "catboost")
     module = "onnxruntime"
 
     @classmethod
@@ -205,24 +233,27 @@ class OnnxRuntime(Engine):
         ok, reason = super().supports(spec)
         if not ok:
             return ok, reason
-        return True, ""  # whether onnxmltools converts the model is found out in prepare
+        return True, ""  # whether the model converts is found out in prepare
 
     def prepare(self, spec):
-        from onnxmltools import convert_lightgbm, convert_xgboost
-        from onnxmltools.convert.common.data_types import FloatTensorType
-
         t0 = time.perf_counter()
-        types = [("input", FloatTensorType([None, spec.num_features]))]
-        try:
-            if spec.library == "lightgbm":
-                onx = convert_lightgbm(lgb_booster(spec), initial_types=types, zipmap=False)
-            else:
-                onx = convert_xgboost(xgb_booster(spec), initial_types=types)
-        except Exception as exc:
-            kind = "DART " if spec.booster == "dart" else "categorical " if spec.has_categorical else ""
-            raise RuntimeError(f"onnxmltools convert_{spec.library} cannot convert this {kind}model "
-                               f"({type(exc).__name__}: {exc})") from None
-        self.onnx_bytes = onx.SerializeToString()
+        if spec.library == "catboost":
+            self.onnx_bytes = _catboost_onnx(spec)
+        else:
+            from onnxmltools import convert_lightgbm, convert_xgboost
+            from onnxmltools.convert.common.data_types import FloatTensorType
+
+            types = [("input", FloatTensorType([None, spec.num_features]))]
+            try:
+                if spec.library == "lightgbm":
+                    onx = convert_lightgbm(lgb_booster(spec), initial_types=types, zipmap=False)
+                else:
+                    onx = convert_xgboost(xgb_booster(spec), initial_types=types)
+            except Exception as exc:
+                kind = "DART " if spec.booster == "dart" else "categorical " if spec.has_categorical else ""
+                raise RuntimeError(f"onnxmltools convert_{spec.library} cannot convert this {kind}model "
+                                   f"({type(exc).__name__}: {exc})") from None
+            self.onnx_bytes = onx.SerializeToString()
         self.info["convert_s"] = time.perf_counter() - t0
         self.task = spec.task
         self.sessions = {}
@@ -249,6 +280,33 @@ class OnnxRuntime(Engine):
         if self.task == "binary" and p.ndim == 2 and p.shape[1] == 2:
             p = p[:, 1]
         return _squeeze_outputs(p)
+
+
+def _catboost_onnx(spec: ModelSpec) -> bytes:
+    """CatBoost's own ONNX export, its ZipMap output replaced by the probability tensor it maps."""
+    import tempfile
+
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        try:
+            cb_model(spec).save_model(str(path), format="onnx")
+        except Exception as exc:
+            why = "categorical features" if spec.has_categorical else type(exc).__name__
+            raise Unsupported(f"catboost's ONNX export refuses this model ({why}: "
+                              f"{str(exc).strip().splitlines()[-1][:160]})") from None
+        onx = onnx.load(str(path))
+    graph = onx.graph
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap"]
+    if zipmaps:
+        tensor = zipmaps[0].input[0]
+        graph.node.remove(zipmaps[0])
+        for out in list(graph.output):
+            if out.name == zipmaps[0].output[0]:
+                graph.output.remove(out)
+        graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None))
+    return onx.SerializeToString()
 
 
 # ---------------------------------------------------------------- TL2cgen

@@ -39,6 +39,9 @@ class ModelSpec:
     booster: str = "gbtree"  # "gbtree" | "dart"
     categorical: dict[int, int] = field(default_factory=dict)  # feature index -> number of categories
     quick: bool = False  # part of --quick
+    # what every engine is given, made from ``data``'s float32 rows outside the timed calls (CatBoost's
+    # categorical features: a frame whose categorical columns hold integers, as catboost requires)
+    input_fn: Callable[["ModelSpec", np.ndarray], object] | None = None
     _stats: dict | None = field(default=None, repr=False)
 
     @property
@@ -64,6 +67,10 @@ class ModelSpec:
             X[:, j] = rng.integers(0, k, size=n).astype(np.float32)
         X[rng.random(X.shape, dtype=np.float32) < NAN_FRACTION] = np.nan
         return X
+
+    def inputs(self, X: np.ndarray):
+        """``data``'s rows as the engines take them: the array itself, or the spec's own form."""
+        return X if self.input_fn is None else self.input_fn(self, X)
 
     def reference(self, X: np.ndarray) -> np.ndarray:
         """The source library's own prediction (transformed output) — what every engine must match."""
@@ -195,7 +202,60 @@ def lgb_stats(spec: ModelSpec) -> dict:
     return {"num_trees": len(trees), "num_nodes": sum(2 * int(t["num_leaves"]) - 1 for t in trees)}
 
 
-STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats, "lightgbm": lgb_stats}
+# ---------------------------------------------------------------- CatBoost
+
+def cb_frame(spec: ModelSpec, X: np.ndarray):
+    """A frame with the categorical columns as int64 codes (a NaN code becomes -1: catboost refuses
+    NaN categories), the float ones float32; columns named f0, f1, ... as the model was trained."""
+    import pandas as pd
+
+    columns = {}
+    for j in range(spec.num_features):
+        if j in spec.categorical:
+            columns[f"f{j}"] = np.where(np.isnan(X[:, j]), -1, X[:, j]).astype(np.int64)
+        else:
+            columns[f"f{j}"] = X[:, j]
+    return pd.DataFrame(columns)
+
+
+def cb_trainer(rounds: int, depth: int, fmt: str = "cbm", **extra) -> Callable[[ModelSpec, Path], None]:
+    def train(spec: ModelSpec, path: Path) -> None:
+        import catboost
+
+        rng = np.random.default_rng(TRAIN_SEED)
+        X = spec.data(TRAIN_ROWS, seed=TRAIN_SEED)
+        y = _labels(spec, X, rng)
+        params = {"iterations": rounds, "depth": depth, "learning_rate": 0.1, "thread_count": 2, "random_seed": 0,
+                  "verbose": 0, "allow_writing_files": False, **extra}
+        if spec.task == "multiclass":
+            params["loss_function"] = "MultiClass"
+        model = catboost.CatBoostClassifier(**params)
+        model.fit(spec.inputs(X), y.astype(int), cat_features=sorted(spec.categorical) or None)
+        model.save_model(str(path), format=fmt)
+
+    return train
+
+
+def cb_model(spec: ModelSpec):
+    import catboost
+
+    model = catboost.CatBoost()
+    model.load_model(str(spec.path), format="json" if spec.path.suffix == ".json" else "cbm")
+    return model
+
+
+def cb_reference(spec: ModelSpec, X) -> np.ndarray:
+    """catboost's own predict (probabilities), the reference output."""
+    p = cb_model(spec).predict(X, prediction_type="Probability", thread_count=2)
+    return p[:, 1] if spec.task == "binary" else p
+
+
+def cb_stats(spec: ModelSpec) -> dict:
+    leaves = cb_model(spec).get_tree_leaf_counts()
+    return {"num_trees": len(leaves), "num_nodes": int(sum(2 * int(n) - 1 for n in leaves))}
+
+
+STATS: dict[str, Callable[[ModelSpec], dict]] = {"xgboost": xgb_stats, "lightgbm": lgb_stats, "catboost": cb_stats}
 
 
 def _xgb(name, description, rounds, depth, quick=False, extra=None, **kw) -> ModelSpec:
@@ -225,3 +285,17 @@ _lgb("lgb-multi5", "LightGBM multiclass 5 classes, 100 rounds (500 trees) x 63 l
      task="multiclass", num_classes=5)
 _lgb("lgb-cat", "LightGBM binary, 200 trees x 63 leaves, 46 numeric + 4 categorical features "
      "(20/30/40/50 categories)", 200, 63, categorical={46: 20, 47: 30, 48: 40, 49: 50})
+
+
+def _cb(name, description, rounds, depth, fmt="cbm", extra=None, **kw) -> ModelSpec:
+    return register_model(ModelSpec(name=name, library="catboost", description=description,
+                                    filename=f"{name}.{fmt}", train=cb_trainer(rounds, depth, fmt, **(extra or {})),
+                                    reference_fn=cb_reference, **kw))
+
+
+_cb("cb-500x6", "CatBoost Logloss, 500 symmetric trees depth 6, 50 features", 500, 6)
+_cb("cb-cat", "CatBoost Logloss, 200 symmetric trees depth 6, 46 numeric + 4 categorical features "
+    "(20 categories one-hot; 30/40/50 as CTRs: one_hot_max_size=25), saved as JSON", 200, 6, fmt="json",
+    extra={"one_hot_max_size": 25}, categorical={46: 20, 47: 30, 48: 40, 49: 50}, input_fn=cb_frame)
+_cb("cb-depthwise", "CatBoost Logloss, 200 non-symmetric trees (grow_policy Depthwise) depth 6, 50 features",
+    200, 6, extra={"grow_policy": "Depthwise"})

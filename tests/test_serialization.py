@@ -181,7 +181,7 @@ def test_golden_files_cover_every_kind():
     kinds = {p.stem for p in (GOLDEN / "v1").glob("*.xgbrs")}
     assert {"gbtree_binary", "gbtree_multiclass", "dart", "gblinear", "categorical", "vector_leaf",
             "catboost_float", "catboost_ctr", "catboost_multiclass", "catboost_depthwise",
-            "catboost_lossguide_multiclass"} <= kinds
+            "catboost_lossguide_multiclass", "gbtree_covers"} <= kinds
 
 
 def golden_input(expected):
@@ -210,6 +210,26 @@ def test_golden_file_predicts_identically(npz, suffix):
         assert ulp64(expected["output"], expected["catboost_output"]) <= 16
     assert model.meta.user_metadata["custom"] == {"kind": npz.stem}
     assert model.meta.user_metadata["name"] == "golden"
+    forest = getattr(model.booster, "forest", None)
+    if "cover" in expected:  # saved with covers: explains as xgboost does
+        assert np.array_equal(forest.cover.view(np.uint32), expected["cover"].view(np.uint32))
+        assert_close_to_row_max(model.predict_contribs(X), expected["contribs"])
+        assert_close_to_row_max(model.predict_interactions(X), expected["interactions"])
+    elif model.meta.source_library == "xgboost" and hasattr(forest, "semantics"):  # saved before covers were kept
+        assert not forest.has_cover
+        with pytest.raises(UnsupportedModelError, match="holds none") as err:
+            model.predict_contribs(X)
+        assert err.value.field == "cover"
+
+
+def assert_close_to_row_max(got, ref, tol=1e-5):
+    """SHAP values within ``tol`` of each row's largest magnitude: xgboost adds in float32 in its
+    own order (the tolerance of tests/test_shap.py)."""
+    n = got.shape[0]
+    assert got.shape == ref.shape
+    diff = np.abs(got.astype(np.float64) - ref).reshape(n, -1)
+    scale = np.maximum(np.abs(ref).reshape(n, -1).max(axis=1, keepdims=True), 1e-30)
+    assert (diff / scale).max() <= tol
 
 
 def test_schema_shape_matches_committed_description():
@@ -883,3 +903,76 @@ def test_nonsymmetric_arrays_belong_to_their_layout(cb_raw, cb_tree_raw):
     header["booster"]["layout"] = "oblivious"
     with pytest.raises(ModelFormatError, match="belongs to the nonsymmetric layout"):
         binary.loads(rebuild(cb_tree_raw, header=header))
+
+
+# --- node covers (schema 1.3, optional) ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cover_raw():
+    return (GOLDEN / "v1" / "gbtree_covers.xgbrs").read_bytes()
+
+
+def test_covers_are_optional(cover_raw, raw):
+    _, header, _ = split(cover_raw)
+    assert header["gbinfer_schema"] == [1, 3] and entry(header, "cover")["shape"] == [header["booster"]["num_nodes"]]
+    assert binary.loads(cover_raw).booster.forest.has_cover
+    _, header, _ = split(raw)
+    assert "cover" not in {e["name"] for e in header["arrays"]}  # a forest without covers writes none
+    assert not binary.loads(raw).booster.forest.has_cover
+
+
+@pytest.mark.parametrize("index,value", [(3, np.nan), (0, np.inf), (-1, -np.inf)])
+def test_tampered_covers_are_refused(cover_raw, index, value):
+    with pytest.raises(ModelFormatError, match="expected a finite number") as err:
+        binary.loads(tamper(cover_raw, "cover", index, value))
+    assert err.value.field.startswith("arrays/cover[")
+
+
+def test_covers_of_the_wrong_length_or_dtype_are_refused(cover_raw):
+    _, header, data = split(cover_raw)
+    n = header["booster"]["num_nodes"]
+    e = entry(header, "cover")
+    assert e["offset"] + e["nbytes"] == len(data)  # the last array: drop its last value
+    e.update(shape=[n - 1], nbytes=4 * (n - 1))
+    with pytest.raises(ModelFormatError, match=rf"has shape \({n - 1},\), expected \(nodes={n}\)") as err:
+        binary.loads(rebuild(cover_raw, header=header, data=data[:-4]))
+    assert err.value.field == "arrays/cover"
+    _, header, _ = split(cover_raw)
+    entry(header, "cover").update(dtype="int32")
+    with pytest.raises(ModelFormatError, match="dtype int32, expected float32"):
+        binary.loads(rebuild(cover_raw, header=header))
+    doc = orjson.loads((GOLDEN / "v1" / "gbtree_covers.json").read_bytes())
+    for data, match in (([1.0] * (n + 1), f"has {n + 1} values"), (["NaN"] * n, "expected a finite number"),
+                        ([1.0] * (n - 1) + ["oops"], r"data\[" + str(n - 1) + r"\]")):
+        bad = json.loads(json.dumps(doc))
+        bad["arrays"]["cover"]["data"] = data
+        with pytest.raises(ModelFormatError, match=match) as err:
+            gbinfer.load(orjson.dumps(bad))
+        assert "cover" in err.value.field
+
+
+def test_covers_belong_to_xgboost_forests(cover_raw):
+    lgb_raw = (GOLDEN / "v1" / "lightgbm_multiclass.xgbrs").read_bytes()
+    _, header, _ = split(lgb_raw)
+    n = header["booster"]["num_nodes"]
+    with pytest.raises(UnsupportedModelError, match="belongs to xgboost semantics") as err:
+        binary.loads(_add_array(lgb_raw, "cover", np.ones(n, "<f4")))
+    assert err.value.field == "arrays/cover"
+    linear = (GOLDEN / "v1" / "gblinear.xgbrs").read_bytes()
+    with pytest.raises(ModelFormatError, match="does not belong to a gblinear booster"):
+        binary.loads(_add_array(linear, "cover", np.ones(3, "<f4")))
+    cb = (GOLDEN / "v1" / "catboost_float.xgbrs").read_bytes()
+    with pytest.raises(ModelFormatError, match="belongs to the nodes layout"):
+        binary.loads(_add_array(cb, "cover", np.ones(split(cb)[1]["booster"]["num_nodes"], "<f4")))
+
+
+def test_older_readers_ignore_covers(cover_raw, monkeypatch):
+    """A 1.2 reader sees a newer minor and an array it does not know: it warns, ignores the covers and
+    predicts the same."""
+    expected = np.load(GOLDEN / "v1" / "gbtree_covers.npz")
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", (1, 2))
+    monkeypatch.delitem(schema.ARRAYS, "cover")
+    with pytest.warns(schema.NewerSchemaWarning):
+        model = binary.loads(cover_raw)
+    assert not model.booster.forest.has_cover
+    assert np.array_equal(model.predict(expected["X"], output_margin=True), expected["margin"])

@@ -24,6 +24,7 @@ xgb = pytest.importorskip("xgboost")
 
 TOL = 1e-5  # of the row's largest |value|
 DATA = Path(__file__).parent / "data" / "xgboost_binary"
+GOLDEN = Path(__file__).parent.parent / "fixtures" / "schema" / "v1"
 
 
 def _rows(rng, n, f, nan_rate):
@@ -215,6 +216,46 @@ def test_formats_and_inputs():
            "approximate interactions")
 
 
+def _saved_kinds():
+    """A binary model with NaNs, a categorical one (sets and one-hot splits) and DART, each with the
+    rows it is explained on."""
+    rng = np.random.default_rng(12)
+    X = _rows(rng, 300, 5, 0.1)
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(0, 0.5, 300) > 0).astype(float)
+    yield "binary", _train({"objective": "binary:logistic", "max_depth": 4}, X, y, 5), _rows(rng, 40, 5, 0.1)
+    C = _rows(rng, 300, 4, 0.1)
+    C[:, 1] = rng.integers(0, 10, 300)
+    y = np.isin(C[:, 1], [1, 4, 7]) + np.nan_to_num(C[:, 0])
+    bst = _train({"max_depth": 4, "tree_method": "hist", "max_cat_to_onehot": 3}, C, y, 5,
+                 feature_types=["q", "c", "q", "q"], enable_categorical=True)
+    T = _rows(rng, 40, 4, 0.1)
+    T[:, 1] = rng.integers(0, 12, 40)
+    yield "categorical", bst, T
+    y = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) ** 2
+    yield "dart", _train({"booster": "dart", "max_depth": 3, "rate_drop": 0.3, "skip_drop": 0.0}, X, y, 6), \
+        _rows(rng, 40, 5, 0.1)
+
+
+@pytest.mark.parametrize("suffix", [".xgbrs", ".json", ".apr"])
+def test_saved_models_keep_their_covers(suffix, tmp_path):
+    """A model saved and loaded again explains bit for bit as the one read from XGBoost's file."""
+    for name, bst, X in _saved_kinds():
+        model = _load(bst)
+        path = tmp_path / f"{name}{suffix}"
+        gbinfer.save(model, path)
+        again = gbinfer.load(path)
+        assert again.booster.forest.has_cover, name
+        assert np.array_equal(again.booster.forest.cover.view(np.uint32), model.booster.forest.cover.view(np.uint32))
+        phi = again.predict_contribs(X)
+        assert np.array_equal(phi, model.predict_contribs(X)), name
+        assert np.array_equal(again.predict_contribs(X, approximate=True),
+                              model.predict_contribs(X, approximate=True)), name
+        assert np.array_equal(again.predict_interactions(X[:10]), model.predict_interactions(X[:10])), name
+        types = ["q", "c", "q", "q"] if name == "categorical" else None
+        _close(phi, bst.predict(xgb.DMatrix(X, feature_types=types, enable_categorical=types is not None),
+                                pred_contribs=True), f"{name} saved as {suffix}")
+
+
 # --- brute force: Shapley values from the definition ------------------------------------------
 
 def _trees_of(bst):
@@ -340,10 +381,10 @@ def test_refusals(tmp_path):
         model.predict_interactions(X, nthread="two")
     with pytest.raises(DataError, match="base_margin"):
         model.predict_contribs(X, base_margin=np.zeros(3))
-    path = tmp_path / "m.xgbrs"
-    gbinfer.save(model, path)
-    with pytest.raises(UnsupportedModelError, match="covers"):
-        gbinfer.load(path).predict_contribs(X)
+    old = gbinfer.load(GOLDEN / "gbtree_binary.xgbrs")  # saved before files kept covers
+    with pytest.raises(UnsupportedModelError, match="holds none.*saved without them") as err:
+        old.predict_interactions(np.load(GOLDEN / "gbtree_binary.npz")["X"])
+    assert err.value.field == "cover"
     lgb = pytest.importorskip("lightgbm")
     lm = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, X[:, 0]), 2)
     with pytest.raises(UnsupportedModelError, match="LightGBM has no equivalent"):

@@ -133,9 +133,10 @@ def _check_model(model: Model, what: str) -> None:
                                                      f"{model.meta.source_library}")
     if not forest.has_cover:
         raise UnsupportedModelError(None, "cover", f"{what} need each node's cover (XGBoost's sum_hessian), and this "
-                                                   "model holds none: it was read from a file that does not store "
-                                                   "covers (.xgbrs, native JSON or .apr); load the XGBoost model "
-                                                   "file (JSON, UBJ or binary) instead")
+                                                   "model holds none: it was read from a .xgbrs, native JSON or .apr "
+                                                   "file saved without them (schema 1.3 stores them as the optional "
+                                                   "array 'cover'); load the XGBoost model file (JSON, UBJ or "
+                                                   "binary), or save it again from there")
 
 
 def _check_flag(value, name: str) -> bool:

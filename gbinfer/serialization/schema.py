@@ -47,7 +47,9 @@ CTRs, ``scale`` and ``bias``: per tree its node count (``tree_nodes``) and leaf 
 numbers within its tree (``node_left`` when the split is false, ``node_right`` when true; -1: the
 walk stops at this node, and a child always lies after its node) and the leaf where a walk stops
 there (``node_leaf``, within its tree; -1 where none does); ``leaf_values`` every tree's leaves x
-outputs, tree after tree. No document key is added.
+outputs, tree after tree. 1.3 also adds the first optional array (``ArraySpec.optional``): ``cover``,
+each node's cover (XGBoost's ``sum_hessian``) for TreeSHAP, which a file may leave out (one
+without it predicts the same and explains nothing). No document key is added.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ class ArraySpec:
     boosters: tuple[str, ...]  # booster kinds that carry the array; () for a reserved one
     note: str = ""
     layouts: tuple[str, ...] = ("nodes",)  # tree layouts that carry it; () for any booster of its kinds (1.3)
+    optional: bool = False  # a file may leave it out (1.3: ``cover``)
 
 
 _TREES = ("gbtree", "dart")
@@ -192,6 +195,9 @@ ARRAYS = {
                              "meaningful at leaves; oblivious: every tree's 2**depth leaves, float64; "
                              "nonsymmetric: every tree's leaves, float64", _BOTH),
     "node_id": ArraySpec(("int32",), ("nodes",), _TREES, "node number in the source tree"),
+    "cover": ArraySpec(("float32",), ("nodes",), _TREES, "xgboost: training weight reaching the node (sum_hessian), "
+                                                         "finite; for TreeSHAP, never read by predictions (1.3)",
+                       optional=True),
     # lightgbm semantics only: missing_type is required there; the four linear-leaf arrays come together or not
     # at all (a leaf predicts leaf_const + sum(coef * x), or its leaf value when one of its features is NaN);
     # with xgboost semantics any of them is refused
@@ -328,7 +334,7 @@ def describe_schema() -> dict:
                   "split_kind": {e.name.lower(): e.value for e in SplitKind},
                   "missing_type": {e.name.lower(): e.value for e in MissingType}},
         "arrays": {name: {"dtypes": list(s.dtypes), "shape": list(s.shape), "boosters": list(s.boosters),
-                          "layouts": list(s.layouts)} for name, s in ARRAYS.items()},
+                          "layouts": list(s.layouts), "optional": s.optional} for name, s in ARRAYS.items()},
         "types": {cls.__name__: {f.name: type_name(f.type) for f in fields(cls)}
                   for cls in (Provenance, ObjectiveSpec, FeaturesSpec, BoosterSpec, UserMetadata, ModelSpec)},
     }
@@ -454,7 +460,7 @@ def from_document(doc: dict, arrays: dict, source: str | None = None) -> ModelSp
         checked[name] = arr
     for name, spec in ARRAYS.items():
         if (kind.value in spec.boosters and (not spec.layouts or (layout is not None and layout.value in spec.layouts))
-                and name not in checked):
+                and name not in checked and not spec.optional):
             where = f"a {kind.value} booster" + (f" of the {layout.value} layout" if spec.layouts else "")
             raise ModelFormatError(source, f"arrays/{name}", f"is missing ({where} needs it)")
     return ModelSpec(
@@ -655,6 +661,8 @@ def from_runtime(model, metadata=None) -> ModelSpec:
             right_child=f.right_child, default_left=f.default_left, split_kind=f.is_categorical,
             cat_offsets=f.cat_offsets, cat_bits=f.cat_bits, leaf_values=f.leaf_values, node_id=f.node_id,
         )
+        if f.has_cover:
+            arrays["cover"] = f.cover
         if kind is BoosterKind.DART:
             arrays["tree_weight"] = np.asarray(booster.weights, dtype=np.float32)
     obj = model.objective
@@ -734,6 +742,9 @@ def _into_lightgbm(spec: ModelSpec, source):
                                                                   "use float64")
     if "missing_type" not in a:
         raise ModelFormatError(source, "arrays/missing_type", "is missing (lightgbm semantics need it)")
+    if "cover" in a:
+        raise UnsupportedModelError(source, "arrays/cover", "belongs to xgboost semantics; this model has lightgbm "
+                                                            "semantics")
     if np.any(a["base_score"] != 0):  # LightGBM starts every prediction from 0: its trees hold the average
         raise ModelFormatError(source, "arrays/base_score", "must be 0 for lightgbm semantics, which have no base "
                                                             "score")
@@ -834,6 +845,8 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
             raise ModelFormatError(source, "arrays/iteration_indptr",
                                    f"must rise from 0 to the tree count {b.num_trees}")
         indptr.flags.writeable = False
+        if "cover" in a:  # TreeSHAP divides by covers; SoAForest.build checks them again
+            _finite(a["cover"], "cover", source)
         # 3. the validated forest
         forest = SoAForest.build(
             source=source, num_features=spec.num_features, num_outputs=k,
@@ -841,7 +854,7 @@ def into_runtime(spec: ModelSpec, source: str | None = None):
             split_feature=a["split_feature"], threshold=a["threshold"], left_child=a["left_child"],
             right_child=a["right_child"], default_left=a["default_left"], is_categorical=a["split_kind"],
             cat_offsets=a["cat_offsets"], cat_bits=a["cat_bits"], leaf_values=a["leaf_values"],
-            tree_offsets=a["tree_offsets"], tree_group=a["tree_group"], node_id=a["node_id"],
+            tree_offsets=a["tree_offsets"], tree_group=a["tree_group"], node_id=a["node_id"], cover=a.get("cover"),
         )
         if b.kind is BoosterKind.DART:
             booster = Dart(forest=forest, iteration_indptr=indptr,

@@ -690,6 +690,8 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
     leaf_values = arr("leaf_values", (nn, size)).astype(np.float32)
     need(offsets[0] == 0 and offsets[-1] == nn and all(x < y for x, y in zip(offsets, offsets[1:])), "tree_offsets")
     node_id = arr("node_id", (nn,)).tolist()
+    if "cover" in a:  # optional (1.3): TreeSHAP's node weights, float32, finite, one per node
+        need(a["cover"].dtype == np.float32 and np.all(np.isfinite(arr("cover", (nn,)))), "cover")
     indptr = _rounds(arr("iteration_indptr").reshape(-1).tolist(), nt)
     trees = []
     for t in range(nt):

@@ -29,7 +29,7 @@ the constant and no pairs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as _field
 
 import numpy as np
 
@@ -76,6 +76,13 @@ class LightGBMForest:
     linear_feature: np.ndarray  # int32: features of the linear leaves' terms
     linear_coeff: np.ndarray  # float64: their coefficients
     average_output: bool  # random forest: Predict (not PredictRaw) divides by the rounds used
+    # LightGBM's internal_count / leaf_count per node (training rows that reached it), for
+    # TreeSHAP; empty when the model file stores none. Never read by a walk.
+    data_count: np.ndarray = _field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    @property
+    def has_counts(self) -> bool:
+        return len(self.data_count) == self.num_nodes
 
     @property
     def num_trees(self) -> int:
@@ -164,6 +171,9 @@ class LightGBMTrees:
     leaf_num_features: np.ndarray  # int64 [sum(num_leaves)] (0 where a tree is not linear)
     leaf_features: np.ndarray  # int64
     leaf_coeff: np.ndarray  # float64
+    # internal_count / leaf_count in the internal / leaf orders above; None when not stored
+    internal_count: np.ndarray | None = None  # int64 [sum(num_leaves - 1)]
+    leaf_count: np.ndarray | None = None  # int64 [sum(num_leaves)]
 
 
 def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_outputs: int,
@@ -365,6 +375,26 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
         linear_feature = np.zeros(0, dtype=np.int32)
         linear_coeff = np.zeros(0, dtype=np.float64)
 
+    # 8. row counts (TreeSHAP's covers): LightGBM reads them as int
+    data_count = np.zeros(0, dtype=np.int32)
+    if t.internal_count is not None and t.leaf_count is not None:
+        for name, counts, limit in (("internal_count", t.internal_count, int_start[-1]),
+                                    ("leaf_count", t.leaf_count, leaf_start[-1])):
+            counts = np.asarray(counts, dtype=np.int64)
+            if len(counts) != limit:
+                raise ModelFormatError(source, name, f"has {len(counts)} values over all trees, expected {int(limit)}")
+            bad = (counts < 0) | (counts > np.iinfo(np.int32).max)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                tree = int((tree_of_int if name == "internal_count" else tree_of_leaf)[k])
+                local = int((local_int if name == "internal_count" else local_leaf)[k])
+                raise ModelFormatError(source, f"Tree={tree}.{name}[{local}]",
+                                       f"is {int(counts[k])}, expected a row count in [0, 2**31)")
+        count_u = np.zeros(n, dtype=np.int64)
+        count_u[pos_int] = t.internal_count
+        count_u[pos_leaf] = t.leaf_count
+        data_count = count_u[order].astype(np.int32)
+
     tree_group = (np.arange(n_trees) % max(num_outputs, 1)).astype(np.int32)
     return LightGBMForest(
         node_word=_frozen(word[order]),
@@ -384,6 +414,7 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
         linear_feature=_frozen(linear_feature),
         linear_coeff=_frozen(linear_coeff),
         average_output=bool(average_output),
+        data_count=_frozen(data_count),
     )
 
 

@@ -155,7 +155,8 @@ class Model:
         """Per-feature contributions and a last bias column, (rows, features + 1), or
         (rows, outputs, features + 1) for several outputs; each row adds up to its margin.
         Exact TreeSHAP, or with ``approximate=True`` Saabas' path attribution, as XGBoost's
-        ``pred_contribs`` / ``approx_contribs``."""
+        ``pred_contribs`` / ``approx_contribs``; for a LightGBM model, lightgbm's
+        ``pred_contrib`` values in this layout (no ``approximate``)."""
         from .predict import shap
 
         return shap.predict_contribs(self, data, approximate=approximate, iteration_range=iteration_range,

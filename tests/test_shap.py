@@ -387,8 +387,8 @@ def test_refusals(tmp_path):
     assert err.value.field == "cover"
     lgb = pytest.importorskip("lightgbm")
     lm = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, X[:, 0]), 2)
-    with pytest.raises(UnsupportedModelError, match="XGBoost models"):
-        gbinfer.load(lm).predict_contribs(X)
+    with pytest.raises(UnsupportedModelError, match="LightGBM has no equivalent"):
+        gbinfer.load(lm).predict_interactions(X)  # contributions: tests/test_shap_lightgbm.py
 
 
 def test_tables_and_recursion(monkeypatch):

@@ -260,6 +260,12 @@ def _tree(block: bytes, index: int, source) -> dict:
             out["cat_threshold"] = tree_field.ints("cat_threshold", None, low=0, high=0xFFFFFFFF)
     else:
         out["num_cat"] = 0  # LightGBM reads nothing else of a one-leaf tree
+    # row counts, for TreeSHAP; a one-leaf tree's are never read (its expected value is its leaf)
+    if "leaf_count" in fields and (ni == 0 or "internal_count" in fields):
+        out["leaf_count"] = tree_field.ints("leaf_count", num_leaves)
+        out["internal_count"] = tree_field.ints("internal_count", ni) if ni else np.zeros(0, np.int64)
+    elif ni == 0:
+        out["leaf_count"] = np.zeros(1, np.int64)
     if is_linear:
         out["leaf_const"] = (tree_field.floats("leaf_const", num_leaves) if "leaf_const" in fields
                              else np.zeros(num_leaves))
@@ -322,6 +328,7 @@ def _concat(trees: list[dict]) -> LightGBMTrees:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
     any_linear = any(t["is_linear"] for t in trees)
+    counted = all("leaf_count" in t for t in trees)
     return LightGBMTrees(
         num_leaves=np.array([t["num_leaves"] for t in trees], dtype=np.int64),
         num_cat=np.array([t["num_cat"] for t in trees], dtype=np.int64),
@@ -341,6 +348,8 @@ def _concat(trees: list[dict]) -> LightGBMTrees:
                            else np.zeros(0, np.int64)),
         leaf_features=cat("leaf_features", np.int64),
         leaf_coeff=cat("leaf_coeff", np.float64),
+        internal_count=cat("internal_count", np.int64) if counted else None,
+        leaf_count=cat("leaf_count", np.int64) if counted else None,
     )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import DataError, UnsupportedModelError
 from ..model import Linear, Model, Tree
 from . import shap_kernels as K
+from .lightgbm import is_lightgbm
 
 _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDictionary()
 _tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
@@ -177,6 +178,11 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     from . import _run
 
     approximate = _check_flag(approximate, "approximate")
+    if is_lightgbm(model):
+        from . import shap_lightgbm
+
+        return shap_lightgbm.predict_contribs(model, data, approximate=approximate, iteration_range=iteration_range,
+                                              base_margin=base_margin, nthread=nthread)
     X, base, args, n = _prepare(model, data, iteration_range, base_margin, nthread, "feature contributions")
     F, k = model.meta.num_features, model.meta.num_outputs
     if args is None:
@@ -192,6 +198,10 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     from . import _run
 
     approximate = _check_flag(approximate, "approximate")
+    if is_lightgbm(model):
+        from . import shap_lightgbm
+
+        shap_lightgbm.check(model, "interaction values", approximate)
     X, base, args, n = _prepare(model, data, iteration_range, base_margin, nthread, "interaction values")
     F, k = model.meta.num_features, model.meta.num_outputs
     if args is None or approximate:

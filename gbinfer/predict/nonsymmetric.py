@@ -11,10 +11,9 @@ import weakref
 import numpy as np
 
 from ..errors import DataError
-from ..objective import Transform
 from ..oblivious import Oblivious
 from . import nonsymmetric_kernels as N
-from .oblivious import rows
+from .oblivious import output, rows
 
 
 def is_nonsymmetric(model) -> bool:
@@ -73,16 +72,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
     X, codes = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
     out = raw(model, X, codes, t0, t1, nthread)
-    transform = model.objective.transform
-    if not output_margin:
-        if transform == Transform.SIGMOID:
-            out = 1.0 / (1.0 + np.exp(-out))
-        elif transform == Transform.EXP:
-            out = np.exp(out)
-        elif transform == Transform.SOFTMAX:
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            out = e / e.sum(axis=1, keepdims=True)
-    return out[:, 0] if out.shape[1] == 1 else out
+    return output(model, out, output_margin)
 
 
 def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarray:

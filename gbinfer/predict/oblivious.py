@@ -269,6 +269,12 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
         X, codes = rows(model, data, nthread)
         t0, t1 = _engine.tree_range(model, iteration_range)
         out = raw(model, X, codes, t0, t1, nthread)
+    return output(model, out, output_margin)
+
+
+def output(model, out: np.ndarray, output_margin: bool) -> np.ndarray:
+    """CatBoost's default output of raw values (rows x outputs), shaped as XGBoost's predict:
+    sigmoid, exp or softmax as the loss asks, one column flattened."""
     if not output_margin:
         transform = model.objective.transform
         if transform == Transform.SIGMOID:

@@ -1,7 +1,8 @@
 """Make the CatBoost fuzz seeds: tiny models (few trees, depth 2-3, few borders) so that a trial
 is cheap, each covering a part of the format: every NaN treatment of a float feature, one-hot
-categorical splits, a multiclass model, non-symmetric trees (Depthwise, Lossguide), and CTR features (JSON only: gbinfer reads CTR tables from
-JSON). Written to ``fixtures/catboost_fuzz/``: ``<case>.cbm``, ``<case>.json`` and ``<case>.npz``
+categorical splits, a multiclass model, non-symmetric trees (Depthwise, Lossguide), and CTR
+features (JSON, and ``.cbm`` with its CTR tables after the core). Written to
+``fixtures/catboost_fuzz/``: ``<case>.cbm``, ``<case>.json`` and ``<case>.npz``
 (test rows ``X`` with NaN in categorical columns, ``cat_<column>`` the categories as strings, and
 catboost's own ``raw`` values and ``leaf`` indexes for them), so that the reference walk in
 ``reference_catboost.py`` is checked against catboost itself.
@@ -65,6 +66,10 @@ def cases():
     out["ctr_regression"] = (cb.CatBoostRegressor, {"one_hot_max_size": 1, "max_ctr_complexity": 2,
                                                     "simple_ctr": ["Borders", "Counter"]},
                              dc, sc, ["colour", "shape"], ("json",))
+    out["ctr_cbm"] = (cb.CatBoostClassifier, {"iterations": 10, "one_hot_max_size": 2, "max_ctr_complexity": 2,
+                                              "simple_ctr": ["Borders", "Counter"],
+                                              "combinations_ctr": ["Borders"]},
+                      dc, (sc > np.median(sc)).astype(int), ["colour", "shape"], ("cbm",))
     out["depthwise"] = (cb.CatBoostRegressor, {"grow_policy": "Depthwise", "iterations": 10, "depth": 3}, df, s, [],
                         ("cbm", "json"))
     out["lossguide"] = (cb.CatBoostClassifier, {"grow_policy": "Lossguide", "iterations": 10, "max_leaves": 5,

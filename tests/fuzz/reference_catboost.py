@@ -45,10 +45,20 @@ Validity follows catboost's loader where it was checked: the FlatBuffers verifie
 size), a bias per dimension or none (a ``.cbm``'s scalar ``Bias`` of a multi-dimensional model
 only 0), CTR table hashes as catboost parses a ui64 (``+`` then ASCII digits).
 
+A ``.cbm``'s CTR tables follow the core when ``ModelPartIds`` is ``["static_provider_v1"]``
+(``TStaticCtrProvider::Save``): a ``SaveSize`` count (uint32, or 0xFFFFFFFF then a uint64), then
+per table a ``SaveSize`` byte count and a ``TCtrValueTable`` FlatBuffer (``ctr_data.fbs``: {0
+ModelCtrBase, 1 IndexHashRaw, 2 CTRBlob, 3 CounterDenominator, 4 TargetClassesCount}). Its
+buckets are 12 bytes (uint64 hash, uint32 row), a power of two of them, looked up as catboost's
+``TDenseIndexHashView`` does (from ``hash & mask``, one bucket on until the hash or an empty
+one): a table without an empty bucket would make that loop forever, so it is refused. A CTR
+(``TCtrFeature{Ctr: TModelCtr{Base, TargetBorderIdx, PriorNum, PriorDenom, Shift, Scale},
+Borders}``) uses the table whose ``TModelCtrBase`` equals its own.
+
 JSON splits name their binary feature by ``split_index`` (catboost's JSON reader reads only that;
 checked: it ignores a split's ``border`` and ``float_feature_index``). ``read`` raises
 ``reference.Invalid`` for a file whose predictions are not defined (or that uses what this walk
-does not evaluate: text and embedding features, a ``.cbm``'s CTR tables). A non-symmetric tree
+does not evaluate: text and embedding features, CTRs in non-symmetric trees). A non-symmetric tree
 is refused where catboost would read outside it: a step past the tree's last node, a leaf offset
 not a multiple of the dimension (catboost's ``CB_ENSURE``) or past the leaf values.
 """
@@ -289,22 +299,25 @@ def read_cbm(data: bytes) -> CbModel:
     need(core.string(0) == "FlabuffersModel_v1", "cbm: FormatVersion")
     for kv in core.tables(2, "InfoMap"):
         need(kv.string(0) is not None and kv.string(1) is not None, "cbm: InfoMap key or value missing")
-    need(not core.strings(3), "cbm: model parts after the core (CTR tables) are not read by the reference")
+    parts = core.strings(3)
+    need(parts in ([], ["static_provider_v1"]), "cbm: ModelPartIds other than one static CTR provider")
+    tables = _cbm_tables(data, 8 + size) if parts else {}
     trees = core.table(1, "ModelTrees")
     need(trees is not None, "cbm: ModelTrees")
-    for slot in (7, 12, 13, 18):
-        need(not trees.tables(slot, f"slot {slot}"), f"cbm: ModelTrees slot {slot} (CTR/text/embedding features)")
+    for slot in (12, 13, 18):
+        need(not trees.tables(slot, f"slot {slot}"), f"cbm: ModelTrees slot {slot} (text/embedding features)")
     steps, to_leaf = trees.vector(10, "HH"), trees.vector(11, "I")
     for slot, fmt in ((3, "i"), (9, "d"), (17, "HBB")):  # not evaluated (TreeStartOffsets is
         trees.vector(slot, fmt)  # recomputed by catboost), but verified as every field is
     dim = trees.scalar(0, "<i", 0)
-    floats = []
+    floats, float_by_index = [], {}
     for t in trees.tables(5, "FloatFeatures"):
         nan = t.scalar(5, "<b", 0)
         need(nan in (0, 1, 2), "cbm: NanValueTreatment")
         floats.append((t.scalar(2, "<i", -1), [F32(b) for b in t.vector(3, "f")], nan == 2 and bool(
             t.scalar(0, "<B", 0))))
         t.string(4)  # FeatureId: only its bounds matter
+        float_by_index[t.scalar(1, "<i", -1)] = floats[-1]
     cats = {}
     cat_flat = []
     for t in trees.tables(4, "CatFeatures"):
@@ -321,6 +334,11 @@ def read_cbm(data: bytes) -> CbModel:
         need(index in cats, "cbm: a one-hot feature names no categorical feature")
         binary += [Split("onehot", column=cats[index], value=v) for v in t.vector(1, "i")]
         t.strings(2)
+    ctrs = []
+    for t in trees.tables(7, "CtrFeatures"):
+        ctr = _cbm_ctr(t.table(0, "Ctr"), float_by_index, cats, tables)
+        binary += [Split("ctr", border=F32(b), ctr=len(ctrs)) for b in t.vector(1, "f")]
+        ctrs.append(ctr)
     splits, sizes, leaves = trees.vector(1, "i"), trees.vector(2, "i"), trees.vector(8, "d")
     multi = trees.vector(16, "d")
     if multi:
@@ -329,9 +347,108 @@ def read_cbm(data: bytes) -> CbModel:
         need(dim == 1 or trees.scalar(15, "<d", 0.0) == 0, "cbm: a scalar Bias for a multi-dimensional model")
         bias = [trees.scalar(15, "<d", 0.0)] * max(dim, 1)
     if steps or to_leaf:
+        need(not ctrs, "cbm: CTR features in non-symmetric trees (not walked by the reference)")
         return _ns_model(num_features, dim, cat_flat, binary, splits, sizes, steps, to_leaf, leaves,
                          trees.scalar(14, "<d", 1.0), bias)
-    return _model(num_features, dim, cat_flat, binary, splits, sizes, leaves, trees.scalar(14, "<d", 1.0), bias, [])
+    return _model(num_features, dim, cat_flat, binary, splits, sizes, leaves, trees.scalar(14, "<d", 1.0), bias, ctrs)
+
+
+# --- .cbm CTR tables (ctr_data.fbs, features.fbs; TStaticCtrProvider::Save, TCtrValueTable) --------
+
+class _Probe:
+    """CatBoost's TDenseIndexHashView lookup: from ``hash & mask``, step by one bucket until the
+    hash or an empty bucket (hash 2**64-1); the row it names."""
+
+    def __init__(self, buckets: list, rows: list):
+        self.buckets, self.rows = buckets, rows
+
+    def get(self, h: int):
+        mask = len(self.buckets) - 1
+        i = h & mask
+        while self.buckets[i][0] != _MASK:
+            if self.buckets[i][0] == h:
+                return self.rows[self.buckets[i][1]]
+            i = (i + 1) & mask
+        return None
+
+
+def _base(b) -> tuple:
+    """A TModelCtrBase as a comparable key: (type, cat indexes, float splits, one-hot splits,
+    classifier); catboost finds a CTR's table by equality of these."""
+    need(b is not None, "cbm: a TModelCtrBase is missing")
+    kind = b.scalar(1, "<b", 0)
+    need(0 <= kind < len(_CTR_TYPES), "cbm: CtrType")
+    comb = b.table(0, "FeatureCombination")
+    need(comb is not None, "cbm: FeatureCombination missing")
+    return (_CTR_TYPES[kind], tuple(comb.vector(0, "i")), tuple((i, float(F32(x))) for i, x in comb.vector(1, "if")),
+            tuple(comb.vector(2, "ii")), b.scalar(2, "<i", 0))
+
+
+def _save_size(data: bytes, pos: int) -> tuple[int, int]:
+    need(pos + 4 <= len(data), "cbm: a CTR size runs past the file")
+    n = struct.unpack_from("<I", data, pos)[0]
+    if n != 0xFFFFFFFF:
+        return n, pos + 4
+    need(pos + 12 <= len(data), "cbm: a CTR size runs past the file")
+    return struct.unpack_from("<Q", data, pos + 4)[0], pos + 12
+
+
+def _cbm_tables(data: bytes, pos: int) -> dict:
+    count, pos = _save_size(data, pos)
+    need(count <= len(data), "cbm: CTR table count beyond the file")
+    out = {}
+    for _ in range(count):
+        n, pos = _save_size(data, pos)
+        need(pos + n <= len(data), "cbm: a CTR table runs past the file")
+        buf = data[pos:pos + n]
+        pos += n
+        need(len(buf) >= 4, "cbm: CTR table root offset")
+        t = _Fb(buf, struct.unpack_from("<I", buf, 0)[0], "TCtrValueTable")
+        key = _base(t.table(0, "ModelCtrBase"))
+        need(key not in out, "cbm: two tables for one CTR")
+        raw, blob = bytes(t.vector(1, "B")), bytes(t.vector(2, "B"))
+        denominator, classes = t.scalar(3, "<i", 0), t.scalar(4, "<i", 0)
+        need(len(raw) % 12 == 0, "cbm: IndexHashRaw not whole 12-byte buckets")
+        nb = len(raw) // 12
+        need(nb >= 1 and nb & (nb - 1) == 0, "cbm: bucket count not a power of two")
+        buckets = [struct.unpack_from("<QI", raw, 12 * k) for k in range(nb)]
+        need(any(h == _MASK for h, _ in buckets), "cbm: no empty bucket (catboost's lookup would never end)")
+        kind = key[0]
+        if kind in ("Borders", "Buckets"):
+            need(1 <= classes <= 1 << 16 and (kind == "Buckets" or classes >= 2), "cbm: TargetClassesCount")
+            fmt = f"<{classes}i"
+        elif kind in ("Counter", "FeatureFreq"):
+            fmt = "<i"
+        else:
+            fmt = "<fi"
+        width = struct.calcsize(fmt)
+        need(len(blob) % width == 0, "cbm: CTRBlob not whole rows")
+        rows = [[float(v) for v in r] for r in struct.iter_unpack(fmt, blob)] if blob else []
+        used = [h for h, _ in buckets if h != _MASK]
+        need(len(set(used)) == len(used), "cbm: a hash twice")
+        need(all(r < len(rows) for h, r in buckets if h != _MASK), "cbm: a bucket's row outside CTRBlob")
+        out[key] = (_Probe(buckets, rows), len(fmt) - 1 if kind not in ("Borders", "Buckets") else classes,
+                    denominator)
+    need(pos == len(data), "cbm: bytes after the last CTR table")
+    return out
+
+
+def _cbm_ctr(c, floats: dict, cats: dict, tables: dict) -> CbCtr:
+    need(c is not None, "cbm: TCtrFeature.Ctr missing")
+    key = _base(c.table(0, "Base"))
+    need(key in tables, "cbm: a CTR without a table")
+    table, width, denominator = tables[key]
+    kind, cat_index, float_index, one_hot_index, _ = key
+    tb = c.scalar(1, "<i", 0)
+    if kind in ("Borders", "Buckets"):
+        need(0 <= tb < width, "cbm: TargetBorderIdx outside the table's classes")
+    priors = [F32(c.scalar(i, "<f", d)) for i, d in ((2, 0.0), (3, 1.0), (4, 0.0), (5, 1.0))]
+    need(all(np.isfinite(p) for p in priors), "cbm: a CTR prior, shift or scale not finite")
+    need(all(i in cats for i in cat_index) and all(i in cats for i, _ in one_hot_index)
+         and all(i in floats for i, _ in float_index), "cbm: a CTR element names a feature the model does not have")
+    need(cat_index, "cbm: a CTR over no categorical feature")
+    return CbCtr(kind, [cats[i] for i in cat_index], [(floats[i][0], F32(b), floats[i][2]) for i, b in float_index],
+                 [(cats[i], v) for i, v in one_hot_index], *priors, tb, table, denominator)
 
 
 def _check_bias(dim, bias):

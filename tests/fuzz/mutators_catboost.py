@@ -29,15 +29,19 @@ KV = {0: "string", 1: "string"}
 FLOAT = {0: "B", 1: "i", 2: "i", 3: ("vec", "f"), 4: "string", 5: "b"}
 CAT = {0: "i", 1: "i", 2: "string", 3: "B"}
 ONE_HOT = {0: "i", 1: ("vec", "i"), 2: "strings"}
+COMBINATION = {0: ("vec", "i"), 1: ("vec", "if"), 2: ("vec", "ii")}
+CTR_BASE = {0: ("table", COMBINATION), 1: "b", 2: "i"}
+CTR_FEATURE = {0: ("table", {0: ("table", CTR_BASE), 1: "i", 2: "f", 3: "f", 4: "f", 5: "f"}), 1: ("vec", "f")}
+VALUE_TABLE = {0: ("table", CTR_BASE), 1: ("vec", "B"), 2: ("vec", "B"), 3: "i", 4: "i"}  # a TCtrValueTable
 TREES = {0: "i", 1: ("vec", "i"), 2: ("vec", "i"), 3: ("vec", "i"), 4: ("tables", CAT), 5: ("tables", FLOAT),
-         6: ("tables", ONE_HOT), 8: ("vec", "d"), 9: ("vec", "d"), 10: ("vec", "HH"), 11: ("vec", "I"), 14: "d",
+         6: ("tables", ONE_HOT), 7: ("tables", CTR_FEATURE), 8: ("vec", "d"), 9: ("vec", "d"), 10: ("vec", "HH"), 11: ("vec", "I"), 14: "d",
          15: "d", 16: ("vec", "d")}
 SCHEMA = {0: "string", 1: ("table", TREES), 2: ("tables", KV), 3: "strings"}
 
 
-def cbm_locations(buf: bytes) -> list:
+def cbm_locations(buf: bytes, root: dict = SCHEMA) -> list:
     """(position, kind, detail) of every offset, vtable field, length and value of a well-formed
-    FlatBuffer (a seed), found by walking it with ``SCHEMA``."""
+    FlatBuffer (a seed), found by walking it with its schema (``SCHEMA`` for the model core)."""
     out = [(0, "uoffset", None)]
 
     def table(pos: int, schema: dict):
@@ -82,7 +86,7 @@ def cbm_locations(buf: bytes) -> list:
                     for f, field in enumerate(kind[1]):  # a struct's fields one by one
                         out.append((target + 4 + size * k + struct.calcsize("<" + kind[1][:f]), "value", field))
 
-    table(struct.unpack_from("<I", buf, 0)[0], SCHEMA)
+    table(struct.unpack_from("<I", buf, 0)[0], root)
     return out
 
 
@@ -116,6 +120,9 @@ def cbm_mutation(data: bytes, rng: random.Random, others: list):
     if r < 0.3:
         out, note = mutators.same_length_mutation(bytes(buf), rng)
         return head + out + tail, "in place: " + note
+    if r < 0.5 and tail:
+        out, note = _ctr_tail_mutation(tail, rng)
+        return head + bytes(buf) + out, "CTR tables: " + note
     locations = cbm_locations(bytes(buf))
     nodes = [loc for loc in locations if loc[1] == "value" and loc[2] in ("H", "I")]
     notes = []
@@ -123,6 +130,70 @@ def cbm_mutation(data: bytes, rng: random.Random, others: list):
         pos, kind, detail = rng.choice(nodes if nodes and rng.random() < 0.35 else locations)
         notes.append(_mutate_location(buf, locations, pos, kind, detail, rng))
     return head + bytes(buf) + tail, "; ".join(notes)
+
+
+def _ctr_tables(tail: bytes) -> list:
+    """(start, end) of each table's FlatBuffer in a seed's CTR section (uint32 sizes)."""
+    count, pos, out = struct.unpack_from("<I", tail, 0)[0], 4, []
+    for _ in range(count):
+        n = struct.unpack_from("<I", tail, pos)[0]
+        out.append((pos + 4, pos + 4 + n))
+        pos += 4 + n
+    return out
+
+
+def _ctr_tail_mutation(tail: bytes, rng: random.Random):
+    """The CTR section after the core: its table count, a table's size, truncation, the 64-bit
+    size form, or one table's FlatBuffer: its fields by ``VALUE_TABLE``, its buckets (all made
+    full, swapped so that a probe meets an empty bucket first, rows past the blob) and its stride
+    (``TargetClassesCount``, a blob cut off mid-row)."""
+    tables = _ctr_tables(tail)
+    count = len(tables)
+    r = rng.random()
+    if r < 0.12:
+        new = rng.choice([0, count - 1, count + 1, 2 * count, 0xFFFFFFFE, 2**31])
+        return _pack("I", new) + tail[4:], f"table count {new}"
+    if r < 0.17:  # the count in SaveSize's 64-bit form
+        new = rng.choice([count, count + 1, 2**32, 2**63])
+        return b"\xff\xff\xff\xff" + struct.pack("<Q", new) + tail[4:], f"table count as uint64 {new}"
+    if r < 0.27:
+        start, end = rng.choice(tables)
+        new = rng.choice([0, 3, end - start - 1, end - start + 1, end - start + 12, len(tail), 0xFFFFFFFF])
+        return tail[:start - 4] + _pack("I", new) + tail[start:], f"table size {new}"
+    if r < 0.37:
+        cut = rng.randrange(len(tail))
+        return tail[:cut], f"cut at byte {cut} of {len(tail)}"
+    if r < 0.42:
+        extra = rng.choice([b"\0", b"\0" * 4, tail[:16]])
+        return tail + extra, f"{len(extra)} bytes appended"
+    k = rng.randrange(count)
+    start, end = tables[k]
+    buf = bytearray(tail[start:end])
+    locations = cbm_locations(bytes(buf), VALUE_TABLE)
+    vectors = [(p, d[1]) for p, kind, d in locations if kind == "vector" and d[0] == "B"]  # IndexHashRaw first
+    raw_at, buckets = vectors[0][0], vectors[0][1] // 12
+    r = rng.random()
+    if r < 0.2:
+        fill = rng.choice([0, 1, 2**63])
+        for b in range(buckets):
+            if struct.unpack_from("<Q", buf, raw_at + 12 * b)[0] == (1 << 64) - 1:
+                struct.pack_into("<Q", buf, raw_at + 12 * b, fill + b)
+        note = f"table {k}: every bucket used"
+    elif r < 0.4:
+        a, b = rng.randrange(buckets), rng.randrange(buckets)
+        x, y = bytes(buf[raw_at + 12 * a:raw_at + 12 * a + 12]), bytes(buf[raw_at + 12 * b:raw_at + 12 * b + 12])
+        buf[raw_at + 12 * a:raw_at + 12 * a + 12], buf[raw_at + 12 * b:raw_at + 12 * b + 12] = y, x
+        note = f"table {k}: buckets {a} and {b} swapped"
+    elif r < 0.5:
+        b = rng.randrange(buckets)
+        new = rng.choice([1, 2, 7, 2**31, 2**32 - 1])
+        struct.pack_into("<I", buf, raw_at + 12 * b + 8, new)
+        note = f"table {k}: bucket {b} row {new}"
+    else:
+        nodes = [loc for loc in locations if loc[1] in ("vec_len", "value") and loc[2] != "B"]
+        pos, kind, detail = rng.choice(nodes if rng.random() < 0.6 else locations)
+        note = f"table {k}: " + _mutate_location(buf, locations, pos, kind, detail, rng)
+    return tail[:start - 4] + _pack("I", len(buf)) + bytes(buf) + tail[end:], note
 
 
 def _mutate_location(buf: bytearray, locations: list, pos: int, kind: str, detail, rng: random.Random) -> str:

@@ -282,3 +282,41 @@ def test_json_oblivious_trees_are_read_before_trees():
     doc = json.loads((SEEDS / "nan_min.json").read_bytes())
     both = dict(doc, trees=[{"value": 5.0}])
     np.testing.assert_array_equal(_json_margins(both), _json_margins(doc))
+
+
+def _ctr_buckets(cbm: bytes, k: int) -> int:
+    """Where table ``k``'s ``IndexHashRaw`` (12-byte buckets) starts in a ``.cbm`` with CTR tables."""
+    pos = 8 + struct.unpack_from("<I", cbm, 4)[0] + 4
+    for _ in range(k):
+        pos += 4 + struct.unpack_from("<I", cbm, pos)[0]
+    size = struct.unpack_from("<I", cbm, pos)[0]
+    raw = Table.root(cbm[pos + 4:pos + 4 + size], None, "TCtrValueTable").array(1, np.uint8, "IndexHashRaw")
+    return cbm.index(raw.tobytes(), pos), len(raw) // 12
+
+
+def test_cbm_ctr_table_without_an_empty_bucket_is_refused():
+    """CatBoost probes a CTR table until it meets the hash or an empty bucket: with every bucket
+    used, an unseen category would make it loop forever."""
+    cbm = bytearray(_cbm("ctr_cbm"))
+    at, n = _ctr_buckets(bytes(cbm), 0)
+    for b in range(n):
+        if struct.unpack_from("<Q", cbm, at + 12 * b)[0] == (1 << 64) - 1:
+            struct.pack_into("<Q", cbm, at + 12 * b, b)
+    with pytest.raises(ModelFormatError, match="IndexHashRaw.*no empty bucket"):
+        gbinfer.load(bytes(cbm))
+
+
+def test_cbm_ctr_hash_behind_an_empty_bucket_is_not_found_as_catboost_does_not_find_it():
+    """Buckets moved so that a hash's probe path meets an empty bucket first: catboost's lookup
+    misses that hash (its CTR value is the prior's); gbinfer's must too."""
+    catboost = pytest.importorskip("catboost")
+    data, raw = _ctr_rows("ctr_cbm")
+    cbm = bytearray(_cbm("ctr_cbm"))
+    at, _ = _ctr_buckets(bytes(cbm), 0)
+    cbm[at + 12:at + 24], cbm[at + 84:at + 96] = cbm[at + 84:at + 96], cbm[at + 12:at + 24]  # buckets 1 and 7
+    theirs = catboost.CatBoost()
+    theirs.load_model(blob=bytes(cbm))
+    want = theirs.predict(catboost.Pool(data, cat_features=[3, 4]), prediction_type="RawFormulaVal")
+    assert not np.array_equal(want, raw.ravel())  # the swap hides a hash from catboost
+    got = np.asarray(gbinfer.load(bytes(cbm)).predict(data, output_margin=True)).ravel()
+    np.testing.assert_array_equal(got, want)

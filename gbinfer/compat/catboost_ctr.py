@@ -116,6 +116,18 @@ def read_tables(data: bytes, pos: int, source) -> dict:
     return tables
 
 
+def _reachable(hashes: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Which used buckets CatBoost's lookup can reach: it probes from ``hash & mask`` one bucket
+    on at a time and stops at an empty one, so a hash stored behind an empty bucket on its probe
+    path is never found (as if absent)."""
+    n = len(hashes)
+    at = np.flatnonzero(~empty)
+    holes = np.flatnonzero(empty)
+    before = holes[(np.searchsorted(holes, at) - 1) % len(holes)]  # the last empty bucket before each, circularly
+    start = (hashes[at] & np.uint64(n - 1)).astype(np.int64)
+    return (at - start) % n < (at - before) % n
+
+
 def _table(buf: bytes, source, where: str) -> tuple[str, tuple]:
     root = Table.root(buf, source, where)
     kind, key = base_key(root.table(0, "ModelCtrBase"), source, f"{where}/ModelCtrBase")
@@ -143,10 +155,15 @@ def _table(buf: bytes, source, where: str) -> tuple[str, tuple]:
                                                            "disagrees with its data")
     rows = np.frombuffer(blob.tobytes(), dtype=row_dtype)
     buckets = np.frombuffer(raw.tobytes(), dtype=_BUCKET)
-    used = buckets[buckets["hash"] != np.uint64(_EMPTY_BUCKET)]
+    empty = buckets["hash"] == np.uint64(_EMPTY_BUCKET)
+    if not empty.any():
+        raise ModelFormatError(source, f"{where}/IndexHashRaw", f"has no empty bucket among its {len(buckets)}: "
+                                                                "CatBoost's lookup of an absent hash would never end")
+    used = buckets[~empty]
     if len(used) and int(used["row"].max()) >= len(rows):
         raise ModelFormatError(source, f"{where}/IndexHashRaw", f"a bucket points at row {int(used['row'].max())} "
                                                                 f"of CTRBlob's {len(rows)}")
+    used = used[_reachable(buckets["hash"], empty)]
     order = np.argsort(used["hash"], kind="stable")
     hashes = used["hash"][order]
     if len(hashes) > 1 and not np.all(hashes[1:] > hashes[:-1]):

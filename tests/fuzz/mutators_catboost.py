@@ -7,7 +7,8 @@ sizes and entries, vector lengths, soffsets to another table's vtable, values (s
 sizes, feature indexes, NaN treatments, borders made unsorted, special floats; a non-symmetric
 tree's step nodes made to run past their tree or to wrap round to a node behind (a ui16 step),
 its node-to-leaf ids moved off their leaf, past the leaf values or off the dimension's stride),
-plus the header's size field and byte-level damage. JSON: CatBoost's own fields (split indexes
+plus the header's size field, the CTR tables after the core (their count, sizes, buckets,
+stride, truncation) and byte-level damage. JSON: CatBoost's own fields (split indexes
 and types, leaf counts, depths, feature indexes, borders, CTR tables' stride and entries, priors,
 scale and bias; non-symmetric trees' nodes swapped, cut to a leaf, grown, made half split half
 leaf, their leaf values of another dimension), besides the generic structured mutations. A gzipped seed is mutated inside and gzipped

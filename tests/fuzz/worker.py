@@ -105,25 +105,42 @@ def verdict(path: str) -> dict:
     except Exception as exc:  # noqa: BLE001
         return {"outcome": "finding", "kind": f"reference bug {type(exc).__name__}",
                 "detail": "".join(traceback.format_exception(exc)[-4:])[-1500:]}
-    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
-        return {"outcome": "finding", "kind": "shape differs",
-                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
-                          f"{(ref.num_features, ref.num_outputs)}"}
+    if (finding := _shape_finding(model, ref)) is not None:
+        return finding
     rows, data_in = inputs(ref)
     try:
         got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float32)
     except BaseException as exc:  # noqa: BLE001
-        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
-                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+        return _raised(exc)
     want = reference.margins(ref, rows)
     got = got.reshape(want.shape)
     same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
-    if not same.all():
-        r, c = np.argwhere(~same)[0]
-        return {"outcome": "finding", "kind": "predictions differ",
-                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
-                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if (finding := _differ(got, want, same)) is not None:
+        return finding
     return _same_walks(model, ref, rows, data_in) or _afterwards(model, data_in, got, path) or {"outcome": "exact"}
+
+
+def _shape_finding(model, ref) -> dict | None:
+    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
+        return {"outcome": "finding", "kind": "shape differs",
+                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
+                          f"{(ref.num_features, ref.num_outputs)}"}
+    return None
+
+
+def _raised(exc: BaseException) -> dict:
+    return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
+            "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+
+
+def _differ(got, want, same) -> dict | None:
+    """The finding for predictions that are not all ``same``, naming the first that differs."""
+    if same.all():
+        return None
+    r, c = np.argwhere(~same)[0]
+    return {"outcome": "finding", "kind": "predictions differ",
+            "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
+                      f"{got[r, c]!r}, reference {want[r, c]!r}"}
 
 
 def _is_catboost(data: bytes) -> bool:
@@ -145,26 +162,20 @@ def _catboost_verdict(model, data: bytes, path: str) -> dict:
     except Exception as exc:  # noqa: BLE001
         return {"outcome": "finding", "kind": f"reference bug {type(exc).__name__}",
                 "detail": "".join(traceback.format_exception(exc)[-4:])[-1500:]}
-    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
-        return {"outcome": "finding", "kind": "shape differs",
-                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
-                          f"{(ref.num_features, ref.num_outputs)}"}
+    if (finding := _shape_finding(model, ref)) is not None:
+        return finding
     rows, data_in = reference_catboost.inputs(ref)
     try:
         got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
         got_leaves = np.asarray(model.predict_leaf(data_in), dtype=np.int64).reshape(len(rows), -1)
     except BaseException as exc:  # noqa: BLE001
-        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
-                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+        return _raised(exc)
     want = reference_catboost.margins(ref, rows)
     if got.shape != want.shape:
         return {"outcome": "finding", "kind": "predictions differ", "detail": f"shape {got.shape} vs {want.shape}"}
     same = _same64(got, want)
-    if not same.all():
-        r, c = np.argwhere(~same)[0]
-        return {"outcome": "finding", "kind": "predictions differ",
-                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
-                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if (finding := _differ(got, want, same)) is not None:
+        return finding
     if not np.array_equal(got_leaves, reference_catboost.leaves(ref, rows)):
         return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
     n = len(ref.trees)
@@ -237,10 +248,8 @@ def _lightgbm_compare(model, ref, path: str) -> dict:
     """A LightGBM forest that loaded (from text or a saved form): raw scores bit-equal (float64) to
     the reference walk, the leaves, the rounds and ranges of rounds, then prediction and the
     saved forms."""
-    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
-        return {"outcome": "finding", "kind": "shape differs",
-                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
-                          f"{(ref.num_features, ref.num_outputs)}"}
+    if (finding := _shape_finding(model, ref)) is not None:
+        return finding
     if getattr(model.booster.forest, "average_output", None) != ref.average_output:
         return {"outcome": "finding", "kind": "average_output differs", "detail": ""}
     rows, data_in = lightgbm_inputs(ref)
@@ -248,17 +257,13 @@ def _lightgbm_compare(model, ref, path: str) -> dict:
         got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
         got_leaves = np.asarray(model.predict_leaf(data_in), dtype=np.float64).reshape(len(rows), -1)
     except BaseException as exc:  # noqa: BLE001
-        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
-                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+        return _raised(exc)
     want = reference_lightgbm.margins(ref, rows)
     if got.shape != want.shape:
         return {"outcome": "finding", "kind": "predictions differ", "detail": f"shape {got.shape} vs {want.shape}"}
     same = _same64(got, want)
-    if not same.all():
-        r, c = np.argwhere(~same)[0]
-        return {"outcome": "finding", "kind": "predictions differ",
-                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
-                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if (finding := _differ(got, want, same)) is not None:
+        return finding
     if not np.array_equal(got_leaves, reference_lightgbm.leaves(ref, rows)):
         return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
     indptr = ref.indptr
@@ -277,25 +282,19 @@ def _lightgbm_compare(model, ref, path: str) -> dict:
 def _catboost_compare(model, ref, path: str) -> dict:
     """A CatBoost model saved in gbinfer's schema that loaded: raw values bit-equal (float64) to
     the reference's, the leaves, then prediction and the saved forms."""
-    if (model.num_features, model.num_outputs) != (ref.num_features, ref.num_outputs):
-        return {"outcome": "finding", "kind": "shape differs",
-                "detail": f"gbinfer {(model.num_features, model.num_outputs)}, reference "
-                          f"{(ref.num_features, ref.num_outputs)}"}
+    if (finding := _shape_finding(model, ref)) is not None:
+        return finding
     rows, data_in = reference_cbschema.inputs(ref, np.random.default_rng(2024))
     try:
         got = np.asarray(model.predict(data_in, output_margin=True), dtype=np.float64).reshape(len(rows), -1)
         got_leaves = np.asarray(model.predict_leaf(data_in)).reshape(len(rows), -1)
     except BaseException as exc:  # noqa: BLE001
-        return {"outcome": "finding", "kind": f"predict raised {type(exc).__name__}",
-                "detail": "".join(traceback.format_exception(exc)[-6:])[-1500:]}
+        return _raised(exc)
     object_rows = data_in.dtype == object
     want = reference_cbschema.margins(ref, rows, object_rows)
     same = _same64(got, want)
-    if not same.all():
-        r, c = np.argwhere(~same)[0]
-        return {"outcome": "finding", "kind": "predictions differ",
-                "detail": f"{int((~same).sum())} values differ; first at row {r} output {c}: gbinfer "
-                          f"{got[r, c]!r}, reference {want[r, c]!r}"}
+    if (finding := _differ(got, want, same)) is not None:
+        return finding
     if not np.array_equal(got_leaves, reference_cbschema.leaves(ref, rows, object_rows)):
         return {"outcome": "finding", "kind": "leaves differ", "detail": ""}
     return _afterwards(model, data_in, got, path) or {"outcome": "exact"}

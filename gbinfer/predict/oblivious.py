@@ -322,8 +322,7 @@ def finished(model, out: np.ndarray, output_margin: bool) -> np.ndarray:
     """The kernels' outputs (rows x outputs, ``kernel_transform`` applied) shaped as XGBoost's
     predict: softmax where the loss asks for it, one column flattened."""
     if not output_margin and model.objective.transform == Transform.SOFTMAX:
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        out = e / e.sum(axis=1, keepdims=True)
+        K.softmax_all(out)
     return out[:, 0] if out.shape[1] == 1 else out
 
 

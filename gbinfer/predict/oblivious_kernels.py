@@ -179,6 +179,24 @@ def finish_all(out, transform):
 
 
 @njit(cache=True, nogil=True)
+def softmax_all(out):
+    """Each row of ``out`` replaced by its softmax in place, as CatBoost's CalcSoftmax orders it:
+    the row's maximum taken off, the exponents added left to right, each divided by their sum
+    (in a fixed order: numpy's reductions change theirs between releases)."""
+    for r in range(out.shape[0]):
+        row = out[r]
+        top = row[0]
+        for j in range(1, row.shape[0]):
+            top = max(top, row[j])
+        total = 0.0
+        for j in range(row.shape[0]):
+            row[j] = math.exp(row[j] - top)
+            total += row[j]
+        for j in range(row.shape[0]):
+            row[j] /= total
+
+
+@njit(cache=True, nogil=True)
 def _row_bins(X, codes, r, plan, borders, bins):
     """One row's bins: a float slot's count of borders below the value (all of them compared, a
     loop the compiler vectorises; NaN: the slot's NaN bin), then one pseudo-bin per one-hot

@@ -15,7 +15,6 @@ outputs ``f0[0], ..., bias[0], f0[1], ...`` (output by output, which is also lig
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +69,10 @@ def run(args) -> int:
                 summary.add(phi.sum(axis=-1, dtype=np.float64) if args.interactions else phi, dm)
             yield phi
 
-    blocks = values()
     if args.output is not None or args.plot is None:
-        first = next(blocks)  # its shape says whether there is an outputs axis
-        tabular.write(itertools.chain([first], blocks), args.output, "contribution",
-                      columns(names, first.shape[1:], args.interactions))
+        tabular.write(values(), args.output, "contribution", columns(names, model.num_outputs, args.interactions))
     else:
-        for _ in blocks:
+        for _ in values():
             pass
     if summary is not None:
         if summary.rows == 0:
@@ -116,13 +112,14 @@ def feature_names(model) -> list[str]:
     return list(names) if names is not None else [f"f{i}" for i in range(model.num_features)]
 
 
-def columns(names: list[str], shape: tuple, interactions: bool) -> list[str]:
-    """A column name for each value of one row's array of ``shape`` (its C order)."""
+def columns(names: list[str], outputs: int, interactions: bool) -> list[str]:
+    """A column name for each value of one row's array, in its C order (the outputs axis, present
+    for several outputs, first)."""
     labels = [*names, BIAS]
     if interactions:
         labels = [f"{a}:{b}" for a in labels for b in labels]
-    if len(shape) == (3 if interactions else 2):  # an outputs axis first
-        labels = [f"{label}[{k}]" for k in range(shape[0]) for label in labels]
+    if outputs > 1:
+        labels = [f"{label}[{k}]" for k in range(outputs) for label in labels]
     return labels
 
 

@@ -118,7 +118,7 @@ def test_multi_output_layout(fresh, capsys):
     import pyarrow.parquet as pq
 
     table = pq.read_table(d / "m.parquet")
-    assert table.column_names == explain.columns([f"f{i}" for i in range(5)], (3, 6, 6), True)
+    assert table.column_names == explain.columns([f"f{i}" for i in range(5)], 3, True)
     assert table.column_names[:2] == ["f0:f0[0]", "f0:f1[0]"] and table.column_names[-1] == "bias:bias[2]"
     got = np.column_stack([table.column(c).to_numpy() for c in table.column_names])
     assert np.array_equal(got, m.predict_interactions(X).reshape(120, -1))

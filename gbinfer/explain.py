@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
                    help="SHAP interaction values, (rows, F+1, F+1) per output, as xgboost's pred_interactions")
     p.add_argument("--approximate", action="store_true",
                    help="Saabas attributions instead of exact TreeSHAP, as xgboost's approx_contribs")
-    p.add_argument("--plot", metavar="PNG", help="write a summary (beeswarm) plot: .png, .svg or .pdf; "
+    p.add_argument("--plot", metavar="FILE", help="write a summary (beeswarm) plot: .png, .svg or .pdf; "
                                                  "needs pip install 'gbinfer[plot]'")
     p.add_argument("--max-display", type=int, metavar="N",
                    help=f"the plot shows the N features of largest mean |SHAP value| (default {plot.MAX_DISPLAY})")

@@ -35,13 +35,12 @@ LOW, HIGH = "#008bfb", "#ff0051"
 MISSING, CATEGORY = "#b0b0b0", "#2a9d8f"
 
 
-def require():
-    """matplotlib, or the error that names the extra to install."""
+def require() -> None:
+    """Refuse early, naming the extra to install, when matplotlib is missing."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
         raise MissingDependency("matplotlib", "plot", "--plot (the summary plot)") from None
-    return matplotlib
 
 
 def figure_inches(shown: int, panels: int) -> tuple[float, float]:

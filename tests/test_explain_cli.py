@@ -163,6 +163,9 @@ def test_plot_sizes_and_panels(fresh, capsys):
                 "--plot-rows", "40", "-o", d / "p.npy"], capsys)[0] == 0
     assert png_size(out) == expected_size(5, 1)
     assert np.load(d / "p.npy").shape == (120, 3, 6)  # the sample is the plot's alone
+    for suffix, magic in ((".svg", b"<?xml"), (".pdf", b"%PDF-")):
+        assert run(["explain", d / "binary.json", d / "X.npy", "--plot", d / f"p{suffix}"], capsys)[0] == 0
+        assert (d / f"p{suffix}").read_bytes().startswith(magic)
 
 
 def test_plot_of_categorical_and_missing_values(tmp_path, capsys):

@@ -53,8 +53,9 @@ def run(args) -> int:
     tabular.check_output(args.output)
     model = load(args.model)
     if args.plot_output is not None and not 0 <= args.plot_output < model.num_outputs:
-        raise DataError(f"--plot-output {args.plot_output}: the model has {model.num_outputs} output"
-                        f"{'s' if model.num_outputs > 1 else ''}; expected 0 to {model.num_outputs - 1}")
+        k = model.num_outputs
+        raise DataError(f"--plot-output {args.plot_output}: the model has "
+                        f"{'a single output, 0' if k == 1 else f'{k} outputs, 0 to {k - 1}'}")
     names = feature_names(model)
     explain = model.predict_interactions if args.interactions else model.predict_contribs
     summary = Summary(model, args.plot_rows or plot.PLOT_ROWS) if args.plot else None

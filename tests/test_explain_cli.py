@@ -232,7 +232,7 @@ def test_refusals(tmp_path, fresh, capsys, monkeypatch):
     refused(["explain", model, rows, "--plot", tmp_path / "p.png", "--max-display", "0"], capsys,
             "--max-display 0: expected a count of at least 1")
     refused(["explain", model, rows, "--plot", tmp_path / "p.png", "--plot-output", "1"], capsys,
-            "--plot-output 1: the model has 1 output; expected 0 to 0")
+            "--plot-output 1: the model has a single output, 0")
     refused(["explain", model, rows, "-o", tmp_path / "o.txt"], capsys, "unknown output format '.txt'")
     refused(["explain", model, tmp_path / "absent.npy", "-o", out], capsys, "absent.npy")
     refused(["explain", model, rows, "--iteration-range", "0", "99"], capsys, "iteration_range")

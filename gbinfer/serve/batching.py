@@ -30,6 +30,12 @@ class Batcher:
         self._on_batch = on_batch  # (requests, rows) of every kernel call, for the metrics
         self._pending: deque = deque()
         self._active = False
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Requests submitted and not answered yet (queued, or in the running call)."""
+        return self._waiting
 
     async def submit(self, key, payload, rows: int):
         loop = asyncio.get_running_loop()
@@ -38,7 +44,11 @@ class Batcher:
         if not self._active:
             self._active = True
             loop.create_task(self._drain(loop))
-        return await future
+        self._waiting += 1
+        try:
+            return await future
+        finally:
+            self._waiting -= 1
 
     async def _drain(self, loop) -> None:
         try:

@@ -39,6 +39,13 @@ def parse_models(specs: list) -> dict:
     return out
 
 
+def load_all(paths: dict, trusted_key, state_dir: str) -> dict:
+    """Load every model ({name: (path, Model)}) and record them as version 1 in ``state_dir``."""
+    models = {name: (path, load_model(path, trusted_key)) for name, path in paths.items()}
+    write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
+    return models
+
+
 def serve(args) -> int:
     from .app import Settings
 
@@ -53,8 +60,7 @@ def serve(args) -> int:
         if args.workers > 1:  # before prometheus_client is imported: it picks its storage then
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(state_dir, "metrics")
             os.mkdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-        models = {name: (path, load_model(path, args.trusted_key)) for name, path in paths.items()}
-        write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
+        models = load_all(paths, args.trusted_key, state_dir)
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

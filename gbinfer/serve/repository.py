@@ -28,6 +28,7 @@ from ..errors import GbinferError
 from . import inputs
 from .batching import Batcher
 from .protocol import RequestError
+from .sharing import share
 
 log = logging.getLogger("gbinfer.serve")
 KEEP_VERSIONS = 2  # the serving version and the one before it stay addressable by number
@@ -115,24 +116,26 @@ class Repository:
     async def load(self, name: str, path: str | None = None) -> Entry:
         """Load a new version of ``name`` (from ``path``, else its current file), announce it to the
         other workers and serve it; a file that fails leaves the serving version in place."""
-        current = self.entry(name)
-        path = path or current.path
-        model = await self._load_in_thread(name, path)
+        path = path or self.entry(name).path
+        model = await self._in_thread(name, path, load_model, path, self.trusted_key)
         version = publish(self.state_dir, name, path)
+        model = await self._in_thread(name, path, self._prepare, model, name, version)
         return self.install(name, version, path, model)
 
-    async def _load_in_thread(self, name: str, path: str):
+    async def _in_thread(self, name: str, path: str, function, *args):
+        """``function(*args)`` off the event loop; a refused file is logged, counted and a RequestError."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(None, self._load_and_warm, path)
+            return await loop.run_in_executor(None, function, *args)
         except (GbinferError, OSError) as exc:
             self.metrics.load_failures.labels(name).inc()
             log.error("model %r: %s not loaded, version %s keeps serving: %s", name, path,
                       self.entry(name).version, exc)
             raise RequestError(f"model {name!r}: {path} was not loaded: {exc}") from None
 
-    def _load_and_warm(self, path: str):
-        model = load_model(path, self.trusted_key)
+    def _prepare(self, model, name: str, version: int):
+        """The version as it will serve: arrays shared with the other workers, kernels warm."""
+        model = share(model, self.state_dir, name, version)
         model.warmup()
         return model
 
@@ -155,7 +158,8 @@ class Repository:
                 if not have or spec["version"] <= max(have) or (name, spec["version"]) in self._failed:
                     continue
                 try:
-                    model = await self._load_in_thread(name, spec["path"])
+                    model = await self._in_thread(name, spec["path"], load_model, spec["path"], self.trusted_key)
+                    model = await self._in_thread(name, spec["path"], self._prepare, model, name, spec["version"])
                 except RequestError:
                     self._failed.add((name, spec["version"]))
                     continue

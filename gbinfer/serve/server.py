@@ -22,6 +22,7 @@ import time
 
 from ..errors import DataError
 from .repository import load_model, write_control
+from .sharing import share
 
 log = logging.getLogger("gbinfer.serve")
 
@@ -40,8 +41,9 @@ def parse_models(specs: list) -> dict:
 
 
 def load_all(paths: dict, trusted_key, state_dir: str) -> dict:
-    """Load every model ({name: (path, Model)}) and record them as version 1 in ``state_dir``."""
-    models = {name: (path, load_model(path, trusted_key)) for name, path in paths.items()}
+    """Load every model ({name: (path, Model)}, its arrays in shared files) and record them as
+    version 1 in ``state_dir``."""
+    models = {name: (path, share(load_model(path, trusted_key), state_dir, name, 1)) for name, path in paths.items()}
     write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
     return models
 

@@ -291,6 +291,7 @@ def test_errors_in_the_v2_form(server, client, data):
     with pytest.raises(http_client.InferenceServerException, match="--max-batch-rows"):
         client.infer("num", [inp])
     assert _error(server, "/v2/models/absent/infer", b"{}")[0] == 404
+    assert _error(server, "/v2/no/such/route", b"{}")[0] == 404
     assert metric(server, "gbinfer_request_errors_total", {"model": "num", "status": "413"}) >= 2
 
 

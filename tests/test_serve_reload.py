@@ -112,8 +112,12 @@ def test_reload_under_load_loses_no_request_and_mixes_no_versions(versions, tmp_
         # 2. it is replaced by garbage: refused, logged, counted; version 2 keeps serving
         replace(serving, b"XGBRS not really a model")
         wait_for(lambda: metric(server, "gbinfer_model_load_failures_total", "m") == 1)
-        # 3. a load request names another file: version 3, and the previous version stays addressable
+        # 3. a load request names another file: version 3, and the previous version stays addressable;
+        # only files beside the served ones can be named
         status, body = post(server, "/v2/repository/models/m/load", {"parameters": {"path": str(models[2][0])}})
+        assert status == 403 and "directories" in body["error"]
+        (tmp_path / "v3.xgbrs").write_bytes(models[2][0].read_bytes())
+        status, body = post(server, "/v2/repository/models/m/load", {"parameters": {"path": str(tmp_path / "v3.xgbrs")}})
         assert (status, body) == (200, {"name": "m", "version": "3"})
         wait_for(lambda: "3" in seen)
         # 4. a load request for a file that does not load: 400, version 3 stays
@@ -146,14 +150,16 @@ def test_signed_models_need_the_trusted_key(versions, tmp_path):
     apr.save(models[1][1], signed[1], signing_key=seller)
     apr.save(models[1][1], tmp_path / "unsigned.apr")
     apr.save(models[1][1], tmp_path / "other.apr", signing_key=buyer)
+    gbinfer.save(models[1][1], tmp_path / "plain.xgbrs")
     with pytest.raises(errors.KeyRequired):
         BackgroundServer({"m": str(signed[0])})
     with BackgroundServer({"m": str(signed[0])}, trusted_key=trusted) as server:
-        for name, refusal in (("unsigned.apr", "not signed"), ("other.apr", "")):
+        for name, refusal in (("unsigned.apr", "not signed"), ("other.apr", "signed by"),
+                              ("plain.xgbrs", "not an .apr file")):
             status, body = post(server, "/v2/repository/models/m/load",
                                 {"parameters": {"path": str(tmp_path / name)}})
             assert status == 400 and refusal in body["error"]
-        assert metric(server, "gbinfer_model_load_failures_total", "m") == 2
+        assert metric(server, "gbinfer_model_load_failures_total", "m") == 3
         status, body = post(server, "/v2/repository/models/m/load", {"parameters": {"path": str(signed[1])}})
         assert (status, body) == (200, {"name": "m", "version": "2"})
         doc = {"inputs": [{"name": "input", "shape": list(X.shape), "datatype": "FP32", "data": X.ravel().tolist()}]}

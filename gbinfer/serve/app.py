@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -81,7 +82,7 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
         Route("/v2/repository/models/{name}/load", handlers.load, methods=["POST"]),
         Route("/metrics", handlers.scrape),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.repository = repo
     app.state.metrics = metrics
     return app
@@ -89,6 +90,12 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
 
 def _json(doc, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status, media_type="application/json")
+
+
+async def _http_error(request, exc: HTTPException) -> Response:
+    """Starlette's own refusals (no such route, wrong method) in the v2 error form too."""
+    return Response(protocol.error_body(f"{request.method} {request.url.path}: {exc.detail}"), exc.status_code,
+                    media_type="application/json")
 
 
 def _error(exc: Exception) -> Response:
@@ -169,7 +176,8 @@ class _Handlers:
             content, headers = bodies.respond(kind, entry, req, names, result)
         except Exception as exc:  # noqa: BLE001 - answered in the v2 error form
             response = _error(exc)
-            self.metrics.errors.labels(name, str(response.status_code)).inc()
+            known = name if name in self.repo.names() else "-"  # label values never come from the client
+            self.metrics.errors.labels(known, str(response.status_code)).inc()
             return response
         self.metrics.latency.labels(name).observe(time.perf_counter() - start)
         return Response(content, headers=headers)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from ..errors import GbinferError
+from ..errors import GbinferError, ModelFormatError
 from . import inputs
 from .batching import Batcher
 from .protocol import RequestError
@@ -37,15 +37,19 @@ CONTROL = "models.json"
 
 def load_model(path: str, trusted_key=None):
     """A model file: ``.apr`` through ``gbinfer.apr.load`` (which refuses a signed file unless
-    ``trusted_key`` is the signer, and an unsigned one when a key is required), others through
-    ``gbinfer.load`` (``.xgbrs`` memory-mapped)."""
+    ``trusted_key`` is the signer), others through ``gbinfer.load`` (``.xgbrs`` memory-mapped).
+    With a trusted key every model must be an ``.apr`` file signed by it: a format that carries
+    no signature would let an unsigned model in."""
     import gbinfer
 
     with open(path, "rb") as fh:
         magic = fh.read(4)
-    if magic == b"APRN" or trusted_key is not None and str(path).endswith(".apr"):
+    if magic == b"APRN" or trusted_key is not None:
         from gbinfer import apr
 
+        if magic != b"APRN":
+            raise ModelFormatError(str(path), None, "is not an .apr file; with --trusted-key every model must be an "
+                                                    ".apr file signed by that key")
         return apr.load(path, trusted_key=trusted_key)
     return gbinfer.load(path)
 
@@ -116,11 +120,21 @@ class Repository:
     async def load(self, name: str, path: str | None = None) -> Entry:
         """Load a new version of ``name`` (from ``path``, else its current file), announce it to the
         other workers and serve it; a file that fails leaves the serving version in place."""
-        path = path or self.entry(name).path
+        path = self._allowed(path) if path else self.entry(name).path
         model = await self._in_thread(name, path, load_model, path, self.trusted_key)
         version = publish(self.state_dir, name, path)
         model = await self._in_thread(name, path, self._prepare, model, name, version)
         return self.install(name, version, path, model)
+
+    def _allowed(self, path: str) -> str:
+        """A path a load request names: only in a directory a served model was loaded from, so
+        that the endpoint cannot be used to probe other files of the machine."""
+        real = os.path.realpath(path)
+        homes = {os.path.dirname(os.path.realpath(e.path)) for v in self._versions.values() for e in v.values()}
+        if os.path.dirname(real) not in homes:
+            raise RequestError(f"parameters.path {path!r}: a model can be loaded from the directories the served "
+                               "models were loaded from only", 403)
+        return real
 
     async def _in_thread(self, name: str, path: str, function, *args):
         """``function(*args)`` off the event loop; a refused file is logged, counted and a RequestError."""

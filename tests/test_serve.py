@@ -30,10 +30,11 @@ def data():
     n = 400
     X = rng.normal(size=(n, 8)).astype(np.float32)
     X[rng.random(X.shape) < 0.05] = np.nan
+    colours = rng.choice(["red", "green", "blue"], n)
+    colours[:3] = ["red", "green", "blue"]  # first seen in another order than the categories': read by value
     frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1],
-                          "c": pd.Categorical(rng.choice(["red", "green", "blue"], n),
-                                              categories=["blue", "green", "red"])})
-    y = ((np.nan_to_num(X[:, 0]) + (frame.c == "green") + 0.3 * rng.normal(size=n)) > 0.4).astype(int)
+                          "c": pd.Categorical(colours, categories=["blue", "green", "red"])})
+    y = ((np.nan_to_num(X[:, 0]) + (frame.c == "green") - (frame.c == "red") + 0.3 * rng.normal(size=n)) > 0.4).astype(int)
     return X, frame, y
 
 
@@ -128,6 +129,7 @@ def test_health_server_and_model_metadata(server, client, models):
     assert client.get_model_metadata("xcat", "1")["inputs"][1:] == [
         {"name": "a", "datatype": "FP32", "shape": [-1]}, {"name": "b", "datatype": "FP32", "shape": [-1]},
         {"name": "c", "datatype": "BYTES", "shape": [-1], "parameters": {"categories": ["blue", "green", "red"]}}]
+    assert client.get_model_metadata("lcat")["inputs"][3]["parameters"] == {"categories": ["blue", "green", "red"]}
     status, _, body = request(server, "GET", "/v2/models/absent")
     assert status == 404 and "absent" in orjson.loads(body)["error"]
     status, _, body = request(server, "GET", "/v2/models/num/versions/7")

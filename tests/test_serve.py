@@ -286,7 +286,7 @@ def test_errors_in_the_v2_form(server, client, data):
     assert status == 400 and "8 bytes" in message
     # caps: the body (413) and the rows of one request (413), with the option to change them named
     status, message = _error(server, infer, bytes(5 << 20))
-    assert status == 413 and "--max-body-bytes" in message
+    assert status == 413 and "--max-body-mb" in message
     big = np.zeros((MAX_ROWS + 1, 8), np.float32)
     inp = http_client.InferInput("input", list(big.shape), "FP32")
     inp.set_data_from_numpy(big)

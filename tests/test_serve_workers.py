@@ -86,7 +86,7 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
         _, text = get(port, "/metrics")
         counts = [line for line in text.decode().splitlines()
                   if line.startswith('gbinfer_request_duration_seconds_count{model="reg"}')]
-        assert counts and float(counts[0].split()[-1]) == 40
+        assert counts and float(counts[0].split()[-1]) == 40, text.decode()
         # a load request reaches one worker; the other follows
         status, body = get(port, "/v2/repository/models/reg/load", "POST",
                            orjson.dumps({"parameters": {"path": str(tmp_path / "b.xgbrs")}}))
@@ -106,3 +106,14 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     assert code == 0
     assert not any(Path(f"/proc/{pid}").exists() and "gbinfer" in Path(f"/proc/{pid}/cmdline").read_text()
                    for pid in workers)
+
+
+def test_the_command_refuses_bad_models_with_one_line(tmp_path, capsys):
+    from gbinfer.cli import main
+
+    assert main(["serve", "no-name-given.xgbrs"]) == 2
+    assert "expected NAME=PATH" in capsys.readouterr().err
+    (tmp_path / "bad.xgbrs").write_bytes(b"XGBRS and then nothing a model needs")
+    assert main(["serve", f"m={tmp_path / 'bad.xgbrs'}", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gbinfer: error: ") and "bad.xgbrs" in err and err.count("\n") == 1

@@ -188,12 +188,12 @@ async def _read_body(request, limit: int) -> bytes:
     says so); a gzip or deflate body is inflated under the same limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-bytes)", 413)
+        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-mb)", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-bytes)", 413)
+            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-mb)", 413)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower()
@@ -204,7 +204,7 @@ async def _read_body(request, limit: int) -> bytes:
         except zlib.error as exc:
             raise RequestError(f"the {encoding} body does not inflate: {exc}") from None
         if len(body) > limit or inflater.unconsumed_tail:
-            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-bytes)", 413)
+            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-mb)", 413)
     elif encoding not in ("", "identity"):
         raise RequestError(f"Content-Encoding {encoding!r:.40} is not supported (gzip, deflate)", 415)
     return body

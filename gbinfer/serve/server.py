@@ -63,6 +63,11 @@ def serve(args) -> int:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(state_dir, "metrics")
             os.mkdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
         models = load_all(paths, args.trusted_key, state_dir)
+        if args.workers > 1:  # imported once for all workers (pages shared until written); nothing runs yet
+            import prometheus_client  # noqa: F401
+            import uvicorn  # noqa: F401
+
+            import gbinfer.predict  # noqa: F401 - Numba and the kernel modules
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -78,12 +83,20 @@ def serve(args) -> int:
                 from . import watch
 
                 watch.start(state_dir, args.trusted_key, args.watch_interval, app.state.metrics)
+            # uvicorn stops gracefully on these, then raises the signal again under the handler it
+            # found: make that an ordinary exit, so that the state directory is removed
+            signal.signal(signal.SIGTERM, _exit)
+            signal.signal(signal.SIGINT, _exit)
             _run(app, sock, args.log_level)
         else:
             _supervise(args, models, state_dir, settings, sock)
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def _exit(signum, frame):
+    raise SystemExit(0)
 
 
 def _app(models, state_dir, settings, trusted_key):

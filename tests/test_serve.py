@@ -70,7 +70,8 @@ def models(tmp_path_factory, data):
 
 @pytest.fixture(scope="module")
 def server(models):
-    settings = Settings(batch_window=0.2, max_batch_rows=MAX_ROWS, max_body_bytes=4 << 20)
+    # inline_rows=0: every call goes to the kernel thread, which the batching test holds busy
+    settings = Settings(batch_window=0.2, max_batch_rows=MAX_ROWS, max_body_bytes=4 << 20, inline_rows=0)
     with BackgroundServer({name: path for name, (path, _, _) in models.items()}, settings=settings) as s:
         yield s
 

@@ -40,6 +40,7 @@ class Settings:
     max_body_bytes: int = 64 << 20
     nthread: int | None = 1  # kernel threads per worker process
     follow_interval: float = 0.1  # seconds between looks at the other workers' loads
+    inline_rows: int = 16  # batches of at most this many rows run on the event loop itself
 
 
 def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(), trusted_key=None) -> Starlette:

@@ -10,7 +10,9 @@ most ``max_rows`` rows at a time. Requests with the same key (same input form, o
 call is retried request by request, so one bad request cannot fail the others.
 
 The calls run on one executor thread per process: the event loop keeps reading requests (and so
-filling the next batch) while a batch is predicted.
+filling the next batch) while a batch is predicted. A batch of at most ``inline_rows`` rows is
+predicted on the event loop itself instead: for a few rows the hand-off to the thread costs more
+than the call (about 50 µs of the 600 µs a one-row JSON request took, measured on 2 busy cores).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import deque
 class Batcher:
     """Queue and coalesce the calls of one model version; ``run(key, payloads)`` -> one result per payload."""
 
-    def __init__(self, run, *, window: float, max_rows: int, executor, on_batch=None):
+    def __init__(self, run, *, window: float, max_rows: int, executor, on_batch=None, inline_rows: int = 0):
         self._run = run
         self._window = window
         self._max_rows = max_rows
@@ -31,6 +33,7 @@ class Batcher:
         self._pending: deque = deque()
         self._active = False
         self._waiting = 0
+        self._inline_rows = inline_rows
 
     @property
     def waiting(self) -> int:
@@ -57,7 +60,10 @@ class Batcher:
                 if not first:
                     await self._gather(loop)
                 batch = self._take()
-                outcomes = await loop.run_in_executor(self._executor, self._execute, batch)
+                if sum(item[2] for item in batch) <= self._inline_rows:
+                    outcomes = self._execute(batch)  # a few rows: a thread hand-off would cost more than the call
+                else:
+                    outcomes = await loop.run_in_executor(self._executor, self._execute, batch)
                 for future, ok, value in outcomes:
                     if not future.done():  # the client may have gone
                         (future.set_result if ok else future.set_exception)(value)

@@ -106,7 +106,7 @@ class Repository:
 
         s = self.settings
         batcher = Batcher(_runner(model, s.nthread), window=s.batch_window, max_rows=s.max_batch_rows,
-                          executor=self.executor, on_batch=self.metrics.batch(name))
+                          executor=self.executor, on_batch=self.metrics.batch(name), inline_rows=s.inline_rows)
         entry = Entry(name, version, path, model, batcher, model_metadata(name, model))
         versions = dict(self._versions.get(name, {}))
         versions[version] = entry

@@ -1,10 +1,12 @@
 """What a request's tensors mean to a model, and what the model gives back as output tensors.
 
 A request holds either one 2-D tensor (rows x features, in the model's feature order) or one
-1-D tensor per named feature column. Named columns go through the model's own input encoding:
-they become a dict of columns for ``DataMatrix``, so a categorical column sent as BYTES strings is
-re-coded by value exactly as a DataFrame column would be. Requests with the same ``Rows.key`` can
-share one kernel call (``batching``): their rows are stacked, predicted once, and split again.
+1-D tensor per named feature column. Named columns are read as the model reads a DataFrame's
+columns, so a categorical column sent as BYTES strings means its values, never their order of
+appearance: a dict of columns for ``DataMatrix`` (an XGBoost model re-codes it by value through
+its training categories), codes through the model's ``pandas_categorical`` for LightGBM, and the
+values themselves for CatBoost, which hashes them. Requests with the same ``Rows.key`` can share
+one kernel call (``batching``): their rows are stacked, predicted once, and split again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ MATRIX = "input"  # the name the metadata gives the 2-D input
 
 @dataclass(frozen=True)
 class Rows:
-    """One request's rows: ``matrix`` (float32, rows x features) or ``columns`` (name -> 1-D array)."""
+    """One request's rows: ``matrix`` (float32 or float64, rows x features) or ``columns`` (feature
+    name -> 1-D array of numbers or of strings, in the model's feature order)."""
 
     key: tuple  # requests with equal keys can be stacked
     n: int

@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 
 from ..errors import GbinferError, ModelFormatError
@@ -183,7 +184,6 @@ class Repository:
 
 def _runner(model, nthread):
     """The batch function of one model version: stack the requests' rows, predict, split."""
-    import numpy as np
 
     def run(key, payloads):
         _, names, margin = key

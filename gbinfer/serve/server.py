@@ -4,9 +4,10 @@ over them).
 
 The models are loaded in the parent before it forks, so the children start with them: a
 ``.xgbrs`` model's arrays are views of its read-only memory map (page cache, shared by every
-process), and what loading built in memory is shared copy-on-write. Numba is not imported before
-the fork (its thread pools must not cross one); each worker warms its kernels from Numba's
-on-disk cache before it reports ready. A worker that dies is replaced.
+process), and what loading built is shared the same way (``sharing``). The parent imports the
+server and kernel modules for its workers but runs no kernel (Numba's thread pools must not cross
+a fork); each worker warms its kernels from Numba's on-disk cache before it reports ready. A
+worker that dies is replaced.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
+import re
+import threading
 import subprocess
 import sys
 import time
@@ -21,12 +22,6 @@ import gbinfer
 
 pytest.importorskip("starlette")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port, path, method="GET", body=None):
@@ -52,20 +47,24 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     models = [gbinfer.load(xgboost.XGBRegressor(n_estimators=n, max_depth=4).fit(X, y)) for n in (8, 16)]
     gbinfer.save(models[0], tmp_path / "a.xgbrs")
     gbinfer.save(models[1], tmp_path / "b.xgbrs")
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "gbinfer", "serve", f"reg={tmp_path / 'a.xgbrs'}", "--port",
-                             str(port), "--workers", "2", "--log-level", "warning"], env=env, cwd=tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "gbinfer", "serve", f"reg={tmp_path / 'a.xgbrs'}", "--port", "0",
+                             "--workers", "2"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    log = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # keeps the pipe drained
     try:
         deadline = time.monotonic() + 90
+        port = None
         while True:
-            assert proc.poll() is None, "the server exited"
+            assert proc.poll() is None, "the server exited:\n" + "".join(log)
+            found = [re.search(r"serving reg on http://127.0.0.1:(\d+)", line) for line in log]
+            port = next((int(m.group(1)) for m in found if m), None)
             try:
-                if get(port, "/v2/health/ready")[0] == 200 and len(children(proc.pid)) == 2:
+                if port and get(port, "/v2/health/ready")[0] == 200 and len(children(proc.pid)) == 2:
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, "the server did not become ready"
+            assert time.monotonic() < deadline, "the server did not become ready:\n" + "".join(log)
             time.sleep(0.2)
         workers = children(proc.pid)
 
@@ -99,7 +98,7 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
             for version, got in pool.map(lambda i: infer(0), range(16)):
                 assert version == "2"
                 np.testing.assert_array_equal(got, models[1].predict(X[:5]))
-        assert children(proc.pid) == workers  # nobody crashed and was replaced
+        assert children(proc.pid) == workers, "".join(log)  # nobody crashed and was replaced
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

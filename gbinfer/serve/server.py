@@ -76,8 +76,8 @@ def serve(args) -> int:
         except OSError as exc:
             raise DataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         sock.listen(2048)
-        log.info("serving %s on http://%s:%d with %d worker(s)", ", ".join(paths), args.host, args.port,
-                 args.workers)
+        log.info("serving %s on http://%s:%d with %d worker(s)", ", ".join(paths), args.host,
+                 sock.getsockname()[1], args.workers)  # the port the system chose for --port 0
         if args.workers == 1:
             app = _app(models, state_dir, settings, args.trusted_key)
             if args.watch:

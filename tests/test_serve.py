@@ -65,6 +65,13 @@ def models(tmp_path_factory, data):
     ccat = catboost.CatBoostClassifier(iterations=20, depth=3, verbose=0, cat_features=["c"]).fit(strings, y)
     ccat.save_model(str(d / "ccat.cbm"))
     out["ccat"] = (d / "ccat.cbm", ccat.predict_proba(strings[:N])[:, 1])
+    target = np.nan_to_num(X[:, 0]) * 2 - np.nan_to_num(X[:, 5])
+    lnum = lightgbm.LGBMRegressor(n_estimators=15, num_leaves=8, verbose=-1).fit(X, target)
+    lnum.booster_.save_model(d / "lnum.txt")
+    out["lnum"] = (d / "lnum.txt", lnum.predict(X[:N]))
+    cnum = catboost.CatBoostRegressor(iterations=15, depth=4, verbose=0).fit(X, target)
+    cnum.save_model(str(d / "cnum.cbm"))
+    out["cnum"] = (d / "cnum.cbm", cnum.predict(X[:N]))
     return {name: (str(path), expected, gbinfer.load(str(path))) for name, (path, expected) in out.items()}
 
 
@@ -142,16 +149,16 @@ def test_health_server_and_model_metadata(server, client, models):
 @pytest.mark.parametrize("binary", [True, False])
 def test_tritonclient_matrix_equals_library(client, models, data, binary):
     X = data[0][:N]
-    for name in ("num", "multi"):
+    for name in ("num", "multi", "lnum", "cnum"):
         path, expected, model = models[name]
         inp = http_client.InferInput("input", list(X.shape), "FP32")
         inp.set_data_from_numpy(X, binary_data=binary)
         outputs = [http_client.InferRequestedOutput("predict", binary_data=binary)]
         result = client.infer(name, [inp], outputs=outputs)
         got = result.as_numpy("predict")
-        assert got.dtype == np.float32
+        assert got.dtype == (np.float32 if name in ("num", "multi") else np.float64)
         np.testing.assert_array_equal(got, model.predict(X))
-        np.testing.assert_array_equal(got, expected.astype(np.float32))
+        np.testing.assert_array_equal(got, expected.astype(got.dtype))
         assert result.get_response()["model_version"] == "1"
 
 
@@ -366,5 +373,5 @@ def test_metrics_in_prometheus_text_format(server, client, data):
     assert families["gbinfer_batch_rows"].type == "histogram"
     assert families["gbinfer_request_errors"].type == "counter"
     versions = {s.labels["model"]: s.value for s in families["gbinfer_model_version"].samples}
-    assert versions == {"num": 1.0, "multi": 1.0, "xcat": 1.0, "lcat": 1.0, "ccat": 1.0}
+    assert versions == {name: 1.0 for name in ("num", "multi", "xcat", "lcat", "ccat", "lnum", "cnum")}
     assert metric(server, "gbinfer_request_duration_seconds_count", {"model": "num"}) > 0

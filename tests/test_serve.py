@@ -167,6 +167,10 @@ def test_tritonclient_named_categorical_columns_equal_library(client, models, da
     frame = data[1][:N]
     _, expected, model = models[name]
     result = client.infer(name, named_inputs(frame))  # no outputs named: binary output by default
+    leaf = client.infer(name, named_inputs(frame), outputs=[http_client.InferRequestedOutput("leaf")])
+    reply = leaf.get_output("leaf")
+    assert reply["datatype"] == client.get_model_metadata(name)["outputs"][2]["datatype"]
+    assert reply["shape"] == [N, 20]
     got = result.as_numpy("predict")
     assert got.dtype == (np.float32 if name == "xcat" else np.float64)
     assert client.get_model_metadata(name)["outputs"][0]["datatype"] == ("FP32" if name == "xcat" else "FP64")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from .inputs import MATRIX, lightgbm_categories
 
-# what predict returns, by source library: XGBoost computes in float32, the others in float64
+# what predict and predict_leaf return, by source library: XGBoost computes in float32 (and
+# gives leaf indices as floats, as its predict(pred_leaf=True) does), the others in float64
 _OUTPUT = {"xgboost": "FP32"}
+_LEAF = {"xgboost": "FP32", "lightgbm": "INT32", "catboost": "UINT32"}
 
 
 def _categories(model) -> list:
@@ -40,7 +42,8 @@ def model_metadata(name: str, model) -> dict:
     datatype = _OUTPUT.get(model.meta.source_library, "FP64")
     shape = [-1] if k == 1 else [-1, k]
     outputs = [{"name": "predict", "datatype": datatype, "shape": shape},
-               {"name": "margin", "datatype": datatype, "shape": shape}]
+               {"name": "margin", "datatype": datatype, "shape": shape},
+               {"name": "leaf", "datatype": _LEAF.get(model.meta.source_library, "INT32"), "shape": [-1, -1]}]
     return {"name": name, "platform": f"gbinfer_{model.meta.source_library}", "inputs": inputs,
             "outputs": outputs,
             "parameters": {"objective": model.objective.name, "num_features": model.num_features,

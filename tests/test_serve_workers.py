@@ -1,5 +1,6 @@
-"""``gbinfer serve --workers 2``: the command as users run it, two processes behind one socket,
-metrics added up across them, a reload reaching both, a clean stop on SIGTERM."""
+"""``gbinfer serve --workers 2 --watch``: the command as users run it, two processes behind one
+socket, metrics added up across them, a load request and a changed file reaching both, a clean
+stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     gbinfer.save(models[1], tmp_path / "b.xgbrs")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "gbinfer", "serve", f"reg={tmp_path / 'a.xgbrs'}", "--port", "0",
-                             "--workers", "2"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+                             "--workers", "2", "--watch", "--watch-interval", "0.1"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     log = []
     threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # keeps the pipe drained
     try:
@@ -98,6 +99,13 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
             for version, got in pool.map(lambda i: infer(0), range(16)):
                 assert version == "2"
                 np.testing.assert_array_equal(got, models[1].predict(X[:5]))
+        # --watch: the parent sees the file change, both workers load version 3
+        gbinfer.save(models[0], tmp_path / "b.xgbrs")  # written beside, renamed over the old file
+        deadline = time.monotonic() + 30
+        while not all(infer(0)[0] == "3" for _ in range(10)):
+            assert time.monotonic() < deadline, "the change was not followed:\n" + "".join(log)
+            time.sleep(0.1)
+        np.testing.assert_array_equal(infer(0)[1], models[0].predict(X[:5]))
         assert children(proc.pid) == workers, "".join(log)  # nobody crashed and was replaced
     finally:
         proc.send_signal(signal.SIGTERM)

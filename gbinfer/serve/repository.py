@@ -122,8 +122,9 @@ class Repository:
         """Load a new version of ``name`` (from ``path``, else its current file), announce it to the
         other workers and serve it; a file that fails leaves the serving version in place."""
         path = self._allowed(path) if path else self.entry(name).path
+        stamp = file_stamp(path)  # before reading: a change while it is read is a change after it
         model = await self._in_thread(name, path, load_model, path, self.trusted_key)
-        version = publish(self.state_dir, name, path)
+        version = publish(self.state_dir, name, path, stamp)
         model = await self._in_thread(name, path, self._prepare, model, name, version)
         return self.install(name, version, path, model)
 
@@ -216,12 +217,23 @@ def write_control(state_dir: str, doc: dict) -> None:
     os.replace(tmp, path)
 
 
-def publish(state_dir: str, name: str, path: str) -> int:
-    """Record a new version of ``name`` from ``path``; its number (one above the last)."""
+def file_stamp(path: str) -> list | None:
+    """What tells a file's versions apart: modification time, size and inode (a file renamed
+    over another has a new inode even within the same clock tick)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def publish(state_dir: str, name: str, path: str, stamp) -> int:
+    """Record a new version of ``name`` from ``path`` (as it was when it was read: ``stamp``);
+    its number, one above the last."""
     with open(os.path.join(state_dir, "lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         doc = read_control(state_dir)
         version = doc.get(name, {}).get("version", 0) + 1
-        doc[name] = {"path": path, "version": version, "published": time.time()}
+        doc[name] = {"path": path, "version": version, "stamp": stamp, "published": time.time()}
         write_control(state_dir, doc)
     return version

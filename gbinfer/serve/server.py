@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from ..errors import DataError
-from .repository import load_model, write_control
+from .repository import file_stamp, load_model, write_control
 from .sharing import share
 
 log = logging.getLogger("gbinfer.serve")
@@ -44,8 +44,9 @@ def parse_models(specs: list) -> dict:
 def load_all(paths: dict, trusted_key, state_dir: str) -> dict:
     """Load every model ({name: (path, Model)}, its arrays in shared files) and record them as
     version 1 in ``state_dir``."""
+    stamps = {name: file_stamp(path) for name, path in paths.items()}
     models = {name: (path, share(load_model(path, trusted_key), state_dir, name, 1)) for name, path in paths.items()}
-    write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
+    write_control(state_dir, {name: {"path": path, "version": 1, "stamp": stamps[name]} for name, path in paths.items()})
     return models
 
 

@@ -45,7 +45,7 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(500, 10)).astype(np.float32)
     y = X[:, 0] * 2 - X[:, 4]
-    models = [gbinfer.load(xgboost.XGBRegressor(n_estimators=n, max_depth=4).fit(X, y)) for n in (8, 16)]
+    models = [gbinfer.load(xgboost.XGBRegressor(n_estimators=n, max_depth=4).fit(X, y)) for n in (8, 16, 24)]
     gbinfer.save(models[0], tmp_path / "a.xgbrs")
     gbinfer.save(models[1], tmp_path / "b.xgbrs")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -100,19 +100,30 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
                 assert version == "2"
                 np.testing.assert_array_equal(got, models[1].predict(X[:5]))
         # --watch: the parent sees the file change, both workers load version 3
-        gbinfer.save(models[0], tmp_path / "b.xgbrs")  # written beside, renamed over the old file
+        gbinfer.save(models[2], tmp_path / "b.xgbrs")  # written beside, renamed over the old file
         deadline = time.monotonic() + 30
         while not all(infer(0)[0] == "3" for _ in range(10)):
             assert time.monotonic() < deadline, "the change was not followed:\n" + "".join(log)
             time.sleep(0.1)
-        np.testing.assert_array_equal(infer(0)[1], models[0].predict(X[:5]))
+        np.testing.assert_array_equal(infer(0)[1], models[2].predict(X[:5]))
         assert children(proc.pid) == workers, "".join(log)  # nobody crashed and was replaced
+        # a worker that dies is replaced, and its successor serves the current version, not the first
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(set(children(proc.pid)) - set(workers)) != 1 or \
+                sum("Application startup complete" in line for line in log) < 3:  # the successor is ready
+            assert time.monotonic() < deadline, "the worker was not replaced:\n" + "".join(log)
+            time.sleep(0.1)
+        with ThreadPoolExecutor(8) as pool:
+            for version, got in pool.map(lambda i: infer(0), range(64)):
+                assert version == "3"
+                np.testing.assert_array_equal(got, models[2].predict(X[:5]))
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0
     assert not any(Path(f"/proc/{pid}").exists() and "gbinfer" in Path(f"/proc/{pid}/cmdline").read_text()
-                   for pid in workers)
+                   for pid in workers[1:])
 
 
 def test_the_command_refuses_bad_models_with_one_line(tmp_path, capsys):

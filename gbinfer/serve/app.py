@@ -44,22 +44,21 @@ class Settings:
 
 
 def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(), trusted_key=None) -> Starlette:
-    """The application serving ``models`` ({name: (path, loaded Model)}, version 1 or the version
-    the state directory's control file names)."""
-    from .repository import read_control
-
+    """The application serving ``models`` ({name: (path, loaded Model)}) as their version 1, and
+    every later version the state directory names (a worker started after a reload catches up
+    before it takes requests)."""
     metrics = Metrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gbinfer-predict")
     repo = Repository(state_dir, trusted_key=trusted_key, settings=settings, executor=executor, metrics=metrics)
-    control = read_control(state_dir)
     for name, (path, model) in models.items():
-        repo.install(name, control.get(name, {}).get("version", 1), path, model)
+        repo.install(name, 1, path, model)
 
     @asynccontextmanager
     async def lifespan(app):
         loop = asyncio.get_running_loop()
         for name in repo.names():  # compile or load from cache before saying ready
             await loop.run_in_executor(executor, repo.entry(name).model.warmup)
+        await repo.sync()
         repo.ready = True
         follower = loop.create_task(repo.follow(settings.follow_interval))
         try:

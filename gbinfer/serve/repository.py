@@ -159,28 +159,31 @@ class Repository:
 
     async def follow(self, interval: float) -> None:
         """Poll the control file; load every version it names that this process lacks."""
-        path = os.path.join(self.state_dir, CONTROL)
         while True:
             await asyncio.sleep(interval)
+            await self.sync()
+
+    async def sync(self) -> None:
+        """Load the versions the control file names that this process lacks (if it changed)."""
+        try:
+            mtime = os.stat(os.path.join(self.state_dir, CONTROL)).st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._control_mtime:
+            return
+        self._control_mtime = mtime
+        for name, spec in read_control(self.state_dir).items():
+            have = self._versions.get(name)
+            if not have or spec["version"] <= max(have) or (name, spec["version"]) in self._failed:
+                continue
             try:
-                mtime = os.stat(path).st_mtime_ns
-            except OSError:
+                model = await self._in_thread(name, spec["path"], load_model, spec["path"], self.trusted_key)
+                model = await self._in_thread(name, spec["path"], self._prepare, model, name, spec["version"])
+            except RequestError:
+                self._failed.add((name, spec["version"]))
                 continue
-            if mtime == self._control_mtime:
-                continue
-            self._control_mtime = mtime
-            for name, spec in read_control(self.state_dir).items():
-                have = self._versions.get(name)
-                if not have or spec["version"] <= max(have) or (name, spec["version"]) in self._failed:
-                    continue
-                try:
-                    model = await self._in_thread(name, spec["path"], load_model, spec["path"], self.trusted_key)
-                    model = await self._in_thread(name, spec["path"], self._prepare, model, name, spec["version"])
-                except RequestError:
-                    self._failed.add((name, spec["version"]))
-                    continue
-                if spec["version"] > max(self._versions[name]):
-                    self.install(name, spec["version"], spec["path"], model)
+            if spec["version"] > max(self._versions[name]):
+                self.install(name, spec["version"], spec["path"], model)
 
 
 def _runner(model, nthread):

@@ -34,7 +34,8 @@ def data():
     colours[:3] = ["red", "green", "blue"]  # first seen in another order than the categories': read by value
     frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1],
                           "c": pd.Categorical(colours, categories=["blue", "green", "red"])})
-    y = ((np.nan_to_num(X[:, 0]) + (frame.c == "green") - (frame.c == "red") + 0.3 * rng.normal(size=n)) > 0.4).astype(int)
+    score = np.nan_to_num(X[:, 0]) + (frame.c == "green") - (frame.c == "red") + 0.3 * rng.normal(size=n)
+    y = (score > 0.4).astype(int)
     return X, frame, y
 
 
@@ -55,7 +56,8 @@ def models(tmp_path_factory, data):
     xmulti = xgboost.XGBClassifier(n_estimators=10, max_depth=3).fit(X, y3)
     xmulti.save_model(d / "multi.json")
     out["multi"] = (d / "multi.json", xmulti.predict_proba(X[:N]))
-    xcat = xgboost.XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True, tree_method="hist").fit(frame, y)
+    xcat = xgboost.XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True, tree_method="hist")
+    xcat.fit(frame, y)
     xcat.save_model(d / "xcat.json")
     out["xcat"] = (d / "xcat.json", xcat.predict_proba(frame[:N])[:, 1])
     lcat = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=8, min_child_samples=5, verbose=-1).fit(frame, y)
@@ -209,7 +211,8 @@ def test_plain_json_with_nested_data_and_id(server, models, data):
 
 def test_gzip_request_body(server, models, data):
     X = data[0][:4]
-    doc = {"inputs": [{"name": "input", "shape": [4, 8], "datatype": "FP64", "data": np.nan_to_num(X).ravel().tolist()}]}
+    doc = {"inputs": [{"name": "input", "shape": [4, 8], "datatype": "FP64",
+                       "data": np.nan_to_num(X).ravel().tolist()}]}
     status, _, body = request(server, "POST", "/v2/models/num/infer", gzip.compress(orjson.dumps(doc)),
                               {"Content-Encoding": "gzip"})
     assert status == 200
@@ -329,7 +332,8 @@ def test_concurrent_requests_share_kernel_calls(server, models, data):
     smalls = [X[i * 3:i * 3 + 1 + i % 3] for i in range(24)]
 
     def infer(rows):
-        doc = {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32", "data": rows.ravel().tolist()}]}
+        doc = {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32",
+                           "data": rows.ravel().tolist()}]}
         status, _, body = request(server, "POST", "/v2/models/num/infer", orjson.dumps(doc))
         assert status == 200, body
         return np.array(orjson.loads(body)["outputs"][0]["data"], dtype=np.float32)

@@ -117,7 +117,8 @@ def test_reload_under_load_loses_no_request_and_mixes_no_versions(versions, tmp_
         status, body = post(server, "/v2/repository/models/m/load", {"parameters": {"path": str(models[2][0])}})
         assert status == 403 and "directories" in body["error"]
         (tmp_path / "v3.xgbrs").write_bytes(models[2][0].read_bytes())
-        status, body = post(server, "/v2/repository/models/m/load", {"parameters": {"path": str(tmp_path / "v3.xgbrs")}})
+        status, body = post(server, "/v2/repository/models/m/load",
+                            {"parameters": {"path": str(tmp_path / "v3.xgbrs")}})
         assert (status, body) == (200, {"name": "m", "version": "3"})
         wait_for(lambda: "3" in seen)
         # 4. a load request for a file that does not load: 400, version 3 stays

@@ -49,8 +49,9 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     gbinfer.save(models[0], tmp_path / "a.xgbrs")
     gbinfer.save(models[1], tmp_path / "b.xgbrs")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "gbinfer", "serve", f"reg={tmp_path / 'a.xgbrs'}", "--port", "0",
-                             "--workers", "2", "--watch", "--watch-interval", "0.1"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "gbinfer", "serve", f"reg={tmp_path / 'a.xgbrs'}", "--port", "0",
+               "--workers", "2", "--watch", "--watch-interval", "0.1"]
+    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     log = []
     threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # keeps the pipe drained
     try:

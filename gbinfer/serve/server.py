@@ -46,7 +46,8 @@ def load_all(paths: dict, trusted_key, state_dir: str) -> dict:
     version 1 in ``state_dir``."""
     stamps = {name: file_stamp(path) for name, path in paths.items()}
     models = {name: (path, share(load_model(path, trusted_key), state_dir, name, 1)) for name, path in paths.items()}
-    write_control(state_dir, {name: {"path": path, "version": 1, "stamp": stamps[name]} for name, path in paths.items()})
+    write_control(state_dir, {name: {"path": path, "version": 1, "stamp": stamps[name]}
+                              for name, path in paths.items()})
     return models
 
 

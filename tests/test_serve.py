@@ -257,6 +257,10 @@ def test_arrow_stream_body(server, models, data):
     out = post(table, "/v2/models/xcat/infer?outputs=predict,margin")
     np.testing.assert_array_equal(out.column("predict").to_numpy(), expected.astype(np.float32))
     assert out.column_names == ["predict", "margin"]
+    # float64 columns stay float64 for LightGBM, which compares in float64
+    wide = pa.Table.from_pandas(frame.astype({"a": np.float64, "b": np.float64}), preserve_index=False)
+    out = post(wide, "/v2/models/lcat/infer")
+    np.testing.assert_array_equal(out.column("predict").to_numpy(), models["lcat"][1])
     # a model without feature names reads the columns by position; several outputs: one list per row
     plain = pa.table({f"f{j}": X[:, j] for j in range(8)})
     out = post(plain, "/v2/models/multi/infer?output_margin=false")

@@ -152,7 +152,7 @@ def test_signed_models_need_the_trusted_key(versions, tmp_path):
     apr.save(models[1][1], tmp_path / "unsigned.apr")
     apr.save(models[1][1], tmp_path / "other.apr", signing_key=buyer)
     gbinfer.save(models[1][1], tmp_path / "plain.xgbrs")
-    with pytest.raises(errors.KeyRequired):
+    with pytest.raises(errors.KeyRequired, match="--trusted-key"):
         BackgroundServer({"m": str(signed[0])})
     with BackgroundServer({"m": str(signed[0])}, trusted_key=trusted) as server:
         for name, refusal in (("unsigned.apr", "not signed"), ("other.apr", "signed by"),

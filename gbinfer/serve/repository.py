@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from ..errors import GbinferError, ModelFormatError
+from ..errors import GbinferError, KeyRequired, ModelFormatError
 from . import inputs
 from .batching import Batcher
 from .protocol import RequestError
@@ -51,7 +51,10 @@ def load_model(path: str, trusted_key=None):
         if magic != b"APRN":
             raise ModelFormatError(str(path), None, "is not an .apr file; with --trusted-key every model must be an "
                                                     ".apr file signed by that key")
-        return apr.load(path, trusted_key=trusted_key)
+        try:
+            return apr.load(path, trusted_key=trusted_key)
+        except KeyRequired as exc:
+            raise KeyRequired(f"{exc}; for gbinfer serve: --trusted-key PUBLIC_KEY.pem") from None
     return gbinfer.load(path)
 
 

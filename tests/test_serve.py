@@ -12,13 +12,11 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+import tritonclient.http as http_client
 
 import gbinfer
-
-pytest.importorskip("starlette")
-http_client = pytest.importorskip("tritonclient.http")
-from gbinfer.serve.app import Settings  # noqa: E402
-from gbinfer.serve.background import BackgroundServer  # noqa: E402
+from gbinfer.serve.app import Settings
+from gbinfer.serve.background import BackgroundServer
 
 N = 64
 MAX_ROWS = 50_000
@@ -238,7 +236,8 @@ def test_msgpack_body(server, models, data):
 
 
 def test_arrow_stream_body(server, models, data):
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
     frame = data[1][:N]
     X = data[0][:N]
     _, expected, _ = models["xcat"]

@@ -15,9 +15,7 @@ import pytest
 
 import gbinfer
 from gbinfer import errors
-
-pytest.importorskip("starlette")
-from gbinfer.serve.background import BackgroundServer  # noqa: E402
+from gbinfer.serve.background import BackgroundServer
 
 KEYS = Path(__file__).resolve().parent.parent / "fixtures" / "apr"
 ROWS = 16

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import pytest
 
 import gbinfer
 
-pytest.importorskip("starlette")
 ROOT = Path(__file__).resolve().parent.parent
 
 

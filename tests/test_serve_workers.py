@@ -43,7 +43,7 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(500, 10)).astype(np.float32)
     y = X[:, 0] * 2 - X[:, 4]
-    models = [gbinfer.load(xgboost.XGBRegressor(n_estimators=n, max_depth=4).fit(X, y)) for n in (8, 16, 24)]
+    models = [gbinfer.load(xgboost.XGBRegressor(n_estimators=n, max_depth=4).fit(X, y)) for n in (8, 16, 120)]
     gbinfer.save(models[0], tmp_path / "a.xgbrs")
     gbinfer.save(models[1], tmp_path / "b.xgbrs")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -106,6 +106,10 @@ def test_two_workers_share_the_socket_and_the_metrics(tmp_path):
             time.sleep(0.1)
         np.testing.assert_array_equal(infer(0)[1], models[2].predict(X[:5]))
         assert children(proc.pid) == workers, "".join(log)  # nobody crashed and was replaced
+        # both workers map one file of version 3's arrays (written by whichever loaded it first)
+        mapped = [{line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+                   if line.endswith("reg.3.arrays")} for pid in workers]
+        assert len(mapped[0]) == 1 and mapped[0] == mapped[1], mapped
         # a worker that dies is replaced, and its successor serves the current version, not the first
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 60

@@ -138,6 +138,8 @@ def test_health_server_and_model_metadata(server, client, models):
         {"name": "a", "datatype": "FP32", "shape": [-1]}, {"name": "b", "datatype": "FP32", "shape": [-1]},
         {"name": "c", "datatype": "BYTES", "shape": [-1], "parameters": {"categories": ["blue", "green", "red"]}}]
     assert client.get_model_metadata("lcat")["inputs"][3]["parameters"] == {"categories": ["blue", "green", "red"]}
+    index = client.get_model_repository_index()
+    assert {m["name"] for m in index} == set(models) and {m["version"] for m in index} == {"1"}
     status, _, body = request(server, "GET", "/v2/models/absent")
     assert status == 404 and "absent" in orjson.loads(body)["error"]
     status, _, body = request(server, "GET", "/v2/models/num/versions/7")

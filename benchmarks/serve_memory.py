@@ -6,6 +6,7 @@ shared by k processes counts 1/k in each) from ``/proc/<pid>/smaps_rollup`` of t
 workers. The cost of one more worker is the growth of the total PSS per added worker.
 
     python benchmarks/serve_memory.py MODEL.xgbrs [--workers 1 2 4]
+    python benchmarks/serve_memory.py big.xgbrs --train   # first: the README's large model (xgboost)
 """
 
 from __future__ import annotations
@@ -85,12 +86,30 @@ def measure(model: str, workers: int, timeout: float) -> dict:
     return figures
 
 
+def train(path: str) -> None:
+    """The README's large model: 800 rounds of depth-10 trees over 16 features (about 700k nodes)."""
+    import numpy as np
+    import xgboost
+
+    import gbinfer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 16)).astype(np.float32)
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + rng.normal(size=20000) * 0.5
+    params = {"max_depth": 10, "eta": 0.05, "tree_method": "hist", "nthread": 2, "min_child_weight": 0}
+    booster = xgboost.train(params, xgboost.DMatrix(X, y), num_boost_round=800)
+    gbinfer.save(gbinfer.load(booster), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--train", action="store_true", help="write the large model to MODEL first")
     args = parser.parse_args()
+    if args.train:
+        train(args.model)
     print(f"model: {args.model} ({os.path.getsize(args.model) / 2**20:.1f} MiB)")
     print(f"load: {os.getloadavg()}")
     totals = {}

@@ -219,9 +219,31 @@ def test_pandas_categorical():
     test["size"] = pd.Categorical(rng.choice([30, 20, 40], size=50))
     np.testing.assert_array_equal(model.predict(test), booster.predict(test))
     np.testing.assert_array_equal(model.predict_leaf(test), booster.predict(test, pred_leaf=True))
+    # a DataMatrix of those rows (float32, as it holds numbers), its categories as pandas categories
+    # or as plain values it numbers in order of appearance: coded by value, as lightgbm codes the frame
+    exact = test.astype({name: np.float32 for name in "abc"})
+    expected = booster.predict(exact)
+    assert np.unique(expected).size > 10
+    columns = {name: exact[name].to_numpy() for name in "abc"}
+    columns |= {name: exact[name].astype(object).to_numpy() for name in ("colour", "size")}
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(columns)), expected)
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(exact)), expected)
     # a file written by save_model keeps pandas_categorical
     again = gbinfer.load(booster.model_to_string().encode())
     np.testing.assert_array_equal(again.predict(test), booster.predict(test))
+
+
+def test_category_values_need_the_training_categories():
+    """Values (not codes) of a category column mean nothing to a model trained on integer codes:
+    refused, where numbering them in order of appearance would predict garbage."""
+    X, rng = _data(16, d=3)
+    X[:, 2] = rng.integers(0, 3, size=len(X))
+    booster = _train({"objective": "regression", "min_data_per_group": 5}, X, X[:, 2] + rng.normal(size=len(X)),
+                     rounds=3, categorical_feature=[2])
+    model = gbinfer.load(booster.model_to_string().encode())
+    columns = {"a": X[:5, 0], "b": X[:5, 1], "c": np.array(["x", "y", "x", "z", "y"], dtype=object)}
+    with pytest.raises(DataError, match="training categories"):
+        model.predict(gbinfer.DataMatrix(columns))
 
 
 def test_load_booster_and_sklearn_objects(tmp_path):

@@ -4,7 +4,8 @@ predictor, one kernel call, then LightGBM's output conversion.
 Input (``lightgbm/basic.py``): a numpy array keeps float32 / float64 and any other numeric
 dtype becomes float32; a pandas frame's category columns are re-coded through the model's
 ``pandas_categorical`` (by position among the category columns, unseen categories becoming
-NaN) and the frame becomes ``np.result_type(column dtypes, float32)``; sparse rows keep their
+NaN), a ``DataMatrix``'s category columns likewise by value, and the frame becomes
+``np.result_type(column dtypes, float32)``; sparse rows keep their
 stored values and read an absent entry as 0.0. Columns are taken by position, as LightGBM
 takes them.
 
@@ -80,7 +81,8 @@ def rows(model, data):
     if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype in (np.float64, np.float32):
         X = np.ascontiguousarray(data)
     elif isinstance(data, DataMatrix):
-        X = data.values if data.sparse is None else _from_sparse_rows(data.sparse)
+        X = (_from_matrix(data, model.meta.attributes.get("pandas_categorical")) if data.sparse is None
+             else _from_sparse_rows(data.sparse))
     else:
         module = type(data).__module__
         if module.startswith("scipy.sparse"):
@@ -107,6 +109,36 @@ def _from_array(data) -> np.ndarray:
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32)  # LightGBM's Python package casts every other dtype to float32
     return np.ascontiguousarray(arr)
+
+
+def _from_matrix(data: DataMatrix, pandas_categorical) -> np.ndarray:
+    """A dense ``DataMatrix``'s values, its categorical columns re-coded as a frame's are
+    (``_from_pandas``): each value's position in the model's ``pandas_categorical`` list of the
+    same category column, an unseen value NaN. The matrix's own codes number its own categories
+    (strings in order of appearance), which mean nothing to the model; without a stored list only
+    a column's own category codes can be read, as LightGBM reads a frame's."""
+    if not data.categorical:
+        return data.values
+    stored = orjson.loads(pandas_categorical) if pandas_categorical else None
+    columns = sorted(data.categorical.items())
+    if stored is None:
+        for j, column in columns:
+            if column.kind == "values":
+                raise DataError(f"column {j} holds category values ({column.dtype}) but the model keeps no "
+                                "training categories (pandas_categorical) to code them by; pass the codes as "
+                                "numbers")
+        return data.values
+    if len(columns) != len(stored):
+        raise DataError(f"data has {len(columns)} category columns but the model was trained with {len(stored)}")
+    X = data.values.copy()
+    for (j, column), categories in zip(columns, stored):
+        position = {value: float(code) for code, value in enumerate(categories)}
+        table = np.array([position.get(v.item() if isinstance(v, np.generic) else v, np.nan)
+                          for v in column.categories], dtype=np.float64)
+        codes = X[:, j]
+        present = ~np.isnan(codes)
+        X[present, j] = table[codes[present].astype(np.intp)]
+    return X
 
 
 def _from_pandas(frame, pandas_categorical):

@@ -38,7 +38,7 @@ class BackgroundServer:
 
     def __enter__(self) -> "BackgroundServer":
         self._thread.start()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a cold Numba cache compiles every kernel first
         while not (self._server.started and self.app.state.repository.ready):
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.close()

@@ -157,7 +157,7 @@ def prepared(model) -> ShapTrees:
 
 
 def predict_contribs(model, data, *, approximate, iteration_range, base_margin, nthread) -> np.ndarray:
-    from . import _run, check_options, tree_range
+    from . import check_options, tree_range
 
     check(model, "feature contributions", approximate)
     if nthread is not None:
@@ -174,9 +174,9 @@ def predict_contribs(model, data, *, approximate, iteration_range, base_margin, 
         leaves = predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
         n = leaves.shape[0]
         out = np.zeros((n, k, F + 1), dtype=np.float64)
-        _run(K.symmetric_serial, K.symmetric_parallel, n, nthread,
-             (leaves, b.tree_offsets, b.tree_splits, P.split_class, P.sub, P.sub_offsets, b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr,
-              P.class_feat, P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out))
+        K.symmetric_contribs(leaves, b.tree_offsets, b.tree_splits, P.split_class, P.sub, P.sub_offsets,
+                             b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr, P.class_feat,
+                             P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out)
     else:
         from .nonsymmetric import _kernel_args
         from .oblivious import rows
@@ -185,10 +185,10 @@ def predict_contribs(model, data, *, approximate, iteration_range, base_margin, 
         n = X.shape[0]
         slot_column, borders, border_offsets, nan_bin, nodes, _, _ = _kernel_args(b)
         out = np.zeros((n, k, F + 1), dtype=np.float64)
-        _run(K.nonsymmetric_serial, K.nonsymmetric_parallel, n, nthread,
-             (X, codes, slot_column, borders, border_offsets, nan_bin, nodes, b.tree_offsets, b.tree_splits,
-              P.split_class, P.sub, b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr, P.class_feat,
-              P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out))
+        K.nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, b.tree_offsets,
+                                b.tree_splits, P.split_class, P.sub, b.leaf_offsets, b.leaf_values, k, P.mean,
+                                P.average, P.class_ptr, P.class_feat, P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1,
+                                out)
     if t0 == 0:
         out[:, :, F] += b.bias
     return out[:, 0] if k == 1 else out

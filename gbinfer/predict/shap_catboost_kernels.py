@@ -28,7 +28,7 @@ Every array was derived and checked in ``shap_catboost``; the kernels trust ever
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit
 
 from .nonsymmetric_kernels import LEAF, LEFT, LO, RIGHT, SLOT, SPAN
 from .oblivious_kernels import BLOCK, _binarise
@@ -295,14 +295,6 @@ def _add(r, t, tree_feat_ptr, tree_feats, k, S, out):
 
 
 @njit(cache=True, nogil=True)
-def _chunks(count, parallel):
-    """Items per worker task: a few tasks per thread, or one task when serial."""
-    if not parallel:
-        return max(count, 1)
-    return max(1, (count + 4 * get_num_threads() - 1) // (4 * get_num_threads()))
-
-
-@njit(cache=True, nogil=True)
 def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
                       leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S):
     _localise(t, tree_feat_ptr, tree_feats, S)
@@ -328,61 +320,41 @@ def _symmetric_rows(t, t0, lo, hi, leaves, tree_offsets, tree_splits, split_clas
         _add(r, t, tree_feat_ptr, tree_feats, k, S, out)
 
 
-@njit(cache=True, nogil=True, inline="always")  # inlined, so that the parallel caller's prange runs in parallel
-def _symmetric(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k, mean,
-               average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, parallel):
+@njit(cache=True, nogil=True)
+def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k,
+                       mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out):
+    """ShapValues of symmetric trees ``t0..t1-1`` for rows whose leaf indexes are ``leaves``
+    (rows x those trees), added into ``out`` (rows x k x features + 1): the trees' expected
+    values into the last column. A tree with no more leaves than rows is explained once per leaf
+    (CatBoost's precalculation), then each row adds its leaf's values."""
     n, F = out.shape[0], out.shape[2] - 1
     classes = class_ptr.shape[0] - 1
     width = 1
     for t in range(t0, t1):
         width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
+    S = _scratch(levels, classes, k, width, F)
     for t in range(t0, t1):
         depth = tree_offsets[t + 1] - tree_offsets[t]
         nf = tree_feat_ptr[t + 1] - tree_feat_ptr[t]
         p0 = tree_feat_ptr[t]
-        if (1 << depth) <= n:  # each leaf once (CatBoost's precalculation), then each row its leaf's values
+        if (1 << depth) <= n:
             table = np.zeros((1 << depth, max(nf, 1) * k), dtype=np.float64)
-            step = _chunks(1 << depth, parallel)
-            for c in prange((((1 << depth) + step - 1) // step)):
-                S = _scratch(levels, classes, k, width, F)
-                _symmetric_leaves(t, c * step, min((c + 1) * step, 1 << depth), table, tree_offsets, tree_splits,
-                                  split_class, sub, sub_offsets, leaf_offsets, leaf_values, k, average[t],
-                                  class_ptr, class_feat, tree_feat_ptr, tree_feats, S)
-            step = _chunks(n, parallel)
-            for c in prange((n + step - 1) // step):
-                for r in range(c * step, min((c + 1) * step, n)):
-                    at = table[leaves[r, t - t0]]
-                    for j in range(nf):
-                        f = tree_feats[p0 + j]
-                        for d in range(k):
-                            out[r, d, f] += at[j * k + d]
+            _symmetric_leaves(t, 0, 1 << depth, table, tree_offsets, tree_splits, split_class, sub, sub_offsets,
+                              leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr,
+                              tree_feats, S)
+            for r in range(n):
+                at = table[leaves[r, t - t0]]
+                for j in range(nf):
+                    f = tree_feats[p0 + j]
+                    for d in range(k):
+                        out[r, d, f] += at[j * k + d]
         else:
-            step = _chunks(n, parallel)
-            for c in prange((n + step - 1) // step):
-                S = _scratch(levels, classes, k, width, F)
-                _symmetric_rows(t, t0, c * step, min((c + 1) * step, n), leaves, tree_offsets, tree_splits,
-                                split_class, sub, sub_offsets, leaf_offsets, leaf_values, k, average[t], class_ptr,
-                                class_feat, tree_feat_ptr, tree_feats, S, out)
+            _symmetric_rows(t, t0, 0, n, leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets,
+                            leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr, tree_feats,
+                            S, out)
         for r in range(n):
             for d in range(k):
                 out[r, d, F] += mean[t, d]
-
-
-@njit(cache=True, nogil=True)
-def symmetric_serial(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k,
-                     mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out):
-    """ShapValues of symmetric trees ``t0..t1-1`` for rows whose leaf indexes are ``leaves``
-    (rows x those trees), added into ``out`` (rows x k x features + 1): the trees' expected
-    values into the last column."""
-    _symmetric(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k, mean,
-               average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, False)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def symmetric_parallel(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values,
-                       k, mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out):
-    _symmetric(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k, mean,
-               average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, True)
 
 
 @njit(cache=True, nogil=True)
@@ -402,42 +374,24 @@ def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, 
                 out[r0 + i, d, F] += mean[t, d]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _nonsymmetric(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
-                  split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat, tree_feat_ptr,
-                  tree_feats, levels, t0, t1, out, parallel):
+@njit(cache=True, nogil=True)
+def nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
+                          split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat,
+                          tree_feat_ptr, tree_feats, levels, t0, t1, out):
+    """ShapValues of non-symmetric trees ``t0..t1-1`` for the rows of ``X`` (and their one-hot
+    ``codes``), added into ``out`` as ``symmetric_contribs`` does; rows are binarised a block at a
+    time, as for predictions."""
     n, F = X.shape[0], out.shape[2] - 1
     classes = class_ptr.shape[0] - 1
     width = 1
     for t in range(t0, t1):
         width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
-    for b in prange((n + BLOCK - 1) // BLOCK):
-        S = _scratch(levels, classes, k, width, F)
-        bins = np.empty((max(slot_column.shape[0] + codes.shape[1], 1), BLOCK), dtype=np.uint32)
-        _nonsymmetric_block(X, codes, b * BLOCK, min((b + 1) * BLOCK, n), slot_column, borders, border_offsets,
-                            nan_bin, nodes, tree_offsets, tree_splits, split_class, sub, leaf_offsets, leaf_values, k,
-                            mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out,
-                            bins, S)
-
-
-@njit(cache=True, nogil=True)
-def nonsymmetric_serial(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
-                        split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat,
-                        tree_feat_ptr, tree_feats, levels, t0, t1, out):
-    """ShapValues of non-symmetric trees ``t0..t1-1`` for the rows of ``X`` (and their one-hot
-    ``codes``), added into ``out`` as ``symmetric_serial`` does."""
-    _nonsymmetric(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
-                  split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat, tree_feat_ptr,
-                  tree_feats, levels, t0, t1, out, False)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def nonsymmetric_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
-                          split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat,
-                          tree_feat_ptr, tree_feats, levels, t0, t1, out):
-    _nonsymmetric(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
-                  split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat, tree_feat_ptr,
-                  tree_feats, levels, t0, t1, out, True)
+    S = _scratch(levels, classes, k, width, F)
+    bins = np.empty((max(slot_column.shape[0] + codes.shape[1], 1), BLOCK), dtype=np.uint32)
+    for r0 in range(0, n, BLOCK):
+        _nonsymmetric_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, nodes,
+                            tree_offsets, tree_splits, split_class, sub, leaf_offsets, leaf_values, k, mean, average,
+                            class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S)
 
 
 @njit(cache=True, nogil=True)

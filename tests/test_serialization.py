@@ -267,14 +267,15 @@ def test_every_older_major_has_a_migration():
 
 
 def test_schema_1_2_documents_read_as_1_3():
-    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged."""
+    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged (and
+    then the 1.3 -> 1.4 link, which adds none either)."""
     raw = (GOLDEN / "v1" / "lightgbm_multiclass.xgbrs").read_bytes()
     _, header, _ = split(raw)
     assert header["gbinfer_schema"] == [1, 2]
     header.pop("arrays")
     assert schema._MINOR_UPGRADES[1, 2](header, None) == header
     spec = binary.read_spec(raw)
-    assert spec.version == (1, 3) and spec.booster.semantics is schema.Semantics.LIGHTGBM
+    assert spec.version == schema.SCHEMA_VERSION and spec.booster.semantics is schema.Semantics.LIGHTGBM
 
 
 # --- the .xgbrs layout -------------------------------------------------------------------------

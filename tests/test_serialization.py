@@ -220,6 +220,16 @@ def test_golden_file_predicts_identically(npz, suffix):
         with pytest.raises(UnsupportedModelError, match="holds none") as err:
             model.predict_contribs(X)
         assert err.value.field == "cover"
+    elif "node_count" in expected:  # 1.4: LightGBM's row counts kept, explained as lightgbm does
+        assert np.array_equal(forest.data_count, expected["node_count"])
+        assert np.array_equal(model.predict_contribs(X).reshape(len(X), -1), expected["contribs"])
+    elif "leaf_weights" in expected:  # 1.4: CatBoost's leaf weights kept, explained as catboost does
+        assert np.array_equal(model.booster.leaf_weights, expected["leaf_weights"])
+        assert np.array_equal(model.predict_contribs(X), expected["contribs"])
+    elif model.meta.source_library in ("lightgbm", "catboost") and not getattr(forest, "has_linear", False):
+        with pytest.raises(UnsupportedModelError, match="holds none") as err:  # saved before 1.4 kept covers
+            model.predict_contribs(X)
+        assert err.value.field == {"lightgbm": "leaf_count", "catboost": "leaf_weights"}[model.meta.source_library]
 
 
 def assert_close_to_row_max(got, ref, tol=1e-5):

@@ -1,7 +1,7 @@
 """Feature contributions of CatBoost models: gbinfer's ``predict_contribs`` against catboost's
 ``get_feature_importance(type="ShapValues")``, bit for bit, on models trained here (symmetric and
 non-symmetric trees, NaNs, one-hot and CTR features with combinations, binary, regression,
-MultiClass, MultiRMSE) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
+MultiClass, MultiRMSE; exact and Approximate) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
 catboost's values for every model under ``fixtures/catboost``, from its ``.cbm`` and its JSON);
 through .xgbrs / native JSON (schema 1.4 keeps the leaf weights); and what is refused."""
 
@@ -93,6 +93,16 @@ def test_contributions_equal_catboost(trained):
     got = gbinfer.load(model).predict_contribs(test)
     assert got.shape == expected.shape
     assert got.dtype == np.float64
+    assert np.array_equal(got, expected)
+
+
+def test_approximate_contributions_equal_catboost(trained):
+    """``approximate=True``: catboost's ``shap_calc_type="Approximate"`` (each split's class gets the
+    change of the mean value along the row's path)."""
+    kind, policy, model, test = trained
+    expected = model.get_feature_importance(data=cb.Pool(test, cat_features=CATS), type="ShapValues",
+                                            shap_calc_type="Approximate", thread_count=1)
+    got = gbinfer.load(model).predict_contribs(test, approximate=True)
     assert np.array_equal(got, expected)
 
 
@@ -213,15 +223,13 @@ def small():
     return _fit("binary")
 
 
-def test_approximate_and_interactions_are_refused(small):
+def test_interactions_and_a_base_margin_are_refused(small):
     model, test = small
     g = gbinfer.load(model)
-    with pytest.raises(UnsupportedModelError) as err:
-        g.predict_contribs(test, approximate=True)
-    assert err.value.field == "approximate"
-    with pytest.raises(UnsupportedModelError) as err:
-        g.predict_interactions(test)
-    assert err.value.field == "predict_interactions"
+    for approximate in (False, True):
+        with pytest.raises(UnsupportedModelError) as err:
+            g.predict_interactions(test, approximate=approximate)
+        assert err.value.field == "predict_interactions"
     with pytest.raises(DataError, match="base_margin"):
         g.predict_contribs(test, base_margin=np.zeros(len(test)))
 

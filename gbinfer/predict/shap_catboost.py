@@ -12,10 +12,13 @@ symmetric trees. For non-symmetric trees (Depthwise, Lossguide) CatBoost's recur
 leaf a node holds beside a subtree whichever way the row goes, and leaves the root's own leaf out
 of the root's weight, so there the values are CatBoost's and need not add up to the prediction.
 
+``approximate=True`` gives catboost's ``shap_calc_type="Approximate"`` values (along the row's
+path, each split's class gets the change of the node's weighted mean value), also bit for bit.
+
 Refused (``UnsupportedModelError``, naming the field) where catboost refuses or gbinfer has no
 exact equivalent: a ``scale`` other than 1 (catboost: "Non-identity {Scale} for feature
 importance is not supported"), models whose file holds no leaf weights (catboost would need the
-training pool), ``approximate=True`` and interaction values. ``base_margin`` is refused as for
+training pool) and interaction values. ``base_margin`` is refused as for
 CatBoost predictions. An ``iteration_range`` explains those trees only; the bias is added when
 the range starts at the first tree, as in CatBoost's raw predictions.
 """
@@ -50,6 +53,7 @@ class ShapTrees:
     mean: np.ndarray  # float64 [trees, outputs]: each tree's expected value
     average: np.ndarray  # float64 [trees]: MultiClass: the mean of the tree's expected values; else 0
     levels: int  # path levels the deepest tree needs
+    values: np.ndarray  # float64 [nodes as sub, outputs]: each node's mean value (Approximate)
 
 
 _prepared: "weakref.WeakKeyDictionary[Oblivious, ShapTrees]" = weakref.WeakKeyDictionary()
@@ -60,10 +64,6 @@ def check(model, what: str, approximate: bool) -> None:
     if what != "feature contributions":
         raise UnsupportedModelError(None, "predict_interactions", f"{what} are not computed for CatBoost models "
                                                                   "(use predict_contribs)")
-    if approximate:
-        raise UnsupportedModelError(None, "approximate", "approximate contributions are not computed for CatBoost "
-                                                         "models; predict_contribs gives catboost's exact "
-                                                         "ShapValues")
     if b.scale != 1.0:
         raise UnsupportedModelError(None, "scale", f"the model's scale is {b.scale!r}: catboost explains only "
                                                    "models of scale 1 (\"Non-identity {Scale} for feature importance "
@@ -133,6 +133,8 @@ def prepared(model) -> ShapTrees:
             K.symmetric_stats(b.tree_offsets, b.leaf_offsets, b.leaf_values, b.leaf_weights, k, sub_offsets, sub,
                               mean)
             levels = int(sizes.max(initial=0)) + 1
+            values = np.zeros((len(sub), k), dtype=np.float64)
+            K.symmetric_values(b.tree_offsets, b.leaf_offsets, b.leaf_values, k, sub_offsets, sub, values)
         else:
             from .nonsymmetric import _kernel_args
 
@@ -141,6 +143,9 @@ def prepared(model) -> ShapTrees:
             K.nonsymmetric_stats(b.tree_offsets, b.node_left, b.node_right, b.node_leaf, b.leaf_offsets,
                                  b.leaf_values, b.leaf_weights, k, sub, mean)
             levels = int(_kernel_args(b)[-1].max(initial=0)) + 1
+            values = np.zeros((len(sub), k), dtype=np.float64)
+            K.nonsymmetric_values(b.tree_offsets, b.node_left, b.node_right, b.node_leaf, b.leaf_offsets,
+                                  b.leaf_values, b.leaf_weights, k, sub, values)
         # CatBoost centres leaves on the mean of the tree's expected values for MultiClass only,
         # added output after output from 0.0 (its Accumulate)
         average = np.zeros(b.num_trees, dtype=np.float64)
@@ -149,8 +154,8 @@ def prepared(model) -> ShapTrees:
                 average = average + mean[:, d]
             average = average / k
         found = ShapTrees(split_class, class_ptr, class_feat, feat_ptr, feats, sub, sub_offsets, mean,
-                          np.ascontiguousarray(average, dtype=np.float64), levels)
-        for a in (split_class, class_ptr, class_feat, feat_ptr, feats, sub, sub_offsets, mean, found.average):
+                          np.ascontiguousarray(average, dtype=np.float64), levels, values)
+        for a in (split_class, class_ptr, class_feat, feat_ptr, feats, sub, sub_offsets, mean, found.average, values):
             a.flags.writeable = False
         _prepared[b] = found
     return found
@@ -176,7 +181,7 @@ def predict_contribs(model, data, *, approximate, iteration_range, base_margin, 
         out = np.zeros((n, k, F + 1), dtype=np.float64)
         K.symmetric_contribs(leaves, b.tree_offsets, b.tree_splits, P.split_class, P.sub, P.sub_offsets,
                              b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr, P.class_feat,
-                             P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out)
+                             P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out, P.values, approximate)
     else:
         from .nonsymmetric import _kernel_args
         from .oblivious import rows
@@ -188,7 +193,7 @@ def predict_contribs(model, data, *, approximate, iteration_range, base_margin, 
         K.nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, b.tree_offsets,
                                 b.tree_splits, P.split_class, P.sub, b.leaf_offsets, b.leaf_values, k, P.mean,
                                 P.average, P.class_ptr, P.class_feat, P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1,
-                                out)
+                                out, P.values, approximate)
     if t0 == 0:
         out[:, :, F] += b.bias
     return out[:, 0] if k == 1 else out

@@ -256,6 +256,59 @@ def _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_cl
     return count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _reach(c, S, count):
+    """Class ``c`` reached (listed in order on its first time); returns the number of classes reached."""
+    seen, order = S[8], S[9]
+    if seen[c] == 0:
+        seen[c] = 1
+        order[count] = c
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _saabas_symmetric(t, leaf, tree_offsets, tree_splits, split_class, values, sub_offsets, k, S):
+    """CatBoost's Approximate values for symmetric tree ``t`` and a row in ``leaf``: along the row's
+    path from the last split, each split's class gets the child's mean value less the node's."""
+    acc = S[7]
+    start = tree_offsets[t]
+    depth = tree_offsets[t + 1] - start
+    base = sub_offsets[t]
+    count = 0
+    node = 0
+    for level in range(depth):
+        remaining = depth - level - 1
+        go = node * 2 + ((leaf >> remaining) & 1)
+        c = split_class[tree_splits[start + remaining]]
+        count = _reach(c, S, count)
+        here = base + (1 << level) - 1 + node
+        there = base + (1 << (level + 1)) - 1 + go
+        for d in range(k):
+            acc[c * k + d] += values[there, d] - values[here, d]
+        node = go
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _saabas_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, values, k, S):
+    """CatBoost's Approximate values for non-symmetric tree ``t`` and row ``i`` of the block."""
+    acc = S[7]
+    count = 0
+    node = tree_offsets[t]
+    while True:
+        row = nodes[node]
+        right = np.uint32(bins[row[SLOT], i] - np.uint32(row[LO])) < np.uint32(row[SPAN])
+        go = row[RIGHT] if right else row[LEFT]
+        if go == node:
+            return count
+        c = split_class[tree_splits[node]]
+        count = _reach(c, S, count)
+        for d in range(k):
+            acc[c * k + d] += values[go, d] - values[node, d]
+        node = go
+
+
 @njit(cache=True, nogil=True)
 def _unpack(count, S, class_ptr, class_feat, k):
     """``UnpackInternalShaps``: each reached class's sums split equally among its features, per
@@ -296,13 +349,17 @@ def _add(r, t, tree_feat_ptr, tree_feats, k, S, out):
 
 @njit(cache=True, nogil=True)
 def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
-                      leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S):
+                      leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S, values,
+                      approximate):
     _localise(t, tree_feat_ptr, tree_feats, S)
     width = (tree_feat_ptr[t + 1] - tree_feat_ptr[t]) * k
     loc = S[10]
     for leaf in range(lo, hi):
-        count = _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
-                                   leaf_values, k, average, S)
+        if approximate:
+            count = _saabas_symmetric(t, leaf, tree_offsets, tree_splits, split_class, values, sub_offsets, k, S)
+        else:
+            count = _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub_offsets,
+                                       leaf_offsets, leaf_values, k, average, S)
         _unpack(count, S, class_ptr, class_feat, k)
         for j in range(width):
             table[leaf, j] = loc[j]
@@ -311,22 +368,29 @@ def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, 
 
 @njit(cache=True, nogil=True)
 def _symmetric_rows(t, t0, lo, hi, leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
-                    leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S, out):
+                    leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S, out, values,
+                    approximate):
     _localise(t, tree_feat_ptr, tree_feats, S)
     for r in range(lo, hi):
-        count = _explain_symmetric(t, leaves[r, t - t0], tree_offsets, tree_splits, split_class, sub, sub_offsets,
-                                   leaf_offsets, leaf_values, k, average, S)
+        if approximate:
+            count = _saabas_symmetric(t, leaves[r, t - t0], tree_offsets, tree_splits, split_class, values,
+                                      sub_offsets, k, S)
+        else:
+            count = _explain_symmetric(t, leaves[r, t - t0], tree_offsets, tree_splits, split_class, sub,
+                                       sub_offsets, leaf_offsets, leaf_values, k, average, S)
         _unpack(count, S, class_ptr, class_feat, k)
         _add(r, t, tree_feat_ptr, tree_feats, k, S, out)
 
 
 @njit(cache=True, nogil=True)
 def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k,
-                       mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out):
+                       mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, values,
+                       approximate):
     """ShapValues of symmetric trees ``t0..t1-1`` for rows whose leaf indexes are ``leaves``
     (rows x those trees), added into ``out`` (rows x k x features + 1): the trees' expected
     values into the last column. A tree with no more leaves than rows is explained once per leaf
-    (CatBoost's precalculation), then each row adds its leaf's values."""
+    (CatBoost's precalculation), then each row adds its leaf's values. ``approximate``: CatBoost's
+    Approximate values instead, from each node's mean value (``values``)."""
     n, F = out.shape[0], out.shape[2] - 1
     classes = class_ptr.shape[0] - 1
     width = 1
@@ -341,7 +405,7 @@ def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_
             table = np.zeros((1 << depth, max(nf, 1) * k), dtype=np.float64)
             _symmetric_leaves(t, 0, 1 << depth, table, tree_offsets, tree_splits, split_class, sub, sub_offsets,
                               leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr,
-                              tree_feats, S)
+                              tree_feats, S, values, approximate)
             for r in range(n):
                 at = table[leaves[r, t - t0]]
                 for j in range(nf):
@@ -351,7 +415,7 @@ def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_
         else:
             _symmetric_rows(t, t0, 0, n, leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets,
                             leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr, tree_feats,
-                            S, out)
+                            S, out, values, approximate)
         for r in range(n):
             for d in range(k):
                 out[r, d, F] += mean[t, d]
@@ -360,14 +424,17 @@ def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_
 @njit(cache=True, nogil=True)
 def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets,
                         tree_splits, split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr,
-                        class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S):
+                        class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S, values, approximate):
     _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins)
     F = out.shape[2] - 1
     for t in range(t0, t1):
         _localise(t, tree_feat_ptr, tree_feats, S)
         for i in range(r1 - r0):
-            count = _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, sub,
-                                          leaf_offsets, leaf_values, k, average[t], S)
+            if approximate:
+                count = _saabas_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, values, k, S)
+            else:
+                count = _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, sub,
+                                              leaf_offsets, leaf_values, k, average[t], S)
             _unpack(count, S, class_ptr, class_feat, k)
             _add(r0 + i, t, tree_feat_ptr, tree_feats, k, S, out)
             for d in range(k):
@@ -377,7 +444,7 @@ def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, 
 @njit(cache=True, nogil=True)
 def nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
                           split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat,
-                          tree_feat_ptr, tree_feats, levels, t0, t1, out):
+                          tree_feat_ptr, tree_feats, levels, t0, t1, out, values, approximate):
     """ShapValues of non-symmetric trees ``t0..t1-1`` for the rows of ``X`` (and their one-hot
     ``codes``), added into ``out`` as ``symmetric_contribs`` does; rows are binarised a block at a
     time, as for predictions."""
@@ -391,7 +458,8 @@ def nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bi
     for r0 in range(0, n, BLOCK):
         _nonsymmetric_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, nodes,
                             tree_offsets, tree_splits, split_class, sub, leaf_offsets, leaf_values, k, mean, average,
-                            class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S)
+                            class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S, values,
+                            approximate)
 
 
 @njit(cache=True, nogil=True)
@@ -455,3 +523,66 @@ def nonsymmetric_stats(tree_offsets, node_left, node_right, node_leaf, leaf_offs
                         leaf_weights[first + node_leaf[node]]
         for d in range(k):
             mean[t, d] /= sub[start]
+
+
+@njit(cache=True, nogil=True)
+def symmetric_values(tree_offsets, leaf_offsets, leaf_values, k, sub_offsets, sub, values):
+    """Per symmetric tree, each node's mean value per output (laid out as ``sub``): the leaves'
+    values, then per node its children's values weighted by their weights over its own (0 for a
+    node of no weight), as CatBoost's ``CalcSubtreeValuesForTree`` for its Approximate values."""
+    for t in range(tree_offsets.shape[0] - 1):
+        depth = tree_offsets[t + 1] - tree_offsets[t]
+        base = sub_offsets[t]
+        last = base + (1 << depth) - 1
+        for leaf in range(1 << depth):
+            for d in range(k):
+                values[last + leaf, d] = leaf_values[leaf_offsets[t] + leaf * k + d]
+        for level in range(depth - 1, -1, -1):
+            at = base + (1 << level) - 1
+            below = base + (1 << (level + 1)) - 1
+            for node in range(1 << level):
+                for d in range(k):
+                    values[at + node, d] = 0.0
+                if not _zero(sub[at + node]):
+                    for d in range(k):
+                        v = values[below + 2 * node, d] * sub[below + 2 * node] + \
+                            values[below + 2 * node + 1, d] * sub[below + 2 * node + 1]
+                        values[at + node, d] = v / sub[at + node]
+
+
+@njit(cache=True, nogil=True)
+def nonsymmetric_values(tree_offsets, node_left, node_right, node_leaf, leaf_offsets, leaf_values, leaf_weights, k,
+                        sub, values):
+    """Per non-symmetric tree, each node's mean value per output, as CatBoost's
+    ``CalcSubtreeValuesForTree``: from the last node back, a node's leaf value times its weight
+    (if the weight is not zero) added to what its children gave it, then given to its parent (if
+    the node's weight is not zero); then each node of non-zero weight divided by its weight. A
+    one-node tree's value is its leaf's."""
+    parent = np.full(node_left.shape[0], -1, dtype=np.int64)
+    for node in range(node_left.shape[0]):
+        if node_left[node] >= 0:
+            parent[node_left[node]] = node
+        if node_right[node] >= 0:
+            parent[node_right[node]] = node
+    for t in range(tree_offsets.shape[0] - 1):
+        start, end = tree_offsets[t], tree_offsets[t + 1]
+        first = leaf_offsets[t] // k
+        for node in range(start, end):
+            for d in range(k):
+                values[node, d] = 0.0
+        if end - start == 1:
+            for d in range(k):
+                values[start, d] = leaf_values[leaf_offsets[t] + node_leaf[start] * k + d]
+            continue
+        for node in range(end - 1, start, -1):
+            leaf = node_leaf[node]
+            if leaf >= 0 and not _zero(leaf_weights[first + leaf]):
+                for d in range(k):
+                    values[node, d] += leaf_values[leaf_offsets[t] + leaf * k + d] * leaf_weights[first + leaf]
+            if not _zero(sub[node]):
+                for d in range(k):
+                    values[parent[node], d] += values[node, d]
+        for node in range(end - 1, start - 1, -1):
+            if not _zero(sub[node]):
+                for d in range(k):
+                    values[node, d] /= sub[node]

@@ -19,6 +19,8 @@ from gbinfer.errors import DataError, UnsupportedModelError
 cb = pytest.importorskip("catboost")
 pd = pytest.importorskip("pandas")
 
+from test_catboost_fixtures import rows, ulp64  # noqa: E402
+
 ROOT = Path(__file__).parent.parent / "fixtures"
 
 
@@ -29,14 +31,6 @@ def shap_values(model, frame, cats=None):
 
 def raw(model, frame, cats=None):
     return model.predict(cb.Pool(frame, cat_features=cats), prediction_type="RawFormulaVal")
-
-
-def ulp64(a, b) -> int:
-    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
-    ia, ib = a.view(np.int64), b.view(np.int64)
-    ia = np.where(ia < 0, -(ia & 0x7FFFFFFFFFFFFFFF), ia)
-    ib = np.where(ib < 0, -(ib & 0x7FFFFFFFFFFFFFFF), ib)
-    return int(np.abs(ia - ib).max()) if ia.size else 0
 
 
 # --- models trained here --------------------------------------------------------------------------
@@ -172,23 +166,12 @@ def _fixture_cases():
     return out
 
 
-def _rows(expected):
-    X = expected["X"]
-    cats = [k for k in expected.files if k.startswith("cat_")]
-    if not cats:
-        return X
-    rows = X.astype(object)
-    for key in cats:
-        rows[:, int(key[4:])] = expected[key].tolist()
-    return rows
-
-
 @pytest.mark.parametrize("version,case,fmt", _fixture_cases())
 def test_committed_fixture_contributions(version, case, fmt):
     source = ROOT / "catboost" / version
     expected = np.load(ROOT / "catboost_shap" / version / f"{case}.npz")
     model = gbinfer.load(source / f"{case}.{fmt}")
-    got = model.predict_contribs(_rows(np.load(source / f"{case}.npz")))
+    got = model.predict_contribs(rows(np.load(source / f"{case}.npz")))
     assert ulp64(got, expected["contribs"]) == 0
     assert np.array_equal(np.sort(model.booster.leaf_weights), np.sort(expected["leaf_weights"]))
     if model.booster.symmetric:

@@ -61,14 +61,11 @@ def _extend(of, oz, oo, ow, n, zero, one, feature, nf, nz, no, nw):
 
 
 @njit(cache=True, nogil=True)
-def _unwind(pf, pz, po, pw, n, at, nf, nz, no, nw):
-    """``UnwindFeaturePath``: the path without element ``at`` (n - 1 elements) into (nf, ...)."""
+def _unwound_weights(pw, po, pz, n, at, nw):
+    """The weights of the path (n elements) without element ``at``, into ``nw`` (n - 1 of them):
+    the weight part of CatBoost's ``UnwindFeaturePath``."""
     for i in range(n - 1):
         nw[i] = pw[i]
-        src = i + 1 if i >= at else i
-        nf[i] = pf[src]
-        nz[i] = pz[src]
-        no[i] = po[src]
     one = po[at]
     zero = pz[at]
     diff = pw[n - 1]
@@ -83,21 +80,20 @@ def _unwind(pf, pz, po, pw, n, at, nf, nz, no, nw):
 
 
 @njit(cache=True, nogil=True)
+def _unwind(pf, pz, po, pw, n, at, nf, nz, no, nw):
+    """``UnwindFeaturePath``: the path without element ``at`` (n - 1 elements) into (nf, ...)."""
+    for i in range(n - 1):
+        src = i + 1 if i >= at else i
+        nf[i] = pf[src]
+        nz[i] = pz[src]
+        no[i] = po[src]
+    _unwound_weights(pw, po, pz, n, at, nw)
+
+
+@njit(cache=True, nogil=True)
 def _unwound_sum(pw, po, pz, n, at, w):
     """The weight sum of the path unwound at ``at``, summed first element first, as CatBoost does."""
-    for i in range(n - 1):
-        w[i] = pw[i]
-    one = po[at]
-    zero = pz[at]
-    diff = pw[n - 1]
-    if not _zero(one):
-        for i in range(n - 2, -1, -1):
-            old = w[i]
-            w[i] = diff * n / (one * (i + 1))
-            diff = old - w[i] * zero * (n - i - 1) / n
-    else:
-        for i in range(n - 2, -1, -1):
-            w[i] *= n / (zero * (n - i - 1))
+    _unwound_weights(pw, po, pz, n, at, w)
     total = 0.0
     for i in range(n - 1):
         total += w[i]
@@ -129,10 +125,14 @@ def _find(pf, n, c):
 
 
 @njit(cache=True, nogil=True)
-def _scratch(levels, classes, k, width, num_features):
-    """Per worker: the path at each level and its unwound copy (features; zero and one fractions
-    and weights), their lengths, the stack, the class sums, the per-tree feature sums and the
-    tree-local number of each input feature."""
+def _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, num_features):
+    """The path at each level and its unwound copy (features; zero and one fractions and weights),
+    their lengths, the stack, the class sums, the per-tree feature sums (as wide as the widest of
+    trees ``t0..t1-1``) and the tree-local number of each input feature."""
+    classes = class_ptr.shape[0] - 1
+    width = 1
+    for t in range(t0, t1):
+        width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
     pf = np.empty((levels, levels + 1), dtype=np.int32)
     uf = np.empty((levels, levels + 1), dtype=np.int32)
     pr = np.empty((3, levels, levels + 1), dtype=np.float64)
@@ -179,6 +179,14 @@ def _leave(level, n, c, pf, uf, pr, ur, lens):
     return 1.0, 1.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(stack_i, stack_f, top, level, node, c, zero, one):
+    """Push a visit of ``node`` at ``level`` below a split of class ``c``; returns the new top."""
+    stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level, node, c
+    stack_f[top, 0], stack_f[top, 1] = zero, one
+    return top + 1
+
+
 @njit(cache=True, nogil=True)
 def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values,
                        k, average, S):
@@ -189,9 +197,7 @@ def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub
     depth = tree_offsets[t + 1] - start
     base = sub_offsets[t]
     count = 0
-    stack_i[0, 0], stack_i[0, 1], stack_i[0, 2] = 0, 0, -1
-    stack_f[0, 0], stack_f[0, 1] = 1.0, 1.0
-    top = 1
+    top = _push(stack_i, stack_f, 0, 0, 0, -1, 1.0, 1.0)
     while top > 0:
         top -= 1
         level, node, feature = stack_i[top, 0], stack_i[top, 1], stack_i[top, 2]
@@ -211,13 +217,9 @@ def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub
         hot = sub[children + go] / weight
         cold = sub[children + skip] / weight
         if not _zero(sub[children + skip]):
-            stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level + 1, skip, c
-            stack_f[top, 0], stack_f[top, 1] = zero * cold, 0.0
-            top += 1
-        if not _zero(sub[children + go]):
-            stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level + 1, go, c
-            stack_f[top, 0], stack_f[top, 1] = zero * hot, one
-            top += 1
+            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * cold, 0.0)
+        if not _zero(sub[children + go]):  # pushed last: visited first, as CatBoost recurses
+            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * hot, one)
     return count
 
 
@@ -227,9 +229,7 @@ def _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_cl
     """CatBoost's recursion over non-symmetric tree ``t`` for row ``i`` of the binarised block."""
     pf, uf, pr, ur, lens, stack_i, stack_f, acc, seen, order, loc, w, local_of = S
     count = 0
-    stack_i[0, 0], stack_i[0, 1], stack_i[0, 2] = 0, tree_offsets[t], -1
-    stack_f[0, 0], stack_f[0, 1] = 1.0, 1.0
-    top = 1
+    top = _push(stack_i, stack_f, 0, 0, tree_offsets[t], -1, 1.0, 1.0)
     while top > 0:
         top -= 1
         level, node, feature = stack_i[top, 0], stack_i[top, 1], stack_i[top, 2]
@@ -246,13 +246,9 @@ def _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_cl
         c = split_class[tree_splits[node]]
         zero, one = _leave(level, n, c, pf, uf, pr, ur, lens)
         if skip != node and not _zero(sub[skip]):
-            stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level + 1, skip, c
-            stack_f[top, 0], stack_f[top, 1] = zero * (sub[skip] / sub[node]), 0.0
-            top += 1
+            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * (sub[skip] / sub[node]), 0.0)
         if go != node and not _zero(sub[go]):
-            stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level + 1, go, c
-            stack_f[top, 0], stack_f[top, 1] = zero * (sub[go] / sub[node]), one
-            top += 1
+            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * (sub[go] / sub[node]), one)
     return count
 
 
@@ -392,11 +388,7 @@ def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_
     (CatBoost's precalculation), then each row adds its leaf's values. ``approximate``: CatBoost's
     Approximate values instead, from each node's mean value (``values``)."""
     n, F = out.shape[0], out.shape[2] - 1
-    classes = class_ptr.shape[0] - 1
-    width = 1
-    for t in range(t0, t1):
-        width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
-    S = _scratch(levels, classes, k, width, F)
+    S = _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, F)
     for t in range(t0, t1):
         depth = tree_offsets[t + 1] - tree_offsets[t]
         nf = tree_feat_ptr[t + 1] - tree_feat_ptr[t]
@@ -449,11 +441,7 @@ def nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bi
     ``codes``), added into ``out`` as ``symmetric_contribs`` does; rows are binarised a block at a
     time, as for predictions."""
     n, F = X.shape[0], out.shape[2] - 1
-    classes = class_ptr.shape[0] - 1
-    width = 1
-    for t in range(t0, t1):
-        width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
-    S = _scratch(levels, classes, k, width, F)
+    S = _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, F)
     bins = np.empty((max(slot_column.shape[0] + codes.shape[1], 1), BLOCK), dtype=np.uint32)
     for r0 in range(0, n, BLOCK):
         _nonsymmetric_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, nodes,
@@ -490,18 +478,25 @@ def symmetric_stats(tree_offsets, leaf_offsets, leaf_values, leaf_weights, k, su
 
 
 @njit(cache=True, nogil=True)
-def nonsymmetric_stats(tree_offsets, node_left, node_right, node_leaf, leaf_offsets, leaf_values, leaf_weights, k,
-                       sub, mean):
-    """Per non-symmetric tree: every node's weight (its leaf's weight, if a walk stops there, plus
-    its children's, from the last node back; the root only its children's, and a one-node tree its
-    leaf's) and the expected value per output (leaves' values times weights in node order, over the
-    root's weight), as CatBoost's ``CalcSubtreeWeightsForTree`` and ``CalcMeanValueForTree``."""
+def _parents(node_left, node_right):
+    """Each node's parent (-1 at roots)."""
     parent = np.full(node_left.shape[0], -1, dtype=np.int64)
     for node in range(node_left.shape[0]):
         if node_left[node] >= 0:
             parent[node_left[node]] = node
         if node_right[node] >= 0:
             parent[node_right[node]] = node
+    return parent
+
+
+@njit(cache=True, nogil=True)
+def nonsymmetric_stats(tree_offsets, node_left, node_right, node_leaf, leaf_offsets, leaf_values, leaf_weights, k,
+                       sub, mean):
+    """Per non-symmetric tree: every node's weight (its leaf's weight, if a walk stops there, plus
+    its children's, from the last node back; the root only its children's, and a one-node tree its
+    leaf's) and the expected value per output (leaves' values times weights in node order, over the
+    root's weight), as CatBoost's ``CalcSubtreeWeightsForTree`` and ``CalcMeanValueForTree``."""
+    parent = _parents(node_left, node_right)
     for t in range(tree_offsets.shape[0] - 1):
         start, end = tree_offsets[t], tree_offsets[t + 1]
         first = leaf_offsets[t] // k
@@ -558,12 +553,7 @@ def nonsymmetric_values(tree_offsets, node_left, node_right, node_leaf, leaf_off
     (if the weight is not zero) added to what its children gave it, then given to its parent (if
     the node's weight is not zero); then each node of non-zero weight divided by its weight. A
     one-node tree's value is its leaf's."""
-    parent = np.full(node_left.shape[0], -1, dtype=np.int64)
-    for node in range(node_left.shape[0]):
-        if node_left[node] >= 0:
-            parent[node_left[node]] = node
-        if node_right[node] >= 0:
-            parent[node_right[node]] = node
+    parent = _parents(node_left, node_right)
     for t in range(tree_offsets.shape[0] - 1):
         start, end = tree_offsets[t], tree_offsets[t + 1]
         first = leaf_offsets[t] // k

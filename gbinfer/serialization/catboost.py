@@ -1,5 +1,6 @@
-"""CatBoost models in the schema (1.3; 1.4 adds the optional ``leaf_weights``): ``catboost`` semantics, ``oblivious`` layout (symmetric
-trees) or ``nonsymmetric`` layout (Depthwise, Lossguide: nodes with children and leaves).
+"""CatBoost models in the schema (1.3): ``catboost`` semantics, ``oblivious`` layout (symmetric
+trees) or ``nonsymmetric`` layout (Depthwise, Lossguide: nodes with children and leaves); 1.4 adds
+the optional ``leaf_weights`` (TreeSHAP's covers).
 
 What is stored is the model's description, the arguments of ``Oblivious.build`` (float borders
 and NaN treatments, one-hot hashes, the binary-feature table, tree splits and depths, leaves,

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import __version__, load
+from . import __version__, explain, load
 from .apr import cli as apr_cli
 from .errors import GbinferError
 from .model import Linear
@@ -22,22 +22,15 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("predict", help="predict rows from a .csv, .parquet, .arrow/.feather, .npy or libsvm file")
     p.add_argument("model")
-    p.add_argument("data", help=".csv, .parquet, .arrow/.feather (columns matched to the model's feature names), "
-                                ".npy or libsvm (.libsvm/.svm/.txt)")
     p.add_argument("-o", "--output", help=".csv, .npy, .parquet or .arrow/.feather; default: CSV on standard output")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--margin", action="store_true", help="raw margins instead of transformed outputs")
     what.add_argument("--leaf", action="store_true", help="leaf index per tree instead of predictions")
-    header = p.add_mutually_exclusive_group()
-    header.add_argument("--header", dest="header", action="store_const", const=True,
-                        help="the CSV's first line names its columns (the default when the model has feature names)")
-    header.add_argument("--no-header", dest="header", action="store_const", const=False,
-                        help="the CSV has no header: read its columns by position (the default when the model has "
-                             "no feature names)")
-    p.add_argument("--iteration-range", nargs=2, type=int, metavar=("BEGIN", "END"))
-    p.add_argument("--nthread", type=int)
-    p.add_argument("--missing", type=float, default=float("nan"), help="value meaning missing (NaN always is)")
-    p.add_argument("--one-based", action="store_true", help="libsvm feature indices start at 1")
+    _data_options(p)
+
+    e = sub.add_parser("explain", help="SHAP feature contributions of rows from a data file, and a summary plot")
+    explain.add_arguments(e)
+    _data_options(e)
 
     w = sub.add_parser("warmup", help="compile the kernels a model needs into Numba's on-disk cache")
     w.add_argument("model", nargs="+")
@@ -67,6 +60,22 @@ def main(argv=None) -> int:
         return _fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
 
 
+def _data_options(p) -> None:
+    """The options of every command that reads rows from a data file and runs the model on them."""
+    p.add_argument("data", help=".csv, .parquet, .arrow/.feather (columns matched to the model's feature names), "
+                                ".npy or libsvm (.libsvm/.svm/.txt)")
+    header = p.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_const", const=True,
+                        help="the CSV's first line names its columns (the default when the model has feature names)")
+    header.add_argument("--no-header", dest="header", action="store_const", const=False,
+                        help="the CSV has no header: read its columns by position (the default when the model has "
+                             "no feature names)")
+    p.add_argument("--iteration-range", nargs=2, type=int, metavar=("BEGIN", "END"))
+    p.add_argument("--nthread", type=int)
+    p.add_argument("--missing", type=float, default=float("nan"), help="value meaning missing (NaN always is)")
+    p.add_argument("--one-based", action="store_true", help="libsvm feature indices start at 1")
+
+
 def _run(args) -> int:
     if getattr(args, "apr_command", None):
         return args.apr_command(args)
@@ -74,6 +83,8 @@ def _run(args) -> int:
         return apr_cli.convert(args) if args.command == "convert" else apr_cli.inspect(args)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "explain":
+        return explain.run(args)
     if args.command == "warmup":
         return _warmup(args)
     if args.command == "convert":
@@ -105,17 +116,13 @@ def _quiet_stdout() -> None:
 
 def _predict(args) -> int:
     from . import tabular
-    from .data import DataMatrix
-    from .tabular.progress import track
 
     tabular.check_output(args.output)
     model = load(args.model)
-    chunks = track(tabular.read(args.data, model, header=args.header, one_based=args.one_based),
-                   f"gbinfer: {args.data}")
+    chunks = tabular.matrices(args.data, model, header=args.header, one_based=args.one_based, missing=args.missing)
 
     def predictions():
-        for rows in chunks:
-            dm = DataMatrix(rows, missing=args.missing)
+        for dm in chunks:
             if args.leaf:
                 yield model.predict_leaf(dm, iteration_range=args.iteration_range, nthread=args.nthread)
             else:

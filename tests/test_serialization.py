@@ -203,11 +203,15 @@ def test_golden_file_predicts_identically(npz, suffix):
     model = gbinfer.load(npz.with_suffix(suffix))
     X = golden_input(expected)
     assert np.array_equal(model.predict(X, output_margin=True), expected["margin"], equal_nan=True)
-    assert np.array_equal(model.predict(X), expected["output"], equal_nan=True)
+    if "catboost_output" in expected:
+        # the transform measured against catboost's own (its fast exp: a few ULP; see
+        # test_catboost_fixtures), not against the output gbinfer's exp and sums gave on the machine
+        # that wrote the file
+        assert ulp64(model.predict(X), expected["catboost_output"]) <= 4
+    else:
+        assert np.array_equal(model.predict(X), expected["output"], equal_nan=True)
     if "leaf" in expected:
         assert np.array_equal(model.predict_leaf(X), expected["leaf"])
-    if "catboost_output" in expected:  # catboost's own transform (its fast exp): within a few ULP of ours
-        assert ulp64(expected["output"], expected["catboost_output"]) <= 16
     assert model.meta.user_metadata["custom"] == {"kind": npz.stem}
     assert model.meta.user_metadata["name"] == "golden"
     forest = getattr(model.booster, "forest", None)

@@ -115,10 +115,16 @@ class Layout:
     holding every slot's (uint8 up to 255 borders or values, else uint16), and each tree level's
     split resolved to (slot, lo, hi, bit): the level is true iff ``bin >= lo`` (a float border:
     hi is 0) or ``bin == lo`` (a one-hot value: hi == lo), and sets ``bit``, of the narrowest
-    type holding the deepest tree's leaf numbers. Row by row, a level reads one of the row's
-    binary features instead (``row_args``: each slot's borders or values, one byte each)."""
+    type holding the deepest tree's leaf numbers.
 
-    __slots__ = ("args", "row_args", "numeric", "k", "scale", "bias", "unbiased", "width", "num_trees")
+    Row by row (``K.margin_rows``) every level is ``bin >= lo``: a one-hot level reads a
+    pseudo-bin of its own (1 where the row's code is its value), and every tree has the deepest
+    tree's level count (``depth``, a tuple whose length the kernel is compiled for), the missing
+    levels reading a last bin that is always 0. ``plan`` packs the rest into one int64 array
+    (see ``K.PLAN_HEADER``): a call of few arguments costs less to dispatch."""
+
+    __slots__ = ("args", "plan", "levels", "borders", "depth", "post", "unbiased_post", "numeric", "k", "width",
+                 "num_trees")
 
     def __init__(self, b: Oblivious, width: int):
         floats = len(b.slot_column)
@@ -137,22 +143,45 @@ class Layout:
         hi = np.where(b.split_span[ids] == 1, lo, 0)
         depths = np.diff(b.tree_offsets)
         bit = np.concatenate([np.zeros(0, dtype=np.int64)] + [np.arange(d, dtype=np.int64) for d in depths])
+        border_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.borders = _readonly(borders.astype(np.float32))
         self.args = tuple(_readonly(a) for a in (
-            b.slot_column[used].astype(np.int32), borders.astype(np.float32),
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), b.nan_bin[used].astype(kind),
+            b.slot_column[used].astype(np.int32), self.borders, border_offsets, b.nan_bin[used].astype(kind),
             level_slot.astype(np.int32), lo.astype(kind), hi.astype(kind),
             (1 << bit).astype(np.uint8 if depths.max(initial=0) <= 8 else np.uint16), b.tree_offsets))
-        # the row kernel's binary features: each float slot's borders, then each one-hot slot's values
-        per_slot = np.concatenate([counts, np.diff(b.cat_offsets)]).astype(np.int64)
-        bit_offsets = np.concatenate([[0], np.cumsum(per_slot)]).astype(np.int64)
-        bit_at = bit_offsets[level_slot] + lo - 1
-        self.row_args = (*self.args[:4], _readonly(bit_offsets), _readonly(bit_at.astype(np.uint32)), b.tree_offsets)
+        self._row_layout(b, used, border_offsets, level_slot, lo, hi, depths)
         self.numeric = not len(b.cat_column) and not b.ctrs
         self.k, self.width, self.num_trees = b.num_outputs, width, b.num_trees
         # a bias of zeros is not added (as numpy's ``out += bias`` was skipped): -0.0 keeps its sign
-        self.unbiased = _readonly(np.zeros(0, dtype=np.float64))
-        self.bias = _readonly(b.bias.astype(np.float64)) if np.any(b.bias != 0.0) else self.unbiased
-        self.scale = float(b.scale)
+        biased = bool(np.any(b.bias != 0.0))
+        bias = np.broadcast_to(np.asarray(b.bias, dtype=np.float64), (self.k,))
+        self.post = _readonly(np.concatenate([[float(b.scale), float(biased)], bias]))
+        self.unbiased_post = _readonly(np.concatenate([[float(b.scale), 0.0], bias]))
+
+    def _row_layout(self, b: Oblivious, used, border_offsets, level_slot, lo, hi, depths) -> None:
+        floats = len(used)
+        one_hot = hi != 0
+        pairs = np.unique(np.stack([level_slot[one_hot] - floats, lo[one_hot]], axis=1).reshape(-1, 2), axis=0)
+        row_slot, row_lo = level_slot.copy(), lo.copy()
+        if len(pairs):
+            found = np.searchsorted(pairs[:, 0] * (1 << 32) + pairs[:, 1],
+                                    (level_slot[one_hot] - floats) * (1 << 32) + lo[one_hot])
+            row_slot[one_hot], row_lo[one_hot] = floats + found, 1
+        deepest = max(1, int(depths.max(initial=0)))
+        levels = np.empty((b.num_trees, deepest, 2), dtype=np.uint32)
+        levels[:] = (floats + len(pairs), 1)  # the last bin, always 0: never true
+        for t in range(b.num_trees):
+            a, z = b.tree_offsets[t], b.tree_offsets[t + 1]
+            levels[t, :z - a, 0], levels[t, :z - a, 1] = row_slot[a:z], row_lo[a:z]
+        sections = [b.slot_column[used], border_offsets, b.nan_bin[used], pairs.reshape(-1), b.leaf_offsets]
+        header = [floats, len(pairs)]
+        at = K.PLAN_HEADER
+        for section in sections:
+            header.append(at)
+            at += len(section)
+        self.plan = _readonly(np.concatenate([header, *sections]).astype(np.int64))
+        self.levels = _readonly(levels.reshape(-1))
+        self.depth = (0,) * deepest
 
 
 def input_layout(booster: Oblivious) -> tuple:
@@ -229,62 +258,82 @@ def layout(booster: Oblivious, width: int) -> Layout:
 _layouts: "weakref.WeakKeyDictionary[Oblivious, Layout]" = weakref.WeakKeyDictionary()
 
 
-def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread) -> np.ndarray:
+def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread,
+        transform: int = K.NO_TRANSFORM) -> np.ndarray:
     """CatBoost's RawFormulaVal: the trees' float64 sum, scaled, plus the bias when the range
     starts at the first tree (as CatBoost's ApplyScaleAndBias does), in the kernel: ``sum * scale
-    + bias``, the two roundings numpy's ``out *= scale; out += bias`` would make."""
+    + bias``, the two roundings numpy's ``out *= scale; out += bias`` would make; then
+    ``transform`` (``kernel_transform``)."""
     b = model.booster
     L = layout(b, model.meta.num_features)
     n = X.shape[0]
     out = np.empty((n, L.k), dtype=np.float64)  # every row written by the kernel
-    bias = L.bias if t0 == 0 else L.unbiased
+    post = L.post if t0 == 0 else L.unbiased_post
     if n < K.ROWS_BELOW:
-        K.margin_rows(X, codes, *L.row_args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, bias, out)
+        K.margin_rows(X, codes, L.plan, L.levels, L.borders, b.leaf_values, post, t0, t1, transform, L.depth, out)
     else:
         _engine._run(K.margin_serial, K.margin_parallel, n, nthread,
-                     (X, codes, *L.args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, L.scale, bias, out))
+                     (X, codes, *L.args, b.leaf_offsets, b.leaf_values, L.k, t0, t1, post, out))
+        if transform != K.NO_TRANSFORM:
+            K.finish_all(out, transform)
     return out
+
+
+def kernel_transform(model, output_margin: bool) -> int:
+    """The output transform the kernels apply (``K.finish``): all but softmax, which needs a
+    row's every output."""
+    if output_margin:
+        return K.NO_TRANSFORM
+    return _KERNEL_TRANSFORMS.get(model.objective.transform, K.NO_TRANSFORM)
+
+
+_KERNEL_TRANSFORMS = {Transform.SIGMOID: K.SIGMOID, Transform.EXP: K.EXPONENT}
 
 
 def predict(model, data, *, output_margin=False, iteration_range=None, base_margin=None, nthread=None):
     b = model.booster
     L = _layouts.get(b) or layout(b, model.meta.num_features)
+    transform = kernel_transform(model, output_margin)
     if (type(data) is np.ndarray and L.numeric and iteration_range is None and base_margin is None
-            and data.dtype == _FLOAT32 and data.ndim == 2 and data.shape[1] == L.width
-            and data.flags.c_contiguous):
-        # the usual call, a float32 array for a model of float features: no per-call model or input work
-        n = data.shape[0]
+            and data.ndim == 2 and data.shape[1] == L.width and data.dtype.kind in "fiu"):
+        # the usual call, a numeric array for a model of float features: no per-call model or input work
+        X = data if data.dtype == _FLOAT32 and data.flags.c_contiguous else np.ascontiguousarray(data, _FLOAT32)
+        n = X.shape[0]
         out = np.empty((n, L.k), dtype=np.float64)
         if n < K.ROWS_BELOW:
-            K.margin_rows(data, _NO_CODES, *L.row_args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale,
-                          L.bias, out)
+            K.margin_rows(X, _NO_CODES, L.plan, L.levels, L.borders, b.leaf_values, L.post, 0, L.num_trees,
+                          transform, L.depth, out)
         else:
             _engine._run(K.margin_serial, K.margin_parallel, n, nthread,
-                         (data, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.scale,
-                          L.bias, out))
+                         (X, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.post, out))
+            if transform != K.NO_TRANSFORM:
+                K.finish_all(out, transform)
     else:
         if base_margin is not None:
             raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no "
                             "baseline)")
         X, codes = rows(model, data, nthread)
         t0, t1 = _engine.tree_range(model, iteration_range)
-        out = raw(model, X, codes, t0, t1, nthread)
-    return output(model, out, output_margin)
+        out = raw(model, X, codes, t0, t1, nthread, transform)
+    return finished(model, out, output_margin)
+
+
+def finished(model, out: np.ndarray, output_margin: bool) -> np.ndarray:
+    """The kernels' outputs (rows x outputs, ``kernel_transform`` applied) shaped as XGBoost's
+    predict: softmax where the loss asks for it, one column flattened."""
+    if not output_margin and model.objective.transform == Transform.SOFTMAX:
+        K.softmax_all(out)
+    return out[:, 0] if out.shape[1] == 1 else out
 
 
 def output(model, out: np.ndarray, output_margin: bool) -> np.ndarray:
     """CatBoost's default output of raw values (rows x outputs), shaped as XGBoost's predict:
-    sigmoid, exp or softmax as the loss asks, one column flattened."""
-    if not output_margin:
-        transform = model.objective.transform
-        if transform == Transform.SIGMOID:
-            out = 1.0 / (1.0 + np.exp(-out))
-        elif transform == Transform.EXP:
-            out = np.exp(out)
-        elif transform == Transform.SOFTMAX:
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            out = e / e.sum(axis=1, keepdims=True)
-    return out[:, 0] if out.shape[1] == 1 else out
+    sigmoid, exp (``K.finish``, as the kernels apply them) or softmax as the loss asks, one column
+    flattened."""
+    transform = kernel_transform(model, output_margin)
+    if transform != K.NO_TRANSFORM:
+        K.finish_all(out, transform)
+    return finished(model, out, output_margin)
 
 
 _FLOAT32 = np.dtype(np.float32)

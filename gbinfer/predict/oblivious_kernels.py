@@ -10,13 +10,15 @@ uint8 for up to 255 borders), and leaf indexes in the narrowest that holds ``2**
 compiler vectorises over 32 uint8 lanes with no branch on the data. A level's test is
 ``bin >= lo`` (a float border) or ``bin == lo`` (a one-hot value; see ``Layout`` in
 ``oblivious``). Sums are float64, tree after tree per row, as CatBoost's evaluator adds them,
-then ``* scale + bias`` as CatBoost's ApplyScaleAndBias (``bias`` empty: none added). The row
+then ``* scale + bias`` as CatBoost's ApplyScaleAndBias (no bias added where the model has none). The row
 kernels do the same arithmetic one row at a time without the block's loops, which cost more than
 their work on a few rows. The model was checked by ``Oblivious.build`` and its layout derived from
 it; the kernels trust every index in them.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit, prange
@@ -84,7 +86,7 @@ def _leaves(bins, m, t, level_slot, level_lo, level_hi, level_bit, tree_offsets,
 
 @njit(cache=True, nogil=True)
 def _margin_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo,
-                  level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out, bins,
+                  level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, post, out, bins,
                   idx, acc):
     """One block's sums; ``idx`` holds the leaf indexes of ``TREES`` trees, added to each row's
     sum in tree order in one pass over the rows (one load and store of the sum per ``TREES`` trees)."""
@@ -114,29 +116,30 @@ def _margin_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bi
             row = acc[j]
             for i in range(m):
                 row[i] += leaves[np.uintp(i0[i]) * k + j]
-    biased = bias.shape[0] != 0  # no bias: nothing added, so a sum of -0.0 keeps its sign
+    scale, biased = post[0], post[1] != 0.0  # no bias: nothing added, so a sum of -0.0 keeps its sign
     for i in range(m):
         for j in range(k):
-            out[r0 + i, j] = acc[j, i] * scale + bias[j] if biased else acc[j, i] * scale
+            out[r0 + i, j] = acc[j, i] * scale + post[2 + j] if biased else acc[j, i] * scale
 
 
 @njit(cache=True, nogil=True)
 def margin_serial(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
-                  level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
-    """Trees ``t0..t1-1`` summed, times ``scale`` plus ``bias``, into ``out`` (float64, rows x k)."""
+                  level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, post, out):
+    """Trees ``t0..t1-1`` summed, times the scale plus the bias (``post``, as ``margin_rows`` reads it),
+    into ``out`` (float64, rows x k)."""
     n = X.shape[0]
     bins = np.empty((slot_column.shape[0] + codes.shape[1], BLOCK), dtype=level_lo.dtype)
     idx = np.empty((TREES, BLOCK), dtype=level_bit.dtype)
     acc = np.empty((k, BLOCK), dtype=np.float64)
     for r0 in range(0, n, BLOCK):
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale,
-                      bias, out, bins, idx, acc)
+                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, post,
+                      out, bins, idx, acc)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, level_slot, level_lo, level_hi,
-                    level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
+                    level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, post, out):
     n = X.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         r0 = b * BLOCK
@@ -144,59 +147,110 @@ def margin_parallel(X, codes, slot_column, borders, border_offsets, nan_bin, lev
         idx = np.empty((TREES, BLOCK), dtype=level_bit.dtype)
         acc = np.empty((k, BLOCK), dtype=np.float64)
         _margin_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, level_slot,
-                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, scale,
-                      bias, out, bins, idx, acc)
+                      level_lo, level_hi, level_bit, tree_offsets, leaf_offsets, leaf_values, k, t0, t1, post,
+                      out, bins, idx, acc)
+
+
+# the row kernel's ``plan``: a header of counts and offsets into the same int64 array
+FLOATS, ONE_HOTS, SLOTS, BORDER_OFFSETS, NAN_BINS, ONE_HOT_CODES, LEAF_OFFSETS = range(7)
+PLAN_HEADER = 7
+# the output transforms the row kernel applies (CatBoost's Probability and Exponent)
+NO_TRANSFORM, SIGMOID, EXPONENT = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def _row_bits(X, codes, r, slot_column, borders, border_offsets, nan_bin, bit_offsets, bits):
-    """One row's binary features, one byte each: a float slot's bin found by a branch-free binary
-    search of its borders (each step a select; NaN: its NaN bin), written as the slot's bits
-    ``bin > j`` for each border ``j``; a one-hot slot's code as ``code == j + 1`` for each value."""
-    floats = slot_column.shape[0]
+def finish(v, transform):
+    """CatBoost's Logloss probability or count-loss exponent of a raw value, with libm's ``exp``
+    (CatBoost's scalar path rounds as libm does)."""
+    if transform == SIGMOID:
+        return 1.0 / (1.0 + math.exp(-v))
+    if transform == EXPONENT:
+        return math.exp(v)
+    return v
+
+
+@njit(cache=True, nogil=True)
+def finish_all(out, transform):
+    """``finish`` of every value of ``out`` in place: the block kernels' outputs end as the row
+    kernel's do, so a row's output does not depend on the size of its batch."""
+    flat = out.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = finish(flat[i], transform)
+
+
+@njit(cache=True, nogil=True)
+def softmax_all(out):
+    """Each row of ``out`` replaced by its softmax in place, as CatBoost's CalcSoftmax orders it:
+    the row's maximum taken off, the exponents added left to right, each divided by their sum
+    (in a fixed order: numpy's reductions change theirs between releases)."""
+    for r in range(out.shape[0]):
+        row = out[r]
+        top = row[0]
+        for j in range(1, row.shape[0]):
+            top = max(top, row[j])
+        total = 0.0
+        for j in range(row.shape[0]):
+            row[j] = math.exp(row[j] - top)
+            total += row[j]
+        for j in range(row.shape[0]):
+            row[j] /= total
+
+
+@njit(cache=True, nogil=True)
+def _row_bins(X, codes, r, plan, borders, bins):
+    """One row's bins: a float slot's count of borders below the value (all of them compared, a
+    loop the compiler vectorises; NaN: the slot's NaN bin), then one pseudo-bin per one-hot
+    level, 1 where the row's code is the level's value. The last bin stays 0 (padding levels)."""
+    floats, slots, edges, nans = plan[FLOATS], plan[SLOTS], plan[BORDER_OFFSETS], plan[NAN_BINS]
     for s in range(floats):
-        x = X[r, np.uintp(slot_column[s])]  # unsigned indexes: no negative-index wrap-around to check
-        start = np.uintp(border_offsets[s])
-        lo, n = start, np.uintp(border_offsets[s + 1]) - start
-        while n > 1:  # the borders below lo are below x; those from lo + n on are not
-            half = n >> 1
-            lo = lo + half if x > borders[lo + half - 1] else lo
-            n -= half
-        if n == 1:
-            lo += np.uintp(x > borders[lo])
-        b = np.uintp(nan_bin[s]) if x != x else lo - start
-        a = np.uintp(bit_offsets[s])
-        for j in range(np.uintp(bit_offsets[s + 1]) - a):
-            bits[a + j] = j < b
-    for c in range(codes.shape[1]):
-        code = np.uintp(codes[r, c])
-        a = np.uintp(bit_offsets[floats + c])
-        for j in range(np.uintp(bit_offsets[floats + c + 1]) - a):
-            bits[a + j] = code == j + 1
+        x = X[r, plan[slots + s]]
+        count = np.uint32(0)
+        for j in range(plan[edges + s], plan[edges + s + 1]):
+            count += np.uint32(x > borders[j])
+        bins[s] = np.uint32(plan[nans + s]) if x != x else count
+    at = plan[ONE_HOT_CODES]
+    for h in range(plan[ONE_HOTS]):
+        bins[floats + h] = np.uint32(codes[r, plan[at + 2 * h]] == plan[at + 2 * h + 1])
 
 
 @njit(cache=True, nogil=True)
-def margin_rows(X, codes, slot_column, borders, border_offsets, nan_bin, bit_offsets, level_bit_at, tree_offsets,
-                leaf_offsets, leaf_values, k, t0, t1, scale, bias, out):
-    """``margin_serial``'s sums for a few rows, one row at a time: the row's binary features once
-    (``_row_bits``), then each tree level one byte load (``level_bit_at``: the level's binary
-    feature) and a shift."""
-    bits = np.empty(bit_offsets[-1], dtype=np.uint8)
+def _leaf(bins, levels, t, depth):
+    """Tree ``t``'s leaf: bit ``d`` set where level ``d``'s bin reaches its ``lo``. Every tree has
+    ``len(depth)`` levels (shallower ones padded with levels that are never true), a constant the
+    compiler unrolls the loop by."""
+    leaf = np.uintp(0)
+    base = np.uintp(t) * np.uintp(2 * len(depth))  # unsigned indexes: no negative-index wrap-around to check
+    for d in range(len(depth)):
+        a = base + np.uintp(2 * d)
+        leaf |= np.uintp(bins[levels[a]] >= levels[a + 1]) << np.uintp(d)
+    return leaf
+
+
+@njit(cache=True, nogil=True)
+def margin_rows(X, codes, plan, levels, borders, leaf_values, post, t0, t1, transform, depth, out):
+    """``margin_serial``'s sums for a few rows, one row at a time, then ``finish``: the row's bins
+    once (``_row_bins``), then per tree ``len(depth)`` loads and compares of small integers.
+    ``post``: scale, 1.0 where a bias is added (else 0.0), the bias per output."""
+    bins = np.zeros(plan[FLOATS] + plan[ONE_HOTS] + 1, dtype=np.uint32)
+    k = out.shape[1]
+    offsets = plan[plan[LEAF_OFFSETS]:]
+    scale, biased = post[0], post[1] != 0.0  # no bias: nothing added, so a sum of -0.0 keeps its sign
     acc = np.empty(k, dtype=np.float64)
     for r in range(X.shape[0]):
-        _row_bits(X, codes, r, slot_column, borders, border_offsets, nan_bin, bit_offsets, bits)
+        _row_bins(X, codes, r, plan, borders, bins)
+        if k == 1:
+            total = 0.0
+            for t in range(t0, t1):
+                total += leaf_values[offsets[t] + np.intp(_leaf(bins, levels, t, depth))]
+            acc[0] = total
+        else:
+            acc[:] = 0.0
+            for t in range(t0, t1):
+                base = offsets[t] + np.intp(_leaf(bins, levels, t, depth)) * k
+                for j in range(k):
+                    acc[j] += leaf_values[base + j]
         for j in range(k):
-            acc[j] = 0.0
-        for t in range(t0, t1):
-            leaf = np.uintp(0)
-            a = np.uintp(tree_offsets[t])  # unsigned indexes: no negative-index wrap-around to check
-            for d in range(np.uintp(tree_offsets[t + 1]) - a):
-                leaf |= np.uintp(bits[level_bit_at[a + d]]) << d
-            base = leaf_offsets[t] + np.intp(leaf) * k
-            for j in range(k):
-                acc[j] += leaf_values[base + j]
-        for j in range(k):
-            out[r, j] = acc[j] * scale + bias[j] if bias.shape[0] != 0 else acc[j] * scale
+            out[r, j] = finish(acc[j] * scale + post[2 + j] if biased else acc[j] * scale, transform)
 
 
 @njit(cache=True, nogil=True)

@@ -43,6 +43,16 @@ def read(path: str, model, *, header: bool | None = None, one_based: bool = Fals
     return libsvm.read(path, n, one_based, rows)
 
 
+def matrices(path: str, model, *, header: bool | None = None, one_based: bool = False, missing: float = float("nan")):
+    """The rows of ``read`` as one ``DataMatrix`` a chunk, with the progress line on a terminal:
+    what every command that reads a data file hands to the model."""
+    from ..data import DataMatrix
+    from .progress import track
+
+    for rows in track(read(path, model, header=header, one_based=one_based), f"gbinfer: {path}"):
+        yield DataMatrix(rows, missing=missing)
+
+
 def check_output(path: str | None) -> None:
     """Refuse an output suffix no writer takes, before any work is done."""
     if path is not None and Path(path).suffix.lower() not in OUTPUTS:
@@ -50,18 +60,20 @@ def check_output(path: str | None) -> None:
                         f"{', '.join(OUTPUTS)}")
 
 
-def write(blocks, path: str | None, name: str) -> None:
+def write(blocks, path: str | None, name: str, columns: list[str] | None = None) -> None:
     """Write the prediction blocks to ``path`` (by its suffix), or as CSV to standard output.
 
-    ``name`` names the output columns of Parquet and Arrow files. A file is written to a
-    temporary file beside it and renamed over it at the end, so a failure leaves no partial file.
+    ``name`` names the output columns of Parquet and Arrow files; ``columns``, when given, names
+    each value of a row instead (the blocks' trailing axes flattened in C order), and heads a CSV.
+    A file is written to a temporary file beside it and renamed over it at the end, so a failure
+    leaves no partial file.
     """
     from . import arrowfile, csvfile, npyfile
     from ..serialization import atomic_write
 
     if path is None:
         try:
-            csvfile.write(sys.stdout, blocks)
+            csvfile.write(sys.stdout, blocks, columns)
             sys.stdout.flush()
         except BrokenPipeError:
             raise  # the reader went away (`| head`): the command says so
@@ -70,10 +82,10 @@ def write(blocks, path: str | None, name: str) -> None:
         return
     check_output(path)
     suffix = Path(path).suffix.lower()
-    writers = {".csv": csvfile.write, ".npy": npyfile.write,
-               ".parquet": lambda fh, b: arrowfile.write_parquet(fh, b, name),
-               ".arrow": lambda fh, b: arrowfile.write_ipc(fh, b, name),
-               ".feather": lambda fh, b: arrowfile.write_ipc(fh, b, name)}
+    writers = {".csv": lambda fh, b: csvfile.write(fh, b, columns), ".npy": npyfile.write,
+               ".parquet": lambda fh, b: arrowfile.write_parquet(fh, b, name, columns),
+               ".arrow": lambda fh, b: arrowfile.write_ipc(fh, b, name, columns),
+               ".feather": lambda fh, b: arrowfile.write_ipc(fh, b, name, columns)}
     if suffix in (".parquet", ".arrow", ".feather"):
         arrowfile.pyarrow()  # a missing extra is reported before the input is read
     writer = writers[suffix]

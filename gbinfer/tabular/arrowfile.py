@@ -115,33 +115,38 @@ class _Converter:
                 else np.empty((batch.num_rows, 0), np.float32))
 
 
-def _table(block: np.ndarray, name: str):
+def _table(block: np.ndarray, name: str, columns: list[str] | None):
     pa = pyarrow()
-    if block.ndim == 1:
+    if columns is not None:
+        block = block.reshape(len(block), -1)
+    elif block.ndim == 1:
         return pa.table({name: block})
-    return pa.table({f"{name}_{j}": np.ascontiguousarray(block[:, j]) for j in range(block.shape[1])})
+    else:
+        columns = [f"{name}_{j}" for j in range(block.shape[1])]
+    return pa.table({c: np.ascontiguousarray(block[:, j]) for j, c in enumerate(columns)})
 
 
-def write_parquet(fh, blocks, name: str) -> None:
-    """Predictions as a Parquet file: one column ``name``, or ``name_0``, ``name_1``, ... for 2-D output."""
+def write_parquet(fh, blocks, name: str, columns: list[str] | None = None) -> None:
+    """Predictions as a Parquet file: one column ``name``, or ``name_0``, ``name_1``, ... for 2-D
+    output; or one column per value of a row, named by ``columns``."""
     pyarrow()
     import pyarrow.parquet as pq
 
     writer = None
     for block in blocks:
-        table = _table(block, name)
+        table = _table(block, name, columns)
         if writer is None:
             writer = pq.ParquetWriter(fh, table.schema)
         writer.write_table(table)
     writer.close()
 
 
-def write_ipc(fh, blocks, name: str) -> None:
+def write_ipc(fh, blocks, name: str, columns: list[str] | None = None) -> None:
     """Predictions as an Arrow IPC file (Feather v2), columns named as ``write_parquet`` names them."""
     pa = pyarrow()
     writer = None
     for block in blocks:
-        table = _table(block, name)
+        table = _table(block, name, columns)
         if writer is None:
             writer = pa.ipc.new_file(fh, table.schema)
         writer.write_table(table)

@@ -8,6 +8,7 @@ is refused with its line and column, never turned into a missing value. The head
 from __future__ import annotations
 
 import csv
+import io
 import os
 
 import numpy as np
@@ -142,7 +143,15 @@ def _integer(text: str) -> int:
         return int(value)
 
 
-def write(fh, blocks) -> None:
-    """Predictions as CSV text, one row per input row, ``%.9g`` (enough digits to round-trip float32)."""
+def write(fh, blocks, columns: list[str] | None = None) -> None:
+    """Predictions as CSV text, one row per input row, headed by ``columns`` when given. Values
+    with the digits that read back to the same number: ``%.17g`` for float64, ``%.9g`` else
+    (float32, and integers, which it prints whole)."""
     for block in blocks:
-        np.savetxt(fh, block.reshape(len(block), -1), delimiter=",", fmt="%.9g")
+        header = ""
+        if columns is not None:
+            line = io.StringIO()
+            csv.writer(line, lineterminator="").writerow(columns)  # a name with a comma or quote is quoted
+            header, columns = line.getvalue(), None
+        np.savetxt(fh, block.reshape(len(block), -1), delimiter=",", header=header, comments="",
+                   fmt="%.17g" if block.dtype == np.float64 else "%.9g")

@@ -207,7 +207,9 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     if isinstance(model.booster, Oblivious):
         from . import shap_catboost
 
-        shap_catboost.check(model, "interaction values", approximate)
+        return shap_catboost.predict_interactions(model, data, approximate=approximate,
+                                                  iteration_range=iteration_range, base_margin=base_margin,
+                                                  nthread=nthread)
     if is_lightgbm(model):
         from . import shap_lightgbm
 

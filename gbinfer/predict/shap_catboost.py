@@ -61,9 +61,10 @@ _prepared: "weakref.WeakKeyDictionary[Oblivious, ShapTrees]" = weakref.WeakKeyDi
 
 def check(model, what: str, approximate: bool) -> None:
     b = model.booster
-    if what != "feature contributions":
-        raise UnsupportedModelError(None, "predict_interactions", f"{what} are not computed for CatBoost models "
-                                                                  "(use predict_contribs)")
+    if approximate and what != "feature contributions":
+        raise UnsupportedModelError(None, "approximate", f"approximate {what} are not computed for CatBoost models, "
+                                                         "as catboost computes none (\"Only 'Regular' calculation "
+                                                         "type is supported for ShapInteractionValues\")")
     if b.scale != 1.0:
         raise UnsupportedModelError(None, "scale", f"the model's scale is {b.scale!r}: catboost explains only "
                                                    "models of scale 1 (\"Non-identity {Scale} for feature importance "
@@ -161,39 +162,102 @@ def prepared(model) -> ShapTrees:
     return found
 
 
-def predict_contribs(model, data, *, approximate, iteration_range, base_margin, nthread) -> np.ndarray:
-    from . import check_options, tree_range
+class _Trees:
+    """One call's rows as the kernels read them (leaf indexes, or the binarised input of
+    non-symmetric trees), made once and explained as many times as needed."""
 
-    check(model, "feature contributions", approximate)
+    def __init__(self, model, data, iteration_range, nthread):
+        from . import tree_range
+
+        b = self.booster = model.booster
+        self.t0, self.t1 = tree_range(model, iteration_range)
+        self.P = prepared(model)
+        if b.symmetric:
+            from .oblivious import predict_leaf
+
+            self.leaves = predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
+            self.n = self.leaves.shape[0]
+        else:
+            from .nonsymmetric import _kernel_args
+            from .oblivious import rows
+
+            self.X, self.codes = rows(model, data, nthread)
+            self.n = self.X.shape[0]
+            self.walk = _kernel_args(b)[:5]
+
+    def run(self, out, approximate, fixed=-1, on=False, internal=False) -> np.ndarray:
+        b, P, k = self.booster, self.P, self.booster.num_outputs
+        if b.symmetric:
+            K.symmetric_contribs(self.leaves, b.tree_offsets, b.tree_splits, P.split_class, P.sub, P.sub_offsets,
+                                 b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr, P.class_feat,
+                                 P.tree_feat_ptr, P.tree_feats, P.levels, self.t0, self.t1, out, P.values,
+                                 approximate, fixed, on, internal)
+        else:
+            K.nonsymmetric_contribs(self.X, self.codes, *self.walk, b.tree_offsets, b.tree_splits, P.split_class,
+                                    P.sub, b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr,
+                                    P.class_feat, P.tree_feat_ptr, P.tree_feats, P.levels, self.t0, self.t1, out,
+                                    P.values, approximate, fixed, on, internal)
+        return out
+
+
+def _start(model, what, approximate, base_margin, nthread):
+    from . import check_options
+
+    check(model, what, approximate)
     if nthread is not None:
         check_options(nthread=nthread)
     if base_margin is not None:
         raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no baseline)")
-    b = model.booster
-    t0, t1 = tree_range(model, iteration_range)
-    P = prepared(model)
-    F, k = model.meta.num_features, b.num_outputs
-    if b.symmetric:
-        from .oblivious import predict_leaf
 
-        leaves = predict_leaf(model, data, iteration_range=iteration_range, nthread=nthread)
-        n = leaves.shape[0]
-        out = np.zeros((n, k, F + 1), dtype=np.float64)
-        K.symmetric_contribs(leaves, b.tree_offsets, b.tree_splits, P.split_class, P.sub, P.sub_offsets,
-                             b.leaf_offsets, b.leaf_values, k, P.mean, P.average, P.class_ptr, P.class_feat,
-                             P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1, out, P.values, approximate)
-    else:
-        from .nonsymmetric import _kernel_args
-        from .oblivious import rows
 
-        X, codes = rows(model, data, nthread)
-        n = X.shape[0]
-        slot_column, borders, border_offsets, nan_bin, nodes, _, _ = _kernel_args(b)
-        out = np.zeros((n, k, F + 1), dtype=np.float64)
-        K.nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, b.tree_offsets,
-                                b.tree_splits, P.split_class, P.sub, b.leaf_offsets, b.leaf_values, k, P.mean,
-                                P.average, P.class_ptr, P.class_feat, P.tree_feat_ptr, P.tree_feats, P.levels, t0, t1,
-                                out, P.values, approximate)
-    if t0 == 0:
-        out[:, :, F] += b.bias
+def predict_contribs(model, data, *, approximate, iteration_range, base_margin, nthread) -> np.ndarray:
+    _start(model, "feature contributions", approximate, base_margin, nthread)
+    trees = _Trees(model, data, iteration_range, nthread)
+    F, k = model.meta.num_features, model.booster.num_outputs
+    out = trees.run(np.zeros((trees.n, k, F + 1), dtype=np.float64), approximate)
+    if trees.t0 == 0:
+        out[:, :, F] += model.booster.bias
+    return out[:, 0] if k == 1 else out
+
+
+def predict_interactions(model, data, *, approximate, iteration_range, base_margin, nthread) -> np.ndarray:
+    """catboost's ``ShapInteractionValues``: per class pair, half the change of one class's values
+    when the other is conditioned on and off (CatBoost's FixedOn / FixedOff recursion), the
+    diagonal the class's value less its row's interactions; split among the classes' features
+    (1 / size, 1 / (size x size)), class pair after class pair in CatBoost's class order (classes
+    sorted by their columns); the last row and column hold the model's bias, their corner 0."""
+    _start(model, "interaction values", approximate, base_margin, nthread)
+    trees = _Trees(model, data, iteration_range, nthread)
+    P, b = trees.P, model.booster
+    F, k, n, C = model.meta.num_features, b.num_outputs, trees.n, len(P.class_ptr) - 1
+    features = [P.class_feat[P.class_ptr[c]:P.class_ptr[c + 1]].tolist() for c in range(C)]
+    order = sorted(range(C), key=lambda c: features[c])  # CatBoost numbers classes in this order
+    phi = trees.run(np.zeros((n, k, C), dtype=np.float64), False, internal=True)
+    V = np.zeros((C, C, n, k), dtype=np.float64)
+    for c in range(C):
+        V[c, c] += phi[:, :, c] * 1.0
+    for c1 in order:
+        on = trees.run(np.zeros((n, k, C), dtype=np.float64), False, c1, True, True)
+        off = trees.run(np.zeros((n, k, C), dtype=np.float64), False, c1, False, True)
+        for c2 in order:
+            if c2 != c1:
+                effect = (on[:, :, c2] - off[:, :, c2]) / 2.0
+                V[c1, c2] = effect
+                V[c1, c1] -= effect
+    out = np.zeros((n, k, F + 1, F + 1), dtype=np.float64)
+    for c1 in order:
+        for c2 in order:
+            if c1 == c2:
+                coefficient = 1.0 / float(len(features[c1]))
+                for f in features[c1]:
+                    out[:, :, f, f] += V[c1, c1] * coefficient
+                continue
+            coefficient = 1.0 / float(len(features[c1]) * len(features[c2]))
+            for f1 in features[c1]:
+                for f2 in features[c2]:
+                    if f1 != f2:
+                        out[:, :, f1, f2] += V[c1, c2] * coefficient
+    if trees.t0 == 0:
+        out[:, :, F, :F] += b.bias[None, :, None]
+        out[:, :, :F, F] += b.bias[None, :, None]
     return out[:, 0] if k == 1 else out

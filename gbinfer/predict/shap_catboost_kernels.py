@@ -101,11 +101,12 @@ def _unwound_sum(pw, po, pz, n, at, w):
 
 
 @njit(cache=True, nogil=True)
-def _update(pf, pz, po, pw, n, leaf_values, at, k, average, acc, seen, order, count, w):
-    """``UpdateShapByFeaturePath``: each path element's share of the leaf, into its class's sums;
-    returns the number of classes reached so far (their order in ``order``)."""
+def _update(pf, pz, po, pw, n, leaf_values, at, k, average, acc, seen, order, count, w, condition):
+    """``UpdateShapByFeaturePath``: each path element's share of the leaf (times the condition
+    fraction of the conditioned class), into its class's sums; returns the number of classes
+    reached so far (their order in ``order``)."""
     for e in range(1, n):
-        coefficient = 1.0 * _unwound_sum(pw, po, pz, n, e, w) * (po[e] - pz[e])
+        coefficient = condition * _unwound_sum(pw, po, pz, n, e, w) * (po[e] - pz[e])
         c = pf[e]
         if seen[c] == 0:
             seen[c] = 1
@@ -125,11 +126,14 @@ def _find(pf, n, c):
 
 
 @njit(cache=True, nogil=True)
-def _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, num_features):
+def _scratch(levels, class_ptr, class_feat, k, tree_feat_ptr, t0, t1):
     """The path at each level and its unwound copy (features; zero and one fractions and weights),
     their lengths, the stack, the class sums, the per-tree feature sums (as wide as the widest of
     trees ``t0..t1-1``) and the tree-local number of each input feature."""
     classes = class_ptr.shape[0] - 1
+    num_features = 1
+    for f in class_feat:
+        num_features = max(num_features, f + 1)
     width = 1
     for t in range(t0, t1):
         width = max(width, tree_feat_ptr[t + 1] - tree_feat_ptr[t])
@@ -139,7 +143,7 @@ def _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, num_features):
     ur = np.empty((3, levels, levels + 1), dtype=np.float64)
     lens = np.zeros((2, levels), dtype=np.int64)
     stack_i = np.empty((2 * levels + 2, 3), dtype=np.int64)  # level, node, class of the split above
-    stack_f = np.empty((2 * levels + 2, 2), dtype=np.float64)  # zero and one fractions
+    stack_f = np.empty((2 * levels + 2, 3), dtype=np.float64)  # zero and one fractions, condition fraction
     acc = np.zeros(classes * k, dtype=np.float64)
     seen = np.zeros(classes, dtype=np.uint8)
     order = np.empty(classes, dtype=np.int32)
@@ -150,10 +154,19 @@ def _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, num_features):
 
 
 @njit(cache=True, nogil=True)
-def _enter(level, zero, one, feature, pf, uf, pr, ur, lens):
-    """The path at ``level``: its parent level's unwound path extended by one element; its length."""
+def _enter(level, zero, one, feature, fixed, pf, uf, pr, ur, lens):
+    """The path at ``level``: its parent level's unwound path extended by one element, or only
+    copied below a split of the conditioned class ``fixed`` (``ExtendFeaturePathIfFeatureNotFixed``);
+    returns its length."""
     n = 0 if level == 0 else lens[1, level - 1]
     src = 0 if level == 0 else level - 1
+    if fixed >= 0 and feature == fixed:
+        for i in range(n):
+            pf[level, i] = uf[src, i]
+            for j in range(3):
+                pr[j, level, i] = ur[j, src, i]
+        lens[0, level] = n
+        return n
     _extend(uf[src], ur[0, src], ur[1, src], ur[2, src], n, zero, one, feature,
             pf[level], pr[0, level], pr[1, level], pr[2, level])
     lens[0, level] = n + 1
@@ -180,16 +193,28 @@ def _leave(level, n, c, pf, uf, pr, ur, lens):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _push(stack_i, stack_f, top, level, node, c, zero, one):
+def _push(stack_i, stack_f, top, level, node, c, zero, one, condition):
     """Push a visit of ``node`` at ``level`` below a split of class ``c``; returns the new top."""
     stack_i[top, 0], stack_i[top, 1], stack_i[top, 2] = level, node, c
-    stack_f[top, 0], stack_f[top, 1] = zero, one
+    stack_f[top, 0], stack_f[top, 1], stack_f[top, 2] = zero, one, condition
     return top + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _conditions(c, fixed, on, condition, hot, cold):
+    """``TConditionsFeatureFraction``: the condition fractions of the taken and the other child
+    below a split of class ``c``: unchanged, unless ``c`` is the conditioned class: then the other
+    child gets 0 (``on``: the class is known to be the row's) or each child its weight fraction."""
+    if fixed >= 0 and c == fixed:
+        if on:
+            return condition, 0.0
+        return condition * hot, condition * cold
+    return condition, condition
 
 
 @njit(cache=True, nogil=True)
 def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values,
-                       k, average, S):
+                       k, average, S, fixed, on):
     """CatBoost's recursion over symmetric tree ``t`` for a row in ``leaf``; the class sums are in
     ``S``'s ``acc`` and the number of classes reached is returned."""
     pf, uf, pr, ur, lens, stack_i, stack_f, acc, seen, order, loc, w, local_of = S
@@ -197,14 +222,17 @@ def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub
     depth = tree_offsets[t + 1] - start
     base = sub_offsets[t]
     count = 0
-    top = _push(stack_i, stack_f, 0, 0, 0, -1, 1.0, 1.0)
+    top = _push(stack_i, stack_f, 0, 0, 0, -1, 1.0, 1.0, 1.0)
     while top > 0:
         top -= 1
         level, node, feature = stack_i[top, 0], stack_i[top, 1], stack_i[top, 2]
-        n = _enter(level, stack_f[top, 0], stack_f[top, 1], feature, pf, uf, pr, ur, lens)
+        condition = stack_f[top, 2]
+        if _zero(condition):
+            continue
+        n = _enter(level, stack_f[top, 0], stack_f[top, 1], feature, fixed, pf, uf, pr, ur, lens)
         if level == depth:
             count = _update(pf[level], pr[0, level], pr[1, level], pr[2, level], n, leaf_values,
-                            leaf_offsets[t] + node * k, k, average, acc, seen, order, count, w)
+                            leaf_offsets[t] + node * k, k, average, acc, seen, order, count, w, condition)
             continue
         remaining = depth - level - 1
         c = split_class[tree_splits[start + remaining]]
@@ -216,39 +244,46 @@ def _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub
         children = base + (1 << (level + 1)) - 1
         hot = sub[children + go] / weight
         cold = sub[children + skip] / weight
+        hot_condition, cold_condition = _conditions(c, fixed, on, condition, hot, cold)
         if not _zero(sub[children + skip]):
-            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * cold, 0.0)
+            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * cold, 0.0, cold_condition)
         if not _zero(sub[children + go]):  # pushed last: visited first, as CatBoost recurses
-            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * hot, one)
+            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * hot, one, hot_condition)
     return count
 
 
 @njit(cache=True, nogil=True)
 def _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, sub, leaf_offsets, leaf_values,
-                          k, average, S):
+                          k, average, S, fixed, on):
     """CatBoost's recursion over non-symmetric tree ``t`` for row ``i`` of the binarised block."""
     pf, uf, pr, ur, lens, stack_i, stack_f, acc, seen, order, loc, w, local_of = S
     count = 0
-    top = _push(stack_i, stack_f, 0, 0, tree_offsets[t], -1, 1.0, 1.0)
+    top = _push(stack_i, stack_f, 0, 0, tree_offsets[t], -1, 1.0, 1.0, 1.0)
     while top > 0:
         top -= 1
         level, node, feature = stack_i[top, 0], stack_i[top, 1], stack_i[top, 2]
-        n = _enter(level, stack_f[top, 0], stack_f[top, 1], feature, pf, uf, pr, ur, lens)
+        condition = stack_f[top, 2]
+        if _zero(condition):
+            continue
+        n = _enter(level, stack_f[top, 0], stack_f[top, 1], feature, fixed, pf, uf, pr, ur, lens)
         row = nodes[node]
         right = np.uint32(bins[row[SLOT], i] - np.uint32(row[LO])) < np.uint32(row[SPAN])
         go = row[RIGHT] if right else row[LEFT]
         skip = row[LEFT] if right else row[RIGHT]
         if go == node or skip == node:
             count = _update(pf[level], pr[0, level], pr[1, level], pr[2, level], n, leaf_values,
-                            leaf_offsets[t] + row[LEAF] * k, k, average, acc, seen, order, count, w)
+                            leaf_offsets[t] + row[LEAF] * k, k, average, acc, seen, order, count, w, condition)
             if go == node and skip == node:
                 continue
         c = split_class[tree_splits[node]]
         zero, one = _leave(level, n, c, pf, uf, pr, ur, lens)
+        hot = sub[go] / sub[node] if go != node else -1.0
+        cold = sub[skip] / sub[node] if skip != node else -1.0
+        hot_condition, cold_condition = _conditions(c, fixed, on, condition, hot, cold)
         if skip != node and not _zero(sub[skip]):
-            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * (sub[skip] / sub[node]), 0.0)
+            top = _push(stack_i, stack_f, top, level + 1, skip, c, zero * cold, 0.0, cold_condition)
         if go != node and not _zero(sub[go]):
-            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * (sub[go] / sub[node]), one)
+            top = _push(stack_i, stack_f, top, level + 1, go, c, zero * hot, one, hot_condition)
     return count
 
 
@@ -344,6 +379,19 @@ def _add(r, t, tree_feat_ptr, tree_feats, k, S, out):
 
 
 @njit(cache=True, nogil=True)
+def _add_classes(r, count, S, k, out):
+    """Row ``r``'s class sums (``out``: rows x k x classes) += the tree's, which are cleared: CatBoost's
+    internal values, before they are split among features."""
+    acc, seen, order = S[7], S[8], S[9]
+    for j in range(count):
+        c = order[j]
+        for d in range(k):
+            out[r, d, c] += acc[c * k + d]
+            acc[c * k + d] = 0.0
+        seen[c] = 0
+
+
+@njit(cache=True, nogil=True)
 def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
                       leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S, values,
                       approximate):
@@ -355,7 +403,7 @@ def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, 
             count = _saabas_symmetric(t, leaf, tree_offsets, tree_splits, split_class, values, sub_offsets, k, S)
         else:
             count = _explain_symmetric(t, leaf, tree_offsets, tree_splits, split_class, sub, sub_offsets,
-                                       leaf_offsets, leaf_values, k, average, S)
+                                       leaf_offsets, leaf_values, k, average, S, -1, False)
         _unpack(count, S, class_ptr, class_feat, k)
         for j in range(width):
             table[leaf, j] = loc[j]
@@ -365,7 +413,7 @@ def _symmetric_leaves(t, lo, hi, table, tree_offsets, tree_splits, split_class, 
 @njit(cache=True, nogil=True)
 def _symmetric_rows(t, t0, lo, hi, leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets,
                     leaf_values, k, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, S, out, values,
-                    approximate):
+                    approximate, fixed, on, internal):
     _localise(t, tree_feat_ptr, tree_feats, S)
     for r in range(lo, hi):
         if approximate:
@@ -373,27 +421,32 @@ def _symmetric_rows(t, t0, lo, hi, leaves, tree_offsets, tree_splits, split_clas
                                       sub_offsets, k, S)
         else:
             count = _explain_symmetric(t, leaves[r, t - t0], tree_offsets, tree_splits, split_class, sub,
-                                       sub_offsets, leaf_offsets, leaf_values, k, average, S)
-        _unpack(count, S, class_ptr, class_feat, k)
-        _add(r, t, tree_feat_ptr, tree_feats, k, S, out)
+                                       sub_offsets, leaf_offsets, leaf_values, k, average, S, fixed, on)
+        if internal:
+            _add_classes(r, count, S, k, out)
+        else:
+            _unpack(count, S, class_ptr, class_feat, k)
+            _add(r, t, tree_feat_ptr, tree_feats, k, S, out)
 
 
 @njit(cache=True, nogil=True)
 def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets, leaf_offsets, leaf_values, k,
                        mean, average, class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, values,
-                       approximate):
+                       approximate, fixed, on, internal):
     """ShapValues of symmetric trees ``t0..t1-1`` for rows whose leaf indexes are ``leaves``
     (rows x those trees), added into ``out`` (rows x k x features + 1): the trees' expected
     values into the last column. A tree with no more leaves than rows is explained once per leaf
     (CatBoost's precalculation), then each row adds its leaf's values. ``approximate``: CatBoost's
-    Approximate values instead, from each node's mean value (``values``)."""
+    Approximate values instead, from each node's mean value (``values``). ``internal``: the class
+    sums instead (``out``: rows x k x classes, no expected values), with class ``fixed`` (if >= 0)
+    conditioned on (``on``) or off, as CatBoost's interaction values need them."""
     n, F = out.shape[0], out.shape[2] - 1
-    S = _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, F)
+    S = _scratch(levels, class_ptr, class_feat, k, tree_feat_ptr, t0, t1)
     for t in range(t0, t1):
         depth = tree_offsets[t + 1] - tree_offsets[t]
         nf = tree_feat_ptr[t + 1] - tree_feat_ptr[t]
         p0 = tree_feat_ptr[t]
-        if (1 << depth) <= n:
+        if (1 << depth) <= n and not internal:
             table = np.zeros((1 << depth, max(nf, 1) * k), dtype=np.float64)
             _symmetric_leaves(t, 0, 1 << depth, table, tree_offsets, tree_splits, split_class, sub, sub_offsets,
                               leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr,
@@ -407,16 +460,18 @@ def symmetric_contribs(leaves, tree_offsets, tree_splits, split_class, sub, sub_
         else:
             _symmetric_rows(t, t0, 0, n, leaves, tree_offsets, tree_splits, split_class, sub, sub_offsets,
                             leaf_offsets, leaf_values, k, average[t], class_ptr, class_feat, tree_feat_ptr, tree_feats,
-                            S, out, values, approximate)
-        for r in range(n):
-            for d in range(k):
-                out[r, d, F] += mean[t, d]
+                            S, out, values, approximate, fixed, on, internal)
+        if not internal:
+            for r in range(n):
+                for d in range(k):
+                    out[r, d, F] += mean[t, d]
 
 
 @njit(cache=True, nogil=True)
 def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets,
                         tree_splits, split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr,
-                        class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S, values, approximate):
+                        class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S, values, approximate,
+                        fixed, on, internal):
     _binarise(X, codes, r0, r1, slot_column, borders, border_offsets, nan_bin, bins)
     F = out.shape[2] - 1
     for t in range(t0, t1):
@@ -426,7 +481,10 @@ def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, 
                 count = _saabas_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, values, k, S)
             else:
                 count = _explain_nonsymmetric(t, bins, i, nodes, tree_offsets, tree_splits, split_class, sub,
-                                              leaf_offsets, leaf_values, k, average[t], S)
+                                              leaf_offsets, leaf_values, k, average[t], S, fixed, on)
+            if internal:
+                _add_classes(r0 + i, count, S, k, out)
+                continue
             _unpack(count, S, class_ptr, class_feat, k)
             _add(r0 + i, t, tree_feat_ptr, tree_feats, k, S, out)
             for d in range(k):
@@ -436,18 +494,18 @@ def _nonsymmetric_block(X, codes, r0, r1, slot_column, borders, border_offsets, 
 @njit(cache=True, nogil=True)
 def nonsymmetric_contribs(X, codes, slot_column, borders, border_offsets, nan_bin, nodes, tree_offsets, tree_splits,
                           split_class, sub, leaf_offsets, leaf_values, k, mean, average, class_ptr, class_feat,
-                          tree_feat_ptr, tree_feats, levels, t0, t1, out, values, approximate):
+                          tree_feat_ptr, tree_feats, levels, t0, t1, out, values, approximate, fixed, on, internal):
     """ShapValues of non-symmetric trees ``t0..t1-1`` for the rows of ``X`` (and their one-hot
-    ``codes``), added into ``out`` as ``symmetric_contribs`` does; rows are binarised a block at a
-    time, as for predictions."""
-    n, F = X.shape[0], out.shape[2] - 1
-    S = _scratch(levels, class_ptr, k, tree_feat_ptr, t0, t1, F)
+    ``codes``), added into ``out`` as ``symmetric_contribs`` does (``internal``, ``fixed``, ``on``
+    too); rows are binarised a block at a time, as for predictions."""
+    n = X.shape[0]
+    S = _scratch(levels, class_ptr, class_feat, k, tree_feat_ptr, t0, t1)
     bins = np.empty((max(slot_column.shape[0] + codes.shape[1], 1), BLOCK), dtype=np.uint32)
     for r0 in range(0, n, BLOCK):
         _nonsymmetric_block(X, codes, r0, min(r0 + BLOCK, n), slot_column, borders, border_offsets, nan_bin, nodes,
                             tree_offsets, tree_splits, split_class, sub, leaf_offsets, leaf_values, k, mean, average,
                             class_ptr, class_feat, tree_feat_ptr, tree_feats, levels, t0, t1, out, bins, S, values,
-                            approximate)
+                            approximate, fixed, on, internal)
 
 
 @njit(cache=True, nogil=True)

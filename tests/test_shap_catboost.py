@@ -1,7 +1,7 @@
 """Feature contributions of CatBoost models: gbinfer's ``predict_contribs`` against catboost's
 ``get_feature_importance(type="ShapValues")``, bit for bit, on models trained here (symmetric and
 non-symmetric trees, NaNs, one-hot and CTR features with combinations, binary, regression,
-MultiClass, MultiRMSE; exact and Approximate) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
+MultiClass, MultiRMSE; exact and Approximate; interaction values) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
 catboost's values for every model under ``fixtures/catboost``, from its ``.cbm`` and its JSON);
 through .xgbrs / native JSON (schema 1.4 keeps the leaf weights); and what is refused."""
 
@@ -100,6 +100,18 @@ def test_approximate_contributions_equal_catboost(trained):
     assert np.array_equal(got, expected)
 
 
+def test_interaction_values_equal_catboost(trained):
+    """``predict_interactions``: catboost's ShapInteractionValues (per class pair, half the change of
+    a class's values when the other is conditioned on and off; the model's bias in the last row and
+    column)."""
+    kind, policy, model, test = trained
+    expected = model.get_feature_importance(data=cb.Pool(test[:25], cat_features=CATS),
+                                            type="ShapInteractionValues", thread_count=1)
+    got = gbinfer.load(model).predict_interactions(test[:25])
+    assert got.shape == expected.shape
+    assert np.array_equal(got, expected)
+
+
 def test_rows_add_up_to_the_raw_prediction(trained):
     """Local accuracy where CatBoost's recursion has it: symmetric trees. For non-symmetric trees
     catboost's own values do not add up (a node's leaf beside a subtree is credited both ways), and
@@ -130,6 +142,9 @@ def test_combinations_and_one_hot_share_their_categorical_columns():
     assert {(True, False), (False, True)} <= kinds  # combinations of categories, and with other splits
     assert len(g.booster.cat_column)  # and one-hot features
     assert np.array_equal(g.predict_contribs(df[:150]), shap_values(model, df[:150], ["b", "c", "e"]))
+    expected = model.get_feature_importance(data=cb.Pool(df[:30], cat_features=["b", "c", "e"]),
+                                            type="ShapInteractionValues", thread_count=1)
+    assert np.array_equal(g.predict_interactions(df[:30]), expected)
 
 
 def test_float_model_with_nans_and_a_bias():
@@ -206,13 +221,12 @@ def small():
     return _fit("binary")
 
 
-def test_interactions_and_a_base_margin_are_refused(small):
+def test_approximate_interactions_and_a_base_margin_are_refused(small):
     model, test = small
     g = gbinfer.load(model)
-    for approximate in (False, True):
-        with pytest.raises(UnsupportedModelError) as err:
-            g.predict_interactions(test, approximate=approximate)
-        assert err.value.field == "predict_interactions"
+    with pytest.raises(UnsupportedModelError) as err:
+        g.predict_interactions(test, approximate=True)
+    assert err.value.field == "approximate"
     with pytest.raises(DataError, match="base_margin"):
         g.predict_contribs(test, base_margin=np.zeros(len(test)))
 

@@ -15,10 +15,13 @@ of the root's weight, so there the values are CatBoost's and need not add up to 
 ``approximate=True`` gives catboost's ``shap_calc_type="Approximate"`` values (along the row's
 path, each split's class gets the change of the node's weighted mean value), also bit for bit.
 
-Refused (``UnsupportedModelError``, naming the field) where catboost refuses or gbinfer has no
-exact equivalent: a ``scale`` other than 1 (catboost: "Non-identity {Scale} for feature
-importance is not supported"), models whose file holds no leaf weights (catboost would need the
-training pool) and interaction values. ``base_margin`` is refused as for
+``predict_interactions`` gives catboost's ``ShapInteractionValues``, bit for bit: the same recursion
+conditioned on each class being known (FixedOn) and unknown (FixedOff).
+
+Refused (``UnsupportedModelError``, naming the field) where catboost refuses: a ``scale`` other
+than 1 (catboost: "Non-identity {Scale} for feature importance is not supported"), models whose
+file holds no leaf weights (catboost would need the training pool) and approximate interaction
+values (catboost: "Only 'Regular' calculation type is supported"). ``base_margin`` is refused as for
 CatBoost predictions. An ``iteration_range`` explains those trees only; the bias is added when
 the range starts at the first tree, as in CatBoost's raw predictions.
 """

@@ -186,8 +186,10 @@ def test_committed_fixture_contributions(version, case, fmt):
     source = ROOT / "catboost" / version
     expected = np.load(ROOT / "catboost_shap" / version / f"{case}.npz")
     model = gbinfer.load(source / f"{case}.{fmt}")
-    got = model.predict_contribs(rows(np.load(source / f"{case}.npz")))
-    assert ulp64(got, expected["contribs"]) == 0
+    X = rows(np.load(source / f"{case}.npz"))
+    assert ulp64(model.predict_contribs(X), expected["contribs"]) == 0
+    assert ulp64(model.predict_contribs(X, approximate=True), expected["approximate"]) == 0
+    assert ulp64(model.predict_interactions(X), expected["interactions"]) == 0
     assert np.array_equal(np.sort(model.booster.leaf_weights), np.sort(expected["leaf_weights"]))
     if model.booster.symmetric:
         assert np.array_equal(model.booster.leaf_weights, expected["leaf_weights"])

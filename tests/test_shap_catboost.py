@@ -1,7 +1,8 @@
-"""Feature contributions of CatBoost models: gbinfer's ``predict_contribs`` against catboost's
-``get_feature_importance(type="ShapValues")``, bit for bit, on models trained here (symmetric and
+"""Feature contributions of CatBoost models: gbinfer's ``predict_contribs`` (and
+``predict_interactions``) against catboost's ``get_feature_importance`` (``ShapValues``, also
+Approximate, and ``ShapInteractionValues``), bit for bit, on models trained here (symmetric and
 non-symmetric trees, NaNs, one-hot and CTR features with combinations, binary, regression,
-MultiClass, MultiRMSE; exact and Approximate; interaction values) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
+MultiClass, MultiRMSE) and on the committed fixtures (``fixtures/generate_catboost_shap.py``:
 catboost's values for every model under ``fixtures/catboost``, from its ``.cbm`` and its JSON);
 through .xgbrs / native JSON (schema 1.4 keeps the leaf weights); and what is refused."""
 

@@ -22,6 +22,12 @@ row decides every node of the tree; a node whose taken or not-taken side ends th
 leaf there (CatBoost's rule, which does not make the values add up to the prediction when a
 node holds a leaf beside a subtree), then the recursion goes on into the children that exist.
 
+Also CatBoost's Approximate values (each split on the row's path credits its class with the
+change of the node's weighted mean value) and the pieces of its interaction values: the class
+sums before they are split among features (``internal``), with one class conditioned on (the
+other child gets no share) or off (each child its weight fraction), as CatBoost's FixedOn and
+FixedOff modes.
+
 Every array was derived and checked in ``shap_catboost``; the kernels trust every index.
 """
 

@@ -156,7 +156,8 @@ class Model:
         (rows, outputs, features + 1) for several outputs; each row adds up to its margin.
         Exact TreeSHAP, or with ``approximate=True`` Saabas' path attribution, as XGBoost's
         ``pred_contribs`` / ``approx_contribs``; for a LightGBM model, lightgbm's
-        ``pred_contrib`` values in this layout (no ``approximate``)."""
+        ``pred_contrib`` values in this layout (no ``approximate``); for a CatBoost model,
+        catboost's ``ShapValues`` (``approximate``: its ``Approximate`` ones)."""
         from .predict import shap
 
         return shap.predict_contribs(self, data, approximate=approximate, iteration_range=iteration_range,

@@ -60,6 +60,7 @@ def _frozen(a: np.ndarray, dtype) -> np.ndarray:
 
 
 _EMPTY = _frozen(np.zeros(0), np.int32)
+_NO_WEIGHTS = _frozen(np.zeros(0), np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +93,14 @@ class Oblivious:
     node_left: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: next node when false, or -1
     node_right: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: next node when true, or -1
     node_leaf: np.ndarray = field(default_factory=lambda: _EMPTY)  # int32 [nodes]: leaf within the tree, or -1
+    # CatBoost's LeafWeights: the training weight that reached each leaf (float64 [leaves], tree
+    # after tree, as the leaves of leaf_values), TreeSHAP's covers; empty when the file holds none.
+    # Never read by a walk.
+    leaf_weights: np.ndarray = field(default_factory=lambda: _NO_WEIGHTS)
+
+    @property
+    def has_leaf_weights(self) -> bool:
+        return len(self.leaf_weights) == len(self.leaf_values) // self.num_outputs
 
     @property
     def symmetric(self) -> bool:
@@ -113,7 +122,7 @@ class Oblivious:
     def build(cls, *, slot_column, borders_per_slot, nan_as_true, cat_column, values_per_cat, split_slot,
               split_index, tree_splits, tree_depths, leaf_values, num_outputs: int, num_columns: int,
               scale: float, bias, ctrs: tuple = (), node_left=None, node_right=None, node_leaf=None,
-              tree_leaves=None, source: str | None = None) -> "Oblivious":
+              tree_leaves=None, leaf_weights=None, source: str | None = None) -> "Oblivious":
         """Check and freeze. ``borders_per_slot`` is a list of float32 arrays, ``values_per_cat`` of
         int32 hash arrays; a split is (slot, index of its border or value in that slot), slots
         numbered floats first; ``tree_depths`` the number of splits of each tree; ``leaf_values``
@@ -122,7 +131,8 @@ class Oblivious:
         Non-symmetric trees: ``node_left``, ``node_right`` and ``node_leaf`` per node (children as
         node indexes within the tree, leaves as leaf indexes within the tree), ``tree_depths`` the
         number of nodes of each tree, ``tree_splits`` each node's split id, ``tree_leaves`` the
-        number of leaves of each tree."""
+        number of leaves of each tree. ``leaf_weights`` (optional): one finite, non-negative
+        training weight per leaf, in the order of the leaves."""
         def fail(field, problem):
             raise ModelFormatError(source, field, problem)
 
@@ -200,6 +210,14 @@ class Oblivious:
             fail("scale_and_bias", "scale and bias must be finite numbers")
         for k, ctr in enumerate(ctrs):
             _check_ctr(ctr, f"ctrs[{k}]", num_columns, fail)
+        weights = _NO_WEIGHTS if leaf_weights is None else np.asarray(leaf_weights, dtype=np.float64).reshape(-1)
+        if leaf_weights is not None:
+            leaves = int(leaf_offsets[-1]) // num_outputs
+            if len(weights) != leaves:
+                fail("leaf_weights", f"holds {len(weights)} weights; the trees have {leaves} leaves")
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+                at = int(np.flatnonzero(~(np.isfinite(weights) & (weights >= 0)))[0])
+                fail(f"leaf_weights[{at}]", f"is {weights[at]}, expected a finite weight >= 0")
         return cls(_frozen(slot_column, np.int32), _frozen(borders, np.float32), _frozen(border_offsets, np.int64),
                    _frozen(nan_bin, np.uint16), _frozen(cat_column, np.int32), _frozen(cat_values, np.int32),
                    _frozen(cat_offsets, np.int64), _frozen(split_slot, np.int32), _frozen(split_index + 1, np.int32),
@@ -207,7 +225,7 @@ class Oblivious:
                    _frozen(tree_splits, np.int32), _frozen(tree_offsets, np.int64),
                    _frozen(leaf_offsets, np.int64), _frozen(leaf_values, np.float64), int(num_outputs),
                    float(scale), _frozen(bias, np.float64), tuple(ctrs),
-                   *(_frozen(a, np.int32) for a in nodes[1:4]))
+                   *(_frozen(a, np.int32) for a in nodes[1:4]), leaf_weights=_frozen(weights, np.float64))
 
 
 def _check_nodes(fail, sizes, offsets, splits, left, right, leaf, tree_leaves) -> tuple:

@@ -563,12 +563,12 @@ def test_convert_and_inspect_catboost(tmp_path, capsys):
         previous = dst
     code, out, _ = run(["inspect", tmp_path / "m.xgbrs"], capsys)
     assert code == 0
-    for expected in ("schema 1.3", "source:      catboost 1.", "objective:   Logloss", "oblivious", "CTRs:        ",
+    for expected in ("schema 1.4", "source:      catboost 1.", "objective:   Logloss", "oblivious", "CTRs:        ",
                      "name:        towns", "town:c"):
         assert expected in out, (expected, out)
     assert "CTRs:        0" not in out
     code, out, _ = run(["inspect", tmp_path / "m.json"], capsys)
-    assert code == 0 and "container:   json, schema 1.3" in out
+    assert code == 0 and "container:   json, schema 1.4" in out
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

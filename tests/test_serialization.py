@@ -224,6 +224,16 @@ def test_golden_file_predicts_identically(npz, suffix):
         with pytest.raises(UnsupportedModelError, match="holds none") as err:
             model.predict_contribs(X)
         assert err.value.field == "cover"
+    elif "node_count" in expected:  # 1.4: LightGBM's row counts kept, explained as lightgbm does
+        assert np.array_equal(forest.data_count, expected["node_count"])
+        assert np.array_equal(model.predict_contribs(X).reshape(len(X), -1), expected["contribs"])
+    elif "leaf_weights" in expected:  # 1.4: CatBoost's leaf weights kept, explained as catboost does
+        assert np.array_equal(model.booster.leaf_weights, expected["leaf_weights"])
+        assert np.array_equal(model.predict_contribs(X), expected["contribs"])
+    elif model.meta.source_library in ("lightgbm", "catboost") and not getattr(forest, "has_linear", False):
+        with pytest.raises(UnsupportedModelError, match="holds none") as err:  # saved before 1.4 kept covers
+            model.predict_contribs(X)
+        assert err.value.field == {"lightgbm": "leaf_count", "catboost": "leaf_weights"}[model.meta.source_library]
 
 
 def assert_close_to_row_max(got, ref, tol=1e-5):
@@ -271,14 +281,15 @@ def test_every_older_major_has_a_migration():
 
 
 def test_schema_1_2_documents_read_as_1_3():
-    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged."""
+    """1.3 adds no document key: a 1.2 golden file's document passes the 1.2 -> 1.3 link unchanged (and
+    then the 1.3 -> 1.4 link, which adds none either)."""
     raw = (GOLDEN / "v1" / "lightgbm_multiclass.xgbrs").read_bytes()
     _, header, _ = split(raw)
     assert header["gbinfer_schema"] == [1, 2]
     header.pop("arrays")
     assert schema._MINOR_UPGRADES[1, 2](header, None) == header
     spec = binary.read_spec(raw)
-    assert spec.version == (1, 3) and spec.booster.semantics is schema.Semantics.LIGHTGBM
+    assert spec.version == schema.SCHEMA_VERSION and spec.booster.semantics is schema.Semantics.LIGHTGBM
 
 
 # --- the .xgbrs layout -------------------------------------------------------------------------

@@ -61,6 +61,10 @@ class _Spec:
     tree_splits: np.ndarray = None
     tree_sizes: np.ndarray = None
     leaf_values: np.ndarray = None
+    # CatBoost's LeafWeights, one per leaf in the order of leaf_values' leaves; None when the file
+    # holds none or holds some that are not finite weights >= 0 (the model then predicts, and
+    # TreeSHAP refuses it): CatBoost reads them only to explain
+    leaf_weights: np.ndarray = None
     # non-symmetric trees only: per node its children and leaf within its tree (see Oblivious)
     node_left: np.ndarray = None
     node_right: np.ndarray = None
@@ -174,10 +178,13 @@ def _from_cbm(data: bytes, source) -> _Spec:
         t.strings(2, "StringValues")
     # fields not evaluated (CatBoost recomputes TreeStartOffsets) are bounds-checked all the same:
     # CatBoost's verifier refuses a file whose offsets or lengths there are damaged
-    for slot, dtype, name in ((3, np.int32, "TreeStartOffsets"), (9, np.float64, "LeafWeights"),
-                              (17, np.uint32, "RepackedBins")):
+    for slot, dtype, name in ((3, np.int32, "TreeStartOffsets"), (17, np.uint32, "RepackedBins")):
         trees.array(slot, dtype, name)
     spec.leaf_values = trees.array(8, np.float64, "LeafValues")
+    weights = trees.array(9, np.float64, "LeafWeights")
+    if (isinstance(spec.dim, int) and spec.dim >= 1 and len(weights) * spec.dim == len(spec.leaf_values)
+            and np.all(np.isfinite(weights) & (weights >= 0))):
+        spec.leaf_weights = weights
     spec.ctrs = [catboost_ctr.ctr_feature(t, source) for t in trees.tables(7, "CtrFeatures")]
     spec.ctr_field = "ModelTrees/CtrFeatures"
     steps = trees.array(10, _STEP_NODE, "NonSymmetricStepNodes")
@@ -251,6 +258,9 @@ def _non_symmetric_from_cbm(trees: Table, steps: np.ndarray, spec: _Spec, source
         raise ModelFormatError(source, where, f"the trees' leaf ids span {int(tree_leaves.sum()) * dim} leaf values "
                                               f"of the {len(values)} in the model: they overlap too much")
     spec.leaf_values = np.concatenate([values[a:b + dim] for a, b in zip(first, last)]) if len(sizes) else values
+    if spec.leaf_weights is not None:  # one weight per leaf, indexed by the leaf's value offset / dimension
+        w = spec.leaf_weights
+        spec.leaf_weights = np.concatenate([w[a // dim:b // dim + 1] for a, b in zip(first, last)] + [w[:0]])
     spec.node_left, spec.node_right = left, right
     spec.node_leaf = np.where(stops, (to_leaf - first[tree]) // dim, -1)
     spec.tree_leaves = tree_leaves
@@ -315,7 +325,7 @@ def _from_json(data: bytes, source) -> _Spec:
                                  source)
         return _bias_count(doc, spec, source)
     trees = _get(doc, "oblivious_trees", list, source)
-    splits, sizes, leaves = [], [], []
+    splits, sizes, leaves, weights = [], [], [], []
     for t, tree in enumerate(trees):
         where = f"oblivious_trees[{t}]"
         _check_type(tree, dict, source, where)
@@ -329,9 +339,12 @@ def _from_json(data: bytes, source) -> _Spec:
                 splits.append(split)
         sizes.append(len(tree_splits))
         leaves.append(_numbers(_get(tree, "leaf_values", list, source, None, where), source, f"{where}/leaf_values"))
+        weights.append(tree.get("leaf_weights"))
     spec.tree_splits = np.array(splits, dtype=np.int64)
     spec.tree_sizes = np.array(sizes, dtype=np.int64)
     spec.leaf_values = np.concatenate(leaves) if leaves else np.zeros(0)
+    if all(isinstance(w, list) and len(w) == 1 << size for w, size in zip(weights, sizes)):
+        spec.leaf_weights = _weights([v for w in weights for v in w])
     _scale_and_bias(doc, spec, source)
     spec.dim = _approx_dimension(spec, sizes, len(spec.leaf_values), source)
     _bias_count(doc, spec, source)
@@ -418,7 +431,7 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
     model's ``.cbm`` and its ``calc_leaf_indexes``. As CatBoost's JSON reader decides, a node with a
     ``value`` is a leaf whatever else it holds, and ``trees`` is read only without
     ``oblivious_trees``. Walked with a stack, not recursion."""
-    splits, sizes, left, right, leaf, tree_leaves, values = [], [], [], [], [], [], []
+    splits, sizes, left, right, leaf, tree_leaves, values, weights = [], [], [], [], [], [], [], []
     dims = set()
 
     def leaf_value(node, where):
@@ -429,6 +442,7 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
         value = _numbers(value if isinstance(value, list) else [value], source, f"{where}/value")
         dims.add(len(value))
         values.append(value)
+        weights.append(node.get("weight"))
 
     for t, tree in enumerate(trees):
         first, n_leaves = len(splits), 0
@@ -472,6 +486,15 @@ def _non_symmetric_from_json(trees: list, spec: _Spec, resolve, source) -> None:
     spec.node_left, spec.node_right = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
     spec.node_leaf, spec.tree_leaves = np.array(leaf, dtype=np.int64), np.array(tree_leaves, dtype=np.int64)
     spec.leaf_values = np.concatenate(values) if values else np.zeros(0)
+    spec.leaf_weights = _weights(weights)
+
+
+def _weights(values: list):
+    """JSON leaf weights as float64, or None unless every one is a finite number >= 0."""
+    if not all(_is_number(v) and abs(v) < 1e308 for v in values):
+        return None
+    w = np.array(values, dtype=np.float64)
+    return w if np.all(np.isfinite(w) & (w >= 0)) else None
 
 
 def _numbers(values: list, source, where: str) -> np.ndarray:
@@ -730,7 +753,7 @@ def _build(spec: _Spec, source) -> Model:
         split_slot=split_slot, split_index=split_index, tree_splits=spec.tree_splits, tree_depths=spec.tree_sizes,
         leaf_values=spec.leaf_values, num_outputs=dim, num_columns=num_columns, scale=spec.scale, bias=spec.bias,
         node_left=spec.node_left, node_right=spec.node_right, node_leaf=spec.node_leaf, tree_leaves=spec.tree_leaves,
-        source=source)
+        leaf_weights=spec.leaf_weights, source=source)
     loss = spec.params.get("loss_function", {})
     name = loss.get("type") if isinstance(loss, dict) else None
     if not isinstance(name, str):

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError, UnsupportedModelError
 from ..model import Linear, Model, Tree
+from ..oblivious import Oblivious
 from . import shap_kernels as K
 from .lightgbm import is_lightgbm
 
@@ -178,6 +179,11 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     from . import _run
 
     approximate = _check_flag(approximate, "approximate")
+    if isinstance(model.booster, Oblivious):
+        from . import shap_catboost
+
+        return shap_catboost.predict_contribs(model, data, approximate=approximate, iteration_range=iteration_range,
+                                              base_margin=base_margin, nthread=nthread)
     if is_lightgbm(model):
         from . import shap_lightgbm
 
@@ -198,6 +204,12 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     from . import _run
 
     approximate = _check_flag(approximate, "approximate")
+    if isinstance(model.booster, Oblivious):
+        from . import shap_catboost
+
+        return shap_catboost.predict_interactions(model, data, approximate=approximate,
+                                                  iteration_range=iteration_range, base_margin=base_margin,
+                                                  nthread=nthread)
     if is_lightgbm(model):
         from . import shap_lightgbm
 

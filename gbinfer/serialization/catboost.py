@@ -1,5 +1,6 @@
 """CatBoost models in the schema (1.3): ``catboost`` semantics, ``oblivious`` layout (symmetric
-trees) or ``nonsymmetric`` layout (Depthwise, Lossguide: nodes with children and leaves).
+trees) or ``nonsymmetric`` layout (Depthwise, Lossguide: nodes with children and leaves); 1.4 adds
+the optional ``leaf_weights`` (TreeSHAP's covers).
 
 What is stored is the model's description, the arguments of ``Oblivious.build`` (float borders
 and NaN treatments, one-hot hashes, the binary-feature table, tree splits and depths, leaves,
@@ -75,6 +76,8 @@ def from_oblivious(model, user, arrays: dict) -> "schema.ModelSpec":
         ctr_count_width=np.array([c.counts.shape[1] for c in ctrs], dtype=np.int32),
         ctr_counts=_concat([c.counts for c in ctrs], np.float64),
     )
+    if b.has_leaf_weights:
+        arrays["leaf_weights"] = b.leaf_weights
     return schema.ModelSpec(
         version=schema.SCHEMA_VERSION,
         provenance=schema.Provenance(meta.source_library, tuple(int(v) for v in meta.source_version),
@@ -195,6 +198,17 @@ def into_oblivious(spec: "schema.ModelSpec", source):
     values = _ranges(a, "onehot_offsets", len(a["onehot_column"]), "onehot_values", source)
     _same_length(a, ("binary_index",), len(a["binary_slot"]), "binary feature", source)
     ctrs = _ctrs(a, spec.num_features, source)
+    weights = a.get("leaf_weights")
+    if weights is not None:
+        leaves = len(a["leaf_values"])
+        if len(weights) != leaves:
+            raise ModelFormatError(source, "arrays/leaf_weights", f"holds {len(weights)} weights, expected one per "
+                                                                  f"leaf ({leaves})")
+        bad = np.flatnonzero(~(np.isfinite(weights) & (weights >= 0)))
+        if len(bad):
+            at = int(bad[0])
+            raise ModelFormatError(source, f"arrays/leaf_weights[{at}]", f"is {weights[at]}, expected a finite "
+                                                                         "weight >= 0")
     if b.layout is schema.Layout.NONSYMMETRIC:
         _same_length(a, ("tree_leaves",), len(a["tree_nodes"]), "tree", source)
         _same_length(a, ("node_right", "node_leaf"), len(a["node_left"]), "node", source)
@@ -208,7 +222,7 @@ def into_oblivious(spec: "schema.ModelSpec", source):
         values_per_cat=[a["onehot_values"][s:e] for s, e in values], split_slot=a["binary_slot"],
         split_index=a["binary_index"], tree_splits=a["tree_splits"], **trees,
         leaf_values=a["leaf_values"].reshape(-1), num_outputs=k, num_columns=spec.num_features,
-        scale=float(a["scale"][0]), bias=a["bias"], ctrs=ctrs, source=source)
+        scale=float(a["scale"][0]), bias=a["bias"], ctrs=ctrs, leaf_weights=weights, source=source)
     o = spec.objective
     objective = Objective.catboost(o.name, dict(o.params), source=source)
     if objective.transform.name.lower() != o.transform or o.link != "identity":

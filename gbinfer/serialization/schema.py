@@ -50,6 +50,11 @@ there (``node_leaf``, within its tree; -1 where none does); ``leaf_values`` ever
 outputs, tree after tree. 1.3 also adds the first optional array (``ArraySpec.optional``): ``cover``,
 each node's cover (XGBoost's ``sum_hessian``) for TreeSHAP, which a file may leave out (one
 without it predicts the same and explains nothing). No document key is added.
+1.4 adds TreeSHAP's covers for the other libraries, both optional like ``cover``: ``node_count``
+(lightgbm semantics: each node's training row count, LightGBM's ``internal_count`` /
+``leaf_count``, int32 >= 0) and ``leaf_weights`` (catboost semantics, both layouts: each leaf's
+training weight, CatBoost's ``LeafWeights``, float64, finite and >= 0, one per leaf in the order
+of ``leaf_values``). No document key is added; a 1.3 file reads as a 1.4 file without them.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ import orjson
 
 from ..errors import ModelFormatError, UnsupportedModelError, UnsupportedVersion
 
-SCHEMA_VERSION = (1, 3)
+SCHEMA_VERSION = (1, 4)
 VERSION_KEY = "gbinfer_schema"  # first key of every document: how the loader recognises native JSON
 
 
@@ -164,7 +169,7 @@ class ArraySpec:
     boosters: tuple[str, ...]  # booster kinds that carry the array; () for a reserved one
     note: str = ""
     layouts: tuple[str, ...] = ("nodes",)  # tree layouts that carry it; () for any booster of its kinds (1.3)
-    optional: bool = False  # a file may leave it out (1.3: ``cover``)
+    optional: bool = False  # a file may leave it out (1.3: ``cover``; 1.4: ``node_count``, ``leaf_weights``)
 
 
 _TREES = ("gbtree", "dart")
@@ -206,6 +211,9 @@ ARRAYS = {
     "leaf_coef_feature": ArraySpec(("int32",), ("any",), (), "lightgbm: linear-leaf features"),
     "leaf_coef_value": ArraySpec(("float64",), ("any",), (), "lightgbm: linear-leaf coefficients"),
     "leaf_const": ArraySpec(("float64",), ("nodes",), (), "lightgbm: linear leaves' constants (1.2)"),
+    "node_count": ArraySpec(("int32",), ("nodes",), (), "lightgbm: training rows that reached the node "
+                                                        "(internal_count / leaf_count), >= 0; for TreeSHAP, never "
+                                                        "read by predictions (1.4)", optional=True),
     "linear_weights": ArraySpec(("float32",), ("features", "outputs"), ("gblinear",), "", ()),
     "linear_bias": ArraySpec(("float32",), ("outputs",), ("gblinear",), "", ()),
     # catboost semantics, oblivious layout (1.3): what Oblivious.build takes. Float slots first (input
@@ -253,6 +261,10 @@ ARRAYS = {
     "ctr_hashes": _cb("int64", "the uint64 combination hashes' bits, ascending as uint64 per CTR"),
     "ctr_count_width": _cb("int32", "per CTR: counts per table entry"),
     "ctr_counts": _cb("float64", "every CTR's entries' counts, row-major, CTR after CTR"),
+    "leaf_weights": ArraySpec(("float64",), ("any",), ("gbtree",), "catboost: training weight of each leaf "
+                                                                   "(LeafWeights), in the order of leaf_values' "
+                                                                   "leaves, finite and >= 0; for TreeSHAP, never "
+                                                                   "read by predictions (1.4)", _CB, optional=True),
 }
 
 
@@ -519,7 +531,15 @@ def _oblivious_is_new(doc: dict, source) -> dict:
     return doc
 
 
-_MINOR_UPGRADES: dict = {(1, 0): _add_category_types, (1, 1): _add_average_output, (1, 2): _oblivious_is_new}
+def _covers_are_new(doc: dict, source) -> dict:
+    """1.3 -> 1.4: no key is added. 1.4 only adds the optional arrays ``node_count`` and
+    ``leaf_weights``; a 1.3 file has neither and loads, predicts and (without covers) refuses to
+    explain as before."""
+    return doc
+
+
+_MINOR_UPGRADES: dict = {(1, 0): _add_category_types, (1, 1): _add_average_output, (1, 2): _oblivious_is_new,
+                         (1, 3): _covers_are_new}
 
 
 def _check_tree(doc, layout: dict, path: str, source, newer: bool) -> dict:
@@ -702,6 +722,8 @@ def _from_lightgbm(model, user: UserMetadata, arrays: dict) -> ModelSpec:
         cat_bits=f.cat_bits, leaf_values=f.leaf_value.reshape(n, 1), node_id=f.leaf_index,
         missing_type=f.missing_type,
     )
+    if f.has_counts:
+        arrays["node_count"] = f.data_count
     if f.has_linear:
         arrays.update(leaf_coef_offsets=f.linear_offsets, leaf_coef_feature=f.linear_feature,
                       leaf_coef_value=f.linear_coeff, leaf_const=f.linear_const)
@@ -758,6 +780,8 @@ def _into_lightgbm(spec: ModelSpec, source):
                              missing_type=a["missing_type"], cat_offsets=a["cat_offsets"], cat_bits=a["cat_bits"],
                              leaf_values=a["leaf_values"], node_id=a["node_id"],
                              linear={name: a[name] for name in _LINEAR} if linear else None)
+    if "node_count" in a:
+        trees = _with_counts(trees, a, source)
     k = spec.num_outputs
     attributes = dict(spec.source_attributes)
     mirror = attributes.pop("average_output", b.average_output)  # 1.2 writes it here too, for 1.1 readers
@@ -785,6 +809,25 @@ def _into_lightgbm(spec: ModelSpec, source):
 
 
 _LINEAR = ("leaf_const", "leaf_coef_offsets", "leaf_coef_feature", "leaf_coef_value")
+
+
+def _with_counts(trees, a: dict, source):
+    """LightGBM's ``internal_count`` and ``leaf_count`` from ``node_count`` (checked >= 0), in the
+    orders ``trees_from_nodes`` numbers splits (node order within each tree) and leaves
+    (``node_id`` within each tree)."""
+    import dataclasses
+
+    counts = a["node_count"]
+    negative = np.flatnonzero(counts < 0)
+    if len(negative):
+        at = int(negative[0])
+        raise ModelFormatError(source, f"arrays/node_count[{at}]", f"is {int(counts[at])}, expected a row count >= 0")
+    offsets = np.asarray(a["tree_offsets"], dtype=np.int64)
+    tree_of = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+    internal = np.asarray(a["left_child"]) != -1
+    leaf_order = np.lexsort((np.asarray(a["node_id"], dtype=np.int64)[~internal], tree_of[~internal]))
+    return dataclasses.replace(trees, internal_count=counts[internal].astype(np.int64),
+                               leaf_count=counts[~internal][leaf_order].astype(np.int64))
 
 
 def into_runtime(spec: ModelSpec, source: str | None = None):

@@ -667,7 +667,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
             from . import reference_cbschema as cb
         except ImportError:
             import reference_cbschema as cb
-        return cb.from_schema(doc, booster, arr, nf, k)
+        return cb.from_schema(doc, booster, arr, nf, k, present=set(a))
     need(not booster.get("average_output"), "average_output without lightgbm semantics")
     need(doc.get("objective", {}).get("transform") not in ("signed_square", "log1p_exp"), "a LightGBM transform")
     if kind == "gblinear":
@@ -692,6 +692,7 @@ def _schema_model(doc: dict, a: dict) -> RefModel:
     node_id = arr("node_id", (nn,)).tolist()
     if "cover" in a:  # optional (1.3): TreeSHAP's node weights, float32, finite, one per node
         need(a["cover"].dtype == np.float32 and np.all(np.isfinite(arr("cover", (nn,)))), "cover")
+    need("node_count" not in a and "leaf_weights" not in a, "another library's covers (1.4)")
     indptr = _rounds(arr("iteration_indptr").reshape(-1).tolist(), nt)
     trees = []
     for t in range(nt):
@@ -752,6 +753,9 @@ def _schema_lightgbm(doc: dict, model: dict, booster: dict, arr, a: dict, nf: in
     bits = arr("cat_bits").reshape(-1).tolist()
     values = arr("leaf_values", (nn, 1)).astype(np.float64)[:, 0].tolist()
     node_id = arr("node_id", (nn,)).tolist()
+    need("cover" not in a and "leaf_weights" not in a, "lightgbm: another library's covers")
+    if "node_count" in a:  # optional (1.4): LightGBM's row counts, int32, >= 0, one per node
+        need(a["node_count"].dtype == np.int32 and np.all(arr("node_count", (nn,)) >= 0), "node_count")
     names = ("leaf_const", "leaf_coef_offsets", "leaf_coef_feature", "leaf_coef_value")
     present = [n for n in names if n in a]
     need(len(present) in (0, len(names)), "linear arrays come together")

@@ -85,7 +85,7 @@ def _ranges(offsets, total: int, count: int, name: str) -> list:
     return list(zip(offsets, offsets[1:]))
 
 
-def from_schema(doc: dict, booster: dict, arr, nf: int, k: int) -> CbModel:
+def from_schema(doc: dict, booster: dict, arr, nf: int, k: int, present=frozenset()) -> CbModel:
     layout = booster.get("layout")
     need(booster.get("kind") == "gbtree" and layout in ("oblivious", "nonsymmetric"), "catboost: booster")
     need(booster.get("leaf_size") == k and not np.any(arr("base_score", (k,)) != 0), "catboost: leaves/base")
@@ -108,6 +108,10 @@ def from_schema(doc: dict, booster: dict, arr, nf: int, k: int) -> CbModel:
     splits = [int(x) for x in arr("tree_splits").reshape(-1)]
     leaf_values = arr("leaf_values").astype(np.float64).reshape(-1, k)
     trees, leaves = (_symmetric if layout == "oblivious" else _nonsymmetric)(arr, splits, len(slot), leaf_values)
+    weights = arr("leaf_weights") if "leaf_weights" in present else None  # optional (1.4)
+    need(weights is None or (weights.dtype == np.float64 and weights.shape == (len(leaf_values),)
+                             and np.all(np.isfinite(weights) & (weights >= 0))), "catboost: leaf_weights")
+    need("cover" not in present and "node_count" not in present, "catboost: another library's covers")
     scale = float(arr("scale").reshape(-1)[0])
     bias = arr("bias").astype(np.float64).reshape(-1)
     need(len(bias) == k and np.isfinite(scale) and np.all(np.isfinite(bias)), "catboost: scale and bias")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -246,3 +247,28 @@ def test_ubjson_decoder_agrees_with_the_reference_decoder(doc, seed, cut):
     with pytest.raises(ModelFormatError):
         ubjson.decode(short)
 
+
+
+@pytest.mark.parametrize("name,array,bad", [
+    ("lightgbm_counts", "node_count", -1), ("catboost_weights", "leaf_weights", "NaN"),
+    ("catboost_weights_lossguide", "leaf_weights", -0.5), ("catboost_weights", "leaf_weights", "Infinity")])
+def test_the_references_check_the_schema_1_4_covers_as_gbinfer_does(name, array, bad):
+    """The optional covers of schema 1.4 (seeds of every schema format): a file holding them is read
+    by the reference and by gbinfer alike; a negative or non-finite value, or one value too many, is
+    refused by both."""
+    doc = orjson.loads((ROOT / "fixtures" / "schema" / "v1" / f"{name}.json").read_bytes())
+    assert isinstance(reference.read(orjson.dumps(doc)), (reference_cbschema.CbModel, reference_lightgbm.LgbModel))
+    gbinfer.load(orjson.dumps(doc))
+    for edit in ("value", "length"):
+        bad_doc = orjson.loads(orjson.dumps(doc))
+        values = bad_doc["arrays"][array]["data"]
+        if edit == "value":
+            values[1] = bad
+        else:
+            values.append(values[0])
+            bad_doc["arrays"][array]["shape"][0] += 1
+        with pytest.raises(reference.Invalid):
+            reference.read(orjson.dumps(bad_doc))
+        with pytest.raises(ModelFormatError) as err:
+            gbinfer.load(orjson.dumps(bad_doc))
+        assert array in err.value.field

@@ -392,8 +392,10 @@ def test_refusals(tmp_path):
 
 
 def test_tables_and_recursion(monkeypatch):
-    """Trees past the table budget keep the recursion, which reproduces XGBoost's float32
-    arithmetic bit for bit; tabulated trees agree within rounding."""
+    """Interaction values: trees past the table budget keep the recursion; tabulated trees agree
+    within rounding. Contributions: trees the quadrature does not take (here: all, with
+    ``QUADRATURE_DEPTH`` 0) keep the recursion, which reproduces XGBoost's float32 arithmetic
+    bit for bit; the quadrature agrees within rounding."""
     from gbinfer.predict import shap
 
     rng = np.random.default_rng(12)
@@ -403,24 +405,28 @@ def test_tables_and_recursion(monkeypatch):
     Xt = _rows(rng, 100, 8, 0.1)
     ref = bst.predict(xgb.DMatrix(Xt), pred_contribs=True)
     ref_inter = bst.predict(xgb.DMatrix(Xt[:20]), pred_interactions=True)
-    results = {}
     for budget in (0, 200, 1000, shap.TABLE_BUDGET):
         monkeypatch.setattr(shap, "TABLE_BUDGET", budget)
         model = _load(bst)
-        results[budget] = model.predict_contribs(Xt)
         inter = model.predict_interactions(Xt[:20])
         tabulated = int(shap._leaf_tables(model.booster)[0].sum())
         paired = int(shap._pair_tables(model.booster)[0].sum())
         assert (tabulated == 0) == (budget == 0) and (tabulated == 8) == (budget > 10_000)
         assert paired <= tabulated and (paired == 8) == (budget > 10_000)
         _close(inter, ref_inter, f"table budget {budget}: {tabulated} trees tabulated, {paired} paired, interactions")
-    assert np.array_equal(results[0], ref)
-    for budget, phi in results.items():
-        _close(phi, ref, f"table budget {budget} contribs")
+    model = _load(bst)
+    assert shap._quadrature(model.booster)[0].all()
+    _close(model.predict_contribs(Xt), ref, "quadrature contribs")
+    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 0)
+    model = _load(bst)
+    assert not shap._quadrature(model.booster)[0].any()
+    assert np.array_equal(model.predict_contribs(Xt), ref)
 
 
-def test_deep_trees_keep_the_recursion():
-    """Trees deeper than the tables allow are explained by the recursion, bit for bit as XGBoost."""
+def test_deep_trees(monkeypatch):
+    """Trees deeper than the tables allow: interaction values by the recursion; contributions by
+    the 8-point quadrature within rounding, and by the recursion, bit for bit as XGBoost, for
+    trees deeper than ``QUADRATURE_DEPTH``."""
     from gbinfer.predict import shap
 
     rng = np.random.default_rng(13)
@@ -432,6 +438,12 @@ def test_deep_trees_keep_the_recursion():
     assert shap._leaf_tables(model.booster)[0][model.booster.forest.tree_depth > 12].sum() == 0
     Xt = _rows(rng, 50, 6, 0.05)
     dm = xgb.DMatrix(Xt)
-    assert np.array_equal(model.predict_contribs(Xt), bst.predict(dm, pred_contribs=True))
+    ref = bst.predict(dm, pred_contribs=True)
+    assert shap._quadrature(model.booster)[0].all()
+    _close(model.predict_contribs(Xt), ref, "deep trees quadrature contribs")
+    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 12)
+    recursion = _load(bst)
+    assert not shap._quadrature(recursion.booster)[0][recursion.booster.forest.tree_depth > 12].any()
+    assert np.array_equal(recursion.predict_contribs(Xt), ref)
     _close(model.predict_interactions(Xt[:10]), bst.predict(dm.slice(range(10)), pred_interactions=True),
            "deep trees interactions")

@@ -13,9 +13,11 @@ one path computation serves every output); an ``iteration_range`` need not start
 contributions on the diagonal (XGBoost 3.2 fails to shape them).
 
 The per-booster arrays the kernels read (node means, each tree's split features, the split
-feature per node, and the per-leaf tables of ``shap_kernels``) are derived on first use and kept
-beside the booster, like the walk layout; the tables of a large model take a second or more to
-build (``warmup`` does not build them: a service that explains calls ``predict_contribs`` once).
+feature per node, the per-node factors of ``shap_quadrature_kernels`` for contributions and the
+per-leaf tables of ``shap_kernels`` for interaction values) are derived on first use and kept
+beside the booster, like the walk layout. The factors take a fraction of a second for a large
+model and ``warmup`` builds them; the interaction tables take seconds and are built by the
+first ``predict_interactions``.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ import numpy as np
 from ..errors import DataError, UnsupportedModelError
 from ..model import Linear, Model, Tree
 from . import shap_kernels as K
+from . import shap_quadrature_kernels as QK
 from .lightgbm import is_lightgbm
 
 _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDictionary()
 _tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 _pairs: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+_quadratures: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+QUADRATURE_DEPTH = QK.MAX_FEATURES  # deepest tree whose contributions come by quadrature; deeper: recursion
 TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables of each kind a model may keep (128 MiB)
 
 
@@ -61,6 +66,37 @@ def _shap_layout(booster) -> ShapLayout:
         layout = ShapLayout(feature=feature, mean=mean, feat_ptr=feat_ptr, feats=feats)
         _layouts[booster] = layout
     return layout
+
+
+def _quadrature(booster) -> tuple:
+    """What ``shap_quadrature_kernels`` reads (built on first use, kept beside the booster):
+    per node its edge's parent, hot bit, earlier split on the same feature and factors, the
+    leaf values with zeros at internal nodes, and which trees it takes (no deeper than
+    ``QUADRATURE_DEPTH``, no zero cover fraction); the others keep the recursion. The rule has
+    4, 8 or 16 points (exact for 8, 16, 32 distinct features on a path): a few specialisations
+    of the kernel rather than one per depth."""
+    quad = _quadratures.get(booster)
+    if quad is None:
+        f = booster.forest
+        n = f.num_nodes
+        parent = np.zeros(n, dtype=np.int32)
+        edge_bit = np.zeros(n, dtype=np.uint32)
+        edge_z = np.ones(n, dtype=np.float32)
+        edge_prev = np.full(n, -1, dtype=np.int32)
+        pos = np.zeros(n, dtype=np.int32)
+        ok = np.ones(f.num_trees, dtype=np.uint8)
+        QK.edge_tables(f.left, f.cover, _shap_layout(booster).feature, f.tree_offsets, f.tree_depth,
+                       min(QUADRATURE_DEPTH, QK.MAX_FEATURES), parent, edge_bit, edge_z, edge_prev, pos, ok)
+        deepest = int(f.tree_depth[ok != 0].max(initial=1))
+        points = next(p for p in (4, 8, 16) if 2 * p >= deepest)
+        rule = QK.gauss_legendre(points)
+        factors = np.zeros((n + 1, 5, points), dtype=np.float64)  # the last row: no earlier split
+        QK.node_factors(edge_z, edge_prev, rule, factors)
+        leaf_or_zero = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(0)).astype(np.float32)
+        quad = (ok, parent, edge_bit, edge_prev, pos, factors, QK.points_marker(points), leaf_or_zero,
+                f.tree_offsets[1:].astype(np.int64))
+        _quadratures[booster] = quad
+    return quad
 
 
 def _leaf_tables(booster) -> tuple:
@@ -188,8 +224,8 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     if args is None:
         return _squeeze(_linear_contribs(model.booster, X, base, F), k)
     out = np.zeros((n, k, F + 1), dtype=np.float32)
-    tables = _NO_TABLES if approximate else _leaf_tables(model.booster)
-    _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, approximate, tables, out))
+    _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+         (*args, approximate, _quadrature(model.booster), out))
     return _squeeze(out, k)
 
 
@@ -211,7 +247,8 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
             phi = _linear_contribs(model.booster, X, base, F)
         else:
             phi = np.zeros((n, k, F + 1), dtype=np.float32)
-            _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, True, _NO_TABLES, phi))
+            _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+                 (*args, True, _quadrature(model.booster), phi))
         out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
         idx = np.arange(F + 1)
         out[:, :, idx, idx] = phi
@@ -220,11 +257,6 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     tables, pairs = _leaf_tables(model.booster), _pair_tables(model.booster)
     _run(K.interactions_serial, K.interactions_parallel, _batch_size(n), nthread, (*args, tables, pairs, out))
     return _squeeze(out, k)
-
-
-_NO_TABLES = (np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
-              np.zeros((0, K.TABLE_DEPTH), np.int32), np.zeros((0, K.TABLE_DEPTH), np.float32),
-              np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros((0, K.TABLE_DEPTH), np.float32))
 
 
 def _batch_size(n: int) -> int:

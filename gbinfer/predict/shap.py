@@ -70,8 +70,9 @@ def _shap_layout(booster) -> ShapLayout:
 
 def _quadrature(booster) -> tuple:
     """What ``shap_quadrature_kernels`` reads (built on first use, kept beside the booster):
-    per node its edge's parent, hot bit, earlier split on the same feature and factors, the
-    leaf values with zeros at internal nodes, and which trees it takes (no deeper than
+    each tree's internal nodes, per node its edge's earlier split on the same feature and its
+    factors, per internal node the hot bit of its feature, the leaf values with zeros at
+    internal nodes, and which trees it takes (no deeper than
     ``QUADRATURE_DEPTH``, no zero cover fraction); the others keep the recursion. The rule has
     4, 8 or 16 points (exact for 8, 16, 32 distinct features on a path): a few specialisations
     of the kernel rather than one per depth."""
@@ -79,22 +80,24 @@ def _quadrature(booster) -> tuple:
     if quad is None:
         f = booster.forest
         n = f.num_nodes
-        parent = np.zeros(n, dtype=np.int32)
-        edge_bit = np.zeros(n, dtype=np.uint32)
         edge_z = np.ones(n, dtype=np.float32)
         edge_prev = np.full(n, -1, dtype=np.int32)
         pos = np.zeros(n, dtype=np.int32)
         ok = np.ones(f.num_trees, dtype=np.uint8)
         QK.edge_tables(f.left, f.cover, _shap_layout(booster).feature, f.tree_offsets, f.tree_depth,
-                       min(QUADRATURE_DEPTH, QK.MAX_FEATURES), parent, edge_bit, edge_z, edge_prev, pos, ok)
+                       min(QUADRATURE_DEPTH, QK.MAX_FEATURES), edge_z, edge_prev, pos, ok)
         deepest = int(f.tree_depth[ok != 0].max(initial=1))
         points = next(p for p in (4, 8, 16) if 2 * p >= deepest)
         rule = QK.gauss_legendre(points)
-        factors = np.zeros((n + 1, 5, points), dtype=np.float64)  # the last row: no earlier split
-        QK.node_factors(edge_z, edge_prev, rule, factors)
+        factors = np.zeros((n, 3, points), dtype=np.float64)
+        after_cold = np.zeros(n, dtype=np.float64)
+        cold_weight = np.zeros(points, dtype=np.float64)
+        QK.node_factors(edge_z, edge_prev, rule, factors, after_cold, cold_weight)
         leaf_or_zero = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(0)).astype(np.float32)
-        quad = (ok, parent, edge_bit, edge_prev, pos, factors, QK.points_marker(points), leaf_or_zero,
-                f.tree_offsets[1:].astype(np.int64))
+        internal = np.flatnonzero(~f.is_leaf).astype(np.int32)
+        int_ptr = np.searchsorted(internal, f.tree_offsets).astype(np.int64)
+        quad = (ok, internal, int_ptr, edge_prev, pos, factors, after_cold, cold_weight, QK.points_marker(points),
+                leaf_or_zero, f.tree_offsets[1:].astype(np.int64))
         _quadratures[booster] = quad
     return quad
 
@@ -259,6 +262,29 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     return _squeeze(out, k)
 
 
+def warmup(model: Model) -> None:
+    """Compile (or load from Numba's cache) the contribution kernels an XGBoost tree model uses,
+    serial and parallel, exact and Saabas, and build its quadrature factors, so that a service's
+    first ``predict_contribs`` is not a compile. The calls take zero rows of the model's width
+    (no allocation however many features it declares), through ``_run`` as real calls go.
+    Interaction values are left to their first call: their tables take seconds to build."""
+    from . import SERIAL_BELOW, _run
+
+    try:
+        _check_model(model, "feature contributions")
+    except UnsupportedModelError:
+        return  # nothing to explain with: predict_contribs refuses this model
+    if isinstance(model.booster, Linear):
+        return
+    empty = np.zeros((0, model.meta.num_features), dtype=np.float32)
+    _, _, args, _ = _prepare(model, empty, None, None, None, "feature contributions")
+    out = np.zeros((0, model.meta.num_outputs, model.meta.num_features + 1), dtype=np.float32)
+    quad = _quadrature(model.booster)
+    for approximate in (False, True):
+        for size in (1, SERIAL_BELOW):  # a size that runs serially, then one that runs in parallel
+            _run(QK.contribs_serial, QK.contribs_parallel, size, None, (*args, approximate, quad, out))
+
+
 def _batch_size(n: int) -> int:
     """The row count ``_run`` weighs against its serial threshold: a row costs a whole tree
     traversal per tree here, so any batch of more than one chunk of rows is worth the threads."""
@@ -290,4 +316,4 @@ def _squeeze(out: np.ndarray, k: int) -> np.ndarray:
     return out[:, 0] if k == 1 else out
 
 
-__all__ = ["predict_contribs", "predict_interactions"]
+__all__ = ["predict_contribs", "predict_interactions", "warmup"]

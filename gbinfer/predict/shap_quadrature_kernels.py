@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from .kernels import _block_keys, _row_count
-from .shap_kernels import CHUNK, _flush, _mark, _scratch, _tree_saabas, _tree_shap
+from .shap_kernels import CHUNK, _flush, _hot_child, _scratch, _tree_saabas, _tree_shap
 
 _U = np.uint64
 MAX_FEATURES = 32  # distinct features on a path: the hot bits of a node fit one uint32 mask
@@ -57,17 +57,17 @@ def _points(marker):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def edge_tables(left, cover, feature, tree_offsets, tree_depth, max_depth, parent, edge_bit, edge_z, edge_prev, pos,
-                ok):
-    """Per node, what its incoming edge contributes: the parent (``parent``), the hot bit of the
-    edge's feature in the path's list of distinct features (``edge_bit``; the parent's ``pos``
-    is that position, as ``shap_kernels._mark`` reads it), the feature's merged zero fraction
+def edge_tables(left, cover, feature, tree_offsets, tree_depth, max_depth, edge_z, edge_prev, pos, ok):
+    """Per internal node, the position of its split feature in its path's list of distinct
+    features (``pos``: the bit of the rows' hot masks); per node, of its incoming edge's feature,
+    the merged zero fraction
     down to here (``edge_z``, float32 products in XGBoost's order) and the nearest node above
     whose incoming edge splits on the same feature (``edge_prev``, -1: none). ``ok[t]`` is
     cleared for trees the quadrature does not take: deeper than ``max_depth`` (at most
     ``MAX_FEATURES``) or with a cover fraction that is not positive. Parents precede their
     children."""
     count = np.zeros(left.size, dtype=np.int64)  # distinct features on the path down to a node
+    parent = np.zeros(left.size, dtype=np.int64)
     for t in range(tree_offsets.size - 1):
         lo, hi = tree_offsets[t], tree_offsets[t + 1]
         if tree_depth[t] > max_depth:
@@ -95,7 +95,6 @@ def edge_tables(left, cover, feature, tree_offsets, tree_depth, max_depth, paren
             for child in (first, first + 1):
                 parent[child] = node
                 edge_prev[child] = prev
-                edge_bit[child] = np.uint32(1) << np.uint32(p)
                 count[child] = count[node] + (1 if prev < 0 else 0)
                 z = cover[child] / cover[node]
                 if prev >= 0:
@@ -106,17 +105,21 @@ def edge_tables(left, cover, feature, tree_offsets, tree_depth, max_depth, paren
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def node_factors(edge_z, edge_prev, rule, factors):
+def node_factors(edge_z, edge_prev, rule, factors, after_cold, cold_weight):
     """Per node and quadrature point, the constants its incoming edge multiplies by, so that a
     row's passes need no division: ``[0, m]`` / ``[1, m]`` the change of the path product when
     the row's merged hot bit for the edge's feature is 1 / 0 (for a feature met again, the new
-    factor over the one it replaces, whose hot bit was 1; ``[2, m]`` when it was 0), and
-    ``[3, m]`` / ``[4, m]`` the weight (o - z) c_m / F(x_m) of a hot / cold edge's leaves."""
+    factor over the one it replaces, whose hot bit was 1; ``after_cold`` when it was 0), and
+    ``[2, m]`` the weight (1 - z) c_m / F(x_m) of a hot edge's leaves (a cold edge's,
+    -c_m / (1 - x_m), is the same for every node: ``cold_weight``)."""
     M = rule.shape[1]
+    for m in range(M):
+        cold_weight[m] = -rule[1, m] / rule[2, m]
     for node in range(edge_z.size):
         z = np.float64(edge_z[node])
         prev = edge_prev[node]
         zp = np.float64(edge_z[prev]) if prev >= 0 else 0.0
+        after_cold[node] = z / zp if prev >= 0 else 0.0
         for m in range(M):
             x, c, y = rule[0, m], rule[1, m], rule[2, m]
             hot = z * y + x
@@ -126,22 +129,22 @@ def node_factors(edge_z, edge_prev, rule, factors):
                 cold /= zp * y + x
             factors[node, 0, m] = hot
             factors[node, 1, m] = cold
-            factors[node, 2, m] = z / zp if prev >= 0 else 0.0
-            factors[node, 3, m] = c * (1.0 - z) / (z * y + x)
-            factors[node, 4, m] = -c / y
+            factors[node, 2, m] = c * (1.0 - z) / (z * y + x)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _tree_quadrature(keys, row, lo, hi, walk, left, feature, pos, leaf_or_zero, parent, edge_bit, edge_prev,
-                     factors, points, mask, Q, S, phi):
+def _tree_quadrature(keys, row, lo, hi, i0, i1, internal, walk, left, feature, pos, leaf_or_zero, edge_prev, factors,
+                     after_cold, cold_weight, points, mask, Q, S, phi):
     """Add one tree's SHAP values for block row ``row`` to ``phi`` (``phi[f * leaf_size + j]``).
 
-    Down: the path products ``Q``. Up: each node's sum ``S`` of leaf value times path product
-    (a leaf reads its children's sums from the two zero slots past the tree), and the edge's
-    weight times ``S`` into ``phi``; a node with an earlier split on its feature also takes its
-    leaves out of that split's sum, by subtracting that split's weight times ``S`` (the row of
-    ``factors`` past the last node is zero: no earlier split). Branch-free where the row
-    decides (which factor, hot or cold weight): those branches would be unpredictable."""
+    Both passes visit the tree's internal nodes (``internal[i0:i1]``, parents first) and handle
+    their two children. Down: the row's decision gives the children's hot bits (``mask``: bit p
+    set while the row has followed the path at every split on path feature p) and path products
+    ``Q``. Up: each child's sum of leaf value times path product (a leaf reads the zero slot
+    past the tree for its children's part), times its edge's weight, into ``phi``; a child with
+    an earlier split on its feature also takes its leaves out of that split's sum, by
+    subtracting that split's weight. Branch-free where the row decides (which factor, hot or cold weight):
+    those branches would be unpredictable."""
     # unsigned indices throughout: numba wraps negative signed indices, which costs a compare
     # and a select on every access
     ls = _U(leaf_or_zero.shape[1])
@@ -149,45 +152,62 @@ def _tree_quadrature(keys, row, lo, hi, walk, left, feature, pos, leaf_or_zero, 
     Mu = _U(M)
     base = _U(lo)
     spare = _U(hi) - base
-    none = _U(factors.shape[0] - 1)
-    _mark(keys, row, lo, hi, walk, left, pos, mask)
+    none = _U(0)  # any row: its weight is dropped
+    one = _U(1)
+    mask[0] = np.uint32(0xFFFFFFFF)
     for m in range(M):
         Q[_U(m)] = 1.0
-    for j in range(_U(2) * ls):
+    for j in range(ls):
         for m in range(M):
             S[(spare * ls + _U(j)) * Mu + _U(m)] = 0.0
-    for node in range(_U(lo + 1), _U(hi)):
-        c = node - base
-        n = _U(parent[node]) - base
-        bit = edge_bit[node]
-        prev = edge_prev[node]
-        p = _U(prev) - base if prev >= 0 else _U(0)  # no earlier split: the root, whose bits are all set
-        kind = _U(0) if mask[c] & bit else (_U(1) if mask[p] & bit else _U(2))
-        for m in range(M):
-            Q[c * Mu + _U(m)] = Q[n * Mu + _U(m)] * factors[node, kind, _U(m)]
-    for node in range(_U(hi - 1), _U(lo), -1):
+    for i in range(_U(i0), _U(i1)):
+        node = _U(internal[i])
         c = node - base
         first = _U(left[node])
-        kid = first - base if first != node else spare
-        bit = edge_bit[node]
-        kind = _U(3) if mask[c] & bit else _U(4)
-        prev = edge_prev[node]
-        earlier = _U(prev) if prev >= 0 else none
-        p = _U(prev) - base if prev >= 0 else _U(0)
-        earlier_kind = _U(3) if mask[p] & bit else _U(4)
-        f = _U(feature[_U(parent[node])]) * ls
+        bit = np.uint32(1) << np.uint32(pos[node])
+        right = np.uint32(_U(_hot_child(keys, row, node, walk)) - first)
+        m0 = mask[c]
+        mask[first - base] = m0 & ~(bit * right)
+        mask[first + one - base] = m0 & ~(bit * (np.uint32(1) - right))
+        for child in (first, first + one):
+            k = child - base
+            prev = edge_prev[child]
+            p = _U(prev) - base if prev >= 0 else _U(0)  # no earlier split: the root, whose bits are all set
+            hot = (mask[k] & bit) != 0
+            kind = _U(0) if hot else _U(1)
+            ratio = after_cold[child]
+            plain = hot or (mask[p] & bit) != 0
+            for m in range(M):
+                factor = factors[child, kind, _U(m)] if plain else ratio
+                Q[k * Mu + _U(m)] = Q[c * Mu + _U(m)] * factor
+    for i in range(_U(i1), _U(i0), -1):
+        node = _U(internal[i - one])
+        c = node - base
+        first = _U(left[node])
+        bit = np.uint32(1) << np.uint32(pos[node])
+        f = _U(feature[node]) * ls
         for j in range(ls):
             ju = _U(j)
-            v = np.float64(leaf_or_zero[node, ju])
-            at = (c * ls + ju) * Mu
-            a = (kid * ls + ju) * Mu
-            b = ((kid + _U(1)) * ls + ju) * Mu
+            up = (c * ls + ju) * Mu
             value = 0.0
-            for m in range(M):
-                mu = _U(m)
-                total = Q[c * Mu + mu] * v + S[a + mu] + S[b + mu]
-                S[at + mu] = total
-                value += (factors[node, kind, mu] - factors[earlier, earlier_kind, mu]) * total
+            for child in (first, first + one):
+                k = child - base
+                below = k if _U(left[child]) != child else spare
+                hot = (mask[k] & bit) != 0
+                prev = edge_prev[child]
+                earlier = _U(prev) if prev >= 0 else none
+                p = _U(prev) - base if prev >= 0 else _U(0)
+                earlier_hot = (mask[p] & bit) != 0
+                v = np.float64(leaf_or_zero[child, ju])
+                at = (below * ls + ju) * Mu
+                for m in range(M):
+                    mu = _U(m)
+                    total = Q[k * Mu + mu] * v + S[at + mu]
+                    weight = factors[child, 2, mu] if hot else cold_weight[mu]
+                    earlier_weight = factors[earlier, 2, mu] if earlier_hot else cold_weight[mu]
+                    earlier_weight = earlier_weight if prev >= 0 else 0.0
+                    value += (weight - earlier_weight) * total
+                    S[up + mu] = total if child == first else S[up + mu] + total
             phi[f + ju] += value
 
 
@@ -196,7 +216,7 @@ def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roo
                    feats, max_depth, t0, t1, base, approximate, quad, out):
     keys = _block_keys(X, r0, r1, slots)
     pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
-    ok, parent, edge_bit, edge_prev, pos, factors, points, leaf_or_zero, tree_end = quad
+    ok, internal, int_ptr, edge_prev, pos, factors, after_cold, cold_weight, points, leaf_or_zero, tree_end = quad
     most = 1
     for t in range(t0, t1):
         most = max(most, np.int64(tree_end[t]) - np.int64(roots[t]))
@@ -217,8 +237,9 @@ def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roo
             row = r - r0
             out_row = out[r]
             if ok[t] and not approximate:
-                _tree_quadrature(keys, row, root, np.int64(tree_end[t]), walk, left, feature, pos, leaf_or_zero,
-                                 parent, edge_bit, edge_prev, factors, points, mask, Q, S, phi)
+                _tree_quadrature(keys, row, root, np.int64(tree_end[t]), int_ptr[t], int_ptr[t + 1], internal, walk,
+                                 left, feature, pos, leaf_or_zero, edge_prev, factors, after_cold, cold_weight,
+                                 points, mask, Q, S, phi)
                 _flush(phi, out_row, feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
             else:
                 if approximate:

@@ -319,10 +319,12 @@ def _brute_force(trees, x, M):
 @pytest.mark.parametrize("tables", [True, False], ids=["tables", "recursion"])
 @pytest.mark.parametrize("kind", ["scalar", "vector_leaf"])
 def test_brute_force_shapley(kind, tables, monkeypatch):
+    """``tables``: contributions by quadrature, interactions by tables; else both by the recursion."""
     from gbinfer.predict import shap
 
     if not tables:
         monkeypatch.setattr(shap, "TABLE_BUDGET", 0)
+        monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 0)
     rng = np.random.default_rng(10)
     M = 6
     X = _rows(rng, 300, M, 0.15)
@@ -424,9 +426,9 @@ def test_tables_and_recursion(monkeypatch):
 
 
 def test_deep_trees(monkeypatch):
-    """Trees deeper than the tables allow: interaction values by the recursion; contributions by
-    the 8-point quadrature within rounding, and by the recursion, bit for bit as XGBoost, for
-    trees deeper than ``QUADRATURE_DEPTH``."""
+    """Trees deeper than the tables and ``QUADRATURE_DEPTH`` allow: interaction values and
+    contributions by the recursion, bit for bit as XGBoost for contributions; contributions by
+    the 8-point quadrature (``QUADRATURE_DEPTH`` raised to its limit) within rounding."""
     from gbinfer.predict import shap
 
     rng = np.random.default_rng(13)
@@ -434,16 +436,17 @@ def test_deep_trees(monkeypatch):
     y = np.sin(np.nan_to_num(X[:, 0]) * 3) + np.nan_to_num(X[:, 1]) * np.nan_to_num(X[:, 2])
     bst = _train({"max_depth": 15, "min_child_weight": 0.5, "eta": 0.5}, X, y, 2)
     model = _load(bst)
-    assert model.booster.forest.tree_depth.max() > 12
-    assert shap._leaf_tables(model.booster)[0][model.booster.forest.tree_depth > 12].sum() == 0
+    deep = model.booster.forest.tree_depth > 12
+    assert deep.any()
+    assert shap._leaf_tables(model.booster)[0][deep].sum() == 0
+    assert not shap._quadrature(model.booster)[0][deep].any()
     Xt = _rows(rng, 50, 6, 0.05)
     dm = xgb.DMatrix(Xt)
     ref = bst.predict(dm, pred_contribs=True)
-    assert shap._quadrature(model.booster)[0].all()
-    _close(model.predict_contribs(Xt), ref, "deep trees quadrature contribs")
-    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 12)
-    recursion = _load(bst)
-    assert not shap._quadrature(recursion.booster)[0][recursion.booster.forest.tree_depth > 12].any()
-    assert np.array_equal(recursion.predict_contribs(Xt), ref)
+    assert np.array_equal(model.predict_contribs(Xt), ref)
+    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 16)
+    quadrature = _load(bst)
+    assert shap._quadrature(quadrature.booster)[0].all()
+    _close(quadrature.predict_contribs(Xt), ref, "deep trees, 8-point quadrature")
     _close(model.predict_interactions(Xt[:10]), bst.predict(dm.slice(range(10)), pred_interactions=True),
            "deep trees interactions")

@@ -37,7 +37,10 @@ _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDicti
 _tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 _pairs: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 _quadratures: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
-QUADRATURE_DEPTH = QK.MAX_FEATURES  # deepest tree whose contributions come by quadrature; deeper: recursion
+# Deepest tree whose contributions come by quadrature (the kernels take up to QK.MAX_FEATURES);
+# deeper trees keep the recursion, which equals XGBoost's values bit for bit, where its own
+# float32 rounding over long paths grows past what the tests bound for the quadrature.
+QUADRATURE_DEPTH = 12
 TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables of each kind a model may keep (128 MiB)
 
 
@@ -74,8 +77,8 @@ def _quadrature(booster) -> tuple:
     factors, per internal node the hot bit of its feature, the leaf values with zeros at
     internal nodes, and which trees it takes (no deeper than
     ``QUADRATURE_DEPTH``, no zero cover fraction); the others keep the recursion. The rule has
-    4, 8 or 16 points (exact for 8, 16, 32 distinct features on a path): a few specialisations
-    of the kernel rather than one per depth."""
+    4 or 8 points (exact for up to 8 or 16 distinct features on a path): two specialisations of
+    the kernel rather than one per depth."""
     quad = _quadratures.get(booster)
     if quad is None:
         f = booster.forest
@@ -87,7 +90,7 @@ def _quadrature(booster) -> tuple:
         QK.edge_tables(f.left, f.cover, _shap_layout(booster).feature, f.tree_offsets, f.tree_depth,
                        min(QUADRATURE_DEPTH, QK.MAX_FEATURES), edge_z, edge_prev, pos, ok)
         deepest = int(f.tree_depth[ok != 0].max(initial=1))
-        points = next(p for p in (4, 8, 16) if 2 * p >= deepest)
+        points = 4 if deepest <= 8 else 8
         rule = QK.gauss_legendre(points)
         factors = np.zeros((n, 3, points), dtype=np.float64)
         after_cold = np.zeros(n, dtype=np.float64)

@@ -34,7 +34,7 @@ from .kernels import _block_keys, _row_count
 from .shap_kernels import CHUNK, _flush, _hot_child, _scratch, _tree_saabas, _tree_shap
 
 _U = np.uint64
-MAX_FEATURES = 32  # distinct features on a path: the hot bits of a node fit one uint32 mask
+MAX_FEATURES = 16  # deepest tree taken: at most 16 distinct features on a path, exact with 8 points
 
 
 def gauss_legendre(points: int) -> np.ndarray:
@@ -45,10 +45,10 @@ def gauss_legendre(points: int) -> np.ndarray:
 
 
 def points_marker(points: int) -> np.ndarray:
-    """An empty array whose rank tells the kernels the rule's size at compile time (4, 8 or 16
-    points: rank 1, 2, 3), so that their loops over the points have a constant trip count and
+    """An empty array whose rank tells the kernels the rule's size at compile time (4 or 8
+    points: rank 1 or 2), so that their loops over the points have a constant trip count and
     unroll; a tuple would do the same, but parallel kernels cannot take one."""
-    return np.zeros((1,) * {4: 1, 8: 2, 16: 3}[points], dtype=np.uint8)
+    return np.zeros((1,) * {4: 1, 8: 2}[points], dtype=np.uint8)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -75,8 +75,8 @@ def _quadrature(booster) -> tuple:
     """What ``shap_quadrature_kernels`` reads (built on first use, kept beside the booster):
     each tree's internal nodes, per node its edge's earlier split on the same feature and its
     factors, per internal node the hot bit of its feature, the leaf values with zeros at
-    internal nodes, and which trees it takes (no deeper than
-    ``QUADRATURE_DEPTH``, no zero cover fraction); the others keep the recursion. The rule has
+    internal nodes, and which trees it takes (no deeper than ``QUADRATURE_DEPTH``, no zero
+    cover fraction); the others keep the recursion. The rule has
     4 or 8 points (exact for up to 8 or 16 distinct features on a path): two specialisations of
     the kernel rather than one per depth."""
     quad = _quadratures.get(booster)

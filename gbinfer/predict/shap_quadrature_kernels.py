@@ -1,25 +1,27 @@
 """Exact path-dependent TreeSHAP in one pass down and one pass up a tree per row, by Gauss
-quadrature (the integral form of Linear TreeSHAP, Yu et al. 2022): no per-leaf tables, so a
-single row touches a few bytes per node rather than a table per leaf.
+quadrature (the per-path polynomial view of Linear TreeSHAP, Yu et al. 2022, evaluated at a few
+points): no per-leaf tables, so a single row touches a few bytes per node rather than a table
+per leaf.
 
 A leaf of value ``v`` whose path features have merged zero fractions ``z_i`` and hot bits
 ``o_i`` (1 when the row follows the path at every split on ``i``) adds to feature ``j``
 
-    v * (o_j - z_j) * sum over S of |S|! (d - 1 - |S|)! / d! * prod_{i in S} o_i * prod_{i not in S, i != j} z_i
-    = v * (o_j - z_j) * integral over [0, 1] of prod_{i != j} F_i(x) dx,   F_i(x) = z_i (1 - x) + o_i x
+    v * (o_j - z_j) * sum over S of |S|! (d - 1 - |S|)! / d! * prod_{i in S} o_i * prod_{i not in S + j} z_i
+    = v * (o_j - z_j) * integral over [0, 1] of prod_{i != j} F_i(x) dx,  F_i(x) = z_i (1 - x) + o_i x
 
 (the Shapley weights are Beta integrals). The integrand is a polynomial of degree d - 1, so an
 ``M``-point Gauss-Legendre rule with 2M >= d is exact. Per node, the product ``Q`` of the merged
-factors of the path down to it is carried down (a feature met again has its earlier factor
-divided out); per leaf, ``v * Q`` is summed up the tree; and the edge into node ``c`` on feature
-``j`` that is the last split on ``j`` above a set of leaves adds ``(o - z) / F(x)`` times their
-sum: the leaves below ``c`` minus those below a deeper split on ``j`` (whose nearest split on
-``j`` above is ``c``: ``prev``). So a row costs O(M) per node instead of O(d) per leaf.
+factors of the path down to it is carried down (a feature met again replaces its earlier
+factor: the per-node ``factors`` hold the quotients, so a row divides nothing); per leaf,
+``v * Q`` is summed up the tree; and the edge into node ``c`` on feature ``j`` that is the last
+split on ``j`` above a set of leaves adds ``(o - z) / F(x)`` times their sum: the leaves below
+``c`` minus those below a deeper split on ``j`` (whose nearest split on ``j`` above is ``c``:
+``prev``). So a row costs O(M) per node instead of O(d) per leaf.
 
 Float64 throughout, added to the float32 output once per tree (times its DART weight): values
 agree with XGBoost's float32 recursion to its rounding. Trees with a zero cover fraction on a
-path (where XGBoost's recursion divides by zero) or with more distinct features on a path than
-``MAX_FEATURES`` are left to the recursion of ``shap_kernels``.
+path (where XGBoost's recursion divides by zero) or deeper than ``shap.QUADRATURE_DEPTH`` (at
+most ``MAX_FEATURES``) are left to the recursion of ``shap_kernels``.
 
 Scratch is allocated once per block of rows, never per node or row; each block writes only its
 own rows, so the parallel form is thread-safe.

@@ -362,6 +362,34 @@ def test_brute_force_shapley(kind, tables, monkeypatch):
 
 # --- refusals ----------------------------------------------------------------------------------
 
+def test_warmup_compiles_the_contribution_kernels():
+    """After ``warmup``, explaining compiles nothing more (serial and parallel batches, XGBoost and
+    LightGBM), and the values are xgboost's / lightgbm's."""
+    from gbinfer.predict import SERIAL_BELOW, shap, shap_lightgbm_kernels, shap_quadrature_kernels
+
+    rng = np.random.default_rng(14)
+    X = _rows(rng, 400, 5, 0.1)
+    y = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1])
+    bst = _train({"max_depth": 4}, X, y, 3)
+    model = _load(bst).warmup()
+    assert model.booster in shap._quadratures
+    kernels = [shap_quadrature_kernels.contribs_serial, shap_quadrature_kernels.contribs_parallel]
+    compiled = [len(k.signatures) for k in kernels]
+    for n in (1, SERIAL_BELOW):
+        _close(model.predict_contribs(X[:n]), bst.predict(xgb.DMatrix(X[:n]), pred_contribs=True), f"{n} rows")
+    assert [len(k.signatures) for k in kernels] == compiled
+    lgb = pytest.importorskip("lightgbm")
+    booster = lgb.train({"verbose": -1, "num_leaves": 8}, lgb.Dataset(X.astype(np.float64), y), 3)
+    lgb_model = gbinfer.load(booster).warmup()
+    kernels = [shap_lightgbm_kernels.contribs_serial, shap_lightgbm_kernels.contribs_parallel]
+    compiled = [len(k.signatures) for k in kernels]
+    for n in (1, SERIAL_BELOW):
+        Xn = X[:n].astype(np.float64)
+        got = lgb_model.predict_contribs(Xn)
+        assert np.array_equal(got, booster.predict(Xn, pred_contrib=True))
+    assert [len(k.signatures) for k in kernels] == compiled
+
+
 def test_refusals(tmp_path):
     rng = np.random.default_rng(11)
     X = _rows(rng, 200, 4, 0.0)

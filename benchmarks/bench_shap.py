@@ -2,18 +2,28 @@
 
 Contributions (``pred_contribs``) for 1, 1k and 10k rows and interaction values
 (``pred_interactions``) for 1 and 1k rows, the same thread count for both; prints median times,
-the ratio (xgboost time / gbinfer time: above 1 means gbinfer is faster) and the largest
-difference of the values relative to the row's largest one.
+the ratio (xgboost time / gbinfer time: above 1 means gbinfer is faster), the largest
+difference of the values relative to the row's largest one, and the load average before and
+after. With ``--first-call``, also the time of ``warmup`` and of the first ``predict_contribs``
+in fresh processes, with an empty and then a warm Numba cache.
 Run: python benchmarks/bench_shap.py [--threads 2] [--rows 1,1000,10000] [--interaction-rows 1,1000]
+         [--xgboost-interaction-rows 20] [--first-call]
 xgboost's interaction values take seconds a row on this model (one contribution pass per
-feature, twice): 1000 rows keep it busy for hours; pass e.g. --interaction-rows 1,20.
+feature, twice): 1000 rows would keep it busy for hours, so for batches larger than
+``--xgboost-interaction-rows`` xgboost runs on that many rows and its time is scaled to the
+batch (linear in rows; marked "scaled" in the output); gbinfer always runs the whole batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from bench_xgboost import data, model_500x8
@@ -42,6 +52,40 @@ def _relative(a, b) -> float:
     return float((np.abs(a - b).reshape(n, -1).max(axis=1) / scale).max())
 
 
+_FIRST_CALL = """
+import sys, time
+t = time.perf_counter()
+import numpy as np, gbinfer
+model = gbinfer.load(sys.argv[1])
+X = np.random.default_rng(1).normal(size=(2, model.num_features)).astype(np.float32)
+t_load = time.perf_counter() - t
+t = time.perf_counter()
+if sys.argv[2] == "warmup":
+    model.warmup()
+t_warm = time.perf_counter() - t
+t = time.perf_counter()
+model.predict_contribs(X[:1])
+t_first = time.perf_counter() - t
+print(f"{t_load:.2f} {t_warm:.2f} {t_first:.3f}")
+"""
+
+
+def _first_calls(path) -> None:
+    """warmup and first predict_contribs in fresh processes: with an empty Numba cache (each run
+    its own), then with the cache the warmup run filled."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with tempfile.TemporaryDirectory() as cold, tempfile.TemporaryDirectory() as filled:
+        for cache_state, cache, mode in (("empty", cold, "none"), ("empty", filled, "warmup"),
+                                         ("warm", filled, "warmup"), ("warm", filled, "none")):
+            out = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(path), mode],
+                                 env={**env, "NUMBA_CACHE_DIR": cache}, check=True, capture_output=True, text=True,
+                                 timeout=1800).stdout.split()
+            load, warm, first = (float(v) for v in out)
+            what = f"warmup {warm:.2f} s, then" if mode == "warmup" else "no warmup,"
+            print(f"first call, {cache_state} Numba cache: load {load:.2f} s, {what} first 1-row "
+                  f"predict_contribs {first:.3f} s", flush=True)
+
+
 def main():
     import xgboost as xgb
 
@@ -51,8 +95,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", type=_rows, default=[1, 1000, 10000])
     parser.add_argument("--interaction-rows", type=_rows, default=[1, 1000])
+    parser.add_argument("--xgboost-interaction-rows", type=int, default=20)
     parser.add_argument("--min-seconds", type=float, default=1.0)
+    parser.add_argument("--first-call", action="store_true")
     args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     path = model_500x8(xgb)
     bst = xgb.Booster(model_file=str(path))
@@ -60,8 +107,10 @@ def main():
     model = gbinfer.load(path)
     X = data(max(args.rows + args.interaction_rows))
     t0 = time.perf_counter()
-    model.predict_contribs(X[:1])
-    model.predict_interactions(X[:1])
+    model.warmup()
+    for n in (1, 256):  # serial and parallel kernels, and the interaction tables
+        model.predict_contribs(X[:n])
+        model.predict_interactions(X[:n])
     bst.predict(xgb.DMatrix(X[:1]), pred_contribs=True)
     print(f"xgboost {xgb.__version__}, gbinfer {gbinfer.__version__}, threads {args.threads}, "
           f"first calls (incl. any compile) {time.perf_counter() - t0:.2f} s")
@@ -71,12 +120,20 @@ def main():
               for n in args.interaction_rows]
     for name, n, kw, ours in cases:
         Xb = X[:n]
-        dm = xgb.DMatrix(Xb)
-        repeats = 1 if n >= 10000 or (n >= 100 and name == "interactions") else 3
+        n_x = min(n, args.xgboost_interaction_rows) if name == "interactions" else n
+        dm = xgb.DMatrix(Xb[:n_x])
+        repeats = 1 if n_x >= 1000 or (n_x >= 10 and name == "interactions") else 3
         t_x, ref = _timed(lambda: bst.predict(dm, **kw), args.min_seconds, repeats)
-        t_g, got = _timed(lambda: ours(Xb, nthread=args.threads), args.min_seconds, 3)
-        diff = _relative(got, ref)
-        print(f"{name + f' {n} rows':<28}{t_x * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_x / t_g:>8.2f}{diff:>14.2e}")
+        t_x *= n / n_x
+        big = n >= 10000 or (n >= 1000 and name == "interactions")
+        t_g, got = _timed(lambda: ours(Xb, nthread=args.threads), args.min_seconds, 1 if big else 3)
+        diff = _relative(got[:n_x], ref)
+        scaled = f"  (xgboost: {n_x} rows, time scaled to {n})" if n_x < n else ""
+        print(f"{name + f' {n} rows':<28}{t_x * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_x / t_g:>8.2f}{diff:>14.2e}"
+              f"{scaled}", flush=True)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.first_call:
+        _first_calls(path)
 
 
 if __name__ == "__main__":

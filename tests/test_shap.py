@@ -319,10 +319,12 @@ def _brute_force(trees, x, M):
 @pytest.mark.parametrize("tables", [True, False], ids=["tables", "recursion"])
 @pytest.mark.parametrize("kind", ["scalar", "vector_leaf"])
 def test_brute_force_shapley(kind, tables, monkeypatch):
+    """``tables``: contributions by quadrature, interactions by tables; else both by the recursion."""
     from gbinfer.predict import shap
 
     if not tables:
         monkeypatch.setattr(shap, "TABLE_BUDGET", 0)
+        monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 0)
     rng = np.random.default_rng(10)
     M = 6
     X = _rows(rng, 300, M, 0.15)
@@ -360,6 +362,34 @@ def test_brute_force_shapley(kind, tables, monkeypatch):
 
 # --- refusals ----------------------------------------------------------------------------------
 
+def test_warmup_compiles_the_contribution_kernels():
+    """After ``warmup``, explaining compiles nothing more (serial and parallel batches, XGBoost and
+    LightGBM), and the values are xgboost's / lightgbm's."""
+    from gbinfer.predict import SERIAL_BELOW, shap, shap_lightgbm_kernels, shap_quadrature_kernels
+
+    rng = np.random.default_rng(14)
+    X = _rows(rng, 400, 5, 0.1)
+    y = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1])
+    bst = _train({"max_depth": 4}, X, y, 3)
+    model = _load(bst).warmup()
+    assert model.booster in shap._quadratures
+    kernels = [shap_quadrature_kernels.contribs_serial, shap_quadrature_kernels.contribs_parallel]
+    compiled = [len(k.signatures) for k in kernels]
+    for n in (1, SERIAL_BELOW):
+        _close(model.predict_contribs(X[:n]), bst.predict(xgb.DMatrix(X[:n]), pred_contribs=True), f"{n} rows")
+    assert [len(k.signatures) for k in kernels] == compiled
+    lgb = pytest.importorskip("lightgbm")
+    booster = lgb.train({"verbose": -1, "num_leaves": 8}, lgb.Dataset(X.astype(np.float64), y), 3)
+    lgb_model = gbinfer.load(booster).warmup()
+    kernels = [shap_lightgbm_kernels.contribs_serial, shap_lightgbm_kernels.contribs_parallel]
+    compiled = [len(k.signatures) for k in kernels]
+    for n in (1, SERIAL_BELOW):
+        Xn = X[:n].astype(np.float64)
+        got = lgb_model.predict_contribs(Xn)
+        assert np.array_equal(got, booster.predict(Xn, pred_contrib=True))
+    assert [len(k.signatures) for k in kernels] == compiled
+
+
 def test_refusals(tmp_path):
     rng = np.random.default_rng(11)
     X = _rows(rng, 200, 4, 0.0)
@@ -392,8 +422,10 @@ def test_refusals(tmp_path):
 
 
 def test_tables_and_recursion(monkeypatch):
-    """Trees past the table budget keep the recursion, which reproduces XGBoost's float32
-    arithmetic bit for bit; tabulated trees agree within rounding."""
+    """Interaction values: trees past the table budget keep the recursion; tabulated trees agree
+    within rounding. Contributions: trees the quadrature does not take (here: all, with
+    ``QUADRATURE_DEPTH`` 0) keep the recursion, which reproduces XGBoost's float32 arithmetic
+    bit for bit; the quadrature agrees within rounding."""
     from gbinfer.predict import shap
 
     rng = np.random.default_rng(12)
@@ -403,24 +435,28 @@ def test_tables_and_recursion(monkeypatch):
     Xt = _rows(rng, 100, 8, 0.1)
     ref = bst.predict(xgb.DMatrix(Xt), pred_contribs=True)
     ref_inter = bst.predict(xgb.DMatrix(Xt[:20]), pred_interactions=True)
-    results = {}
     for budget in (0, 200, 1000, shap.TABLE_BUDGET):
         monkeypatch.setattr(shap, "TABLE_BUDGET", budget)
         model = _load(bst)
-        results[budget] = model.predict_contribs(Xt)
         inter = model.predict_interactions(Xt[:20])
         tabulated = int(shap._leaf_tables(model.booster)[0].sum())
         paired = int(shap._pair_tables(model.booster)[0].sum())
         assert (tabulated == 0) == (budget == 0) and (tabulated == 8) == (budget > 10_000)
         assert paired <= tabulated and (paired == 8) == (budget > 10_000)
         _close(inter, ref_inter, f"table budget {budget}: {tabulated} trees tabulated, {paired} paired, interactions")
-    assert np.array_equal(results[0], ref)
-    for budget, phi in results.items():
-        _close(phi, ref, f"table budget {budget} contribs")
+    model = _load(bst)
+    assert shap._quadrature(model.booster)[0].all()
+    _close(model.predict_contribs(Xt), ref, "quadrature contribs")
+    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 0)
+    model = _load(bst)
+    assert not shap._quadrature(model.booster)[0].any()
+    assert np.array_equal(model.predict_contribs(Xt), ref)
 
 
-def test_deep_trees_keep_the_recursion():
-    """Trees deeper than the tables allow are explained by the recursion, bit for bit as XGBoost."""
+def test_deep_trees(monkeypatch):
+    """Trees deeper than the tables and ``QUADRATURE_DEPTH`` allow: interaction values and
+    contributions by the recursion, bit for bit as XGBoost for contributions; contributions by
+    the 8-point quadrature (``QUADRATURE_DEPTH`` raised to its limit) within rounding."""
     from gbinfer.predict import shap
 
     rng = np.random.default_rng(13)
@@ -428,10 +464,17 @@ def test_deep_trees_keep_the_recursion():
     y = np.sin(np.nan_to_num(X[:, 0]) * 3) + np.nan_to_num(X[:, 1]) * np.nan_to_num(X[:, 2])
     bst = _train({"max_depth": 15, "min_child_weight": 0.5, "eta": 0.5}, X, y, 2)
     model = _load(bst)
-    assert model.booster.forest.tree_depth.max() > 12
-    assert shap._leaf_tables(model.booster)[0][model.booster.forest.tree_depth > 12].sum() == 0
+    deep = model.booster.forest.tree_depth > 12
+    assert deep.any()
+    assert shap._leaf_tables(model.booster)[0][deep].sum() == 0
+    assert not shap._quadrature(model.booster)[0][deep].any()
     Xt = _rows(rng, 50, 6, 0.05)
     dm = xgb.DMatrix(Xt)
-    assert np.array_equal(model.predict_contribs(Xt), bst.predict(dm, pred_contribs=True))
+    ref = bst.predict(dm, pred_contribs=True)
+    assert np.array_equal(model.predict_contribs(Xt), ref)
+    monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 16)
+    quadrature = _load(bst)
+    assert shap._quadrature(quadrature.booster)[0].all()
+    _close(quadrature.predict_contribs(Xt), ref, "deep trees, 8-point quadrature")
     _close(model.predict_interactions(Xt[:10]), bst.predict(dm.slice(range(10)), pred_interactions=True),
            "deep trees interactions")

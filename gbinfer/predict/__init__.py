@@ -286,7 +286,8 @@ def predict_leaf(model: Model, data, *, iteration_range=None, nthread=None) -> n
 
 def warmup(model: Model) -> None:
     """Compile (or load from Numba's on-disk cache) every kernel ``model`` uses, serial and
-    parallel, so that a service pays compile time at deploy rather than on its first request.
+    parallel, so that a service pays compile time at deploy rather than on its first request:
+    those of ``predict``, ``predict_leaf`` and ``predict_contribs`` (``shap.warmup``).
 
     The calls go to a one-column stand-in of the model (``_one_column``): a model may declare
     2**30 features, and warming up must not allocate rows of that width. The stand-in's arrays
@@ -304,6 +305,9 @@ def warmup(model: Model) -> None:
         predict(stand_in, batch, output_margin=True)
         if not isinstance(stand_in.booster, Linear):
             predict_leaf(stand_in, batch)
+    from . import shap
+
+    shap.warmup(model)  # the model itself: its kernels read split features, which the stand-in changes
 
 
 def _one_column(model: Model) -> Model:

@@ -304,18 +304,20 @@ def predict_leaf(model, data, *, iteration_range=None, nthread=None) -> np.ndarr
 
 
 def warmup(model) -> None:
-    """Compile (or load from cache) the kernels this model uses, for float64 and float32 rows,
-    serial and parallel. The calls go to a one-column stand-in of the model (every split and
+    """Compile (or load from cache) the kernels this model uses (those of ``predict``,
+    ``predict_leaf`` and ``predict_contribs``), for float64 and float32 rows, serial and
+    parallel. The prediction calls go to a one-column stand-in of the model (every split and
     linear term reading feature 0, arrays of the same types), so a model of very many features
     does not allocate rows of that width here."""
-    from . import SERIAL_BELOW
+    from . import SERIAL_BELOW, shap_lightgbm
 
-    model = _one_column(model)
+    stand_in = _one_column(model)
     for dtype in (np.float64, np.float32):
         X = np.zeros((SERIAL_BELOW, 1), dtype=dtype)
         for batch in (X[:1], X[:2], X):  # one row has a path of its own; two rows walk serially
-            predict(model, batch)
-            predict_leaf(model, batch)
+            predict(stand_in, batch)
+            predict_leaf(stand_in, batch)
+    shap_lightgbm.warmup(model)  # the model itself: its kernels read split features, which the stand-in changes
 
 
 def _one_column(model):

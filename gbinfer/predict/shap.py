@@ -13,9 +13,11 @@ one path computation serves every output); an ``iteration_range`` need not start
 contributions on the diagonal (XGBoost 3.2 fails to shape them).
 
 The per-booster arrays the kernels read (node means, each tree's split features, the split
-feature per node, and the per-leaf tables of ``shap_kernels``) are derived on first use and kept
-beside the booster, like the walk layout; the tables of a large model take a second or more to
-build (``warmup`` does not build them: a service that explains calls ``predict_contribs`` once).
+feature per node, the per-node factors of ``shap_quadrature_kernels`` for contributions and the
+per-leaf tables of ``shap_kernels`` for interaction values) are derived on first use and kept
+beside the booster, like the walk layout. The factors take a fraction of a second for a large
+model and ``warmup`` builds them; the interaction tables take seconds and are built by the
+first ``predict_interactions``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ from ..errors import DataError, UnsupportedModelError
 from ..model import Linear, Model, Tree
 from ..oblivious import Oblivious
 from . import shap_kernels as K
+from . import shap_quadrature_kernels as QK
 from .lightgbm import is_lightgbm
 
 _layouts: "weakref.WeakKeyDictionary[object, ShapLayout]" = weakref.WeakKeyDictionary()
 _tables: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 _pairs: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+_quadratures: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+# Deepest tree whose contributions come by quadrature (the kernels take up to QK.MAX_FEATURES);
+# deeper trees keep the recursion, which equals XGBoost's values bit for bit, where its own
+# float32 rounding over long paths grows past what the tests bound for the quadrature.
+QUADRATURE_DEPTH = 12
 TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables of each kind a model may keep (128 MiB)
 
 
@@ -62,6 +70,40 @@ def _shap_layout(booster) -> ShapLayout:
         layout = ShapLayout(feature=feature, mean=mean, feat_ptr=feat_ptr, feats=feats)
         _layouts[booster] = layout
     return layout
+
+
+def _quadrature(booster) -> tuple:
+    """What ``shap_quadrature_kernels`` reads (built on first use, kept beside the booster):
+    each tree's internal nodes, per node its edge's earlier split on the same feature and its
+    factors, per internal node the hot bit of its feature, the leaf values with zeros at
+    internal nodes, and which trees it takes (no deeper than ``QUADRATURE_DEPTH``, no zero
+    cover fraction); the others keep the recursion. The rule has
+    4 or 8 points (exact for up to 8 or 16 distinct features on a path): two specialisations of
+    the kernel rather than one per depth."""
+    quad = _quadratures.get(booster)
+    if quad is None:
+        f = booster.forest
+        n = f.num_nodes
+        edge_z = np.ones(n, dtype=np.float32)
+        edge_prev = np.full(n, -1, dtype=np.int32)
+        pos = np.zeros(n, dtype=np.int32)
+        ok = np.ones(f.num_trees, dtype=np.uint8)
+        QK.edge_tables(f.left, f.cover, _shap_layout(booster).feature, f.tree_offsets, f.tree_depth,
+                       min(QUADRATURE_DEPTH, QK.MAX_FEATURES), edge_z, edge_prev, pos, ok)
+        deepest = int(f.tree_depth[ok != 0].max(initial=1))
+        points = 4 if deepest <= 8 else 8
+        rule = QK.gauss_legendre(points)
+        factors = np.zeros((n, 3, points), dtype=np.float64)
+        after_cold = np.zeros(n, dtype=np.float64)
+        cold_weight = np.zeros(points, dtype=np.float64)
+        QK.node_factors(edge_z, edge_prev, rule, factors, after_cold, cold_weight)
+        leaf_or_zero = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(0)).astype(np.float32)
+        internal = np.flatnonzero(~f.is_leaf).astype(np.int32)
+        int_ptr = np.searchsorted(internal, f.tree_offsets).astype(np.int64)
+        quad = (ok, internal, int_ptr, edge_prev, pos, factors, after_cold, cold_weight, QK.points_marker(points),
+                leaf_or_zero, f.tree_offsets[1:].astype(np.int64))
+        _quadratures[booster] = quad
+    return quad
 
 
 def _leaf_tables(booster) -> tuple:
@@ -194,8 +236,8 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     if args is None:
         return _squeeze(_linear_contribs(model.booster, X, base, F), k)
     out = np.zeros((n, k, F + 1), dtype=np.float32)
-    tables = _NO_TABLES if approximate else _leaf_tables(model.booster)
-    _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, approximate, tables, out))
+    _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+         (*args, approximate, _quadrature(model.booster), out))
     return _squeeze(out, k)
 
 
@@ -223,7 +265,8 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
             phi = _linear_contribs(model.booster, X, base, F)
         else:
             phi = np.zeros((n, k, F + 1), dtype=np.float32)
-            _run(K.contribs_serial, K.contribs_parallel, _batch_size(n), nthread, (*args, True, _NO_TABLES, phi))
+            _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+                 (*args, True, _quadrature(model.booster), phi))
         out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
         idx = np.arange(F + 1)
         out[:, :, idx, idx] = phi
@@ -234,9 +277,27 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
     return _squeeze(out, k)
 
 
-_NO_TABLES = (np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
-              np.zeros((0, K.TABLE_DEPTH), np.int32), np.zeros((0, K.TABLE_DEPTH), np.float32),
-              np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros((0, K.TABLE_DEPTH), np.float32))
+def warmup(model: Model) -> None:
+    """Compile (or load from Numba's cache) the contribution kernels an XGBoost tree model uses,
+    serial and parallel, exact and Saabas, and build its quadrature factors, so that a service's
+    first ``predict_contribs`` is not a compile. The calls take zero rows of the model's width
+    (no allocation however many features it declares), through ``_run`` as real calls go.
+    Interaction values are left to their first call: their tables take seconds to build."""
+    from . import SERIAL_BELOW, _run
+
+    try:
+        _check_model(model, "feature contributions")
+    except UnsupportedModelError:
+        return  # nothing to explain with: predict_contribs refuses this model
+    if isinstance(model.booster, Linear):
+        return
+    empty = np.zeros((0, model.meta.num_features), dtype=np.float32)
+    _, _, args, _ = _prepare(model, empty, None, None, None, "feature contributions")
+    out = np.zeros((0, model.meta.num_outputs, model.meta.num_features + 1), dtype=np.float32)
+    quad = _quadrature(model.booster)
+    for approximate in (False, True):
+        for size in (1, SERIAL_BELOW):  # a size that runs serially, then one that runs in parallel
+            _run(QK.contribs_serial, QK.contribs_parallel, size, None, (*args, approximate, quad, out))
 
 
 def _batch_size(n: int) -> int:
@@ -270,4 +331,4 @@ def _squeeze(out: np.ndarray, k: int) -> np.ndarray:
     return out[:, 0] if k == 1 else out
 
 
-__all__ = ["predict_contribs", "predict_interactions"]
+__all__ = ["predict_contribs", "predict_interactions", "warmup"]

@@ -234,58 +234,6 @@ def _flush(phi, out_row, tree_feats, lo, hi, group, weight, ls):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                   feats, max_depth, t0, t1, base, approximate, tables, out):
-    keys = _block_keys(X, r0, r1, slots)
-    pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
-    tabulated, pos, leaf_d, leaf_off, leaf_feat, leaf_ratio, table, tree_end, _ = tables
-    mask = np.empty(max(table_nodes(tabulated, roots, tree_end), 1), dtype=np.uint32)
-    ls = leaf.shape[1]
-    bias = out.shape[2] - 1
-    phi = np.zeros(out.shape[2] * ls, dtype=np.float32)
-    # trees outside, rows inside: a tree's nodes and tables stay in cache for the chunk's rows
-    for t in range(t0, t1):
-        root = np.int64(roots[t])
-        for r in range(r0, r1):
-            row = r - r0
-            out_row = out[r]
-            if approximate:
-                _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi)
-            elif tabulated[t]:
-                _tree_table(keys, row, root, np.int64(tree_end[t]), walk, left, pos, leaf, leaf_d, leaf_off,
-                            leaf_feat, leaf_ratio, table, mask, phi)
-            else:
-                _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi, 0, -1, pf, pz, po, pw,
-                           stack_i, stack_f)
-            g = groups[t]
-            w = weights[t]
-            _flush(phi, out_row, feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
-            for j in range(ls):
-                out_row[g + j, bias] += mean[root, j] * w
-    for r in range(r0, r1):
-        for g in range(out.shape[1]):
-            out[r, g, bias] += base[r, g]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
-                    max_depth, t0, t1, base, approximate, tables, out):
-    n = _row_count(X)
-    for r0 in range(0, n, CHUNK):
-        _contrib_block(X, r0, min(n, r0 + CHUNK), slots, walk, feature, left, cover, leaf, mean, roots, groups,
-                       weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
-                      max_depth, t0, t1, base, approximate, tables, out):
-    n = _row_count(X)
-    for b in prange((n + CHUNK - 1) // CHUNK):
-        _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean, roots,
-                       groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, tables, out)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _interaction_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                        feats, max_depth, t0, t1, base, tables, pairs, out):
     """XGBoost's interaction values: off-diagonal (i, k) is half the change of feature k's
@@ -557,14 +505,16 @@ def table_nodes(tabulated, roots, tree_end):
 def _mark(keys, row, lo, hi, walk, left, pos, mask):
     """``mask[node - lo]``: bit p set while the row has taken the path's branch at every split on
     path feature p above ``node`` (parents precede children, so one pass in node order)."""
+    # unsigned indices: numba wraps negative signed ones, a compare and a select per access
+    base = np.uint64(lo)
     mask[0] = np.uint32(0xFFFFFFFF)
-    for node in range(lo, hi):
-        first = np.int64(left[node])
+    for node in range(base, np.uint64(hi)):
+        first = np.uint64(left[node])
         if first != node:
-            m = mask[node - lo]
-            hot = _hot_child(keys, row, node, walk)
-            mask[hot - lo] = m
-            mask[first + first + 1 - hot - lo] = m & ~(np.uint32(1) << np.uint32(pos[node]))
+            m = mask[node - base]
+            hot = np.uint64(_hot_child(keys, row, node, walk))
+            mask[hot - base] = m
+            mask[first + first + np.uint64(1) - hot - base] = m & ~(np.uint32(1) << np.uint32(pos[node]))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -52,24 +52,50 @@ def _expected_values(booster) -> np.ndarray:
 
 
 def predict_contribs(model, data, *, approximate, iteration_range, base_margin, nthread) -> np.ndarray:
-    from . import _run, base_margin_rows, check_options, tree_range
+    from . import base_margin_rows, check_options, tree_range
 
     check(model, "feature contributions", approximate)
     if nthread is not None:
         check_options(nthread=nthread)
     X = rows(model, data)
     t0, t1 = tree_range(model, iteration_range)
+    n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
+    F, k = model.meta.num_features, model.meta.num_outputs
+    out = np.zeros((n, k, F + 1), dtype=np.float64)
+    _contribs(model, X, t0, t1, n, nthread, out)
+    if base_margin is not None:
+        out[:, :, F] += base_margin_rows(base_margin, n, k).reshape(n, k)
+    return out[:, 0] if k == 1 else out
+
+
+def _contribs(model, X, t0, t1, size, nthread, out) -> None:
+    """One kernel call over rows ``X`` and trees [t0, t1); ``size`` is the row count ``_run``
+    weighs (serial or parallel)."""
+    from . import _run
+
     booster = model.booster
     f = booster.forest
     margin_args, _, table, _, _, _ = _layout(booster)
     slots, nodes, cat_bits = margin_args[0], margin_args[1], margin_args[6]
-    n = X.shape[0] if isinstance(X, np.ndarray) else len(X[0]) - 1
-    F, k = model.meta.num_features, model.meta.num_outputs
-    out = np.zeros((n, k, F + 1), dtype=np.float64)
     max_depth = int(f.tree_depth[t0:t1].max(initial=0))
-    _run(K.contribs_serial, K.contribs_parallel, n, nthread,
+    _run(K.contribs_serial, K.contribs_parallel, size, nthread,
          (_kernel_rows(X, table), slots, nodes, cat_bits, f.left, f.split_feature, f.data_count, f.leaf_value,
           f.tree_offsets[:-1], f.tree_group, _expected_values(booster), max_depth, t0, t1, out))
-    if base_margin is not None:
-        out[:, :, F] += base_margin_rows(base_margin, n, k).reshape(n, k)
-    return out[:, 0] if k == 1 else out
+
+
+def warmup(model) -> None:
+    """Compile (or load from Numba's cache) the contribution kernels for float64 and float32
+    rows, serial and parallel, so that a service's first ``predict_contribs`` is not a compile.
+    The calls take zero rows of the model's width: nothing is allocated per feature."""
+    from . import SERIAL_BELOW
+
+    try:
+        check(model, "feature contributions", False)
+    except UnsupportedModelError:
+        return  # predict_contribs refuses this model
+    F, k = model.meta.num_features, model.meta.num_outputs
+    out = np.zeros((0, k, F + 1), dtype=np.float64)
+    for dtype in (np.float64, np.float32):
+        X = rows(model, np.zeros((0, F), dtype=dtype))
+        for size in (1, SERIAL_BELOW):  # a size that runs serially, then one that runs in parallel
+            _contribs(model, X, 0, model.booster.forest.num_trees, size, None, out)

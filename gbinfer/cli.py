@@ -11,6 +11,7 @@ from .apr import cli as apr_cli
 from .errors import GbinferError
 from .model import Linear
 from .oblivious import Oblivious
+from .serve import command as serve_command
 
 
 def main(argv=None) -> int:
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
     c.add_argument("--name", help="user metadata: a name for the model")
     c.add_argument("--description", help="user metadata: a description")
     apr_cli.add_commands(sub, convert=c, inspect=i)
+    serve_command.add_command(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -76,6 +78,8 @@ def _run(args) -> int:
         return _predict(args)
     if args.command == "warmup":
         return _warmup(args)
+    if args.command == "serve":
+        return serve_command.run(args)
     if args.command == "convert":
         return _convert(args)
     return _inspect(args)

@@ -1,0 +1,140 @@
+"""Request and response bodies by content type: v2 JSON (with the binary tensor extension),
+MessagePack, and Arrow IPC streams.
+
+* JSON (any other content type): the v2 document, tensors in ``data`` or as binary after an
+  ``Inference-Header-Content-Length`` header; outputs binary when the request asks
+  (``binary_data`` per output, or ``binary_data_output``), as tritonclient does by default.
+* MessagePack (``application/msgpack``, ``application/x-msgpack``): the same document, and a
+  tensor's ``data`` may be raw little-endian bytes (a ``bin``); the response's tensors are always
+  raw bytes: no number is printed or parsed.
+* Arrow IPC stream (``application/vnd.apache.arrow.stream``): one column per feature (numbers,
+  or strings / dictionaries for categorical features), or for a model without feature names as
+  many numeric columns as it has features, in order; ``?outputs=predict,margin`` and
+  ``?output_margin=true`` in the query; the response is a stream with one column per output
+  (a fixed-size list per row for several outputs). Needs ``pyarrow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import protocol
+from .protocol import InferRequest, RequestError, Tensor
+
+JSON, MSGPACK, ARROW = "json", "msgpack", "arrow"
+ARROW_TYPE = "application/vnd.apache.arrow.stream"
+MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+
+
+def kind_of(content_type: str) -> str:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == ARROW_TYPE:
+        return ARROW
+    if media in MSGPACK_TYPES:
+        return MSGPACK
+    return JSON
+
+
+def parse(kind: str, body: bytes, headers, query, model) -> InferRequest:
+    if kind == JSON:
+        return protocol.parse_json_request(body, headers.get(protocol.HEADER_LENGTH))
+    if kind == MSGPACK:
+        import msgpack
+
+        try:
+            doc = msgpack.unpackb(body, raw=False, strict_map_key=True)
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise RequestError(f"the request body is not valid MessagePack: {exc}") from None
+        return protocol.request_from_document(doc)
+    return _arrow_request(body, query, model)
+
+
+def respond(kind: str, entry, request: InferRequest, names: tuple, result: dict) -> tuple[bytes, dict]:
+    """(body, headers) answering ``request`` with the ``result`` arrays of its outputs ``names``."""
+    doc = {"model_name": entry.name, "model_version": str(entry.version)}
+    if request.id is not None:
+        doc["id"] = request.id
+    if kind == JSON:
+        wanted = dict(request.outputs)
+        return protocol.encode_response(doc, [
+            (name, result[name], (wanted.get(name) or {}).get("binary_data", request.binary_output) is True)
+            for name in names])
+    if kind == MSGPACK:
+        import msgpack
+
+        doc["outputs"] = [{"name": name, "datatype": protocol.datatype_of(result[name]),
+                           "shape": list(result[name].shape), "data": _raw(result[name])} for name in names]
+        return msgpack.packb(doc), {"content-type": MSGPACK_TYPES[0]}
+    return _arrow_response(names, result), {"content-type": ARROW_TYPE}
+
+
+def _raw(arr: np.ndarray) -> bytes:
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+
+
+# --- Arrow ---------------------------------------------------------------------------------------
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.ipc  # noqa: F401 - the submodule ``pa.ipc`` needs
+    except ImportError:
+        raise RequestError(f"{ARROW_TYPE} bodies need pyarrow on the server: pip install 'gbinfer[serve]'",
+                           415) from None
+    return pa
+
+
+def _arrow_request(body: bytes, query, model) -> InferRequest:
+    pa = _pyarrow()
+    try:
+        table = pa.ipc.open_stream(body).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RequestError(f"the request body is not an Arrow IPC stream: {exc}") from None
+    tensors = _by_position(model, [_arrow_column(pa, name, table.column(i))
+                                   for i, name in enumerate(table.column_names)])
+    outputs = [(name, {}) for name in query.get("outputs", "").split(",") if name]
+    margin = query.get("output_margin", "false").lower()
+    if margin not in ("true", "false", "1", "0"):
+        raise RequestError(f"output_margin={margin!r:.20} in the query must be true or false")
+    return InferRequest(tensors, outputs, {"output_margin": margin in ("true", "1")}, query.get("id"))
+
+
+def _arrow_column(pa, name: str, column) -> Tensor:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        values = np.empty(len(column), dtype=object)
+        values[:] = column.to_pylist()
+        return Tensor(name, "BYTES", (len(values),), values)
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        raise RequestError(f"Arrow column {name!r} has type {kind}; expected numbers or strings")
+    values = column.cast(pa.float32()).to_numpy(zero_copy_only=False) if column.null_count == 0 else \
+        np.asarray(column.cast(pa.float32()).fill_null(float("nan")).to_numpy(zero_copy_only=False))
+    return Tensor(name, "FP32", (len(values),), np.asarray(values, dtype=np.float32))
+
+
+def _by_position(model, tensors: list) -> list:
+    """Arrow columns for a model without feature names: its features by position, as one 2-D tensor."""
+    if model.features.names or not tensors or any(len(t.shape) != 1 or t.datatype == "BYTES" for t in tensors):
+        return tensors
+    matrix = np.column_stack([t.data for t in tensors]).astype(np.float32, copy=False)
+    return [Tensor("input", "FP32", matrix.shape, matrix)]
+
+
+def _arrow_response(names: tuple, result: dict) -> bytes:
+    pa = _pyarrow()
+    arrays = []
+    for name in names:
+        arr = result[name]
+        if arr.ndim == 1:
+            arrays.append(pa.array(arr))
+        else:
+            flat = np.ascontiguousarray(arr).reshape(-1)
+            arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(flat), arr.shape[1]))
+    batch = pa.record_batch(arrays, names=list(names))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()

@@ -1,0 +1,147 @@
+"""Sockets and processes: bind once, load every model once, then serve from one process or from
+``--workers`` forked processes that share the listening socket (the kernel spreads connections
+over them).
+
+The models are loaded in the parent before it forks, so the children start with them: a
+``.xgbrs`` model's arrays are views of its read-only memory map (page cache, shared by every
+process), and what loading built in memory is shared copy-on-write. Numba is not imported before
+the fork (its thread pools must not cross one); each worker warms its kernels from Numba's
+on-disk cache before it reports ready. A worker that dies is replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+from ..errors import DataError
+from .repository import load_model, write_control
+
+log = logging.getLogger("gbinfer.serve")
+
+
+def parse_models(specs: list) -> dict:
+    """``name=path`` arguments as {name: absolute path}."""
+    out = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise DataError(f"model {spec!r}: expected NAME=PATH, e.g. churn=models/churn.xgbrs")
+        if "/" in name or name in out:
+            raise DataError(f"model name {name!r} must be unique and contain no '/'")
+        out[name] = os.path.abspath(path)
+    return out
+
+
+def serve(args) -> int:
+    from .app import Settings
+
+    if args.workers < 1 or args.threads < 1 or args.max_batch_rows < 1 or args.batch_window_us < 0:
+        raise DataError("--workers, --threads and --max-batch-rows must be at least 1, --batch-window-us >= 0")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(message)s")
+    settings = Settings(batch_window=args.batch_window_us / 1e6, max_batch_rows=args.max_batch_rows,
+                        max_body_bytes=int(args.max_body_mb * (1 << 20)), nthread=args.threads)
+    paths = parse_models(args.models)
+    state_dir = tempfile.mkdtemp(prefix="gbinfer-serve-")
+    try:
+        if args.workers > 1:  # before prometheus_client is imported: it picks its storage then
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(state_dir, "metrics")
+            os.mkdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        models = {name: (path, load_model(path, args.trusted_key)) for name, path in paths.items()}
+        write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as exc:
+            raise DataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        sock.listen(2048)
+        log.info("serving %s on http://%s:%d with %d worker(s)", ", ".join(paths), args.host, args.port,
+                 args.workers)
+        if args.workers == 1:
+            app = _app(models, state_dir, settings, args.trusted_key)
+            if args.watch:
+                from . import watch
+
+                watch.start(state_dir, args.trusted_key, args.watch_interval, app.state.metrics)
+            _run(app, sock, args.log_level)
+        else:
+            _supervise(args, models, state_dir, settings, sock)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+def _app(models, state_dir, settings, trusted_key):
+    from .app import create_app
+
+    return create_app(models, state_dir, settings=settings, trusted_key=trusted_key)
+
+
+def _run(app, sock, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _supervise(args, models, state_dir, settings, sock) -> None:
+    """Fork the workers, replace any that dies, and stop them all on SIGINT / SIGTERM."""
+    children: dict[int, float] = {}
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            code = 0
+            try:
+                _run(_app(models, state_dir, settings, args.trusted_key), sock, args.log_level)
+            except BaseException:  # noqa: BLE001 - a worker reports and exits, the parent replaces it
+                log.exception("worker failed")
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for _ in range(args.workers):
+        spawn()
+    if args.watch:
+        from . import watch
+        from .metrics import Metrics
+
+        watch.start(state_dir, args.trusted_key, args.watch_interval, Metrics())
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        log.error("worker %d exited (status %d); starting another", pid, status)
+        if time.monotonic() - started < 1.0:
+            time.sleep(1.0)  # a worker that dies at once would otherwise be restarted in a tight loop
+        spawn()

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serve_load import request_headers  # noqa: E402
 from serve_servers import ROOT, Server, free_port, gbinfer_command, mlserver_command  # noqa: E402
-from serve_stats import (closed_loop_summary, median_of, open_loop_summary, ratio,  # noqa: E402
+from serve_stats import (closed_loop_summary, median_of, open_loop_summary, percentile, ratio,  # noqa: E402
                          send_offsets, split_schedule)
 
 HERE = Path(__file__).resolve().parent
@@ -154,8 +154,7 @@ def measure_server(server: Server, bodies: list[str], args, rows_path: Path, row
                                         sent=offsets.size, errors=sum(int(r["errors"]) for r in results),
                                         duration=args.duration,
                                         client_cpu=sum(float(r["cpu"]) for r in results))
-            summary["p99_send_ms"] = float(np.percentile(np.concatenate([r["from_send"] for r in results]), 99)
-                                           * 1e3) if lat.size else math.nan
+            summary["p99_send_ms"] = percentile(np.concatenate([r["from_send"] for r in results]), 99) * 1e3
             summary["server_us_per_req"] = server_cpu / max(lat.size, 1) * 1e6
             summary["failures"] = [str(f) for r in results for f in r["failures"]][:3]
             out[(body, f"open@{rate}")] = summary
@@ -183,7 +182,7 @@ def start_server(kind: str, workers: int, model: Path, features: int, args, fold
     log = folder / f"{kind}-{workers}.log"
     if kind == "gbinfer":
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        command = gbinfer_command(MODEL_NAME, model, port, workers)
+        command = gbinfer_command(MODEL_NAME, model, port, workers) + shlex.split(args.gbinfer_args)
         server = Server(f"gbinfer serve --workers {workers}", command, port, MODEL_NAME, log, ROOT, env)
     else:
         ml_folder = folder / f"mlserver-{workers}"
@@ -218,11 +217,12 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
         med[key] = {field: median_of(reps, field) for field in reps[0] if isinstance(reps[0][field], float)
                     or isinstance(reps[0][field], int)}
     lines = [f"Open loop ({args.arrivals} arrivals, {args.duration:g} s per rate), one row per request. "
-             "Latency from the scheduled send time; p99 (sent) from when the client sent it. "
+             "Latency from the scheduled send time; p99 (sent) from when the client sent it; client lag: "
+             "how late the client sent, behind its schedule. "
              f"Medians of {args.repeats} repeats.", "",
              "| server | workers | body | rate req/s | answered req/s | p50 ms | p99 ms | p99 (sent) ms | errors "
-             "| server CPU µs/req | client CPU (cores) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server CPU µs/req | client CPU (cores) | client lag p99 ms |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for workers in args.workers:
         for kind, body in CONFIGS:
             for rate in args.rates:
@@ -232,7 +232,7 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                 lines.append(f"| {LABEL[kind]} | {workers} | {body} | {rate} | {_fmt(m['achieved_rps'], 0)} | "
                              f"{_fmt(m['p50_ms'])} | {_fmt(m['p99_ms'])} | {_fmt(m['p99_send_ms'])} | "
                              f"{_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
-                             f"{_fmt(m['client_cpu'])} |")
+                             f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} |")
     lines += ["", f"Saturation (closed loop, {args.concurrency} requests in flight, {args.duration:g} s). "
               "Ratio = gbinfer throughput / MLServer throughput at the same worker count.", "",
               "| server | workers | body | throughput req/s | ratio | p50 ms | p99 ms | errors | server CPU µs/req "
@@ -282,19 +282,30 @@ def write_report(path: Path, lines: list[str]) -> None:
     os.replace(tmp, path)
 
 
+def _shown_command(server: Server, folder: Path) -> str:
+    """The server's command line, with MLServer's settings files inlined and the temp dir elided."""
+    text = " ".join(shlex.quote(str(a)) for a in server.command).replace(str(ROOT) + "/", "")
+    if "mlserver" in server.label.lower():
+        settings_dir = Path(server.command[-1])
+        text += " with settings.json " + (settings_dir / "settings.json").read_text() + " and model-settings.json " \
+            + (settings_dir / MODEL_NAME / "model-settings.json").read_text().replace(str(ROOT) + "/", "")
+    return text.replace(str(folder), "$TMP").replace(sys.executable, "python")
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
 
 
 def _versions(args) -> str:
-    import tritonclient
+    from importlib.metadata import version
+
     import xgboost
 
     ml = subprocess.run([str(Path(args.mlserver_venv) / "bin" / "python"), "-c",
                          "import mlserver, xgboost; print(mlserver.__version__, xgboost.__version__)"],
                         capture_output=True, text=True, timeout=120).stdout.split()
     return (f"Python {platform.python_version()}, xgboost {xgboost.__version__} (training, reference), "
-            f"tritonclient {getattr(tritonclient, '__version__', '?')}, "
+            f"tritonclient {version('tritonclient')}, "
             f"MLServer {ml[0] if ml else '?'} with xgboost {ml[1] if len(ml) > 1 else '?'}; "
             f"CPU: {_cpu_name()}, {os.cpu_count()} cores")
 
@@ -314,7 +325,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ints = lambda s: [int(v) for v in s.split(",")]  # noqa: E731
     p.add_argument("--rates", type=ints, default=[200, 500, 1000], help="open-loop request rates, req/s")
-    p.add_argument("--duration", type=float, default=8.0, help="seconds per phase")
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
     p.add_argument("--warmup", type=float, default=2.0, help="closed-loop warm-up seconds per body")
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight at saturation")
     p.add_argument("--clients", type=int, default=1, help="load-generator processes sharing each phase")
@@ -327,9 +338,10 @@ def parse_args(argv):
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--features", type=int, default=32)
     p.add_argument("--grace", type=float, default=5.0, help="seconds an answer may come after the last send")
-    p.add_argument("--client-start", type=float, default=3.0, help="seconds given to clients to start")
+    p.add_argument("--client-start", type=float, default=2.0, help="seconds given to clients to start")
     p.add_argument("--start-timeout", type=float, default=180.0, help="seconds a server may take to be ready")
     p.add_argument("--mlserver-venv", default=os.environ.get("MLSERVER_VENV", "/work/venvs/mlserver"))
+    p.add_argument("--gbinfer-args", default="", help="more options for gbinfer serve, e.g. '--batch-window-us 0'")
     p.add_argument("--mlserver-omp-threads", type=int, default=1,
                    help="OMP_NUM_THREADS for MLServer (XGBoost's threads); 0 leaves XGBoost's default")
     p.add_argument("--out", default="serve", help="report name under benchmarks/results/")
@@ -356,6 +368,7 @@ def main(argv=None) -> int:
     expected = xgb.Booster(model_file=str(model)).predict(xgb.DMatrix(rows)).astype(np.float64)
     runs: dict = {}
     checks: dict = {}
+    commands: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         folder = Path(tmp)
         rows_path = folder / "rows.npy"
@@ -365,6 +378,7 @@ def main(argv=None) -> int:
             for kind, workers in (plan if rep % 2 == 0 else plan[::-1]):  # alternate order against drift
                 print(f"[repeat {rep + 1}/{args.repeats}] {kind} workers={workers}", flush=True)
                 server = start_server(kind, workers, model, args.features, args, folder)
+                commands[(kind, workers)] = _shown_command(server, folder)
                 try:
                     bodies = args.bodies if kind == "gbinfer" else ["json"]
                     result = measure_server(server, bodies, args, rows_path, rows, expected, folder, seed=rep)
@@ -399,6 +413,7 @@ def main(argv=None) -> int:
         "The load generator runs on the same 2 cores as the server: its CPU use is the last column "
         "(1.0 = one core). Server CPU is summed over every process of the server.", "",
         f"Command: `{command}`  ", f"Machine: {_versions(args)}  ",
+        *[f"{LABEL[k]} with {w} worker(s): `{c}`  " for (k, w), c in sorted(commands.items())],
         f"Load before: `{uptime_before}`  ", f"Load after: `{uptime_after}`", "",
         "Outputs checked against XGBoost's `predict` before timing (max |diff| over 16 rows): "
         + ", ".join(f"{LABEL[k]} {b} w{w}: {v:.2g}" for (k, w, b), v in sorted(checks.items())), "",

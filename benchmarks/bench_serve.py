@@ -234,23 +234,27 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                              f"{_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
                              f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} |")
     lines += ["", f"Saturation (closed loop, {args.concurrency} requests in flight, {args.duration:g} s). "
-              "Ratio = gbinfer throughput / MLServer throughput at the same worker count.", "",
+              "Ratio = gbinfer throughput / MLServer throughput at the same worker count; CPU ratio = MLServer's "
+              "server CPU per request / gbinfer's (how much less CPU gbinfer spends on a request).", "",
               "| server | workers | body | throughput req/s | ratio | p50 ms | p99 ms | errors | server CPU µs/req "
-              "| server CPU (cores) | client CPU (cores) |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| CPU ratio | server CPU (cores) | client CPU (cores) |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     headline = {}
     for workers in args.workers:
-        theirs = med.get(("mlserver", workers, "json", "saturation"), {}).get("throughput_rps", math.nan)
+        mls = med.get(("mlserver", workers, "json", "saturation"), {})
         for kind, body in CONFIGS:
             m = med.get((kind, workers, body, "saturation"))
             if m is None:
                 continue
-            r = ratio(m["throughput_rps"], theirs) if kind == "gbinfer" else math.nan
+            r = ratio(m["throughput_rps"], mls.get("throughput_rps", math.nan)) if kind == "gbinfer" else math.nan
+            cpu_r = ratio(mls.get("server_us_per_req", math.nan), m["server_us_per_req"]) if kind == "gbinfer" \
+                else math.nan
             if kind == "gbinfer":
                 headline[(workers, body, "ratio")] = r
             lines.append(f"| {LABEL[kind]} | {workers} | {body} | {_fmt(m['throughput_rps'], 0)} | "
                          f"{_fmt(r, 1) + '×' if not math.isnan(r) else '—'} | {_fmt(m['p50_ms'])} | "
                          f"{_fmt(m['p99_ms'])} | {_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
+                         f"{_fmt(cpu_r, 1) + '×' if not math.isnan(cpu_r) else '—'} | "
                          f"{_fmt(m['server_cores'])} | {_fmt(m['client_cpu'])} |")
     for workers in args.workers:
         for body in ("json", "binary"):

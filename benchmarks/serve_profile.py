@@ -134,6 +134,7 @@ def _start(args, model: Path, features: int, opts, folder: Path) -> Server:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--body", choices=["json", "binary"], default="json")
@@ -143,6 +144,7 @@ def main(argv=None) -> int:
     p.add_argument("--sample-rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--raw", default=None, help="where to keep py-spy's collapsed stacks")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--out", default=None, help="also write the output (markdown) to this file")
     p.add_argument("--no-profile", dest="profile", action="store_false", help="measure only, no py-spy")
     p.add_argument("--server-args", default="", help="more options for gbinfer serve")
     p.add_argument("--inline-kernel-calls", action="store_true",
@@ -192,15 +194,24 @@ def main(argv=None) -> int:
             server.stop()
         latencies = result.get("from_schedule", result["from_send"])
         done = latencies.size
-        print(f"gbinfer serve --workers {args.workers} {args.server_args}"
+        lines = [f"gbinfer serve --workers {args.workers} {args.server_args}"
               f"{' (kernel calls inline)' if args.inline_kernel_calls else ''}, {args.body} bodies, "
               f"{'open loop %g req/s' % args.rate if args.rate else 'closed loop x%d' % args.concurrency}: "
               f"{done} answered, {int(result['errors'])} errors, p50 {percentile(latencies, 50) * 1e3:.2f} ms, "
               f"p99 {percentile(latencies, 99) * 1e3:.2f} ms; server CPU {cpu / max(done, 1) * 1e6:.0f} µs/request "
               f"{'(sampled, so a little above the unprofiled figure)' if args.profile else ''}; "
-              f"client CPU {float(result['cpu']):.2f} s")
+              f"client CPU {float(result['cpu']):.2f} s"]
         if args.profile:
-            print("\n".join(summarise(raw, args.top)))
+            lines += ["", *summarise(raw, args.top)]
+    print("\n".join(lines))
+    if args.out:
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+        command = "python benchmarks/serve_profile.py " + " ".join(shlex.quote(a) for a in argv)
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text("\n".join([f"Command: `{command}`  ", f"Load after: `{uptime}`", "", *lines]) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, out)
     return 0
 
 

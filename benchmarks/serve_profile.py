@@ -179,7 +179,7 @@ def main(argv=None) -> int:
                             start_at=start_at)
             spy = None if not args.profile else subprocess.Popen([py_spy, "record", "--pid", str(server.process.pid), "--duration",
                                     str(int(args.seconds)), "--rate", str(args.sample_rate), "--format", "raw",
-                                    "--output", str(raw), "--subprocesses", "--nonblocking"],
+                                    "--output", str(raw), "--subprocesses"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(max(0.0, start_at - time.time()))
             cpu0 = server.cpu_seconds()

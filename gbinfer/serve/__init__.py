@@ -4,6 +4,7 @@ Built on Starlette (the ASGI application) and uvicorn (the HTTP server), install
 ``serve`` extra; nothing here is imported by the rest of gbinfer, and ``command`` (the CLI's
 arguments) imports neither. Modules: ``protocol`` (v2 tensors, JSON and binary), ``bodies``
 (content types), ``inputs`` (tensors -> model input), ``batching``, ``repository`` (versions
-and reload), ``metadata``, ``metrics``, ``app`` (endpoints), ``watch`` (file polling),
-``server`` (sockets and worker processes).
+and reload), ``sharing`` (one copy of the arrays for all workers), ``metadata``, ``metrics``,
+``app`` (endpoints), ``watch`` (file polling), ``server`` (sockets and worker processes),
+``background`` (the server in a thread, for tests and notebooks).
 """

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -39,25 +40,25 @@ class Settings:
     max_body_bytes: int = 64 << 20
     nthread: int | None = 1  # kernel threads per worker process
     follow_interval: float = 0.1  # seconds between looks at the other workers' loads
+    inline_rows: int = 16  # batches of at most this many rows run on the event loop itself
 
 
 def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(), trusted_key=None) -> Starlette:
-    """The application serving ``models`` ({name: (path, loaded Model)}, version 1 or the version
-    the state directory's control file names)."""
-    from .repository import read_control
-
+    """The application serving ``models`` ({name: (path, loaded Model)}) as their version 1, and
+    every later version the state directory names (a worker started after a reload catches up
+    before it takes requests)."""
     metrics = Metrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gbinfer-predict")
     repo = Repository(state_dir, trusted_key=trusted_key, settings=settings, executor=executor, metrics=metrics)
-    control = read_control(state_dir)
     for name, (path, model) in models.items():
-        repo.install(name, control.get(name, {}).get("version", 1), path, model)
+        repo.install(name, 1, path, model)
 
     @asynccontextmanager
     async def lifespan(app):
         loop = asyncio.get_running_loop()
         for name in repo.names():  # compile or load from cache before saying ready
             await loop.run_in_executor(executor, repo.entry(name).model.warmup)
+        await repo.sync()
         repo.ready = True
         follower = loop.create_task(repo.follow(settings.follow_interval))
         try:
@@ -81,7 +82,7 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
         Route("/v2/repository/models/{name}/load", handlers.load, methods=["POST"]),
         Route("/metrics", handlers.scrape),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.repository = repo
     app.state.metrics = metrics
     return app
@@ -89,6 +90,12 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
 
 def _json(doc, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status, media_type="application/json")
+
+
+async def _http_error(request, exc: HTTPException) -> Response:
+    """Starlette's own refusals (no such route, wrong method) in the v2 error form too."""
+    return Response(protocol.error_body(f"{request.method} {request.url.path}: {exc.detail}"), exc.status_code,
+                    media_type="application/json")
 
 
 def _error(exc: Exception) -> Response:
@@ -169,7 +176,8 @@ class _Handlers:
             content, headers = bodies.respond(kind, entry, req, names, result)
         except Exception as exc:  # noqa: BLE001 - answered in the v2 error form
             response = _error(exc)
-            self.metrics.errors.labels(name, str(response.status_code)).inc()
+            known = name if name in self.repo.names() else "-"  # label values never come from the client
+            self.metrics.errors.labels(known, str(response.status_code)).inc()
             return response
         self.metrics.latency.labels(name).observe(time.perf_counter() - start)
         return Response(content, headers=headers)
@@ -180,12 +188,12 @@ async def _read_body(request, limit: int) -> bytes:
     says so); a gzip or deflate body is inflated under the same limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-bytes)", 413)
+        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-mb)", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-bytes)", 413)
+            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-mb)", 413)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower()
@@ -196,7 +204,7 @@ async def _read_body(request, limit: int) -> bytes:
         except zlib.error as exc:
             raise RequestError(f"the {encoding} body does not inflate: {exc}") from None
         if len(body) > limit or inflater.unconsumed_tail:
-            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-bytes)", 413)
+            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-mb)", 413)
     elif encoding not in ("", "identity"):
         raise RequestError(f"Content-Encoding {encoding!r:.40} is not supported (gzip, deflate)", 415)
     return body

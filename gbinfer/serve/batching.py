@@ -10,7 +10,9 @@ most ``max_rows`` rows at a time. Requests with the same key (same input form, o
 call is retried request by request, so one bad request cannot fail the others.
 
 The calls run on one executor thread per process: the event loop keeps reading requests (and so
-filling the next batch) while a batch is predicted.
+filling the next batch) while a batch is predicted. A batch of at most ``inline_rows`` rows is
+predicted on the event loop itself instead: for a few rows the hand-off to the thread costs more
+than the call (about 50 µs of the 600 µs a one-row JSON request took, measured on 2 busy cores).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import deque
 class Batcher:
     """Queue and coalesce the calls of one model version; ``run(key, payloads)`` -> one result per payload."""
 
-    def __init__(self, run, *, window: float, max_rows: int, executor, on_batch=None):
+    def __init__(self, run, *, window: float, max_rows: int, executor, on_batch=None, inline_rows: int = 0):
         self._run = run
         self._window = window
         self._max_rows = max_rows
@@ -30,6 +32,13 @@ class Batcher:
         self._on_batch = on_batch  # (requests, rows) of every kernel call, for the metrics
         self._pending: deque = deque()
         self._active = False
+        self._waiting = 0
+        self._inline_rows = inline_rows
+
+    @property
+    def waiting(self) -> int:
+        """Requests submitted and not answered yet (queued, or in the running call)."""
+        return self._waiting
 
     async def submit(self, key, payload, rows: int):
         loop = asyncio.get_running_loop()
@@ -38,7 +47,11 @@ class Batcher:
         if not self._active:
             self._active = True
             loop.create_task(self._drain(loop))
-        return await future
+        self._waiting += 1
+        try:
+            return await future
+        finally:
+            self._waiting -= 1
 
     async def _drain(self, loop) -> None:
         try:
@@ -47,7 +60,10 @@ class Batcher:
                 if not first:
                     await self._gather(loop)
                 batch = self._take()
-                outcomes = await loop.run_in_executor(self._executor, self._execute, batch)
+                if sum(item[2] for item in batch) <= self._inline_rows:
+                    outcomes = self._execute(batch)  # a few rows: a thread hand-off would cost more than the call
+                else:
+                    outcomes = await loop.run_in_executor(self._executor, self._execute, batch)
                 for future, ok, value in outcomes:
                     if not future.done():  # the client may have gone
                         (future.set_result if ok else future.set_exception)(value)

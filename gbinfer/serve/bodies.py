@@ -110,17 +110,20 @@ def _arrow_column(pa, name: str, column) -> Tensor:
         return Tensor(name, "BYTES", (len(values),), values)
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
         raise RequestError(f"Arrow column {name!r} has type {kind}; expected numbers or strings")
-    values = column.cast(pa.float32()).to_numpy(zero_copy_only=False) if column.null_count == 0 else \
-        np.asarray(column.cast(pa.float32()).fill_null(float("nan")).to_numpy(zero_copy_only=False))
-    return Tensor(name, "FP32", (len(values),), np.asarray(values, dtype=np.float32))
+    wide = pa.types.is_float64(kind)  # float64 stays float64 (LightGBM reads it so), the rest float32
+    column = column.cast(pa.float64() if wide else pa.float32())
+    if column.null_count:
+        column = column.fill_null(float("nan"))
+    values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64 if wide else np.float32)
+    return Tensor(name, "FP64" if wide else "FP32", (len(values),), values)
 
 
 def _by_position(model, tensors: list) -> list:
     """Arrow columns for a model without feature names: its features by position, as one 2-D tensor."""
     if model.features.names or not tensors or any(len(t.shape) != 1 or t.datatype == "BYTES" for t in tensors):
         return tensors
-    matrix = np.column_stack([t.data for t in tensors]).astype(np.float32, copy=False)
-    return [Tensor("input", "FP32", matrix.shape, matrix)]
+    matrix = np.column_stack([t.data for t in tensors])  # float64 if any column is
+    return [Tensor("input", protocol.datatype_of(matrix), matrix.shape, matrix)]
 
 
 def _arrow_response(names: tuple, result: dict) -> bytes:

@@ -22,6 +22,13 @@ def add_command(sub) -> None:
 
 
 def run(args) -> int:
+    from importlib.util import find_spec
+
+    from ..errors import MissingDependency
+
+    for module in ("starlette", "uvicorn", "prometheus_client"):  # found, not imported: see server.serve
+        if find_spec(module) is None:
+            raise MissingDependency(module, "serve", "gbinfer serve")
     from .server import serve
 
     return serve(args)

@@ -1,10 +1,12 @@
 """What a request's tensors mean to a model, and what the model gives back as output tensors.
 
 A request holds either one 2-D tensor (rows x features, in the model's feature order) or one
-1-D tensor per named feature column. Named columns go through the model's own input encoding:
-they become a dict of columns for ``DataMatrix``, so a categorical column sent as BYTES strings is
-re-coded by value exactly as a DataFrame column would be. Requests with the same ``Rows.key`` can
-share one kernel call (``batching``): their rows are stacked, predicted once, and split again.
+1-D tensor per named feature column. Named columns are read as the model reads a DataFrame's
+columns, so a categorical column sent as BYTES strings means its values, never their order of
+appearance: a dict of columns for ``DataMatrix`` (an XGBoost model re-codes it by value through
+its training categories), codes through the model's ``pandas_categorical`` for LightGBM, and the
+values themselves for CatBoost, which hashes them. Requests with the same ``Rows.key`` can share
+one kernel call (``batching``): their rows are stacked, predicted once, and split again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ MATRIX = "input"  # the name the metadata gives the 2-D input
 
 @dataclass(frozen=True)
 class Rows:
-    """One request's rows: ``matrix`` (float32, rows x features) or ``columns`` (name -> 1-D array)."""
+    """One request's rows: ``matrix`` (float32 or float64, rows x features) or ``columns`` (feature
+    name -> 1-D array of numbers or of strings, in the model's feature order)."""
 
     key: tuple  # requests with equal keys can be stacked
     n: int
@@ -40,8 +43,8 @@ def rows_of(model, tensors: list) -> Rows:
         if t.shape[1] != model.num_features:
             raise RequestError(f"input {t.name!r} has {t.shape[1]} columns; the model reads {model.num_features} "
                                "features")
-        matrix = np.ascontiguousarray(t.data, dtype=np.float32)
-        return Rows(("matrix",), t.shape[0], matrix=matrix)
+        matrix = np.ascontiguousarray(t.data, dtype=_numeric(t.data))
+        return Rows(("matrix", matrix.dtype.str), t.shape[0], matrix=matrix)
     names = model.features.names
     if not names:
         raise RequestError(f"the model has no feature names, so its input is one 2-D tensor (rows x "
@@ -60,13 +63,19 @@ def rows_of(model, tensors: list) -> Rows:
         if n is not None and len(data) != n:
             raise RequestError(f"input {t.name!r} has {len(data)} rows, the inputs before it {n}")
         n = len(data)
-        columns[t.name] = data if data.dtype == object else data.astype(np.float32, copy=False)
+        columns[t.name] = data if data.dtype == object else data.astype(_numeric(data), copy=False)
     missing = [name for name in names if name not in columns]
     if missing:
         raise RequestError(f"inputs lack the model's features {_shown(missing)}")
     ordered = {name: columns[name] for name in names}
-    key = ("columns",) + tuple(v.dtype == object for v in ordered.values())
+    key = ("columns",) + tuple(v.dtype.str for v in ordered.values())
     return Rows(key, n, columns=ordered)
+
+
+def _numeric(data: np.ndarray):
+    """float64 stays float64 (LightGBM compares in float64; XGBoost rounds it to float32 as XGBoost
+    does), everything else becomes float32 as the libraries' own Python packages convert it."""
+    return np.float64 if data.dtype == np.float64 else np.float32
 
 
 def _shown(names) -> str:
@@ -81,14 +90,48 @@ def stack(model, parts: list):
         return first.matrix if len(parts) == 1 else np.concatenate([p.matrix for p in parts])
     columns = first.columns if len(parts) == 1 else \
         {name: np.concatenate([p.columns[name] for p in parts]) for name in first.columns}
-    if model.meta.source_library == "catboost" and any(v.dtype == object for v in columns.values()):
+    source = model.meta.source_library
+    if source == "lightgbm":
+        return _lightgbm_rows(model, columns)
+    if source == "catboost" and any(v.dtype == object for v in columns.values()):
         # CatBoost hashes the category values themselves: a table of values in feature order
         # (what its own predict takes), not the codes a DataMatrix would number them by
-        table = np.empty((first.n if len(parts) == 1 else sum(p.n for p in parts), len(columns)), dtype=object)
+        table = np.empty((sum(p.n for p in parts), len(columns)), dtype=object)
         for j, values in enumerate(columns.values()):
             table[:, j] = values
         return table
     return DataMatrix(columns)
+
+
+def lightgbm_categories(model) -> list | None:
+    """The categories of a LightGBM model's categorical features, in order (its
+    ``pandas_categorical``: code k of the j-th categorical feature is ``[j][k]``), or None."""
+    import orjson
+
+    stored = model.meta.attributes.get("pandas_categorical")
+    return orjson.loads(stored) if stored else None
+
+
+def _lightgbm_rows(model, columns: dict) -> np.ndarray:
+    """Columns in feature order as LightGBM reads a DataFrame: numbers in float64, a categorical
+    column's values as their code in the training categories (an unseen value is missing)."""
+    types = model.features.types or ()
+    stored = lightgbm_categories(model)
+    n = len(next(iter(columns.values())))
+    out = np.empty((n, len(columns)), dtype=np.float64)
+    k = 0
+    for j, (name, values) in enumerate(columns.items()):
+        categorical = j < len(types) and types[j] == "c"
+        if values.dtype != object:
+            out[:, j] = values
+        elif not categorical or stored is None or k >= len(stored):
+            raise RequestError(f"input {name!r} holds strings, but the model has no categories to read them by; "
+                               "send the category codes as numbers")
+        else:
+            lookup = {value: float(code) for code, value in enumerate(stored[k])}
+            out[:, j] = [lookup.get(v, np.nan) for v in values.tolist()]
+        k += categorical
+    return out
 
 
 def requested(request) -> tuple:

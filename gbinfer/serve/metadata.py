@@ -4,10 +4,28 @@ stores them) and its outputs."""
 
 from __future__ import annotations
 
-from .inputs import MATRIX
+from .inputs import MATRIX, lightgbm_categories
 
-# what predict returns, by source library: XGBoost computes in float32, the others in float64
+# what predict and predict_leaf return, by source library: XGBoost computes in float32 (and
+# gives leaf indices as floats, as its predict(pred_leaf=True) does), the others in float64
 _OUTPUT = {"xgboost": "FP32"}
+_LEAF = {"xgboost": "FP32", "lightgbm": "INT32", "catboost": "UINT32"}
+
+
+def _categories(model) -> list:
+    """Per feature, the categories it was trained on where the model stores them, else None."""
+    features = model.features
+    n = len(features.names)
+    if features.categories:
+        return [c.values if c is not None else None for c in features.categories]
+    stored = lightgbm_categories(model) if model.meta.source_library == "lightgbm" else None
+    if not stored or not features.types:
+        return [None] * n
+    positions = [j for j, t in enumerate(features.types) if t == "c"]
+    out = [None] * n
+    for j, cats in zip(positions, stored):
+        out[j] = cats
+    return out
 
 
 def model_metadata(name: str, model) -> dict:
@@ -15,17 +33,17 @@ def model_metadata(name: str, model) -> dict:
     inputs = [{"name": MATRIX, "datatype": "FP32", "shape": [-1, model.num_features]}]
     if features.names:
         types = features.types or ("q",) * len(features.names)
-        categories = features.categories or (None,) * len(features.names)
-        for fname, ftype, cats in zip(features.names, types, categories):
+        for fname, ftype, cats in zip(features.names, types, _categories(model)):
             entry = {"name": fname, "datatype": "BYTES" if ftype == "c" else "FP32", "shape": [-1]}
-            if ftype == "c" and cats is not None and cats.values is not None:
-                entry["parameters"] = {"categories": [str(v) for v in cats.values]}
+            if cats is not None:
+                entry["parameters"] = {"categories": [str(v) for v in cats]}
             inputs.append(entry)
     k = model.num_outputs
     datatype = _OUTPUT.get(model.meta.source_library, "FP64")
     shape = [-1] if k == 1 else [-1, k]
     outputs = [{"name": "predict", "datatype": datatype, "shape": shape},
-               {"name": "margin", "datatype": datatype, "shape": shape}]
+               {"name": "margin", "datatype": datatype, "shape": shape},
+               {"name": "leaf", "datatype": _LEAF.get(model.meta.source_library, "INT32"), "shape": [-1, -1]}]
     return {"name": name, "platform": f"gbinfer_{model.meta.source_library}", "inputs": inputs,
             "outputs": outputs,
             "parameters": {"objective": model.objective.name, "num_features": model.num_features,

@@ -81,8 +81,19 @@ def parse_json_request(body: bytes, header_length: str | None) -> InferRequest:
     try:
         doc = orjson.loads(head)
     except orjson.JSONDecodeError as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
+        doc = _with_nan(head, exc)
     return request_from_document(doc, rest)
+
+
+def _with_nan(head, error):
+    """A document with the ``NaN`` / ``Infinity`` tokens Python's ``json`` writes (tritonclient's
+    JSON tensors hold them for missing values), which strict JSON parsers refuse."""
+    import json
+
+    try:
+        return json.loads(bytes(head))
+    except (ValueError, RecursionError):
+        raise RequestError(f"the request body is not valid JSON: {error}") from None
 
 
 def request_from_document(doc, binary=b"") -> InferRequest:

@@ -4,9 +4,10 @@ over them).
 
 The models are loaded in the parent before it forks, so the children start with them: a
 ``.xgbrs`` model's arrays are views of its read-only memory map (page cache, shared by every
-process), and what loading built in memory is shared copy-on-write. Numba is not imported before
-the fork (its thread pools must not cross one); each worker warms its kernels from Numba's
-on-disk cache before it reports ready. A worker that dies is replaced.
+process), and what loading built is shared the same way (``sharing``). The parent imports the
+server and kernel modules for its workers but runs no kernel (Numba's thread pools must not cross
+a fork); each worker warms its kernels from Numba's on-disk cache before it reports ready. A
+worker that dies is replaced.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import tempfile
 import time
 
 from ..errors import DataError
-from .repository import load_model, write_control
+from .repository import file_stamp, load_model, write_control
+from .sharing import share
 
 log = logging.getLogger("gbinfer.serve")
 
@@ -39,6 +41,16 @@ def parse_models(specs: list) -> dict:
     return out
 
 
+def load_all(paths: dict, trusted_key, state_dir: str) -> dict:
+    """Load every model ({name: (path, Model)}, its arrays in shared files) and record them as
+    version 1 in ``state_dir``."""
+    stamps = {name: file_stamp(path) for name, path in paths.items()}
+    models = {name: (path, share(load_model(path, trusted_key), state_dir, name, 1)) for name, path in paths.items()}
+    write_control(state_dir, {name: {"path": path, "version": 1, "stamp": stamps[name]}
+                              for name, path in paths.items()})
+    return models
+
+
 def serve(args) -> int:
     from .app import Settings
 
@@ -53,8 +65,12 @@ def serve(args) -> int:
         if args.workers > 1:  # before prometheus_client is imported: it picks its storage then
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(state_dir, "metrics")
             os.mkdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-        models = {name: (path, load_model(path, args.trusted_key)) for name, path in paths.items()}
-        write_control(state_dir, {name: {"path": path, "version": 1} for name, path in paths.items()})
+        models = load_all(paths, args.trusted_key, state_dir)
+        if args.workers > 1:  # imported once for all workers (pages shared until written); nothing runs yet
+            import prometheus_client  # noqa: F401
+            import uvicorn  # noqa: F401
+
+            import gbinfer.predict  # noqa: F401 - Numba and the kernel modules
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -62,20 +78,28 @@ def serve(args) -> int:
         except OSError as exc:
             raise DataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         sock.listen(2048)
-        log.info("serving %s on http://%s:%d with %d worker(s)", ", ".join(paths), args.host, args.port,
-                 args.workers)
+        log.info("serving %s on http://%s:%d with %d worker(s)", ", ".join(paths), args.host,
+                 sock.getsockname()[1], args.workers)  # the port the system chose for --port 0
         if args.workers == 1:
             app = _app(models, state_dir, settings, args.trusted_key)
             if args.watch:
                 from . import watch
 
                 watch.start(state_dir, args.trusted_key, args.watch_interval, app.state.metrics)
+            # uvicorn stops gracefully on these, then raises the signal again under the handler it
+            # found: make that an ordinary exit, so that the state directory is removed
+            signal.signal(signal.SIGTERM, _exit)
+            signal.signal(signal.SIGINT, _exit)
             _run(app, sock, args.log_level)
         else:
             _supervise(args, models, state_dir, settings, sock)
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def _exit(signum, frame):
+    raise SystemExit(0)
 
 
 def _app(models, state_dir, settings, trusted_key):

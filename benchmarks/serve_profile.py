@@ -7,10 +7,8 @@ gbinfer's request handling, the prediction kernel, asyncio).
     python benchmarks/serve_profile.py [--workers 1] [--body json|binary] [--rate 1000] [--seconds 10]
 
 Prints the tables and keeps py-spy's collapsed stacks in ``--raw`` (a flame graph tool reads them).
-Two what-ifs measure a change before anyone makes it (use ``--no-profile`` for clean CPU figures):
-``--server-args '--batch-window-us 0'`` passes options to the server, and ``--inline-kernel-calls``
-starts it with its prediction executor replaced by one that runs each call on the event-loop
-thread (no hand-off to the executor thread and back).
+``--server-args '--batch-window-us 0'`` passes options to the server, to measure their effect
+(with ``--no-profile`` for CPU figures that sampling does not inflate).
 """
 
 from __future__ import annotations
@@ -31,32 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_serve import MODEL_NAME, _data, model_file, run_clients, start_server  # noqa: E402
-from serve_servers import ROOT, Server, free_port, gbinfer_command  # noqa: E402
 from serve_stats import percentile, send_offsets  # noqa: E402
 
-# `python -c INLINE_BOOT serve ...`: gbinfer's command, with the kernel calls run on the event loop
-INLINE_BOOT = """
-import sys
-from concurrent.futures import Future
-
-class InlineExecutor:
-    def __init__(self, *args, **kwargs):
-        pass
-    def submit(self, fn, *args):
-        future = Future()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-    def shutdown(self, *args, **kwargs):
-        pass
-
-import gbinfer.serve.app
-gbinfer.serve.app.ThreadPoolExecutor = InlineExecutor
-from gbinfer.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 # (layer, substring of a frame "function (file:line)") — first match from the leaf upwards wins
 LAYERS = [
@@ -116,23 +90,6 @@ def summarise(raw: Path, top: int) -> list[str]:
     return out
 
 
-def _start(args, model: Path, features: int, opts, folder: Path) -> Server:
-    if not args.inline_kernel_calls and not args.server_args:
-        return start_server("gbinfer", args.workers, model, features, opts, folder)
-    port = free_port()
-    command = gbinfer_command(MODEL_NAME, model, port, args.workers) + shlex.split(args.server_args)
-    if args.inline_kernel_calls:
-        command[1:3] = ["-c", INLINE_BOOT]  # in place of "-m gbinfer"
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    server = Server("gbinfer serve (what-if)", command, port, MODEL_NAME, folder / "server.log", ROOT, env)
-    try:
-        server.wait_ready(opts.start_timeout)
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -147,11 +104,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="also write the output (markdown) to this file")
     p.add_argument("--no-profile", dest="profile", action="store_false", help="measure only, no py-spy")
     p.add_argument("--server-args", default="", help="more options for gbinfer serve")
-    p.add_argument("--inline-kernel-calls", action="store_true",
-                   help="what-if: predict on the event-loop thread instead of the executor thread")
     args = p.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    opts = argparse.Namespace(start_timeout=180.0, mlserver_venv=None, mlserver_omp_threads=0, gbinfer_args="")
+    opts = argparse.Namespace(start_timeout=180.0, mlserver_venv=None, mlserver_omp_threads=0,
+                              gbinfer_args=args.server_args)
     features = 32
     model = model_file(500, 6, features)
     rows = _data(1024, features, seed=1, missing=0.0)[0]
@@ -160,7 +116,7 @@ def main(argv=None) -> int:
         rows_path = folder / "rows.npy"
         np.save(rows_path, rows)
         raw = Path(args.raw) if args.raw else folder / "profile.txt"
-        server = _start(args, model, features, opts, folder)
+        server = start_server("gbinfer", args.workers, model, features, opts, folder)
         spy = None
         try:
             meta = server.metadata()
@@ -194,8 +150,7 @@ def main(argv=None) -> int:
             server.stop()
         latencies = result.get("from_schedule", result["from_send"])
         done = latencies.size
-        lines = [f"gbinfer serve --workers {args.workers} {args.server_args}"
-              f"{' (kernel calls inline)' if args.inline_kernel_calls else ''}, {args.body} bodies, "
+        lines = [f"gbinfer serve --workers {args.workers} {args.server_args}, {args.body} bodies, "
               f"{'open loop %g req/s' % args.rate if args.rate else 'closed loop x%d' % args.concurrency}: "
               f"{done} answered, {int(result['errors'])} errors, p50 {percentile(latencies, 50) * 1e3:.2f} ms, "
               f"p99 {percentile(latencies, 99) * 1e3:.2f} ms; server CPU {cpu / max(done, 1) * 1e6:.0f} µs/request "

@@ -56,6 +56,10 @@ LAYERS = [
 ]
 
 
+# The executor thread blocked in ``work_queue.get``: py-spy samples it as busy, but it uses no CPU.
+IDLE_WAIT = "_worker (concurrent/futures/thread.py:81)"
+
+
 def layer_of(stack: list[str]) -> str:
     for frame in reversed(stack):
         for layer, needle in LAYERS:
@@ -67,13 +71,16 @@ def layer_of(stack: list[str]) -> str:
 def summarise(raw: Path, top: int) -> list[str]:
     """Tables of samples per layer and per leaf function, from py-spy's ``--format raw`` output."""
     by_layer, by_leaf, by_frame = Counter(), Counter(), Counter()
-    total = 0
+    total = waiting = 0
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack_text, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
         stack = stack_text.split(";")
+        if IDLE_WAIT in stack[-1]:
+            waiting += n
+            continue
         total += n
         by_layer[layer_of(stack)] += n
         by_leaf[stack[-1]] += n
@@ -81,7 +88,8 @@ def summarise(raw: Path, top: int) -> list[str]:
             by_frame[frame] += n
     if not total:
         return ["no samples"]
-    out = [f"{total} samples (busy threads only)", "", "| layer (innermost match) | share |", "|---|---:|"]
+    out = [f"{total} samples of busy threads; {waiting} more of the kernel thread blocked on its empty queue "
+           "(py-spy does not see that wait as idle), left out", "", "| layer (innermost match) | share |", "|---|---:|"]
     out += [f"| {name} | {100 * n / total:.1f}% |" for name, n in by_layer.most_common()]
     out += ["", "| leaf function (self) | share |", "|---|---:|"]
     out += [f"| `{name[:110]}` | {100 * n / total:.1f}% |" for name, n in by_leaf.most_common(top)]

@@ -61,7 +61,7 @@ def _score(model, data, scoring: Scoring, nthread):
     if nthread is not None and (not isinstance(nthread, int) or isinstance(nthread, bool) or nthread < 1):
         raise DataError(f"nthread must be a positive int (threads a task uses) or None, got {nthread!r:.60}")
     shipped = ship(model)
-    tail, dtype = scoring.probe(model)
+    tail, dtype = scoring.probe(receive(shipped.digest, shipped.blob))  # the model workers will have
     # one graph key for the model's bytes, named by their digest: the same model twice is one key
     blob = dask.delayed(shipped.blob, name=f"gbinfer-model-{shipped.digest}", traverse=False, pure=True)
     if isinstance(data, dd.DataFrame):

@@ -37,7 +37,7 @@ def predict_udf(model, *, output_margin=False, iteration_range=None, kind="predi
     scoring = Scoring(kind, output_margin, None if iteration_range is None else tuple(iteration_range),
                       approximate)
     shipped = ship(model)
-    tail, dtype = scoring.probe(model)
+    tail, dtype = scoring.probe(receive(shipped.digest, shipped.blob))  # the model workers will have
     return_type = _return_type(pyspark, scoring, tail, dtype, shape)
     names = model.features.names or tuple(f"f{j}" for j in range(model.num_features))
     fetch = _broadcast(pyspark, shipped.blob)

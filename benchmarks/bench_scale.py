@@ -4,8 +4,9 @@
   processes, 1 thread each), 10M rows x 50 float32 features (2% NaN) generated on the workers and
   kept there (``persist``), so neither side pays for data creation or shipping rows from the client.
 * Spark: ``gbinfer.spark.predict_udf`` vs a plain pandas UDF calling ``Booster.inplace_predict``
-  (its booster also loaded once per Python worker, from broadcast bytes), on local[2], 2M rows
-  cached in Spark, written to the ``noop`` sink.
+  (its booster also loaded once per Python worker, from broadcast bytes), on local[2], 1M rows
+  cached in Spark, written to the ``noop`` sink; beside them a pandas UDF that returns zeros, which
+  is what Spark's own transfer of the rows to Python costs.
 
 The model: XGBoost binary:logistic, 500 trees of depth 6, 50 features (trained once, cached under
 ``benchmarks/.cache/``). Both engines' outputs are compared for equality on every row before timing.
@@ -159,6 +160,19 @@ def xgboost_udf(spark, booster):
     return pandas_udf(score, "double")
 
 
+def zeros_udf():
+    """A pandas UDF that only receives the batches and returns zeros: what Spark itself costs
+    (the JVM-to-Python Arrow transfer of 50 columns), the floor under both engines."""
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    def score(*columns):
+        return pd.Series(np.zeros(len(columns[0])))
+
+    score.__annotations__ = {"columns": pd.Series, "return": pd.Series}
+    return pandas_udf(score, "double")
+
+
 def bench_spark(booster, rows: int, partitions: int, rounds: int, clock: Clock) -> dict:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
@@ -189,8 +203,8 @@ def bench_spark(booster, rows: int, partitions: int, rounds: int, clock: Clock) 
         both = df.select(ours_col.alias("ours"), theirs_col.alias("theirs")).toPandas()
         same = bool(np.array_equal(both.ours.to_numpy(), both.theirs.to_numpy()))
         print(f"spark: outputs identical on all {rows} rows: {same}", flush=True)
-        times = take_turns({"gbinfer.spark.predict_udf": run(ours_col), "xgboost pandas_udf": run(theirs_col)},
-                           rounds, clock)
+        times = take_turns({"gbinfer.spark.predict_udf": run(ours_col), "xgboost pandas_udf": run(theirs_col),
+                            "zeros pandas_udf (Spark's own cost)": run(zeros_udf()(*names))}, rounds, clock)
     finally:
         spark.stop()
     return {"rows": rows, "partitions": partitions, "identical": same, "times": times}
@@ -218,7 +232,7 @@ def report(results: dict, loads: list, args) -> str:
         for n in names:
             if n not in medians:
                 continue
-            ratio = f"{medians[names[1]] / medians[names[0]]:.2f}×" if n == names[1] and len(medians) == 2 else ""
+            ratio = f"{medians[names[1]] / medians[names[0]]:.2f}×" if n == names[1] and len(medians) >= 2 else ""
             runs = ", ".join(f"{t:.2f}" for t in res["times"][n])
             lines.append(f"| {setting} | {res['rows']:,} | {n} | {medians[n]:.2f} s | {runs} | {ratio} |")
     lines += ["", "Outputs identical on every row: " + ", ".join(f"{s}: {r['identical']}" for s, r in results.items()),
@@ -230,7 +244,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="Dask rows (default 10M)")
     parser.add_argument("--chunk", type=int, default=250_000, help="rows per Dask chunk")
-    parser.add_argument("--spark-rows", type=int, default=2_000_000, help="Spark rows (default 2M)")
+    parser.add_argument("--spark-rows", type=int, default=1_000_000, help="Spark rows (default 1M)")
     parser.add_argument("--spark-partitions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each engine")
     parser.add_argument("--deadline", type=float, default=1500, help="seconds for the whole run")

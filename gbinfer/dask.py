@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError, MissingDependency
-from .scoring import Scoring, check_columns
+from .scoring import Scoring, check_kinds, match_columns
 from .shipped import receive, ship
 
 
@@ -75,9 +75,11 @@ def _score(model, data, scoring: Scoring, nthread):
 def _frame(dask, da, model, ddf, scoring, digest, blob, tail, dtype, nthread):
     import pandas as pd
 
-    columns = check_columns(model, list(ddf.columns), [_kind(pd, t) for t in ddf.dtypes], "the dask DataFrame")
-    if list(ddf.columns) != columns:
-        ddf = ddf[columns]
+    order = match_columns(model, list(ddf.columns), "the dask DataFrame")
+    dtypes = list(ddf.dtypes)
+    check_kinds(model, [_kind(pd, dtypes[i]) for i in order], "the dask DataFrame")
+    if order != list(range(len(dtypes))):
+        ddf = ddf[[ddf.columns[i] for i in order]]
     if len(tail) == 0:
         labels = "prediction"
         meta = pd.Series(np.empty(0, dtype=dtype), name=labels, index=ddf._meta.index)
@@ -113,7 +115,7 @@ def _array(model, X, scoring, digest, blob, tail, dtype, nthread):
 
 
 def _kind(pd, dtype) -> str:
-    """A column's kind as ``check_columns`` reads it."""
+    """A column's kind as ``check_kinds`` reads it."""
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
     if pd.api.types.is_bool_dtype(dtype):

@@ -81,14 +81,12 @@ def is_categorical(model: Model, j: int) -> bool:
     return model.features.types is not None and model.features.types[j] == "c"
 
 
-def check_columns(model: Model, names, kinds, where: str) -> list:
-    """The model's features among ``names``, in the model's order; ``kinds`` gives each column's
-    kind as numpy spells it ("f", "i", "u", "b" numbers; "O"/"U" strings; "category").
+def match_columns(model: Model, names, where: str) -> list[int]:
+    """For each model feature, the index of its column in ``names``.
 
     With feature names in the model, every feature must be there by name and no other column may
     be (an id or a label fed as a feature is a silent wrong answer); without them, columns are
-    taken by position and only their count is checked. A string column for a numeric feature,
-    and a float column for a CatBoost categorical one (CatBoost refuses floats there), are refused.
+    taken by position and only their count is checked.
     """
     names = [str(n) for n in names]
     expected = model.features.names
@@ -96,24 +94,31 @@ def check_columns(model: Model, names, kinds, where: str) -> list:
         if len(names) != model.num_features:
             raise DataError(f"{where} has {len(names)} columns but the model expects {model.num_features} features "
                             "(it has no feature names, so columns are taken by position)")
-        order = list(range(len(names)))
-    else:
-        absent = [n for n in expected if n not in names]
-        extra = [n for n in names if n not in expected]
-        if absent or extra:
-            parts = ([f"model features absent: {absent[:10]}"] if absent else []) + \
-                    ([f"columns that are not features: {extra[:10]} (select the features, e.g. "
-                      f"df[list(model.features.names)])"] if extra else [])
-            raise DataError(f"{where}: {'; '.join(parts)}")
-        order = [names.index(n) for n in expected]
-    for j, i in enumerate(order):
-        kind = kinds[i]
-        shown = expected[j] if expected is not None else f"column {i}"
+        return list(range(len(names)))
+    if len(set(names)) != len(names):
+        raise DataError(f"{where} names {sorted({n for n in names if names.count(n) > 1})[:10]} more than once")
+    absent = [n for n in expected if n not in names]
+    extra = [n for n in names if n not in expected]
+    if absent or extra:
+        parts = ([f"model features absent: {absent[:10]}"] if absent else []) + \
+                ([f"columns that are not features: {extra[:10]} (select the model's features, "
+                  "model.features.names)"] if extra else [])
+        raise DataError(f"{where}: {'; '.join(parts)}")
+    return [names.index(n) for n in expected]
+
+
+def check_kinds(model: Model, kinds, where: str) -> None:
+    """``kinds[j]``, feature ``j``'s column kind as numpy spells it ("f", "i", "u", "b" numbers,
+    "O" strings or objects) or "category", fits the feature: a string column for a numeric
+    feature, and a float column for a CatBoost categorical one (CatBoost refuses floats there),
+    are refused by name."""
+    names = model.features.names
+    for j, kind in enumerate(kinds):
+        shown = repr(names[j]) if names is not None else f"column {j}"
         if is_categorical(model, j):
             if model.meta.source_library == "catboost" and kind == "f":
-                raise DataError(f"{where}: {shown!r} is a CatBoost categorical feature and holds floats; "
+                raise DataError(f"{where}: {shown} is a CatBoost categorical feature and holds floats; "
                                 "CatBoost takes strings or integers there")
         elif kind not in ("f", "i", "u", "b"):
-            raise DataError(f"{where}: {shown!r} is a numeric feature of the model but the column holds "
-                            f"{kind if kind != 'O' else 'strings or objects'}; cast it to numbers")
-    return [names[i] for i in order]
+            raise DataError(f"{where}: {shown} is a numeric feature of the model but the column holds "
+                            f"{'categories' if kind == 'category' else 'strings or objects'}; cast it to numbers")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError, MissingDependency
-from .scoring import Scoring, check_columns
+from .scoring import Scoring, match_columns
 from .shipped import receive, ship
 
 SHAPES = ("array", "struct")
@@ -84,29 +84,15 @@ def _hinted(score, struct: bool):
 
 
 def _ordered(model, columns) -> list:
-    """The feature columns in the model's order: names matched to the model's, or Columns as given."""
+    """The feature columns in the model's order: names matched to the model's, or Columns as
+    given. Their types are Spark's to know: a batch of the wrong type is refused in the task."""
     if len(columns) == 1 and isinstance(columns[0], (list, tuple)):
         columns = tuple(columns[0])
     if columns and all(isinstance(c, str) for c in columns):
-        if len(set(columns)) != len(columns):
-            raise DataError(f"the feature columns name {len(columns) - len(set(columns))} column(s) twice: "
-                            f"{[c for c in columns if columns.count(c) > 1][:10]}")
-        return check_columns(model, list(columns), ["f"] * len(columns) if model.features.types is None else
-                             _assumed_kinds(model, columns), "the feature columns")
+        return [columns[i] for i in match_columns(model, columns, "the feature columns")]
     if len(columns) != model.num_features:
         raise DataError(f"the UDF got {len(columns)} feature columns but the model expects {model.num_features}")
     return list(columns)
-
-
-def _assumed_kinds(model, columns) -> list:
-    """Kinds that pass ``check_columns``'s type test: a Column name carries no type here (Spark
-    checks the rest when the batch arrives), only names and counts are checked."""
-    names = model.features.names or ()
-    kinds = []
-    for c in columns:
-        j = names.index(c) if c in names else -1
-        kinds.append("category" if j >= 0 and model.features.types[j] == "c" else "f")
-    return kinds
 
 
 def _rows(frame):

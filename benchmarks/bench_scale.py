@@ -240,6 +240,17 @@ def report(results: dict, loads: list, args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_report(results: dict, loads: list, args) -> str:
+    """Write ``results/<out>.md`` atomically; return its text."""
+    text = report(results, loads, args)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{args.out}.md"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, out)
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="Dask rows (default 10M)")
@@ -259,6 +270,7 @@ def main() -> int:
         if args.only in (None, "dask"):
             results["Dask, 2 workers x 1 thread"] = bench_dask(booster, args.rows, args.chunk, args.rounds, clock)
             loads.append(("after Dask", load_average()))
+            write_report(results, loads, args)  # kept even if the Spark part fails
         if args.only in (None, "spark"):
             results["Spark, local[2]"] = bench_spark(booster, args.spark_rows, args.spark_partitions, args.rounds,
                                                      clock)
@@ -266,13 +278,7 @@ def main() -> int:
     except OutOfTime as exc:
         print(f"stopped: {exc}", flush=True)
         loads.append(("stopped", load_average()))
-    text = report(results, loads, args)
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{args.out}.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    print(write_report(results, loads, args))
     return 0
 
 

@@ -37,8 +37,8 @@ def predict_udf(model, *, output_margin=False, iteration_range=None, kind="predi
     scoring = Scoring(kind, output_margin, None if iteration_range is None else tuple(iteration_range),
                       approximate)
     shipped = ship(model)
-    tail, dtype = scoring.probe(receive(shipped.digest, shipped.blob))  # the model workers will have
-    return_type = _return_type(pyspark, scoring, tail, dtype, shape)
+    tail, _ = scoring.probe(receive(shipped.digest, shipped.blob))  # the model workers will have
+    return_type = _return_type(pyspark, scoring, tail, shape)
     names = model.features.names or tuple(f"f{j}" for j in range(model.num_features))
     fetch = _broadcast(pyspark, shipped.blob)
     digest, struct = shipped.digest, shape == "struct"
@@ -97,8 +97,7 @@ def _ordered(model, columns) -> list:
 
 def _rows(frame):
     """A positional frame as one array: numbers as float32 rows, mixed columns as objects."""
-    if all(t.kind in "fiub" for t in frame.dtypes if isinstance(t, np.dtype)) and \
-            all(isinstance(t, np.dtype) for t in frame.dtypes):
+    if all(isinstance(t, np.dtype) and t.kind in "fiub" for t in frame.dtypes):
         return frame.to_numpy(dtype=np.float32)
     return frame.to_numpy(dtype=object)
 
@@ -120,7 +119,7 @@ def _task_cpus() -> int:
     return max(1, int(context.cpus())) if context is not None else 1
 
 
-def _return_type(pyspark, scoring, tail, dtype, shape):
+def _return_type(pyspark, scoring, tail, shape):
     T = pyspark.sql.types
     element = T.LongType() if scoring.kind == "leaf" else T.DoubleType()
     if len(tail) == 0:

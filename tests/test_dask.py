@@ -5,6 +5,7 @@ the client for columns and types that do not fit the model."""
 
 from __future__ import annotations
 
+import catboost
 import dask.array as da
 import dask.dataframe as dd
 import numpy as np
@@ -83,8 +84,9 @@ def test_lightgbm(client, trained, data):
     got = gbinfer.dask.predict(m, ddf).compute()
     assert np.array_equal(got.to_numpy(), m.predict(df[NUMERIC]))
     assert np.array_equal(got.to_numpy(), booster.predict(df[NUMERIC]))
-    with pytest.raises(GbinferError, match="leaf_count"):  # .xgbrs keeps no LightGBM node counts
-        gbinfer.dask.predict_contribs(m, X)
+    contribs = gbinfer.dask.predict_contribs(m, X).compute()  # .xgbrs keeps LightGBM's node counts
+    assert np.array_equal(contribs, m.predict_contribs(df[NUMERIC]))
+    assert np.array_equal(contribs, booster.predict(df[NUMERIC], pred_contrib=True))
 
 
 def test_catboost_with_string_column(client, trained):
@@ -96,6 +98,10 @@ def test_catboost_with_string_column(client, trained):
     assert np.array_equal(gbinfer.dask.predict(m, ddf, output_margin=True).compute().to_numpy(),
                           cb.predict(df, prediction_type="RawFormulaVal"))
     assert np.array_equal(gbinfer.dask.predict_leaf(m, ddf).compute().to_numpy(), m.predict_leaf(df))
+    contribs = gbinfer.dask.predict_contribs(m, ddf).compute().to_numpy()  # and CatBoost's leaf weights
+    assert np.array_equal(contribs, m.predict_contribs(df))
+    assert np.array_equal(contribs, cb.get_feature_importance(catboost.Pool(df, cat_features=["colour"]),
+                                                              type="ShapValues"))
 
 
 def test_the_model_travels_as_one_key_of_bytes_and_loads_once_per_worker(client, trained, data):
@@ -120,12 +126,13 @@ def test_the_model_travels_as_one_key_of_bytes_and_loads_once_per_worker(client,
 
 
 @pytest.mark.parametrize("case", ["absent", "extra", "string for number", "float for catboost category",
-                                  "array width", "1-D array", "not dask", "not a model", "contribs of catboost",
+                                  "array width", "1-D array", "not dask", "not a model", "approximate lightgbm",
                                   "iteration_range", "nthread"])
 def test_refusals_are_typed_and_raised_on_the_client(trained, data, case):
     df, ddf, X = data
     xgb, _ = trained["xgb_binary"]
     cb, _ = trained["cb"]
+    lgb, _ = trained["lgb"]
     calls = {
         "absent": lambda: gbinfer.dask.predict(xgb, ddf[["a", "b", "c"]]),
         "extra": lambda: gbinfer.dask.predict(xgb, dd.from_pandas(df, npartitions=2)),
@@ -135,7 +142,7 @@ def test_refusals_are_typed_and_raised_on_the_client(trained, data, case):
         "1-D array": lambda: gbinfer.dask.predict(xgb, X[:, 0]),
         "not dask": lambda: gbinfer.dask.predict(xgb, df[NUMERIC]),
         "not a model": lambda: gbinfer.dask.predict("model.json", ddf),
-        "contribs of catboost": lambda: gbinfer.dask.predict_contribs(cb, dd.from_pandas(df, npartitions=2)),
+        "approximate lightgbm": lambda: gbinfer.dask.predict_contribs(lgb, ddf, approximate=True),
         "iteration_range": lambda: gbinfer.dask.predict(xgb, ddf, iteration_range=(0, 99)),
         "nthread": lambda: gbinfer.dask.predict(xgb, ddf, nthread=0),
     }

@@ -77,19 +77,24 @@ def test_lightgbm_and_catboost_with_a_string_column(trained, sdf):
         gbinfer.spark.predict_udf(cb)(*columns).alias("cb"),
         gbinfer.spark.predict_udf(cb, output_margin=True)(*columns).alias("cb_raw"),
         gbinfer.spark.predict_udf(cb, kind="leaf")(*columns).alias("cb_leaf"),
+        gbinfer.spark.predict_udf(lgb, kind="contribs")(*NUMERIC).alias("lgb_phi"),
+        gbinfer.spark.predict_udf(cb, kind="contribs")(*columns).alias("cb_phi"),
     ).toPandas()
     assert np.array_equal(out.lgb.to_numpy(), lgb.predict(out[NUMERIC]))
     assert np.array_equal(out.lgb.to_numpy(), booster.predict(out[NUMERIC]))
     assert np.array_equal(out.cb.to_numpy(), cb.predict(out[columns]))
     assert np.array_equal(out.cb_raw.to_numpy(), cb_model.predict(out[columns], prediction_type="RawFormulaVal"))
     assert np.array_equal(_stacked(out.cb_leaf), cb.predict_leaf(out[columns]).astype(np.int64))
+    # contributions: the node counts and leaf weights travel in the model's bytes
+    assert np.array_equal(_stacked(out.lgb_phi), booster.predict(out[NUMERIC], pred_contrib=True))
+    assert np.array_equal(_stacked(out.cb_phi), cb.predict_contribs(out[columns]))
 
 
 @pytest.mark.parametrize("case", ["absent", "extra", "twice", "count", "shape", "kind", "not a model",
-                                  "contribs of catboost", "nthread"])
+                                  "approximate lightgbm", "nthread"])
 def test_refusals_are_typed_and_raised_on_the_driver(trained, sdf, case):
     xgb, _ = trained["xgb_binary"]
-    cb, _ = trained["cb"]
+    lgb, _ = trained["lgb"]
     udf = gbinfer.spark.predict_udf
     calls = {
         "absent": lambda: udf(xgb)("a", "b", "c"),
@@ -99,7 +104,7 @@ def test_refusals_are_typed_and_raised_on_the_driver(trained, sdf, case):
         "shape": lambda: udf(xgb, shape="table"),
         "kind": lambda: udf(xgb, kind="proba"),
         "not a model": lambda: udf(b"model bytes"),
-        "contribs of catboost": lambda: udf(cb, kind="contribs"),
+        "approximate lightgbm": lambda: udf(lgb, kind="contribs", approximate=True),
         "nthread": lambda: udf(xgb, nthread=-1),
     }
     with pytest.raises(GbinferError) as info:

@@ -265,7 +265,7 @@ def raw(model, X: np.ndarray, codes: np.ndarray, t0: int, t1: int, nthread,
     + bias``, the two roundings numpy's ``out *= scale; out += bias`` would make; then
     ``transform`` (``kernel_transform``)."""
     b = model.booster
-    L = layout(b, model.meta.num_features)
+    L = _layouts.get(b) or layout(b, model.meta.num_features)
     n = X.shape[0]
     out = np.empty((n, L.k), dtype=np.float64)  # every row written by the kernel
     post = L.post if t0 == 0 else L.unbiased_post
@@ -298,16 +298,7 @@ def predict(model, data, *, output_margin=False, iteration_range=None, base_marg
             and data.ndim == 2 and data.shape[1] == L.width and data.dtype.kind in "fiu"):
         # the usual call, a numeric array for a model of float features: no per-call model or input work
         X = data if data.dtype == _FLOAT32 and data.flags.c_contiguous else np.ascontiguousarray(data, _FLOAT32)
-        n = X.shape[0]
-        out = np.empty((n, L.k), dtype=np.float64)
-        if n < K.ROWS_BELOW:
-            K.margin_rows(X, _NO_CODES, L.plan, L.levels, L.borders, b.leaf_values, L.post, 0, L.num_trees,
-                          transform, L.depth, out)
-        else:
-            _engine._run(K.margin_serial, K.margin_parallel, n, nthread,
-                         (X, _NO_CODES, *L.args, b.leaf_offsets, b.leaf_values, L.k, 0, L.num_trees, L.post, out))
-            if transform != K.NO_TRANSFORM:
-                K.finish_all(out, transform)
+        out = raw(model, X, _NO_CODES, 0, L.num_trees, nthread, transform)
     else:
         if base_margin is not None:
             raise DataError("base_margin is not supported for CatBoost models (CatBoost's predict takes no "

@@ -202,6 +202,13 @@ def test_one_hot_categories_exact(tmp_path):
         np.testing.assert_array_equal(g.predict_leaf(test), m.calc_leaf_indexes(catboost.Pool(test,
                                                                                                cat_features=[1, 2])))
         assert ulp64(g.predict(test.to_numpy()), ref) == 0, fmt  # an object array in the same order
+        # a DataMatrix numbers its category values itself: they are read back as values (integers as
+        # an object column: a DataMatrix takes an integer array as numbers)
+        columns = {name: test[name].to_numpy(dtype=object if name == "i" else None) for name in test.columns}
+        assert ulp64(g.predict(gbinfer.DataMatrix(columns)), ref) == 0, fmt
+        assert ulp64(g.predict(gbinfer.DataMatrix(test.astype({"s": "category", "i": "category"}))), ref) == 0, fmt
+    with pytest.raises(DataError, match="missing category values"):
+        g.predict(gbinfer.DataMatrix({**columns, "s": np.where(np.arange(n) == 3, None, columns["s"])}))
     with pytest.raises(DataError, match="column 1"):
         g.predict(test.assign(s=1.5))
     with pytest.raises(DataError, match="column 2"):

@@ -37,7 +37,7 @@ def rows(model, data, nthread=None) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, DataMatrix):
         if data.sparse is not None:
             raise DataError("sparse input is not supported for CatBoost models; pass a dense array or frame")
-        data = data.values
+        data = _table(data)
     if type(data).__module__.startswith("pandas"):
         if not hasattr(data, "iloc") or getattr(data, "ndim", 0) != 2:
             raise DataError(f"data must be 2-D (rows x features), got a {type(data).__name__}")
@@ -93,6 +93,22 @@ def rows(model, data, nthread=None) -> tuple[np.ndarray, np.ndarray]:
     if ctrs:
         _engine._run(K.ctr_serial, K.ctr_parallel, n, nthread, (X, H, width, *ctr_args))
     return X, codes
+
+
+def _table(data: DataMatrix):
+    """A dense ``DataMatrix`` as CatBoost reads a table: its category columns as their values (the
+    matrix's codes number its own categories, which CatBoost's hashes know nothing of), the rest
+    as numbers. A missing category value is refused, as CatBoost refuses one."""
+    if not data.categorical:
+        return data.values
+    table = data.values.astype(object)
+    for j, column in data.categorical.items():
+        codes = data.values[:, j]
+        if np.isnan(codes).any():
+            raise DataError(f"column {j} holds missing category values; CatBoost takes none in a categorical "
+                            "feature")
+        table[:, j] = column.categories[codes.astype(np.intp)]
+    return table
 
 
 def _by_name(frame, names):

@@ -30,7 +30,7 @@ own rows, so the parallel form is thread-safe.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from .kernels import _block_keys, _row_count
 from .shap_kernels import CHUNK, _flush, _hot_child, _scratch, _tree_saabas, _tree_shap
@@ -107,16 +107,19 @@ def edge_tables(left, cover, feature, tree_offsets, tree_depth, max_depth, edge_
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def node_factors(edge_z, edge_prev, rule, factors, after_cold, cold_weight):
-    """Per node and quadrature point, the constants its incoming edge multiplies by, so that a
-    row's passes need no division: ``[0, m]`` / ``[1, m]`` the change of the path product when
-    the row's merged hot bit for the edge's feature is 1 / 0 (for a feature met again, the new
-    factor over the one it replaces, whose hot bit was 1; ``after_cold`` when it was 0), and
-    ``[2, m]`` the weight (1 - z) c_m / F(x_m) of a hot edge's leaves (a cold edge's,
-    -c_m / (1 - x_m), is the same for every node: ``cold_weight``)."""
+def node_factors(edge_z, edge_prev, rule, table, after_cold):
+    """Per node, for each of the three states its incoming edge can be in for a row, the
+    constants the passes read, so that a row's passes need no division and no choice inside the
+    loops over the points: ``table[node, state, 0, m]`` the factor the path product takes on
+    (for a feature met again, the new factor over the one it replaces) and ``table[node, state,
+    1, m]`` the weight of the edge's leaves, its own minus that of the earlier split on its
+    feature, which the leaves below this edge leave. States: 0 the row follows the path at every
+    split on the feature down to here (factor ``z y + x``, weight ``(1 - z) c / F(x)``); 1 it
+    left the path here (``z y``, weight ``-c / (1 - x)``); 2 it left it at an earlier split
+    (factor ``after_cold[node]`` = ``z / z_prev`` at every point, weight 0: the earlier edge
+    already counts these leaves; kept out of the table, which a single row reads mostly from
+    memory: its size is the row's time)."""
     M = rule.shape[1]
-    for m in range(M):
-        cold_weight[m] = -rule[1, m] / rule[2, m]
     for node in range(edge_z.size):
         z = np.float64(edge_z[node])
         prev = edge_prev[node]
@@ -124,28 +127,61 @@ def node_factors(edge_z, edge_prev, rule, factors, after_cold, cold_weight):
         after_cold[node] = z / zp if prev >= 0 else 0.0
         for m in range(M):
             x, c, y = rule[0, m], rule[1, m], rule[2, m]
-            hot = z * y + x
-            cold = z * y
-            if prev >= 0:
-                hot /= zp * y + x
-                cold /= zp * y + x
-            factors[node, 0, m] = hot
-            factors[node, 1, m] = cold
-            factors[node, 2, m] = c * (1.0 - z) / (z * y + x)
+            before = zp * y + x if prev >= 0 else 1.0
+            earlier = c * (1.0 - zp) / before if prev >= 0 else 0.0
+            table[node, 0, 0, m] = (z * y + x) / before
+            table[node, 0, 1, m] = c * (1.0 - z) / (z * y + x) - earlier
+            table[node, 1, 0, m] = z * y / before
+            table[node, 1, 1, m] = -c / y - earlier
+
+
+# The passes work on four quadrature points at a time, loaded into locals before anything is
+# stored: LLVM cannot tell the arrays apart, so a loop that loads and stores point by point
+# stays scalar, while four loads, four-wide arithmetic and four stores become vector code.
+@njit(cache=True, nogil=True, inline="always")
+def _load4(a, i):
+    return a[i], a[i + _U(1)], a[i + _U(2)], a[i + _U(3)]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _store4(a, i, v):
+    a[i], a[i + _U(1)], a[i + _U(2)], a[i + _U(3)] = v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mul4(x, y):
+    return x[0] * y[0], x[1] * y[1], x[2] * y[2], x[3] * y[3]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add4(x, y):
+    return x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pick4(when, v, x):
+    """``v`` at every point when ``when``, else ``x``."""
+    return (v if when else x[0]), (v if when else x[1]), (v if when else x[2]), (v if when else x[3])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scale4(x, v):
+    return x[0] * v, x[1] * v, x[2] * v, x[3] * v
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _tree_quadrature(keys, row, lo, hi, i0, i1, internal, walk, left, feature, pos, leaf_or_zero, edge_prev, factors,
-                     after_cold, cold_weight, points, mask, Q, S, phi):
-    """Add one tree's SHAP values for block row ``row`` to ``phi`` (``phi[f * leaf_size + j]``).
+def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, feature, pos, leaf_or_zero, table, after_cold,
+                     points, state, mask, Q, S, lanes):
+    """Add one tree's SHAP values for block row ``row`` to ``lanes`` (``lanes[(f * leaf_size +
+    j) * M + m]``: per quadrature point, summed by the caller).
 
     Both passes visit the tree's internal nodes (``internal[i0:i1]``, parents first) and handle
     their two children. Down: the row's decision gives the children's hot bits (``mask``: bit p
-    set while the row has followed the path at every split on path feature p) and path products
-    ``Q``. Up: each child's sum of leaf value times path product (a leaf reads the zero slot
-    past the tree for its children's part), times its edge's weight, into ``phi``; a child with
-    an earlier split on its feature also takes its leaves out of that split's sum, by
-    subtracting that split's weight. Branch-free where the row decides (which factor, hot or cold weight):
+    set while the row has followed the path at every split on path feature p), their states
+    (``state``, see ``node_factors``) and path products ``Q``; a leaf's ``S`` is its value times
+    its path product. Up: a child's ``S`` (its leaves' sum) times its state's weight goes to its
+    parent's split feature, and the two children's sums make the parent's. Branch-free where the
+    row decides (the state is arithmetic on the bits, the loops over the points have none):
     those branches would be unpredictable."""
     # unsigned indices throughout: numba wraps negative signed indices, which costs a compare
     # and a select on every access
@@ -153,108 +189,197 @@ def _tree_quadrature(keys, row, lo, hi, i0, i1, internal, walk, left, feature, p
     M = _points(points)
     Mu = _U(M)
     base = _U(lo)
-    spare = _U(hi) - base
-    none = _U(0)  # any row: its weight is dropped
     one = _U(1)
     mask[0] = np.uint32(0xFFFFFFFF)
     for m in range(M):
         Q[_U(m)] = 1.0
-    for j in range(ls):
-        for m in range(M):
-            S[(spare * ls + _U(j)) * Mu + _U(m)] = 0.0
     for i in range(_U(i0), _U(i1)):
         node = _U(internal[i])
         c = node - base
         first = _U(left[node])
         bit = np.uint32(1) << np.uint32(pos[node])
-        right = np.uint32(_U(_hot_child(keys, row, node, walk)) - first)
+        goes_right = _U(_hot_child(keys, row, node, walk)) - first
         m0 = mask[c]
-        mask[first - base] = m0 & ~(bit * right)
-        mask[first + one - base] = m0 & ~(bit * (np.uint32(1) - right))
-        for child in (first, first + one):
+        on_path = _U((m0 & bit) != 0)
+        for side in range(2):
+            su = _U(side)
+            child = first + su
             k = child - base
-            prev = edge_prev[child]
-            p = _U(prev) - base if prev >= 0 else _U(0)  # no earlier split: the root, whose bits are all set
-            hot = (mask[k] & bit) != 0
-            kind = _U(0) if hot else _U(1)
+            goes = _U(1) - (goes_right ^ su)
+            mask[k] = m0 & ~(bit * np.uint32(_U(1) - goes))
+            s = _U(2) - on_path * (one + goes)
+            state[k] = np.uint8(s)
+            at = (child * _U(2) + min(s, one)) * _U(2) * Mu
+            cold = s == _U(2)
             ratio = after_cold[child]
-            plain = hot or (mask[p] & bit) != 0
-            for m in range(M):
-                factor = factors[child, kind, _U(m)] if plain else ratio
-                Q[k * Mu + _U(m)] = Q[c * Mu + _U(m)] * factor
+            for h in range(_U(0), Mu, _U(4)):
+                q = _mul4(_load4(Q, c * Mu + h), _pick4(cold, ratio, _load4(table, at + h)))
+                _store4(Q, k * Mu + h, q)
+                for j in range(ls):
+                    v = np.float64(leaf_or_zero[child, _U(j)])
+                    _store4(S, (k * ls + _U(j)) * Mu + h, _scale4(q, v))
     for i in range(_U(i1), _U(i0), -1):
         node = _U(internal[i - one])
         c = node - base
         first = _U(left[node])
-        bit = np.uint32(1) << np.uint32(pos[node])
         f = _U(feature[node]) * ls
+        a = first - base
+        b = a + one
+        sa_, sb_ = _U(state[a]), _U(state[b])
+        wa = ((first * _U(2) + min(sa_, one)) * _U(2) + one) * Mu
+        wb = (((first + one) * _U(2) + min(sb_, one)) * _U(2) + one) * Mu
+        keep_a = np.float64(sa_ != _U(2))
+        keep_b = np.float64(sb_ != _U(2))
         for j in range(ls):
             ju = _U(j)
-            up = (c * ls + ju) * Mu
-            value = 0.0
-            for child in (first, first + one):
-                k = child - base
-                below = k if _U(left[child]) != child else spare
-                hot = (mask[k] & bit) != 0
-                prev = edge_prev[child]
-                earlier = _U(prev) if prev >= 0 else none
-                p = _U(prev) - base if prev >= 0 else _U(0)
-                earlier_hot = (mask[p] & bit) != 0
-                v = np.float64(leaf_or_zero[child, ju])
-                at = (below * ls + ju) * Mu
-                for m in range(M):
-                    mu = _U(m)
-                    total = Q[k * Mu + mu] * v + S[at + mu]
-                    weight = factors[child, 2, mu] if hot else cold_weight[mu]
-                    earlier_weight = factors[earlier, 2, mu] if earlier_hot else cold_weight[mu]
-                    earlier_weight = earlier_weight if prev >= 0 else 0.0
-                    value += (weight - earlier_weight) * total
-                    S[up + mu] = total if child == first else S[up + mu] + total
-            phi[f + ju] += value
+            sa = (a * ls + ju) * Mu
+            sb = (b * ls + ju) * Mu
+            sc = (c * ls + ju) * Mu
+            acc = (f + ju) * Mu
+            for h in range(_U(0), Mu, _U(4)):
+                below_a = _load4(S, sa + h)
+                below_b = _load4(S, sb + h)
+                value = _add4(_mul4(_scale4(_load4(table, wa + h), keep_a), below_a),
+                              _mul4(_scale4(_load4(table, wb + h), keep_b), below_b))
+                _store4(lanes, acc + h, _add4(_load4(lanes, acc + h), value))
+                _store4(S, sc + h, _add4(below_a, below_b))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sum_lanes(lanes, phi, feats, lo, hi, ls, M):
+    """``phi[f, j]`` = the sum over the points of ``lanes[f, j]`` for the tree's features; clears ``lanes``."""
+    for a in range(lo, hi):
+        f = feats[a]
+        for j in range(ls):
+            at = (f * ls + j) * M
+            total = 0.0
+            for m in range(M):
+                total += lanes[at + m]
+                lanes[at + m] = 0.0
+            phi[f * ls + j] = total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _block_scratch(roots, t0, t1, max_depth, leaf, quad):
+    """Scratch for one block's trees [t0, t1): the recursion's path buffers, and per node of
+    the largest tree the quadrature's hot masks, states, path products and leaf sums."""
+    ok, internal, int_ptr, pos, table, after_cold, points, leaf_or_zero, tree_end = quad
+    most = 1
+    for t in range(t0, t1):
+        most = max(most, np.int64(tree_end[t]) - np.int64(roots[t]))
+    ls = leaf.shape[1]
+    M = _points(points)
+    return (_scratch(max_depth), np.empty(most, dtype=np.uint32), np.empty(most, dtype=np.uint8),
+            np.empty(most * M, dtype=np.float64), np.empty(most * M * ls, dtype=np.float64))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tree_values(keys, row, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats, approximate, quad,
+                 scratch, lanes, phi, phi32):
+    """Tree ``t``'s values for block row ``row``: in ``phi`` (float64, by quadrature; returns
+    True) or in ``phi32`` (float32, Saabas or XGBoost's recursion, as XGBoost adds them)."""
+    ok, internal, int_ptr, pos, table, after_cold, points, leaf_or_zero, tree_end = quad
+    paths, mask, state, Q, S = scratch
+    pf, pz, po, pw, stack_i, stack_f = paths
+    root = np.int64(roots[t])
+    if ok[t] and not approximate:
+        _tree_quadrature(keys, row, root, int_ptr[t], int_ptr[t + 1], internal, walk, left, feature, pos,
+                         leaf_or_zero, table, after_cold, points, state, mask, Q, S, lanes)
+        _sum_lanes(lanes, phi, feats, feat_ptr[t], feat_ptr[t + 1], leaf.shape[1], _points(points))
+        return True
+    if approximate:
+        _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi32)
+    else:
+        _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi32, 0, -1, pf, pz, po, pw, stack_i, stack_f)
+    return False
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                    feats, max_depth, t0, t1, base, approximate, quad, out):
     keys = _block_keys(X, r0, r1, slots)
-    pf, pz, po, pw, stack_i, stack_f = _scratch(max_depth)
-    ok, internal, int_ptr, edge_prev, pos, factors, after_cold, cold_weight, points, leaf_or_zero, tree_end = quad
-    most = 1
-    for t in range(t0, t1):
-        most = max(most, np.int64(tree_end[t]) - np.int64(roots[t]))
+    scratch = _block_scratch(roots, t0, t1, max_depth, leaf, quad)
     ls = leaf.shape[1]
-    M = factors.shape[2]
-    mask = np.empty(most, dtype=np.uint32)
-    Q = np.empty(most * M, dtype=np.float64)
-    S = np.empty((most + 2) * M * ls, dtype=np.float64)
-    bias = out.shape[2] - 1
-    phi = np.zeros(out.shape[2] * ls, dtype=np.float64)
-    phi32 = np.zeros(out.shape[2] * ls, dtype=np.float32)  # Saabas and the recursion add in float32, as XGBoost
+    width = out.shape[2] * ls
+    lanes = np.zeros(width * _points(quad[6]), dtype=np.float64)
+    phi = np.zeros(width, dtype=np.float64)
+    phi32 = np.zeros(width, dtype=np.float32)
     # trees outside, rows inside: a tree's nodes stay in cache for the chunk's rows
     for t in range(t0, t1):
-        root = np.int64(roots[t])
         g = groups[t]
         w = weights[t]
         for r in range(r0, r1):
-            row = r - r0
-            out_row = out[r]
-            if ok[t] and not approximate:
-                _tree_quadrature(keys, row, root, np.int64(tree_end[t]), int_ptr[t], int_ptr[t + 1], internal, walk,
-                                 left, feature, pos, leaf_or_zero, edge_prev, factors, after_cold, cold_weight,
-                                 points, mask, Q, S, phi)
-                _flush(phi, out_row, feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
+            if _tree_values(keys, r - r0, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats,
+                            approximate, quad, scratch, lanes, phi, phi32):
+                _flush(phi, out[r], feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
             else:
-                if approximate:
-                    _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi32)
-                else:
-                    _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi32, 0, -1, pf, pz, po, pw,
-                               stack_i, stack_f)
-                _flush(phi32, out_row, feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
-            for j in range(ls):
-                out_row[g + j, bias] += mean[root, j] * w
+                _flush(phi32, out[r], feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
+    _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out):
+    """The bias column: each tree's expected value (times its weight) in tree order, then the base."""
+    bias = out.shape[2] - 1
     for r in range(r0, r1):
+        for t in range(t0, t1):
+            for j in range(ls):
+                out[r, groups[t] + j, bias] += mean[roots[t], j] * weights[t]
         for g in range(out.shape[1]):
             out[r, g, bias] += base[r, g]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _stage(values, staged, feats, lo, hi, at, weight, ls):
+    """``staged[at + (a - lo) * ls + j] = values[feats[a], j] * weight``, in the precision
+    ``_flush`` multiplies in, so that adding it later rounds as ``_flush`` does; clears ``values``."""
+    for a in range(lo, hi):
+        f = feats[a]
+        for j in range(ls):
+            staged[at + (a - lo) * ls + j] = values[f * ls + j] * weight
+            values[f * ls + j] = 0
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _contrib_trees(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
+                   feats, max_depth, t0, t1, base, approximate, quad, out):
+    """One block of rows with its trees shared among the threads (a single row is otherwise
+    one thread's work): each part of the trees stages its values per row and tree feature, then
+    they are added to ``out`` in tree order, so every value rounds as in ``_contrib_block``."""
+    keys = _block_keys(X, r0, r1, slots)
+    ls = leaf.shape[1]
+    int_ptr = quad[2]
+    span = (feat_ptr[t1] - feat_ptr[t0]) * ls
+    staged = np.empty((r1 - r0) * span, dtype=np.float64)
+    parts = min(t1 - t0, 4 * get_num_threads())
+    # parts of equal node counts: trees differ in size
+    bounds = np.searchsorted(int_ptr[t0:t1 + 1], int_ptr[t0] + (int_ptr[t1] - int_ptr[t0]) *
+                             np.arange(parts + 1) // parts) + t0
+    bounds[0], bounds[parts] = t0, t1
+    for p in prange(parts):
+        ta, tb = bounds[p], max(bounds[p], bounds[p + 1])
+        scratch = _block_scratch(roots, ta, tb, max_depth, leaf, quad)
+        width = out.shape[2] * ls
+        lanes = np.zeros(width * _points(quad[6]), dtype=np.float64)
+        phi = np.zeros(width, dtype=np.float64)
+        phi32 = np.zeros(width, dtype=np.float32)
+        for t in range(ta, tb):
+            w = weights[t]
+            for r in range(r0, r1):
+                at = (r - r0) * span + (feat_ptr[t] - feat_ptr[t0]) * ls
+                if _tree_values(keys, r - r0, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats,
+                                approximate, quad, scratch, lanes, phi, phi32):
+                    _stage(phi, staged, feats, feat_ptr[t], feat_ptr[t + 1], at, w, ls)
+                else:
+                    _stage(phi32, staged, feats, feat_ptr[t], feat_ptr[t + 1], at, w, ls)
+    for t in range(t0, t1):
+        g = groups[t]
+        for r in range(r0, r1):
+            at = (r - r0) * span + (feat_ptr[t] - feat_ptr[t0]) * ls
+            for a in range(feat_ptr[t], feat_ptr[t + 1]):
+                for j in range(ls):
+                    out[r, g + j, feats[a]] += staged[at + (a - feat_ptr[t]) * ls + j]
+    _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -269,7 +394,12 @@ def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, gro
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
                       max_depth, t0, t1, base, approximate, quad, out):
+    """Blocks of rows in parallel; a batch of one block shares its trees among the threads instead."""
     n = _row_count(X)
+    if n <= CHUNK:
+        _contrib_trees(X, 0, n, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
+                       feats, max_depth, t0, t1, base, approximate, quad, out)
+        return
     for b in prange((n + CHUNK - 1) // CHUNK):
         _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean, roots,
                        groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, quad, out)

@@ -42,6 +42,7 @@ _quadratures: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictio
 # deeper trees keep the recursion, which equals XGBoost's values bit for bit, where its own
 # float32 rounding over long paths grows past what the tests bound for the quadrature.
 QUADRATURE_DEPTH = 12
+SHARED_TREES_BELOW = 1 << 14  # internal nodes x rows below which a small batch explains on one thread
 TABLE_BUDGET = 1 << 25  # float32 values of per-leaf SHAP tables of each kind a model may keep (128 MiB)
 
 
@@ -75,7 +76,7 @@ def _shap_layout(booster) -> ShapLayout:
 def _quadrature(booster) -> tuple:
     """What ``shap_quadrature_kernels`` reads (built on first use, kept beside the booster):
     each tree's internal nodes, per node the table of its edge's factors and weights, per
-    internal node the hot bit of its feature, the leaf values with zeros at
+    internal node the hot bit of its feature, the leaf values with ones at
     internal nodes, and which trees it takes (no deeper than ``QUADRATURE_DEPTH``, no zero
     cover fraction); the others keep the recursion. The rule has
     4 or 8 points (exact for up to 8 or 16 distinct features on a path): two specialisations of
@@ -88,20 +89,32 @@ def _quadrature(booster) -> tuple:
         edge_prev = np.full(n, -1, dtype=np.int32)
         pos = np.zeros(n, dtype=np.int32)
         ok = np.ones(f.num_trees, dtype=np.uint8)
-        QK.edge_tables(f.left, f.cover, _shap_layout(booster).feature, f.tree_offsets, f.tree_depth,
+        layout = _shap_layout(booster)
+        QK.edge_tables(f.left, f.cover, layout.feature, f.tree_offsets, f.tree_depth,
                        min(QUADRATURE_DEPTH, QK.MAX_FEATURES), edge_z, edge_prev, pos, ok)
         deepest = int(f.tree_depth[ok != 0].max(initial=1))
         points = 4 if deepest <= 8 else 8
         table = _aligned(n * 2 * 2 * points).reshape(n, 2, 2, points)
         after_cold = np.zeros(n, dtype=np.float64)
         QK.node_factors(edge_z, edge_prev, QK.gauss_legendre(points), table, after_cold)
-        leaf_or_zero = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(0)).astype(np.float32)
+        leaf_or_one = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(1)).astype(np.float32)
         internal = np.flatnonzero(~f.is_leaf).astype(np.int32)
         int_ptr = np.searchsorted(internal, f.tree_offsets).astype(np.int64)
-        quad = (ok, internal, int_ptr, pos, table.reshape(-1), after_cold, QK.points_marker(points), leaf_or_zero,
+        quad = (ok, internal, int_ptr, pos, _local_features(f, layout), table.reshape(-1), after_cold,
+                QK.points_marker(points), leaf_or_one,
                 f.tree_offsets[1:].astype(np.int64))
         _quadratures[booster] = quad
     return quad
+
+
+def _local_features(f, layout: ShapLayout) -> np.ndarray:
+    """Per internal node, the position of its split feature among its tree's (``layout.feats``
+    from ``feat_ptr[tree]``), where the quadrature keeps the tree's values; 0 at leaves."""
+    tree_of_node = np.repeat(np.arange(f.num_trees, dtype=np.int64), np.diff(f.tree_offsets))
+    tree_of_pair = np.repeat(np.arange(f.num_trees, dtype=np.int64), np.diff(layout.feat_ptr))
+    width = int(layout.feature.max(initial=0)) + 1
+    at = np.searchsorted(tree_of_pair * width + layout.feats, tree_of_node * width + layout.feature)
+    return np.where(f.is_leaf, 0, at - layout.feat_ptr[tree_of_node]).astype(np.int32)
 
 
 def _aligned(size: int) -> np.ndarray:
@@ -242,7 +255,7 @@ def predict_contribs(model: Model, data, *, approximate=False, iteration_range=N
     if args is None:
         return _squeeze(_linear_contribs(model.booster, X, base, F), k)
     out = np.zeros((n, k, F + 1), dtype=np.float32)
-    _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+    _run(QK.contribs_serial, QK.contribs_parallel, _contribs_batch_size(n, model, iteration_range), nthread,
          (*args, approximate, _quadrature(model.booster), out))
     return _squeeze(out, k)
 
@@ -271,7 +284,7 @@ def predict_interactions(model: Model, data, *, approximate=False, iteration_ran
             phi = _linear_contribs(model.booster, X, base, F)
         else:
             phi = np.zeros((n, k, F + 1), dtype=np.float32)
-            _run(QK.contribs_serial, QK.contribs_parallel, _batch_size(n), nthread,
+            _run(QK.contribs_serial, QK.contribs_parallel, _contribs_batch_size(n, model, iteration_range), nthread,
                  (*args, True, _quadrature(model.booster), phi))
         out = np.zeros((n, k, F + 1, F + 1), dtype=np.float32)
         idx = np.arange(F + 1)
@@ -312,6 +325,18 @@ def _batch_size(n: int) -> int:
     from . import SERIAL_BELOW
 
     return SERIAL_BELOW if n > K.CHUNK else 1
+
+
+def _contribs_batch_size(n: int, model: Model, iteration_range) -> int:
+    """As ``_batch_size``, and a batch of one chunk too when its trees are big enough to share
+    among the threads (``SHARED_TREES_BELOW`` internal nodes times rows: a few times the cost of
+    starting them)."""
+    from . import SERIAL_BELOW, tree_range
+
+    t0, t1 = tree_range(model, iteration_range)
+    int_ptr = _quadrature(model.booster)[2]
+    shared = n * int(int_ptr[t1] - int_ptr[t0]) >= SHARED_TREES_BELOW
+    return SERIAL_BELOW if shared else _batch_size(n)
 
 
 def _linear_contribs(booster: Linear, X, base: np.ndarray, F: int) -> np.ndarray:

@@ -30,13 +30,14 @@ own rows, so the parallel form is thread-safe.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from .kernels import _block_keys, _row_count
-from .shap_kernels import CHUNK, _flush, _hot_child, _scratch, _tree_saabas, _tree_shap
+from .shap_kernels import CHUNK, _hot_child, _scratch, _tree_saabas, _tree_shap
 
 _U = np.uint64
 MAX_FEATURES = 16  # deepest tree taken: at most 16 distinct features on a path, exact with 8 points
+SHARED_PARTS = 16  # parts a single block's trees are cut into for the threads to share
 
 
 def gauss_legendre(points: int) -> np.ndarray:
@@ -169,30 +170,32 @@ def _scale4(x, v):
     return x[0] * v, x[1] * v, x[2] * v, x[3] * v
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, feature, pos, leaf_or_zero, table, after_cold,
-                     points, state, mask, Q, S, lanes):
-    """Add one tree's SHAP values for block row ``row`` to ``lanes`` (``lanes[(f * leaf_size +
-    j) * M + m]``: per quadrature point, summed by the caller).
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, leaf_or_one, table, after_cold,
+                     points, state, mask, P, lanes):
+    """Add one tree's SHAP values for block row ``row`` to ``lanes`` (``lanes[(a * leaf_size +
+    j) * M + m]`` for the tree's ``a``-th split feature, ``local[node]`` at its nodes: per
+    quadrature point, summed by the caller).
 
     Both passes visit the tree's internal nodes (``internal[i0:i1]``, parents first) and handle
     their two children. Down: the row's decision gives the children's hot bits (``mask``: bit p
     set while the row has followed the path at every split on path feature p), their states
-    (``state``, see ``node_factors``) and path products ``Q``; a leaf's ``S`` is its value times
-    its path product. Up: a child's ``S`` (its leaves' sum) times its state's weight goes to its
-    parent's split feature, and the two children's sums make the parent's. Branch-free where the
-    row decides (the state is arithmetic on the bits, the loops over the points have none):
-    those branches would be unpredictable."""
+    (``state``, see ``node_factors``) and path products (``P``; at a leaf, times its value:
+    ``leaf_or_one`` is 1 at internal nodes). Up: a child's ``P``, now the sum of its leaves'
+    products, times its state's weight goes to its parent's split feature, and the two
+    children's sums replace the parent's path product, which no one reads any more.
+    Branch-free where the row decides (the state is arithmetic on the bits, the loops over the
+    points have none): those branches would be unpredictable."""
     # unsigned indices throughout: numba wraps negative signed indices, which costs a compare
     # and a select on every access
-    ls = _U(leaf_or_zero.shape[1])
-    M = _points(points)
-    Mu = _U(M)
+    ls = _U(leaf_or_one.shape[1])
+    Mu = _U(_points(points))
     base = _U(lo)
     one = _U(1)
+    two = _U(2)
     mask[0] = np.uint32(0xFFFFFFFF)
-    for m in range(M):
-        Q[_U(m)] = 1.0
+    for h in range(_U(0), Mu, _U(4)):
+        _store4(P, h, (1.0, 1.0, 1.0, 1.0))
     for i in range(_U(i0), _U(i1)):
         node = _U(internal[i])
         c = node - base
@@ -205,116 +208,112 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, feature, pos, 
             su = _U(side)
             child = first + su
             k = child - base
-            goes = _U(1) - (goes_right ^ su)
-            mask[k] = m0 & ~(bit * np.uint32(_U(1) - goes))
-            s = _U(2) - on_path * (one + goes)
+            goes = one - (goes_right ^ su)
+            mask[k] = m0 & ~(bit * np.uint32(one - goes))
+            s = two - on_path * (one + goes)
             state[k] = np.uint8(s)
-            at = (child * _U(2) + min(s, one)) * _U(2) * Mu
-            cold = s == _U(2)
+            at = (child * two + min(s, one)) * two * Mu
+            cold = s == two
             ratio = after_cold[child]
             for h in range(_U(0), Mu, _U(4)):
-                q = _mul4(_load4(Q, c * Mu + h), _pick4(cold, ratio, _load4(table, at + h)))
-                _store4(Q, k * Mu + h, q)
+                q = _mul4(_load4(P, c * ls * Mu + h), _pick4(cold, ratio, _load4(table, at + h)))
                 for j in range(ls):
-                    v = np.float64(leaf_or_zero[child, _U(j)])
-                    _store4(S, (k * ls + _U(j)) * Mu + h, _scale4(q, v))
+                    _store4(P, (k * ls + _U(j)) * Mu + h, _scale4(q, np.float64(leaf_or_one[child, _U(j)])))
     for i in range(_U(i1), _U(i0), -1):
         node = _U(internal[i - one])
         c = node - base
         first = _U(left[node])
-        f = _U(feature[node]) * ls
+        f = _U(local[node]) * ls
         a = first - base
         b = a + one
-        sa_, sb_ = _U(state[a]), _U(state[b])
-        wa = ((first * _U(2) + min(sa_, one)) * _U(2) + one) * Mu
-        wb = (((first + one) * _U(2) + min(sb_, one)) * _U(2) + one) * Mu
-        keep_a = np.float64(sa_ != _U(2))
-        keep_b = np.float64(sb_ != _U(2))
+        state_a, state_b = _U(state[a]), _U(state[b])
+        wa = ((first * two + min(state_a, one)) * two + one) * Mu
+        wb = ((first * two + two + min(state_b, one)) * two + one) * Mu
+        keep_a = np.float64(state_a != two)
+        keep_b = np.float64(state_b != two)
         for j in range(ls):
             ju = _U(j)
-            sa = (a * ls + ju) * Mu
-            sb = (b * ls + ju) * Mu
-            sc = (c * ls + ju) * Mu
+            pa = (a * ls + ju) * Mu
+            pb = (b * ls + ju) * Mu
             acc = (f + ju) * Mu
             for h in range(_U(0), Mu, _U(4)):
-                below_a = _load4(S, sa + h)
-                below_b = _load4(S, sb + h)
+                below_a = _load4(P, pa + h)
+                below_b = _load4(P, pb + h)
                 value = _add4(_mul4(_scale4(_load4(table, wa + h), keep_a), below_a),
                               _mul4(_scale4(_load4(table, wb + h), keep_b), below_b))
                 _store4(lanes, acc + h, _add4(_load4(lanes, acc + h), value))
-                _store4(S, sc + h, _add4(below_a, below_b))
+                _store4(P, (c * ls + ju) * Mu + h, _add4(below_a, below_b))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _sum_lanes(lanes, phi, feats, lo, hi, ls, M):
-    """``phi[f, j]`` = the sum over the points of ``lanes[f, j]`` for the tree's features; clears ``lanes``."""
-    for a in range(lo, hi):
-        f = feats[a]
-        for j in range(ls):
-            at = (f * ls + j) * M
-            total = 0.0
-            for m in range(M):
-                total += lanes[at + m]
-                lanes[at + m] = 0.0
-            phi[f * ls + j] = total
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _block_scratch(roots, t0, t1, max_depth, leaf, quad):
-    """Scratch for one block's trees [t0, t1): the recursion's path buffers, and per node of
-    the largest tree the quadrature's hot masks, states, path products and leaf sums."""
-    ok, internal, int_ptr, pos, table, after_cold, points, leaf_or_zero, tree_end = quad
+def _block_scratch(roots, feat_ptr, t0, t1, max_depth, leaf, quad, width):
+    """Scratch for one block's trees [t0, t1): the recursion's path buffers and values, and per
+    node of the largest tree the quadrature's hot masks, states and products, and the values
+    per split feature of the tree with the most and point."""
+    ok, internal, int_ptr, pos, local, table, after_cold, points, leaf_or_one, tree_end = quad
     most = 1
+    widest = 0
     for t in range(t0, t1):
         most = max(most, np.int64(tree_end[t]) - np.int64(roots[t]))
+        widest = max(widest, feat_ptr[t + 1] - feat_ptr[t])
     ls = leaf.shape[1]
     M = _points(points)
-    return (_scratch(max_depth), np.empty(most, dtype=np.uint32), np.empty(most, dtype=np.uint8),
-            np.empty(most * M, dtype=np.float64), np.empty(most * M * ls, dtype=np.float64))
+    return (_scratch(max_depth), np.zeros(width * ls, dtype=np.float32), np.empty(most, dtype=np.uint32),
+            np.empty(most, dtype=np.uint8), np.empty(most * M * ls, dtype=np.float64),
+            np.zeros(widest * ls * M, dtype=np.float64))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _tree_values(keys, row, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats, approximate, quad,
-                 scratch, lanes, phi, phi32):
-    """Tree ``t``'s values for block row ``row``: in ``phi`` (float64, by quadrature; returns
-    True) or in ``phi32`` (float32, Saabas or XGBoost's recursion, as XGBoost adds them)."""
-    ok, internal, int_ptr, pos, table, after_cold, points, leaf_or_zero, tree_end = quad
-    paths, mask, state, Q, S = scratch
+def _tree_rows(keys, r0, r1, t, walk, feature, left, cover, leaf, mean, roots, weights, feat_ptr, feats,
+               approximate, quad, scratch, staged, stride, at):
+    """Tree ``t``'s values for block rows [r0, r1), times its weight, into ``staged[(r - r0) *
+    stride + at + (a - feat_ptr[t]) * leaf_size + j]`` for its features ``feats[a]``: by
+    quadrature in float64, or by Saabas or XGBoost's recursion in float32 (multiplied by the
+    weight in float32, as XGBoost does), so that adding a staged value to the float32 output
+    rounds as XGBoost's own addition."""
+    ok, internal, int_ptr, pos, local, table, after_cold, points, leaf_or_one, tree_end = quad
+    paths, phi32, mask, state, P, lanes = scratch
     pf, pz, po, pw, stack_i, stack_f = paths
     root = np.int64(roots[t])
-    if ok[t] and not approximate:
-        _tree_quadrature(keys, row, root, int_ptr[t], int_ptr[t + 1], internal, walk, left, feature, pos,
-                         leaf_or_zero, table, after_cold, points, state, mask, Q, S, lanes)
-        _sum_lanes(lanes, phi, feats, feat_ptr[t], feat_ptr[t + 1], leaf.shape[1], _points(points))
-        return True
-    if approximate:
-        _tree_saabas(keys, row, root, walk, feature, left, leaf, mean, phi32)
-    else:
-        _tree_shap(keys, row, root, walk, feature, left, cover, leaf, phi32, 0, -1, pf, pz, po, pw, stack_i, stack_f)
-    return False
+    ls = leaf.shape[1]
+    M = _points(points)
+    lo, hi = feat_ptr[t], feat_ptr[t + 1]
+    w = weights[t]
+    for r in range(r0, r1):
+        dest = (r - r0) * stride + at
+        if ok[t] and not approximate:
+            _tree_quadrature(keys, r - r0, root, int_ptr[t], int_ptr[t + 1], internal, walk, left, local, pos,
+                             leaf_or_one, table, after_cold, points, state, mask, P, lanes)
+            for a in range(lo, hi):
+                for j in range(ls):
+                    point = ((a - lo) * ls + j) * M
+                    total = 0.0
+                    for m in range(M):
+                        total += lanes[point + m]
+                        lanes[point + m] = 0.0
+                    staged[dest + (a - lo) * ls + j] = total * w
+        else:
+            if approximate:
+                _tree_saabas(keys, r - r0, root, walk, feature, left, leaf, mean, phi32)
+            else:
+                _tree_shap(keys, r - r0, root, walk, feature, left, cover, leaf, phi32, 0, -1, pf, pz, po, pw, stack_i,
+                           stack_f)
+            for a in range(lo, hi):
+                for j in range(ls):
+                    staged[dest + (a - lo) * ls + j] = phi32[feats[a] * ls + j] * w
+                    phi32[feats[a] * ls + j] = 0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                   feats, max_depth, t0, t1, base, approximate, quad, out):
-    keys = _block_keys(X, r0, r1, slots)
-    scratch = _block_scratch(roots, t0, t1, max_depth, leaf, quad)
-    ls = leaf.shape[1]
-    width = out.shape[2] * ls
-    lanes = np.zeros(width * _points(quad[6]), dtype=np.float64)
-    phi = np.zeros(width, dtype=np.float64)
-    phi32 = np.zeros(width, dtype=np.float32)
-    # trees outside, rows inside: a tree's nodes stay in cache for the chunk's rows
-    for t in range(t0, t1):
-        g = groups[t]
-        w = weights[t]
-        for r in range(r0, r1):
-            if _tree_values(keys, r - r0, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats,
-                            approximate, quad, scratch, lanes, phi, phi32):
-                _flush(phi, out[r], feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
-            else:
-                _flush(phi32, out[r], feats, feat_ptr[t], feat_ptr[t + 1], g, w, ls)
-    _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out)
+def _add_staged(staged, stride, at, r0, r1, t, groups, feat_ptr, feats, ls, out):
+    """``out[r, group + j, feats[a]] += staged[...]``, the layout of ``_tree_rows``."""
+    g = groups[t]
+    lo, hi = feat_ptr[t], feat_ptr[t + 1]
+    for r in range(r0, r1):
+        dest = (r - r0) * stride + at
+        for a in range(lo, hi):
+            for j in range(ls):
+                out[r, g + j, feats[a]] += staged[dest + (a - lo) * ls + j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -330,55 +329,21 @@ def _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _stage(values, staged, feats, lo, hi, at, weight, ls):
-    """``staged[at + (a - lo) * ls + j] = values[feats[a], j] * weight``, in the precision
-    ``_flush`` multiplies in, so that adding it later rounds as ``_flush`` does; clears ``values``."""
-    for a in range(lo, hi):
-        f = feats[a]
-        for j in range(ls):
-            staged[at + (a - lo) * ls + j] = values[f * ls + j] * weight
-            values[f * ls + j] = 0
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _contrib_trees(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
+def _contrib_block(X, r0, r1, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
                    feats, max_depth, t0, t1, base, approximate, quad, out):
-    """One block of rows with its trees shared among the threads (a single row is otherwise
-    one thread's work): each part of the trees stages its values per row and tree feature, then
-    they are added to ``out`` in tree order, so every value rounds as in ``_contrib_block``."""
     keys = _block_keys(X, r0, r1, slots)
     ls = leaf.shape[1]
-    int_ptr = quad[2]
-    span = (feat_ptr[t1] - feat_ptr[t0]) * ls
-    staged = np.empty((r1 - r0) * span, dtype=np.float64)
-    parts = min(t1 - t0, 4 * get_num_threads())
-    # parts of equal node counts: trees differ in size
-    bounds = np.searchsorted(int_ptr[t0:t1 + 1], int_ptr[t0] + (int_ptr[t1] - int_ptr[t0]) *
-                             np.arange(parts + 1) // parts) + t0
-    bounds[0], bounds[parts] = t0, t1
-    for p in prange(parts):
-        ta, tb = bounds[p], max(bounds[p], bounds[p + 1])
-        scratch = _block_scratch(roots, ta, tb, max_depth, leaf, quad)
-        width = out.shape[2] * ls
-        lanes = np.zeros(width * _points(quad[6]), dtype=np.float64)
-        phi = np.zeros(width, dtype=np.float64)
-        phi32 = np.zeros(width, dtype=np.float32)
-        for t in range(ta, tb):
-            w = weights[t]
-            for r in range(r0, r1):
-                at = (r - r0) * span + (feat_ptr[t] - feat_ptr[t0]) * ls
-                if _tree_values(keys, r - r0, t, walk, feature, left, cover, leaf, mean, roots, feat_ptr, feats,
-                                approximate, quad, scratch, lanes, phi, phi32):
-                    _stage(phi, staged, feats, feat_ptr[t], feat_ptr[t + 1], at, w, ls)
-                else:
-                    _stage(phi32, staged, feats, feat_ptr[t], feat_ptr[t + 1], at, w, ls)
+    scratch = _block_scratch(roots, feat_ptr, t0, t1, max_depth, leaf, quad, out.shape[2])
+    widest = 0
     for t in range(t0, t1):
-        g = groups[t]
-        for r in range(r0, r1):
-            at = (r - r0) * span + (feat_ptr[t] - feat_ptr[t0]) * ls
-            for a in range(feat_ptr[t], feat_ptr[t + 1]):
-                for j in range(ls):
-                    out[r, g + j, feats[a]] += staged[at + (a - feat_ptr[t]) * ls + j]
+        widest = max(widest, feat_ptr[t + 1] - feat_ptr[t])
+    stride = widest * ls
+    staged = np.empty((r1 - r0) * stride, dtype=np.float64)
+    # trees outside, rows inside: a tree's nodes stay in cache for the chunk's rows
+    for t in range(t0, t1):
+        _tree_rows(keys, r0, r1, t, walk, feature, left, cover, leaf, mean, roots, weights, feat_ptr, feats,
+                   approximate, quad, scratch, staged, stride, 0)
+        _add_staged(staged, stride, 0, r0, r1, t, groups, feat_ptr, feats, ls, out)
     _add_bias(r0, r1, mean, roots, groups, weights, t0, t1, base, ls, out)
 
 
@@ -394,12 +359,32 @@ def contribs_serial(X, slots, walk, feature, left, cover, leaf, mean, roots, gro
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr, feats,
                       max_depth, t0, t1, base, approximate, quad, out):
-    """Blocks of rows in parallel; a batch of one block shares its trees among the threads instead."""
+    """Blocks of rows in parallel. A batch of one block (a single row is otherwise one thread's
+    work) shares its trees among the threads instead: each part of the trees stages its values
+    per row and tree feature, then they are added to ``out`` in tree order, so every value
+    rounds as in ``_contrib_block``."""
     n = _row_count(X)
-    if n <= CHUNK:
-        _contrib_trees(X, 0, n, slots, walk, feature, left, cover, leaf, mean, roots, groups, weights, feat_ptr,
-                       feats, max_depth, t0, t1, base, approximate, quad, out)
+    if n > CHUNK:
+        for b in prange((n + CHUNK - 1) // CHUNK):
+            _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean,
+                           roots, groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, quad, out)
         return
-    for b in prange((n + CHUNK - 1) // CHUNK):
-        _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean, roots,
-                       groups, weights, feat_ptr, feats, max_depth, t0, t1, base, approximate, quad, out)
+    keys = _block_keys(X, 0, n, slots)
+    ls = leaf.shape[1]
+    int_ptr = quad[2]
+    stride = (feat_ptr[t1] - feat_ptr[t0]) * ls
+    staged = np.empty(n * stride, dtype=np.float64)
+    parts = max(1, min(t1 - t0, SHARED_PARTS))
+    # parts of equal internal node counts: trees differ in size
+    bounds = np.searchsorted(int_ptr[t0:t1 + 1], int_ptr[t0] + (int_ptr[t1] - int_ptr[t0]) *
+                             np.arange(parts + 1) // parts) + t0
+    bounds[0], bounds[parts] = t0, t1
+    for p in prange(parts):
+        ta, tb = bounds[p], max(bounds[p], bounds[p + 1])
+        scratch = _block_scratch(roots, feat_ptr, ta, tb, max_depth, leaf, quad, out.shape[2])
+        for t in range(ta, tb):
+            _tree_rows(keys, 0, n, t, walk, feature, left, cover, leaf, mean, roots, weights, feat_ptr, feats,
+                       approximate, quad, scratch, staged, stride, (feat_ptr[t] - feat_ptr[t0]) * ls)
+    for t in range(t0, t1):
+        _add_staged(staged, stride, (feat_ptr[t] - feat_ptr[t0]) * ls, 0, n, t, groups, feat_ptr, feats, ls, out)
+    _add_bias(0, n, mean, roots, groups, weights, t0, t1, base, ls, out)

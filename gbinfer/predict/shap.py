@@ -94,7 +94,7 @@ def _quadrature(booster) -> tuple:
                        min(QUADRATURE_DEPTH, QK.MAX_FEATURES), edge_z, edge_prev, pos, ok)
         deepest = int(f.tree_depth[ok != 0].max(initial=1))
         points = 4 if deepest <= 8 else 8
-        table = _aligned(n * 2 * 2 * points).reshape(n, 2, 2, points)
+        table = _aligned(n * 2 * 2 * points, np.float32).reshape(n, 2, 2, points)
         after_cold = np.zeros(n, dtype=np.float64)
         QK.node_factors(edge_z, edge_prev, QK.gauss_legendre(points), table, after_cold)
         leaf_or_one = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(1)).astype(np.float32)
@@ -117,11 +117,13 @@ def _local_features(f, layout: ShapLayout) -> np.ndarray:
     return np.where(f.is_leaf, 0, at - layout.feat_ptr[tree_of_node]).astype(np.int32)
 
 
-def _aligned(size: int) -> np.ndarray:
-    """Zeroed float64 ``[size]`` starting on a 64-byte boundary, so that each node's 4-point
-    record of the quadrature table is one cache line rather than two."""
-    raw = np.zeros(size + 8, dtype=np.float64)
-    skip = (-raw.ctypes.data % 64) // 8
+def _aligned(size: int, dtype) -> np.ndarray:
+    """Zeroed ``[size]`` starting on a 64-byte boundary, so that each node's record of the
+    quadrature table (two states of 4-point float32 factors and weights) is one cache line
+    rather than two: a single row reads the table mostly from memory."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(size + 64 // itemsize, dtype=dtype)
+    skip = (-raw.ctypes.data % 64) // itemsize
     return raw[skip:skip + size]
 
 

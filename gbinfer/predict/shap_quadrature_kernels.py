@@ -34,6 +34,7 @@ from numba import njit, prange
 
 from .kernels import _block_keys, _row_count
 from .shap_kernels import CHUNK, _hot_child, _scratch, _tree_saabas, _tree_shap
+from .simd import step_down, step_up
 
 _U = np.uint64
 MAX_FEATURES = 16  # deepest tree taken: at most 16 distinct features on a path, exact with 8 points
@@ -136,40 +137,6 @@ def node_factors(edge_z, edge_prev, rule, table, after_cold):
             table[node, 1, 1, m] = -c / y - earlier
 
 
-# The passes work on four quadrature points at a time, loaded into locals before anything is
-# stored: LLVM cannot tell the arrays apart, so a loop that loads and stores point by point
-# stays scalar, while four loads, four-wide arithmetic and four stores become vector code.
-@njit(cache=True, nogil=True, inline="always")
-def _load4(a, i):
-    return a[i], a[i + _U(1)], a[i + _U(2)], a[i + _U(3)]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _store4(a, i, v):
-    a[i], a[i + _U(1)], a[i + _U(2)], a[i + _U(3)] = v
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _mul4(x, y):
-    return x[0] * y[0], x[1] * y[1], x[2] * y[2], x[3] * y[3]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add4(x, y):
-    return x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pick4(when, v, x):
-    """``v`` at every point when ``when``, else ``x``."""
-    return (v if when else x[0]), (v if when else x[1]), (v if when else x[2]), (v if when else x[3])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _scale4(x, v):
-    return x[0] * v, x[1] * v, x[2] * v, x[3] * v
-
-
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, leaf_or_one, table, after_cold,
                      points, state, mask, P, lanes):
@@ -194,8 +161,8 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, le
     one = _U(1)
     two = _U(2)
     mask[0] = np.uint32(0xFFFFFFFF)
-    for h in range(_U(0), Mu, _U(4)):
-        _store4(P, h, (1.0, 1.0, 1.0, 1.0))
+    for m in range(Mu):
+        P[m] = 1.0
     for i in range(_U(i0), _U(i1)):
         node = _U(internal[i])
         c = node - base
@@ -215,10 +182,10 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, le
             at = (child * two + min(s, one)) * two * Mu
             cold = s == two
             ratio = after_cold[child]
-            for h in range(_U(0), Mu, _U(4)):
-                q = _mul4(_load4(P, c * ls * Mu + h), _pick4(cold, ratio, _load4(table, at + h)))
-                for j in range(ls):
-                    _store4(P, (k * ls + _U(j)) * Mu + h, _scale4(q, np.float64(leaf_or_one[child, _U(j)])))
+            for j in range(ls):
+                value = np.float64(leaf_or_one[child, _U(j)])
+                for h in range(_U(0), Mu, _U(4)):
+                    step_down(P, c * ls * Mu + h, (k * ls + _U(j)) * Mu + h, table, at + h, _U(cold), ratio, value)
     for i in range(_U(i1), _U(i0), -1):
         node = _U(internal[i - one])
         c = node - base
@@ -237,12 +204,7 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, le
             pb = (b * ls + ju) * Mu
             acc = (f + ju) * Mu
             for h in range(_U(0), Mu, _U(4)):
-                below_a = _load4(P, pa + h)
-                below_b = _load4(P, pb + h)
-                value = _add4(_mul4(_scale4(_load4(table, wa + h), keep_a), below_a),
-                              _mul4(_scale4(_load4(table, wb + h), keep_b), below_b))
-                _store4(lanes, acc + h, _add4(_load4(lanes, acc + h), value))
-                _store4(P, (c * ls + ju) * Mu + h, _add4(below_a, below_b))
+                step_up(lanes, acc + h, table, wa + h, keep_a, wb + h, keep_b, P, pa + h, pb + h, (c * ls + ju) * Mu + h)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

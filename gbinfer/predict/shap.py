@@ -95,12 +95,14 @@ def _quadrature(booster) -> tuple:
         deepest = int(f.tree_depth[ok != 0].max(initial=1))
         points = 4 if deepest <= 8 else 8
         table = _aligned(n * 2 * 2 * points, np.float32).reshape(n, 2, 2, points)
-        after_cold = np.zeros(n, dtype=np.float64)
+        after_cold = np.zeros(n, dtype=np.float32)
         QK.node_factors(edge_z, edge_prev, QK.gauss_legendre(points), table, after_cold)
         leaf_or_one = np.where(f.is_leaf[:, None], f.leaf_values, np.float32(1)).astype(np.float32)
+        if leaf_or_one.shape[1] == 1:
+            leaf_or_one = leaf_or_one[:, 0].copy()  # a vector: the kernels drop their loops over outputs
         internal = np.flatnonzero(~f.is_leaf).astype(np.int32)
         int_ptr = np.searchsorted(internal, f.tree_offsets).astype(np.int64)
-        quad = (ok, internal, int_ptr, pos, _local_features(f, layout), table.reshape(-1), after_cold,
+        quad = (ok, internal, int_ptr, pos.astype(np.uint8), _local_features(f, layout), table.reshape(-1), after_cold,
                 QK.points_marker(points), leaf_or_one,
                 f.tree_offsets[1:].astype(np.int64))
         _quadratures[booster] = quad
@@ -109,12 +111,13 @@ def _quadrature(booster) -> tuple:
 
 def _local_features(f, layout: ShapLayout) -> np.ndarray:
     """Per internal node, the position of its split feature among its tree's (``layout.feats``
-    from ``feat_ptr[tree]``), where the quadrature keeps the tree's values; 0 at leaves."""
+    from ``feat_ptr[tree]``), where the quadrature keeps the tree's values; 0 at leaves. Below
+    2**16: a tree the quadrature takes is at most 16 deep, so it has fewer split nodes."""
     tree_of_node = np.repeat(np.arange(f.num_trees, dtype=np.int64), np.diff(f.tree_offsets))
     tree_of_pair = np.repeat(np.arange(f.num_trees, dtype=np.int64), np.diff(layout.feat_ptr))
     width = int(layout.feature.max(initial=0)) + 1
     at = np.searchsorted(tree_of_pair * width + layout.feats, tree_of_node * width + layout.feature)
-    return np.where(f.is_leaf, 0, at - layout.feat_ptr[tree_of_node]).astype(np.int32)
+    return np.where(f.is_leaf, 0, at - layout.feat_ptr[tree_of_node]).astype(np.uint16)
 
 
 def _aligned(size: int, dtype) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import overload
 
 from .kernels import _block_keys, _row_count
 from .shap_kernels import CHUNK, _hot_child, _scratch, _tree_saabas, _tree_shap
@@ -58,6 +59,29 @@ def points_marker(points: int) -> np.ndarray:
 @njit(cache=True, nogil=True, inline="always")
 def _points(marker):
     return 4 << (marker.ndim - 1)
+
+
+def _leaf_size(values):
+    """Outputs per leaf of the quadrature's leaf values: a compile-time 1 when they come as a
+    vector (scalar-leaf forests, the common case: the loops over outputs vanish)."""
+
+
+@overload(_leaf_size, inline="always")
+def _leaf_size_impl(values):
+    if values.ndim == 1:
+        return lambda values: 1
+    return lambda values: values.shape[1]
+
+
+def _leaf_value(values, node, j):
+    """Output ``j`` of ``node``'s leaf value (see ``_leaf_size``)."""
+
+
+@overload(_leaf_value, inline="always")
+def _leaf_value_impl(values, node, j):
+    if values.ndim == 1:
+        return lambda values, node, j: values[node]
+    return lambda values, node, j: values[node, j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -155,7 +179,7 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, le
     points have none): those branches would be unpredictable."""
     # unsigned indices throughout: numba wraps negative signed indices, which costs a compare
     # and a select on every access
-    ls = _U(leaf_or_one.shape[1])
+    ls = _U(_leaf_size(leaf_or_one))
     Mu = _U(_points(points))
     base = _U(lo)
     one = _U(1)
@@ -181,9 +205,9 @@ def _tree_quadrature(keys, row, lo, i0, i1, internal, walk, left, local, pos, le
             state[k] = np.uint8(s)
             at = (child * two + min(s, one)) * two * Mu
             cold = s == two
-            ratio = after_cold[child]
+            ratio = np.float64(after_cold[child])
             for j in range(ls):
-                value = np.float64(leaf_or_one[child, _U(j)])
+                value = np.float64(_leaf_value(leaf_or_one, child, _U(j)))
                 for h in range(_U(0), Mu, _U(4)):
                     step_down(P, c * ls * Mu + h, (k * ls + _U(j)) * Mu + h, table, at + h, _U(cold), ratio, value)
     for i in range(_U(i1), _U(i0), -1):

@@ -47,8 +47,13 @@ def step_down(typingctx, P, parent, child, table, at, cold, ratio, value):
     def codegen(context, builder, signature, args):
         P_, parent_, child_, table_, at_, cold_, ratio_, value_ = args
         P_type, table_type = signature.args[0], signature.args[3]
-        factor = builder.select(builder.icmp_unsigned("!=", cold_, ir.Constant(cold_.type, 0)), _splat(builder, ratio_),
-                                _load(context, builder, table_type, table_, at_))
+        # ratio * cold + table * (1 - cold), cold 0 or 1: exactly one of the two (the table's
+        # values are finite), without a branch; a select here becomes one, on an unpredictable
+        # condition, to skip the load
+        cold = builder.uitofp(cold_, ir.DoubleType())
+        hot = builder.fsub(ir.Constant(ir.DoubleType(), 1.0), cold)
+        factor = builder.fadd(builder.fmul(_splat(builder, ratio_), _splat(builder, cold)),
+                              builder.fmul(_load(context, builder, table_type, table_, at_), _splat(builder, hot)))
         product = builder.fmul(_load(context, builder, P_type, P_, parent_), factor)
         _store(context, builder, P_type, P_, child_, builder.fmul(product, _splat(builder, value_)))
         return context.get_dummy_value()

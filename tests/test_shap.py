@@ -45,9 +45,9 @@ def _close(got, ref, what):
     return worst
 
 
-def _train(params, X, y, rounds, **kw):
+def _train(params, X, y, rounds, xgb_model=None, **kw):
     params = {"nthread": 1, "seed": 0, **params}
-    return xgb.train(params, xgb.DMatrix(X, y, **kw), rounds)
+    return xgb.train(params, xgb.DMatrix(X, y, **kw), rounds, xgb_model=xgb_model)
 
 
 def _load(bst, fmt="json"):
@@ -361,6 +361,40 @@ def test_brute_force_shapley(kind, tables, monkeypatch):
 
 
 # --- refusals ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["scalar", "vector_leaf", "mixed"])
+def test_values_do_not_depend_on_the_batch(kind, monkeypatch):
+    """A row's values are the same bit for bit whatever its batch: alone or in a small batch
+    (the trees shared among the threads, forced here), in blocks of rows, on one thread or
+    more; with quadrature and recursion trees in one model too (``mixed``), and for Saabas."""
+    from gbinfer.predict import shap
+
+    monkeypatch.setattr(shap, "SHARED_TREES_BELOW", 0)
+    rng = np.random.default_rng(15)
+    X = _rows(rng, 600, 7, 0.1)
+    base = np.nan_to_num(X)
+    if kind == "vector_leaf":
+        Y = np.stack([base[:, 0] * base[:, 1], base[:, 2] - base[:, 3]], axis=1)
+        bst = _train({"max_depth": 4, "tree_method": "hist", "multi_strategy": "multi_output_tree"}, X, Y, 12)
+    else:
+        y = base[:, 0] * base[:, 1] + base[:, 2]
+        bst = _train({"max_depth": 3}, X, y, 6)
+        bst = _train({"max_depth": 6, "min_child_weight": 0.5}, X, y, 6, xgb_model=bst)
+    if kind == "mixed":
+        monkeypatch.setattr(shap, "QUADRATURE_DEPTH", 4)  # the deeper half by the recursion
+    model = _load(bst)
+    ok = shap._quadrature(model.booster)[0]
+    assert ok.all() if kind != "mixed" else 0 < ok.sum() < ok.size
+    Xt = X[:200]
+    for approximate in (False, True):
+        whole = model.predict_contribs(Xt, approximate=approximate, nthread=1)
+        if kind != "vector_leaf":  # xgboost explains no vector-leaf model: test_brute_force_shapley checks those
+            _close(whole, bst.predict(xgb.DMatrix(Xt), pred_contribs=True, approx_contribs=approximate), kind)
+        for nthread in (1, 2):
+            for lo, hi in ((0, 1), (7, 8), (3, 8), (0, 32), (5, 38), (0, 200)):
+                got = model.predict_contribs(Xt[lo:hi], approximate=approximate, nthread=nthread)
+                assert np.array_equal(got, whole[lo:hi]), (kind, approximate, nthread, lo, hi)
+
 
 def test_warmup_compiles_the_contribution_kernels():
     """After ``warmup``, explaining compiles nothing more (serial and parallel batches, XGBoost and

@@ -12,19 +12,25 @@ A leaf of value ``v`` whose path features have merged zero fractions ``z_i`` and
 (the Shapley weights are Beta integrals). The integrand is a polynomial of degree d - 1, so an
 ``M``-point Gauss-Legendre rule with 2M >= d is exact. Per node, the product ``Q`` of the merged
 factors of the path down to it is carried down (a feature met again replaces its earlier
-factor: the per-node ``factors`` hold the quotients, so a row divides nothing); per leaf,
+factor: the per-node table holds the quotients, so a row divides nothing); per leaf,
 ``v * Q`` is summed up the tree; and the edge into node ``c`` on feature ``j`` that is the last
 split on ``j`` above a set of leaves adds ``(o - z) / F(x)`` times their sum: the leaves below
 ``c`` minus those below a deeper split on ``j`` (whose nearest split on ``j`` above is ``c``:
-``prev``). So a row costs O(M) per node instead of O(d) per leaf.
+``prev``). So a row costs O(M) per node instead of O(d) per leaf: four points at a time as
+vector code (``simd``), with one 64-byte record of float32 constants per node.
 
-Float64 throughout, added to the float32 output once per tree (times its DART weight): values
-agree with XGBoost's float32 recursion to its rounding. Trees with a zero cover fraction on a
-path (where XGBoost's recursion divides by zero) or deeper than ``shap.QUADRATURE_DEPTH`` (at
-most ``MAX_FEATURES``) are left to the recursion of ``shap_kernels``.
+Accumulated in float64 and added to the float32 output once per tree (times its DART weight):
+values agree with XGBoost's float32 recursion to its rounding. Trees with a zero cover
+fraction on a path (where XGBoost's recursion divides by zero) or deeper than
+``shap.QUADRATURE_DEPTH`` (at most ``MAX_FEATURES``) are left to the recursion of
+``shap_kernels``.
 
-Scratch is allocated once per block of rows, never per node or row; each block writes only its
-own rows, so the parallel form is thread-safe.
+Batches go by blocks of rows, trees outside and rows inside, so that a tree's nodes stay in
+cache for the block's rows; a batch of a single block shares its trees among the threads
+instead (a single row would otherwise be one thread's work, read mostly from memory). Scratch
+is allocated once per block or share of trees, never per node or row; each writes only its own
+rows or staged values, so the parallel form is thread-safe and a row's values do not depend on
+its batch.
 """
 
 from __future__ import annotations

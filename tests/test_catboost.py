@@ -207,7 +207,7 @@ def test_one_hot_categories_exact(tmp_path):
         columns = {name: test[name].to_numpy(dtype=object if name == "i" else None) for name in test.columns}
         assert ulp64(g.predict(gbinfer.DataMatrix(columns)), ref) == 0, fmt
         assert ulp64(g.predict(gbinfer.DataMatrix(test.astype({"s": "category", "i": "category"}))), ref) == 0, fmt
-    with pytest.raises(DataError, match="missing category values"):
+    with pytest.raises(DataError, match="missing category value"):
         g.predict(gbinfer.DataMatrix({**columns, "s": np.where(np.arange(n) == 3, None, columns["s"])}))
     with pytest.raises(DataError, match="column 1"):
         g.predict(test.assign(s=1.5))

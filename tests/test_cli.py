@@ -232,7 +232,7 @@ def test_category_values_of_a_model_with_stored_categories(tmp_path):
     stored = (None, SimpleNamespace(dtype="str", values=("red", "blue")), SimpleNamespace(dtype="int64", values=(7, 3)))
     features = SimpleNamespace(names=("size", "colour", "grade"), types=("q", "c", "c"), categories=stored,
                                categorical_mask=lambda n: np.array([False, True, True]))
-    model = SimpleNamespace(num_features=3, features=features)
+    model = SimpleNamespace(num_features=3, features=features, meta=SimpleNamespace(source_library="xgboost"))
     path = tmp_path / "c.csv"
     path.write_text("grade,colour,size\n7, red ,1.5\n3.0,blue,\nNA,,2\n")  # 3.0: as pandas writes 3 beside NaN
     (table, _, _), = list(tabular.read(str(path), model))
@@ -376,7 +376,8 @@ def test_chunked_reading_gives_the_same_predictions(tmp_path, example, capsys, m
     np.save(tmp_path / "x.npy", example.X)
     inputs = [EXAMPLES / "data.csv", tmp_path / "x.parquet", tmp_path / "x.feather", tmp_path / "x.npy"]
     chunks = list(tabular.read(str(inputs[0]), SimpleNamespace(num_features=20, features=SimpleNamespace(
-        names=tuple(NAMES), types=None, categorical_mask=lambda n: np.zeros(n, bool)))))
+        names=tuple(NAMES), types=None, categorical_mask=lambda n: np.zeros(n, bool)),
+        meta=SimpleNamespace(source_library="xgboost"))))
     assert [len(c) for c, _, _ in chunks] == [7] * 28 + [4]
     for data in inputs:
         for suffix in ("npy", "csv", "parquet", "arrow"):
@@ -569,6 +570,39 @@ def test_convert_and_inspect_catboost(tmp_path, capsys):
     assert "CTRs:        0" not in out
     code, out, _ = run(["inspect", tmp_path / "m.json"], capsys)
     assert code == 0 and "container:   json, schema 1.4" in out
+
+
+def test_predict_catboost_categories_from_csv_and_parquet(tmp_path, capsys):
+    """A CatBoost model's categorical columns are read as CatBoost reads them, as their text
+    (strings, and integers written as text), from CSV with its columns in another order and
+    from Parquet: predictions equal catboost's on the same frame. A missing categorical cell is
+    refused, as catboost refuses it."""
+    cb = pytest.importorskip("catboost")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"x": rng.normal(size=n), "town": rng.choice(["north", "south", "east", "west"], n),
+                          "grade": rng.choice([3, 7, 11], n)})
+    y = (frame["town"].isin(["north", "east"]) ^ (frame["x"] > 0) ^ (frame["grade"] == 7)).astype(int)
+    m = cb.CatBoostClassifier(iterations=20, depth=4, verbose=0, thread_count=1, random_seed=0,
+                              allow_writing_files=False)
+    m.fit(frame, y, cat_features=["town", "grade"])
+    model = tmp_path / "towns.cbm"
+    m.save_model(str(model))
+    test = frame.iloc[:60]
+    ref = m.predict(test, prediction_type="Probability")[:, 1]
+    csv = tmp_path / "test.csv"
+    test[["grade", "x", "town"]].to_csv(csv, index=False, float_format="%.17g")
+    parquet = tmp_path / "test.parquet"
+    test.to_parquet(parquet)
+    for data in (csv, parquet):
+        out = tmp_path / f"{data.stem}{data.suffix}.npy"
+        assert run(["predict", model, data, "-o", out], capsys)[0] == 0, data
+        assert np.array_equal(read_output(out), ref), data  # float64, as catboost
+    holes = tmp_path / "holes.csv"
+    holes.write_text("x,town,grade\n0.5,north,3\n0.25,,7\n")
+    refused(["predict", model, holes], capsys, "town")
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

@@ -105,8 +105,10 @@ def _table(data: DataMatrix):
     for j, column in data.categorical.items():
         codes = data.values[:, j]
         if np.isnan(codes).any():
-            raise DataError(f"column {j} holds missing category values; CatBoost takes none in a categorical "
-                            "feature")
+            name = f" ({data.feature_names[j]})" if data.feature_names is not None else ""
+            row = int(np.flatnonzero(np.isnan(codes))[0])
+            raise DataError(f"column {j}{name} holds a missing category value (row {row}); CatBoost takes none in a "
+                            "categorical feature")
         table[:, j] = column.categories[codes.astype(np.intp)]
     return table
 

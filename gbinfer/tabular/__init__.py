@@ -24,6 +24,7 @@ def read(path: str, model, *, header: bool | None = None, one_based: bool = Fals
     """Yield ``(rows, done, total)``: rows in the model's feature order for ``model.predict``, with
     ``done / total`` how far through the file they reach. At least one chunk, maybe empty."""
     from . import arrowfile, csvfile, libsvm, npyfile
+    from .columns import category_kinds
 
     suffix = Path(path).suffix.lower()
     if suffix not in INPUTS:
@@ -32,12 +33,13 @@ def read(path: str, model, *, header: bool | None = None, one_based: bool = Fals
         raise DataError(f"--header / --no-header apply to .csv input, not {path}")
     n = model.num_features
     rows = max(MIN_CHUNK_ROWS, CHUNK_CELLS // max(n, 1))
+    kinds = category_kinds(model.features, n, model.meta.source_library)
     if suffix == ".csv":
-        return csvfile.read(path, model.features, n, header, rows)
+        return csvfile.read(path, model.features, kinds, header, rows)
     if suffix == ".parquet":
-        return arrowfile.read_parquet(path, model.features, n, rows)
+        return arrowfile.read_parquet(path, model.features, kinds, rows)
     if suffix in (".arrow", ".feather"):
-        return arrowfile.read_ipc(path, model.features, n, rows)
+        return arrowfile.read_ipc(path, model.features, kinds, rows)
     if suffix == ".npy":
         return npyfile.read(path, rows)
     return libsvm.read(path, n, one_based, rows)

@@ -4,7 +4,7 @@ Read one record batch at a time (Parquet: up to one row group decoded; IPC: one 
 the chunk size), so memory is bounded by the file's batches, not by the file. Columns are matched
 to the model's features by name (``columns.match``); their Arrow types decide how they are read:
 numbers and booleans as numbers (null = missing), text or integers as category values only for a
-model that stores its categories (``columns.category_kinds``).
+model that stores its categories, and for a CatBoost model's categorical features (``columns.category_kinds``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError, MissingDependency
-from .columns import category_kinds, columns_frame, match
+from .columns import columns_frame, match
 
 
 def pyarrow():
@@ -23,14 +23,14 @@ def pyarrow():
     return pyarrow
 
 
-def read_parquet(path: str, features, num_features: int, chunk_rows: int):
+def read_parquet(path: str, features, kinds: list, chunk_rows: int):
     """Yield ``(rows, rows read, total rows)``; rows as ``csvfile.read`` gives them."""
     pa = pyarrow()
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path, pre_buffer=False)  # pre-buffered reads kept every row group read so far
-        convert = _Converter(path, pf.schema_arrow, features, num_features)
+        convert = _Converter(path, pf.schema_arrow, features, kinds)
         total, done = pf.metadata.num_rows, 0
         for batch in pf.iter_batches(batch_size=chunk_rows):
             done += batch.num_rows
@@ -41,13 +41,13 @@ def read_parquet(path: str, features, num_features: int, chunk_rows: int):
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
 
 
-def read_ipc(path: str, features, num_features: int, chunk_rows: int):
+def read_ipc(path: str, features, kinds: list, chunk_rows: int):
     """Yield ``(rows, batches read, total batches)`` of an Arrow IPC file (Feather v2 is one)."""
     pa = pyarrow()
     try:
         with pa.OSFile(path) as source:  # read batch by batch (a map's touched pages would count as memory)
             reader = pa.ipc.open_file(source)
-            convert = _Converter(path, reader.schema, features, num_features)
+            convert = _Converter(path, reader.schema, features, kinds)
             total = reader.num_record_batches
             if total == 0:
                 yield convert(pa.RecordBatch.from_pylist([], schema=reader.schema)), 0, 0
@@ -62,31 +62,32 @@ def read_ipc(path: str, features, num_features: int, chunk_rows: int):
 class _Converter:
     """Checks a schema against the model once; then turns each batch into the model's columns."""
 
-    def __init__(self, path, schema, features, num_features):
+    def __init__(self, path, schema, features, kinds):
         pa = pyarrow()
         self.names = features.names
-        self.num_features = num_features
+        self.num_features = num_features = len(kinds)
         # a DataFrame's index, stored by pandas as a column, is not data (XGBoost never sees it either)
         index = {c for c in (schema.pandas_metadata or {}).get("index_columns", ()) if isinstance(c, str)}
         data = [j for j, name in enumerate(schema.names) if name not in index]
         order = match(path, [schema.names[j] for j in data], features.names, num_features)
         self.columns = data if order is None else [data[int(k)] for k in order]
-        self.kinds = category_kinds(features, num_features)
+        self.kinds = kinds
         categorical = features.categorical_mask(num_features)
         for f, j in enumerate(self.columns):
             field = schema.field(j)
             t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
             textual = pa.types.is_string(t) or pa.types.is_large_string(t)
             kind = self.kinds[f]
-            if kind == "str" and textual or kind == "int" and pa.types.is_integer(t):
-                continue  # category values, looked up by the model
+            if (kind in ("str", "value") and textual) or (kind in ("int", "value") and pa.types.is_integer(t)):
+                continue  # category values, looked up (or hashed) by the model
             if kind is None and not pa.types.is_dictionary(field.type) and (
                     pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
                     or pa.types.is_decimal(t) or pa.types.is_null(t)):
                 continue
             if kind:
-                expected = "strings" if kind == "str" else "integers"
-                why = f"; the model's categories for this feature are {expected}"
+                expected = {"str": "strings", "int": "integers", "value": "strings or integers"}[kind]
+                why = (f"; the model's categories for this feature are {expected}" if kind != "value" else
+                       "; CatBoost takes a categorical feature's values as text")
             elif textual and f < len(categorical) and categorical[f]:
                 expected, why = "numbers", "; the model stores no category names, so it takes numeric category codes"
             elif pa.types.is_dictionary(field.type):

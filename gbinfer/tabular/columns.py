@@ -55,15 +55,22 @@ def match(source: str, columns: list[str], model_names, num_features: int, hint:
     return None if np.array_equal(order, np.arange(len(order))) else order
 
 
-def category_kinds(features, num_features: int) -> list[str | None]:
-    """Per feature, what its cells are: None for numbers, "str" or "int" for category values.
+def category_kinds(features, num_features: int, source: str) -> list[str | None]:
+    """Per feature, what its cells are: None for numbers, "str" or "int" for category values,
+    "value" for CatBoost's.
 
     A categorical feature of a model that stores its training categories is looked up by value,
     so its cells are handed on as values of the categories' kind (text for string categories,
     integers for integer ones). A model without stored categories was trained on numeric category
-    codes (XGBoost's own rule for such models), so its cells are numbers like any other.
+    codes (XGBoost's own rule for such models), so its cells are numbers like any other; except
+    CatBoost's, which hashes each value's text: its categorical cells are handed on as they
+    are, text or integers, never as numbers.
     """
     kinds: list[str | None] = [None] * num_features
+    if source == "catboost":
+        for f in np.flatnonzero(features.categorical_mask(num_features)[:num_features]):
+            kinds[f] = "value"
+        return kinds
     for f, stored in enumerate((getattr(features, "categories", None) or ())[:num_features]):
         if stored is not None:
             kinds[f] = "str" if stored.dtype == "str" else "int"

@@ -14,18 +14,19 @@ import os
 import numpy as np
 
 from ..errors import DataError
-from .columns import MISSING_CELLS, category_kinds, columns_frame, is_number, match
+from .columns import MISSING_CELLS, columns_frame, is_number, match
 
 _NAN = float("nan")
 
 
-def read(path: str, features, num_features: int, header: bool | None, chunk_rows: int):
+def read(path: str, features, kinds: list, header: bool | None, chunk_rows: int):
     """Yield ``(rows, bytes read, file size)``: rows a float32 array in the model's feature order,
-    or ``{name: column}`` when the model looks categories up by value (``columns.category_kinds``).
+    or ``{name: column}`` when some hold category values (``kinds``, ``columns.category_kinds``).
 
     ``header`` None means: a header row when the model has feature names (its columns are then
     matched to them by name), none when it has not (columns by position).
     """
+    num_features = len(kinds)
     guessed = header is None
     if guessed:
         header = features.names is not None
@@ -45,7 +46,7 @@ def read(path: str, features, num_features: int, header: bool | None, chunk_rows
                 yield np.empty((0, num_features), np.float32), size, size
                 return
             columns, order = _columns(path, first, first_line, features.names, num_features, header)
-            parse = _Parser(path, len(first), columns, order, category_kinds(features, num_features),
+            parse = _Parser(path, len(first), columns, order, kinds,
                             first_line if guessed and not header else None)
             block = [] if header else [parse(first, first_line)]
             for row in reader:
@@ -111,7 +112,13 @@ class _Parser:
         text = cell.strip()
         kind = self.categories.get(j)
         if text.lower() in MISSING_CELLS:
+            if kind == "value":
+                name = f" ({self.columns[j]})" if self.columns else ""
+                raise DataError(f"{self.path}: line {line}, column {j + 1}{name}: a missing value; CatBoost takes "
+                                "none in a categorical feature")
             return None if kind else _NAN
+        if kind == "value":
+            return cell  # CatBoost hashes the text as it is
         if kind == "str":
             return text
         try:

@@ -42,6 +42,14 @@ class InferFront:
     def __init__(self, app, repo, metrics, settings):
         self.app, self.repo, self.metrics, self.settings = app, repo, metrics, settings
         self.state = app.state
+        self._latencies: dict = {}
+
+    def _latency(self, name: str):
+        """The latency histogram of a served model (looked up once: ``labels`` takes a lock)."""
+        child = self._latencies.get(name)
+        if child is None:
+            child = self._latencies[name] = self.metrics.latency.labels(name)
+        return child
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -60,7 +68,8 @@ class InferFront:
             headers = _headers(scope["headers"])
             body = await bodies.read(headers, _chunks(receive), self.settings.max_body_bytes)
             kind = bodies.kind_of(headers.get("content-type", ""))
-            req = bodies.parse(kind, body, headers, QueryParams(scope["query_string"]), entry.model)
+            query = QueryParams(scope["query_string"]) if kind == bodies.ARROW else None  # only Arrow reads it
+            req = bodies.parse(kind, body, headers, query, entry.model)
             rows = inputs.rows_of(entry.model, req.inputs)
             if rows.n > self.settings.max_batch_rows:
                 raise RequestError(f"the request has {rows.n} rows; this server takes at most "
@@ -74,7 +83,7 @@ class InferFront:
             known = name if name in self.repo.names() else "-"  # label values never come from the client
             self.metrics.errors.labels(known, str(status)).inc()
             return await _answer(send, status, content, ((b"content-type", JSON),))
-        self.metrics.latency.labels(name).observe(time.perf_counter() - start)
+        self._latency(name).observe(time.perf_counter() - start)
         await _answer(send, 200, content, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()])
 
 

@@ -115,7 +115,10 @@ def _app(models, state_dir, settings, trusted_key):
 def _run(app, sock, log_level: str) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    # no access log, no Server header, and no X-Forwarded-* rewriting of the client address
+    # (nothing here reads it): one layer and a few header bytes less on every request
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                            proxy_headers=False, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -156,6 +156,7 @@ def measure_server(server: Server, bodies: list[str], args, rows_path: Path, row
                                         client_cpu=sum(float(r["cpu"]) for r in results))
             summary["p99_send_ms"] = percentile(np.concatenate([r["from_send"] for r in results]), 99) * 1e3
             summary["server_us_per_req"] = server_cpu / max(lat.size, 1) * 1e6
+            summary["other_cores"] = other_cores(results, server_cpu, args.duration)
             summary["failures"] = [str(f) for r in results for f in r["failures"]][:3]
             out[(body, f"open@{rate}")] = summary
             time.sleep(1.0)  # let an overloaded server drain before the next phase
@@ -171,10 +172,20 @@ def measure_server(server: Server, bodies: list[str], args, rows_path: Path, row
                                       client_cpu=sum(float(r["cpu"]) for r in results))
         summary["server_us_per_req"] = server_cpu / max(lat.size, 1) * 1e6
         summary["server_cores"] = server_cpu / elapsed
+        summary["other_cores"] = other_cores(results, server_cpu, elapsed)
         summary["failures"] = [str(f) for r in results for f in r["failures"]][:3]
         out[(body, "saturation")] = summary
         time.sleep(1.0)
     return out
+
+
+def other_cores(results: list[dict], server_cpu: float, duration: float) -> float:
+    """Cores other programs used during a phase: the machine's busy CPU over the phase (as the
+    first client saw it) less the clients' and the server's (which is counted over a slightly
+    longer window, so this errs low). The machine is shared: a phase beside another program's
+    work is marked by this, not hidden."""
+    busy = float(results[0]["machine_cpu"])
+    return max(0.0, busy - sum(float(r["cpu"]) for r in results) - server_cpu) / duration
 
 
 def start_server(kind: str, workers: int, model: Path, features: int, args, folder: Path) -> Server:
@@ -221,8 +232,8 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
              "how late the client sent, behind its schedule. "
              f"Medians of {args.repeats} repeats.", "",
              "| server | workers | body | rate req/s | answered req/s | p50 ms | p99 ms | p99 (sent) ms | errors "
-             "| server CPU µs/req | client CPU (cores) | client lag p99 ms |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server CPU µs/req | client CPU (cores) | client lag p99 ms | other programs' CPU (cores) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for workers in args.workers:
         for kind, body in CONFIGS:
             for rate in args.rates:
@@ -232,13 +243,13 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                 lines.append(f"| {LABEL[kind]} | {workers} | {body} | {rate} | {_fmt(m['achieved_rps'], 0)} | "
                              f"{_fmt(m['p50_ms'])} | {_fmt(m['p99_ms'])} | {_fmt(m['p99_send_ms'])} | "
                              f"{_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
-                             f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} |")
+                             f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} | {_fmt(m.get('other_cores'))} |")
     lines += ["", f"Saturation (closed loop, {args.concurrency} requests in flight, {args.duration:g} s). "
               "Ratio = gbinfer throughput / MLServer throughput at the same worker count; CPU ratio = MLServer's "
               "server CPU per request / gbinfer's (how much less CPU gbinfer spends on a request).", "",
               "| server | workers | body | throughput req/s | ratio | p50 ms | p99 ms | errors | server CPU µs/req "
-              "| CPU ratio | server CPU (cores) | client CPU (cores) |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| CPU ratio | server CPU (cores) | client CPU (cores) | other programs' CPU (cores) |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     headline = {}
     for workers in args.workers:
         mls = med.get(("mlserver", workers, "json", "saturation"), {})
@@ -255,7 +266,7 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                          f"{_fmt(r, 1) + '×' if not math.isnan(r) else '—'} | {_fmt(m['p50_ms'])} | "
                          f"{_fmt(m['p99_ms'])} | {_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
                          f"{_fmt(cpu_r, 1) + '×' if not math.isnan(cpu_r) else '—'} | "
-                         f"{_fmt(m['server_cores'])} | {_fmt(m['client_cpu'])} |")
+                         f"{_fmt(m['server_cores'])} | {_fmt(m['client_cpu'])} | {_fmt(m.get('other_cores'))} |")
     for workers in args.workers:
         for body in ("json", "binary"):
             m = med.get(("gbinfer", workers, body, f"open@{TARGET_RATE}"))
@@ -398,7 +409,8 @@ def main(argv=None) -> int:
                         print(f"  {body} {phase}: {summary['errors']} errors, e.g. {summary['failures'][:1]}")
                     extra = (f"p50 {summary['p50_ms']:.2f} ms p99 {summary['p99_ms']:.2f} ms"
                              if phase.startswith("open") else f"{summary['throughput_rps']:.0f} req/s")
-                    print(f"  {body:6} {phase:12} {extra}", flush=True)
+                    print(f"  {body:6} {phase:12} {extra} (other programs: {summary['other_cores']:.2f} cores)",
+                          flush=True)
     uptime_after = _uptime()
 
     table, headline = tables(runs, args)
@@ -414,8 +426,10 @@ def main(argv=None) -> int:
         "`Content-Type: application/json` (the asyncio client's default `application/octet-stream` makes "
         "MLServer refuse them). MLServer: `debug` and metrics off, `parallel_workers` = workers (inference "
         f"processes beside its HTTP process), OMP_NUM_THREADS={args.mlserver_omp_threads or 'unset'}.", "",
-        "The load generator runs on the same 2 cores as the server: its CPU use is the last column "
-        "(1.0 = one core). Server CPU is summed over every process of the server.", "",
+        "The load generator runs on the same 2 cores as the server: its CPU use has a column "
+        "(1.0 = one core). Server CPU is summed over every process of the server. Other programs' CPU: "
+        "the machine's busy CPU during the phase less the server's and the client's (the machine is shared; "
+        "a phase run beside other work shows here).", "",
         f"Command: `{command}`  ", f"Machine: {_versions(args)}  ",
         *[f"{LABEL[k]} with {w} worker(s): `{c}`  " for (k, w), c in sorted(commands.items())],
         f"Load before: `{uptime_before}`  ", f"Load after: `{uptime_after}`", "",

@@ -42,15 +42,17 @@ def request_headers(binary: bool) -> dict | None:
     return None if binary else {"Content-Type": "application/json"}
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds every core of the machine has spent busy since boot (Linux /proc/stat; NaN
-    elsewhere): over a phase, less the server's and the client's, what other programs took."""
+def machine_cpu_seconds() -> np.ndarray:
+    """[busy, stolen] CPU seconds of all the machine's cores since boot (Linux /proc/stat; NaN
+    elsewhere). Over a phase, busy less the server's and the client's is what other programs
+    took; stolen is the time a virtual machine's cores were given to other machines."""
     try:
         with open("/proc/stat", encoding="ascii") as f:
             ticks = [int(v) for v in f.readline().split()[1:9]]
     except (OSError, ValueError):
-        return float("nan")
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        return np.full(2, np.nan)
+    # user nice system idle iowait irq softirq steal: busy is all but idle, iowait and steal
+    return np.array([sum(ticks[:3]) + ticks[5] + ticks[6], ticks[7]]) / os.sysconf("SC_CLK_TCK")
 
 
 def _request_pool(spec: dict, rows: np.ndarray) -> list:
@@ -90,7 +92,7 @@ async def _open_loop(client, spec, pool, outputs, headers) -> dict:
         from_schedule[i] = done - scheduled
         from_send[i] = done - sent
 
-    cpu0, busy0 = time.process_time(), machine_busy_seconds()
+    cpu0, busy0 = time.process_time(), machine_cpu_seconds()
     tasks = []
     i = 0
     while i < n:
@@ -104,7 +106,7 @@ async def _open_loop(client, spec, pool, outputs, headers) -> dict:
     _, pending = await asyncio.wait(tasks, timeout=spec["grace"]) if tasks else (set(), set())
     for task in pending:
         task.cancel()
-    cpu, busy = time.process_time() - cpu0, machine_busy_seconds() - busy0
+    cpu, busy = time.process_time() - cpu0, machine_cpu_seconds() - busy0
     answered = ~np.isnan(from_schedule)
     return {
         "from_schedule": from_schedule[answered], "from_send": from_send[answered],
@@ -133,7 +135,7 @@ async def _closed_loop(client, spec, pool, outputs, headers) -> dict:
                 latencies.append(clock() - t)
             j += spec["concurrency"]
 
-    cpu0, busy0 = time.process_time(), machine_busy_seconds()
+    cpu0, busy0 = time.process_time(), machine_cpu_seconds()
     workers = [asyncio.create_task(worker(k)) for k in range(spec["concurrency"])]
     _, pending = await asyncio.wait(workers, timeout=spec["duration"] + spec["grace"])
     for task in pending:
@@ -141,7 +143,7 @@ async def _closed_loop(client, spec, pool, outputs, headers) -> dict:
     elapsed = clock() - start
     return {
         "from_send": np.asarray(latencies), "errors": len(failures) + len(pending),
-        "elapsed": elapsed, "cpu": time.process_time() - cpu0, "machine_cpu": machine_busy_seconds() - busy0,
+        "elapsed": elapsed, "cpu": time.process_time() - cpu0, "machine_cpu": machine_cpu_seconds() - busy0,
         "failures": failures[:5],
     }
 

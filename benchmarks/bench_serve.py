@@ -288,7 +288,7 @@ def target_lines(headline: dict, args) -> list[str]:
                 out.append(f"- p99 at {TARGET_RATE} req/s, gbinfer {body}, {workers} worker(s): "
                            f"{_fmt(value)} ms (target < {TARGET_P99_MS:g} ms: {verdict})")
     for (workers, body, what), value in sorted(headline.items()):
-        if what == "ratio" and value is not None:  # None: MLServer not run
+        if what == "ratio" and not math.isnan(value):  # NaN: MLServer not run
             verdict = "met" if value >= TARGET_THROUGHPUT_RATIO else "NOT met"
             out.append(f"- saturated throughput, gbinfer {body} / MLServer json, {workers} worker(s): "
                        f"{_fmt(value, 1)}× (target ≥ {TARGET_THROUGHPUT_RATIO:g}×: {verdict})")

@@ -169,7 +169,7 @@ async def _main(spec: dict) -> dict:
     try:
         await _warm(client, spec, pool, outputs, headers)
         # numpy, aiohttp and tritonclient are ~100k long-lived objects: a full collection walks them
-        # all (15-25 ms, several times a phase), stalling every request in flight. Frozen, it does not.
+        # all (12-25 ms, several times a phase), stalling every request in flight. Frozen, it does not.
         gc.collect()
         gc.freeze()
         if spec["mode"] == "open":

@@ -156,6 +156,7 @@ def measure_server(server: Server, bodies: list[str], args, rows_path: Path, row
                                         client_cpu=sum(float(r["cpu"]) for r in results))
             summary["p99_send_ms"] = percentile(np.concatenate([r["from_send"] for r in results]), 99) * 1e3
             summary["server_us_per_req"] = server_cpu / max(lat.size, 1) * 1e6
+            summary["other_cores"], summary["steal_cores"] = other_cores(results, server_cpu, args.duration)
             summary["failures"] = [str(f) for r in results for f in r["failures"]][:3]
             out[(body, f"open@{rate}")] = summary
             time.sleep(1.0)  # let an overloaded server drain before the next phase
@@ -171,10 +172,20 @@ def measure_server(server: Server, bodies: list[str], args, rows_path: Path, row
                                       client_cpu=sum(float(r["cpu"]) for r in results))
         summary["server_us_per_req"] = server_cpu / max(lat.size, 1) * 1e6
         summary["server_cores"] = server_cpu / elapsed
+        summary["other_cores"], summary["steal_cores"] = other_cores(results, server_cpu, elapsed)
         summary["failures"] = [str(f) for r in results for f in r["failures"]][:3]
         out[(body, "saturation")] = summary
         time.sleep(1.0)
     return out
+
+
+def other_cores(results: list[dict], server_cpu: float, duration: float) -> tuple[float, float]:
+    """(cores other programs used, cores stolen by the hypervisor) during a phase: the machine's
+    busy CPU over the phase (as the first client saw it) less the clients' and the server's
+    (counted over a slightly longer window, so this errs low), and its steal time. The machine is
+    shared: a phase run beside other work is marked by this, not hidden."""
+    busy, stolen = (float(v) for v in results[0]["machine_cpu"])
+    return max(0.0, busy - sum(float(r["cpu"]) for r in results) - server_cpu) / duration, stolen / duration
 
 
 def start_server(kind: str, workers: int, model: Path, features: int, args, folder: Path) -> Server:
@@ -206,6 +217,10 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _others(m: dict) -> str:
+    return f"{_fmt(m['other_cores'])} / {_fmt(m['steal_cores'])}"
+
+
 CONFIGS = [("gbinfer", "json"), ("gbinfer", "binary"), ("mlserver", "json")]
 LABEL = {"gbinfer": "gbinfer serve", "mlserver": "MLServer"}
 
@@ -221,8 +236,8 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
              "how late the client sent, behind its schedule. "
              f"Medians of {args.repeats} repeats.", "",
              "| server | workers | body | rate req/s | answered req/s | p50 ms | p99 ms | p99 (sent) ms | errors "
-             "| server CPU µs/req | client CPU (cores) | client lag p99 ms |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server CPU µs/req | client CPU (cores) | client lag p99 ms | other programs' CPU / steal (cores) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for workers in args.workers:
         for kind, body in CONFIGS:
             for rate in args.rates:
@@ -232,13 +247,13 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                 lines.append(f"| {LABEL[kind]} | {workers} | {body} | {rate} | {_fmt(m['achieved_rps'], 0)} | "
                              f"{_fmt(m['p50_ms'])} | {_fmt(m['p99_ms'])} | {_fmt(m['p99_send_ms'])} | "
                              f"{_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
-                             f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} |")
+                             f"{_fmt(m['client_cpu'])} | {_fmt(m['lag_p99_ms'])} | {_others(m)} |")
     lines += ["", f"Saturation (closed loop, {args.concurrency} requests in flight, {args.duration:g} s). "
               "Ratio = gbinfer throughput / MLServer throughput at the same worker count; CPU ratio = MLServer's "
               "server CPU per request / gbinfer's (how much less CPU gbinfer spends on a request).", "",
               "| server | workers | body | throughput req/s | ratio | p50 ms | p99 ms | errors | server CPU µs/req "
-              "| CPU ratio | server CPU (cores) | client CPU (cores) |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| CPU ratio | server CPU (cores) | client CPU (cores) | other programs' CPU / steal (cores) |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     headline = {}
     for workers in args.workers:
         mls = med.get(("mlserver", workers, "json", "saturation"), {})
@@ -255,7 +270,7 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
                          f"{_fmt(r, 1) + '×' if not math.isnan(r) else '—'} | {_fmt(m['p50_ms'])} | "
                          f"{_fmt(m['p99_ms'])} | {_fmt(m['errors'], 0)} | {_fmt(m['server_us_per_req'], 0)} | "
                          f"{_fmt(cpu_r, 1) + '×' if not math.isnan(cpu_r) else '—'} | "
-                         f"{_fmt(m['server_cores'])} | {_fmt(m['client_cpu'])} |")
+                         f"{_fmt(m['server_cores'])} | {_fmt(m['client_cpu'])} | {_others(m)} |")
     for workers in args.workers:
         for body in ("json", "binary"):
             m = med.get(("gbinfer", workers, body, f"open@{TARGET_RATE}"))
@@ -264,16 +279,17 @@ def tables(runs: dict, args) -> tuple[list[str], dict]:
     return lines, headline
 
 
-def target_lines(headline: dict, args) -> list[str]:
+def target_lines(headline: dict, args, runs: dict) -> list[str]:
     out = []
     if TARGET_RATE in args.rates:
         for (workers, body, what), value in sorted(headline.items()):
             if what == "p99":
                 verdict = "met" if value < TARGET_P99_MS else "NOT met"
+                each = ", ".join(_fmt(r["p99_ms"]) for r in runs[("gbinfer", workers, body, f"open@{TARGET_RATE}")])
                 out.append(f"- p99 at {TARGET_RATE} req/s, gbinfer {body}, {workers} worker(s): "
-                           f"{_fmt(value)} ms (target < {TARGET_P99_MS:g} ms: {verdict})")
+                           f"{_fmt(value)} ms (target < {TARGET_P99_MS:g} ms: {verdict}; the repeats: {each} ms)")
     for (workers, body, what), value in sorted(headline.items()):
-        if what == "ratio" and value is not None:  # None: MLServer not run
+        if what == "ratio" and not math.isnan(value):  # NaN: MLServer not run
             verdict = "met" if value >= TARGET_THROUGHPUT_RATIO else "NOT met"
             out.append(f"- saturated throughput, gbinfer {body} / MLServer json, {workers} worker(s): "
                        f"{_fmt(value, 1)}× (target ≥ {TARGET_THROUGHPUT_RATIO:g}×: {verdict})")
@@ -398,11 +414,13 @@ def main(argv=None) -> int:
                         print(f"  {body} {phase}: {summary['errors']} errors, e.g. {summary['failures'][:1]}")
                     extra = (f"p50 {summary['p50_ms']:.2f} ms p99 {summary['p99_ms']:.2f} ms"
                              if phase.startswith("open") else f"{summary['throughput_rps']:.0f} req/s")
-                    print(f"  {body:6} {phase:12} {extra}", flush=True)
+                    print(f"  {body:6} {phase:12} {extra} (other programs {summary['other_cores']:.2f}, "
+                          f"steal {summary['steal_cores']:.2f} cores)",
+                          flush=True)
     uptime_after = _uptime()
 
     table, headline = tables(runs, args)
-    targets = target_lines(headline, args)
+    targets = target_lines(headline, args, runs)
     command = "python benchmarks/bench_serve.py " + " ".join(shlex.quote(a) for a in argv)
     report = [
         "# Serving: gbinfer serve vs MLServer (KServe v2 / Open Inference Protocol)", "",
@@ -414,8 +432,11 @@ def main(argv=None) -> int:
         "`Content-Type: application/json` (the asyncio client's default `application/octet-stream` makes "
         "MLServer refuse them). MLServer: `debug` and metrics off, `parallel_workers` = workers (inference "
         f"processes beside its HTTP process), OMP_NUM_THREADS={args.mlserver_omp_threads or 'unset'}.", "",
-        "The load generator runs on the same 2 cores as the server: its CPU use is the last column "
-        "(1.0 = one core). Server CPU is summed over every process of the server.", "",
+        "The load generator runs on the same 2 cores as the server: its CPU use has a column "
+        "(1.0 = one core). Server CPU is summed over every process of the server. Other programs' CPU: "
+        "the machine's busy CPU during the phase less the server's and the client's (the machine is shared; "
+        "a phase run beside other work shows here); steal: time the hypervisor gave this virtual machine's "
+        "cores to others.", "",
         f"Command: `{command}`  ", f"Machine: {_versions(args)}  ",
         *[f"{LABEL[k]} with {w} worker(s): `{c}`  " for (k, w), c in sorted(commands.items())],
         f"Load before: `{uptime_before}`  ", f"Load after: `{uptime_after}`", "",

@@ -44,6 +44,7 @@ LAYERS = [
     ("gbinfer serve: inputs", "gbinfer/serve/inputs.py"),
     ("gbinfer serve: metrics (prometheus_client)", "prometheus_client/"),
     ("gbinfer serve: metrics (prometheus_client)", "gbinfer/serve/metrics.py"),
+    ("gbinfer serve: handler", "gbinfer/serve/infer.py"),
     ("gbinfer serve: handler", "gbinfer/serve/app.py"),
     ("gbinfer serve: repository", "gbinfer/serve/repository.py"),
     ("Starlette", "starlette/"),

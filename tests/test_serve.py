@@ -317,6 +317,60 @@ def test_errors_in_the_v2_form(server, client, data):
     assert metric(server, "gbinfer_request_errors_total", {"model": "num", "status": "413"}) >= 2
 
 
+def test_inference_paths_and_methods(server, models, data):
+    """The inference route's edges: a version by number, another method than POST, a version
+    that is not loaded, and paths that only look like inference (answered by the other routes)."""
+    X = np.nan_to_num(data[0][:2])
+    doc = orjson.dumps({"inputs": [{"name": "input", "shape": [2, 8], "datatype": "FP32", "data": X.ravel().tolist()}]})
+    status, headers, body = request(server, "POST", "/v2/models/num/versions/1/infer", doc)
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body)
+    out = orjson.loads(body)
+    assert out["model_version"] == "1"
+    np.testing.assert_array_equal(np.array(out["outputs"][0]["data"], np.float32), models["num"][2].predict(X))
+    for method in ("GET", "PUT"):
+        status, headers, body = request(server, method, "/v2/models/num/infer")
+        assert status == 405 and headers["content-type"] == "application/json"
+        assert orjson.loads(body)["error"] == f"{method} /v2/models/num/infer: Method Not Allowed"
+    status, message = _error(server, "/v2/models/num/versions/9/infer", doc)
+    assert status == 404 and "no version '9'" in message
+    # answered as before by the other routes: no route, or a metadata route (GET only) for a model
+    # named "infer" or a version named "infer"
+    for path, expected in (("/v2/models//infer", 404), ("/v2/models/num/x/infer", 404), ("/v2/models/infer", 405),
+                           ("/v2/models/num/versions/infer", 405)):
+        assert _error(server, path, doc)[0] == expected, path
+    assert request(server, "GET", "/v2/models/infer")[0] == 404
+
+
+def test_small_request_on_an_idle_model_runs_in_its_handler():
+    """An idle batcher predicts a request of at most ``inline_rows`` rows within ``submit``, on
+    the event loop's thread, with the same result, refusal and batch record as a queued one."""
+    import asyncio
+    import threading
+
+    from gbinfer.serve.batching import Batcher
+
+    threads, batches = [], []
+
+    def run(key, payloads):
+        threads.append(threading.get_ident())
+        if key == "bad":
+            raise ValueError("refused")
+        return [p * 2 for p in payloads]
+
+    async def scenario():
+        batcher = Batcher(run, window=0.01, max_rows=100, executor=None, inline_rows=4,
+                          on_batch=lambda n, rows: batches.append((n, rows)))
+        assert await batcher.submit("k", 21, 3) == 42
+        with pytest.raises(ValueError, match="refused"):
+            await batcher.submit("bad", 1, 1)
+        assert batcher.waiting == 0
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert threads == [loop_thread, loop_thread] and batches == [(1, 3)]
+
+
 # --- micro-batching ---------------------------------------------------------------------------
 
 def test_concurrent_requests_share_kernel_calls(server, models, data):

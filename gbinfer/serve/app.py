@@ -1,5 +1,6 @@
-"""The HTTP endpoints (a Starlette application): v2 health, server and model metadata, readiness,
-inference, the repository extension's ``load``, and ``/metrics``.
+"""The HTTP endpoints: v2 health, server and model metadata, readiness, the repository extension's
+``load`` and ``/metrics`` (a Starlette application), and inference (``infer.InferFront``, a bare
+ASGI application in front of it).
 
 Every refusal is answered in the v2 error form ``{"error": "..."}``: a ``RequestError`` with its
 own status, any other ``GbinferError`` (bad input for the model, a bad model file) with 400, and
@@ -9,9 +10,8 @@ anything unexpected with 500 (logged with its traceback, never sent to the clien
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..errors import GbinferError
-from . import bodies, inputs, protocol
+from . import bodies, protocol
+from .infer import InferFront
 from .metrics import Metrics
 from .protocol import RequestError
 from .repository import Repository
@@ -41,12 +41,14 @@ class Settings:
     nthread: int | None = 1  # kernel threads per worker process
     follow_interval: float = 0.1  # seconds between looks at the other workers' loads
     inline_rows: int = 16  # batches of at most this many rows run on the event loop itself
+    freeze_heap: bool = False  # after warmup, keep what is loaded out of the garbage collector's full passes
 
 
-def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(), trusted_key=None) -> Starlette:
+def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(), trusted_key=None) -> InferFront:
     """The application serving ``models`` ({name: (path, loaded Model)}) as their version 1, and
     every later version the state directory names (a worker started after a reload catches up
-    before it takes requests)."""
+    before it takes requests). Inference goes straight to ``InferFront``, the rest through
+    Starlette (its ``state`` holds the repository and the metrics)."""
     metrics = Metrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gbinfer-predict")
     repo = Repository(state_dir, trusted_key=trusted_key, settings=settings, executor=executor, metrics=metrics)
@@ -59,6 +61,12 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
         for name in repo.names():  # compile or load from cache before saying ready
             await loop.run_in_executor(executor, repo.entry(name).model.warmup)
         await repo.sync()
+        if settings.freeze_heap:
+            # the modules, Numba and the models are a quarter million objects that live as long
+            # as the process: a full collection walks them all (35-120 ms here) and stalls every
+            # request in flight, every few seconds under load. Frozen, they are never walked.
+            gc.collect()
+            gc.freeze()
         repo.ready = True
         follower = loop.create_task(repo.follow(settings.follow_interval))
         try:
@@ -76,8 +84,6 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
         Route("/v2/models/{name}/versions/{version}", handlers.model),
         Route("/v2/models/{name}/ready", handlers.model_ready),
         Route("/v2/models/{name}/versions/{version}/ready", handlers.model_ready),
-        Route("/v2/models/{name}/infer", handlers.infer, methods=["POST"]),
-        Route("/v2/models/{name}/versions/{version}/infer", handlers.infer, methods=["POST"]),
         Route("/v2/repository/index", handlers.index, methods=["POST", "GET"]),
         Route("/v2/repository/models/{name}/load", handlers.load, methods=["POST"]),
         Route("/metrics", handlers.scrape),
@@ -85,7 +91,7 @@ def create_app(models: dict, state_dir: str, *, settings: Settings = Settings(),
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.repository = repo
     app.state.metrics = metrics
-    return app
+    return InferFront(app, repo, metrics, settings)
 
 
 def _json(doc, status: int = 200) -> Response:
@@ -99,12 +105,8 @@ async def _http_error(request, exc: HTTPException) -> Response:
 
 
 def _error(exc: Exception) -> Response:
-    if isinstance(exc, RequestError):
-        return Response(protocol.error_body(str(exc)), exc.status, media_type="application/json")
-    if isinstance(exc, GbinferError):
-        return Response(protocol.error_body(str(exc)), 400, media_type="application/json")
-    log.exception("unexpected error", exc_info=exc)
-    return Response(protocol.error_body(f"internal error: {type(exc).__name__}"), 500, media_type="application/json")
+    status, body = protocol.refusal(exc)
+    return Response(body, status, media_type="application/json")
 
 
 class _Handlers:
@@ -142,7 +144,7 @@ class _Handlers:
     async def load(self, request):
         name = request.path_params["name"]
         try:
-            body = await _read_body(request, 1 << 20)
+            body = await bodies.read(request.headers, request.stream(), 1 << 20)
             doc = orjson.loads(body) if body.strip() else {}
             path = ((doc.get("parameters") or {}).get("path") if isinstance(doc, dict) else None)
             if path is not None and not isinstance(path, str):
@@ -157,54 +159,3 @@ class _Handlers:
     async def scrape(self, request):
         body, content_type = self.metrics.exposition()
         return Response(body, headers={"content-type": content_type})
-
-    async def infer(self, request):
-        start = time.perf_counter()
-        name = request.path_params["name"]
-        try:
-            entry = self.repo.entry(name, request.path_params.get("version"))
-            body = await _read_body(request, self.settings.max_body_bytes)
-            kind = bodies.kind_of(request.headers.get("content-type", ""))
-            req = bodies.parse(kind, body, request.headers, request.query_params, entry.model)
-            rows = inputs.rows_of(entry.model, req.inputs)
-            if rows.n > self.settings.max_batch_rows:
-                raise RequestError(f"the request has {rows.n} rows; this server takes at most "
-                                   f"{self.settings.max_batch_rows} a request (--max-batch-rows)", 413)
-            names = inputs.requested(req)
-            margin = inputs.output_margin_of(req.parameters)
-            result = await entry.batcher.submit((rows.key, names, margin), (rows, names, margin), rows.n)
-            content, headers = bodies.respond(kind, entry, req, names, result)
-        except Exception as exc:  # noqa: BLE001 - answered in the v2 error form
-            response = _error(exc)
-            known = name if name in self.repo.names() else "-"  # label values never come from the client
-            self.metrics.errors.labels(known, str(response.status_code)).inc()
-            return response
-        self.metrics.latency.labels(name).observe(time.perf_counter() - start)
-        return Response(content, headers=headers)
-
-
-async def _read_body(request, limit: int) -> bytes:
-    """The body, refused with 413 beyond ``limit`` bytes (before reading it when Content-Length
-    says so); a gzip or deflate body is inflated under the same limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-mb)", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-mb)", 413)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").lower()
-    if encoding in ("gzip", "deflate"):
-        inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-        try:
-            body = inflater.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise RequestError(f"the {encoding} body does not inflate: {exc}") from None
-        if len(body) > limit or inflater.unconsumed_tail:
-            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-mb)", 413)
-    elif encoding not in ("", "identity"):
-        raise RequestError(f"Content-Encoding {encoding!r:.40} is not supported (gzip, deflate)", 415)
-    return body

@@ -1,8 +1,9 @@
 """Micro-batching: concurrent requests for one model version share one kernel call.
 
 A request that finds the model idle (no call running, nothing queued) is predicted at once: a
-lone request never waits for a window. Requests that arrive while a call runs queue up; when the
-call ends they are taken together, after at most ``window`` seconds from the oldest one's arrival
+lone request never waits for a window (and a small one is predicted within its own handler).
+Requests that arrive while a call runs queue up; when the call ends they are taken together,
+after at most ``window`` seconds from the oldest one's arrival
 (the latency budget: the window is how long a queued request may be held to gather others,
 counted from its arrival, so time spent waiting for the running call counts against it), and at
 most ``max_rows`` rows at a time. Requests with the same key (same input form, outputs and
@@ -41,6 +42,13 @@ class Batcher:
         return self._waiting
 
     async def submit(self, key, payload, rows: int):
+        if not self._active and rows <= self._inline_rows:
+            # idle (nothing queued, no call running) and small: predicted here and now, without
+            # the task and the two turns of the event loop a queued request takes
+            (_, ok, value), = self._execute([(key, payload, rows, None, None)])
+            if ok:
+                return value
+            raise value
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((key, payload, rows, future, loop.time()))

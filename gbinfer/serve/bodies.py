@@ -16,6 +16,8 @@ MessagePack, and Arrow IPC streams.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from . import protocol
@@ -24,6 +26,34 @@ from .protocol import InferRequest, RequestError, Tensor
 JSON, MSGPACK, ARROW = "json", "msgpack", "arrow"
 ARROW_TYPE = "application/vnd.apache.arrow.stream"
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+
+
+async def read(headers, stream, limit: int) -> bytes:
+    """The body ``stream`` (async iterable of chunks) brings, refused with 413 beyond ``limit``
+    bytes (before reading it when Content-Length says so); a gzip or deflate body is inflated
+    under the same limit. ``headers``: lower-case names -> values."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(f"the body is {declared} bytes; this server takes at most {limit} (--max-body-mb)", 413)
+    chunks, size = [], 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(f"the body is over {limit} bytes, the most this server takes (--max-body-mb)", 413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = headers.get("content-encoding", "").lower()
+    if encoding in ("gzip", "deflate"):
+        inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise RequestError(f"the {encoding} body does not inflate: {exc}") from None
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise RequestError(f"the inflated body is over {limit} bytes (--max-body-mb)", 413)
+    elif encoding not in ("", "identity"):
+        raise RequestError(f"Content-Encoding {encoding!r:.40} is not supported (gzip, deflate)", 415)
+    return body
 
 
 def kind_of(content_type: str) -> str:

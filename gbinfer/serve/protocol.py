@@ -9,13 +9,14 @@ status it deserves; its message goes to the client as ``{"error": "..."}``.
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 
-from ..errors import DataError
+from ..errors import DataError, GbinferError
 
 # v2 datatype -> little-endian numpy dtype; BYTES is an object array of str
 DATATYPES = {
@@ -27,6 +28,7 @@ DATATYPES = {
 _NAMES = {dt.newbyteorder("="): name for name, dt in DATATYPES.items() if name != "BYTES"}
 HEADER_LENGTH = "inference-header-content-length"
 MAX_DIMS = 8
+log = logging.getLogger("gbinfer.serve")
 
 
 class RequestError(DataError):
@@ -273,3 +275,15 @@ def _to_bytes(arr: np.ndarray) -> bytes:
 
 def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
+
+
+def refusal(exc: Exception) -> tuple[int, bytes]:
+    """(status, body) answering a request that raised ``exc``: a ``RequestError`` with its own
+    status, any other ``GbinferError`` (bad input for the model, a bad model file) with 400, and
+    anything unexpected with 500 (logged with its traceback, never sent to the client)."""
+    if isinstance(exc, RequestError):
+        return exc.status, error_body(str(exc))
+    if isinstance(exc, GbinferError):
+        return 400, error_body(str(exc))
+    log.exception("unexpected error", exc_info=exc)
+    return 500, error_body(f"internal error: {type(exc).__name__}")

@@ -356,6 +356,8 @@ def contribs_parallel(X, slots, walk, feature, left, cover, leaf, mean, roots, g
     per row and tree feature, then they are added to ``out`` in tree order, so every value
     rounds as in ``_contrib_block``."""
     n = _row_count(X)
+    if n == 0:
+        return  # no scratch for nothing: a model may declare far more features than it uses
     if n > CHUNK:
         for b in prange((n + CHUNK - 1) // CHUNK):
             _contrib_block(X, b * CHUNK, min(n, (b + 1) * CHUNK), slots, walk, feature, left, cover, leaf, mean,

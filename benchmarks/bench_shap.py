@@ -7,7 +7,13 @@ difference of the values relative to the row's largest one, and the load average
 after. With ``--first-call``, also the time of ``warmup`` and of the first ``predict_contribs``
 in fresh processes, with an empty and then a warm Numba cache.
 Run: python benchmarks/bench_shap.py [--threads 2] [--rows 1,1000,10000] [--interaction-rows 1,1000]
-         [--xgboost-interaction-rows 20] [--first-call]
+         [--xgboost-interaction-rows 20] [--shap-rows 1000] [--first-call]
+With the ``shap`` package installed (``pip install shap``), its TreeExplainer is timed too. Handed
+an XGBoost booster, ``shap_values`` and ``shap_interaction_values`` call xgboost's
+``pred_contribs`` / ``pred_interactions`` (the xgboost column already times that, plus a DMatrix);
+so the table times shap's own C++ TreeSHAP, which it uses for models it reads itself (one thread:
+it has no parallel path), on the same trees. Batches above ``--shap-rows`` rows (20 for
+interaction values) are timed on that many rows and scaled, as for xgboost.
 xgboost's interaction values take seconds a row on this model (one contribution pass per
 feature, twice): 1000 rows would keep it busy for hours, so for batches larger than
 ``--xgboost-interaction-rows`` xgboost runs on that many rows and its time is scaled to the
@@ -86,6 +92,37 @@ def _first_calls(path) -> None:
                   f"predict_contribs {first:.3f} s", flush=True)
 
 
+def _shap_package(bst, model, X, args) -> None:
+    """shap's own TreeSHAP (its C++ extension) on the same trees, against gbinfer at ``args.threads``."""
+    try:
+        import shap
+    except ImportError:
+        print("shap package not installed: its TreeExplainer not timed")
+        return
+    explainer = shap.TreeExplainer(bst)
+    explainer.model.model_type = "internal"  # skip the hand-off to xgboost: time shap's own C++ code
+    print(f"shap {shap.__version__} TreeExplainer, its own C++ TreeSHAP (1 thread) against gbinfer "
+          f"({args.threads} threads)")
+    print(f"{'what':<28}{'shap':>12}{'gbinfer':>12}{'ratio':>8}{'max rel diff':>14}")
+    cases = [("contribs", n, explainer.shap_values, model.predict_contribs, args.shap_rows) for n in args.rows]
+    cases += [("interactions", n, explainer.shap_interaction_values, model.predict_interactions,
+               args.xgboost_interaction_rows) for n in args.interaction_rows]
+    for name, n, theirs, ours, cap in cases:
+        Xb = X[:n]
+        n_s = min(n, cap)
+        t_s, ref = _timed(lambda: theirs(Xb[:n_s], check_additivity=False) if name == "contribs"
+                          else theirs(Xb[:n_s]), args.min_seconds, 1 if n_s >= 1000 else 3)
+        t_s *= n / n_s
+        big = n >= 10000 or (n >= 1000 and name == "interactions")
+        t_g, got = _timed(lambda: ours(Xb, nthread=args.threads), args.min_seconds, 1 if big else 3)
+        # shap leaves the bias column out; compare the features' values only
+        got = got[:n_s, :-1] if name == "contribs" else got[:n_s, :-1, :-1]
+        diff = _relative(got, ref)
+        scaled = f"  (shap: {n_s} rows, time scaled to {n})" if n_s < n else ""
+        print(f"{name + f' {n} rows':<28}{t_s * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_s / t_g:>8.2f}{diff:>14.2e}"
+              f"{scaled}", flush=True)
+
+
 def main():
     import xgboost as xgb
 
@@ -96,6 +133,7 @@ def main():
     parser.add_argument("--rows", type=_rows, default=[1, 1000, 10000])
     parser.add_argument("--interaction-rows", type=_rows, default=[1, 1000])
     parser.add_argument("--xgboost-interaction-rows", type=int, default=20)
+    parser.add_argument("--shap-rows", type=int, default=1000)
     parser.add_argument("--min-seconds", type=float, default=1.0)
     parser.add_argument("--first-call", action="store_true")
     args = parser.parse_args()
@@ -131,6 +169,7 @@ def main():
         scaled = f"  (xgboost: {n_x} rows, time scaled to {n})" if n_x < n else ""
         print(f"{name + f' {n} rows':<28}{t_x * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_x / t_g:>8.2f}{diff:>14.2e}"
               f"{scaled}", flush=True)
+    _shap_package(bst, model, X, args)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.first_call:
         _first_calls(path)

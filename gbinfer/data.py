@@ -9,6 +9,10 @@ is kept as checked CSR arrays instead (``gbinfer.sparse``).
 A categorical column (pandas ``category``, an Arrow dictionary, or strings) is held as the column's
 *own* codes, with its categories kept beside them: what a code means is the model's business,
 because only the model knows the categories it was trained on (``gbinfer.encode``).
+
+LightGBM compares in float64, so float32 would round its input: a ``DataMatrix`` keeps a reference
+to the object it was built from (``source``, no copy) and the ``missing`` values it was given, and
+a LightGBM model reads the rows from there at the precision LightGBM would (``predict.lightgbm``).
 """
 
 from __future__ import annotations
@@ -45,14 +49,20 @@ class DataMatrix:
 
     ``categorical`` maps column index -> ``CategoricalColumn`` for input whose columns carry types
     (pandas, pyarrow, dict); it is None for plain arrays, whose numbers are taken as they are.
+
+    ``source`` is the object the rows came from and ``missing_values`` every non-NaN ``missing``
+    applied to them (a DataMatrix of a DataMatrix adds its own): a LightGBM model reads its float64
+    rows from them when it predicts, so change the source's numbers only before building this.
     """
 
     def __init__(self, data, missing: float = np.nan, feature_names=None, feature_types=None):
         self.sparse = None
         self.categorical = None
+        self.source, self.missing_values = data, ()
         if isinstance(data, DataMatrix):
             self.values, names, types = data.values, data.feature_names, data.feature_types
             self.categorical = data.categorical
+            self.source, self.missing_values = data.source, data.missing_values
             self.sparse = data.sparse if data.sparse is None else data.sparse.with_missing(missing)
         elif _is_sparse(data):
             from .sparse import sparse_rows
@@ -61,14 +71,16 @@ class DataMatrix:
             self.sparse = sparse_rows(data, missing)
         else:
             self.values, names, types, self.categorical = _dense(data)
-        if self.sparse is None and missing is not None and missing == missing:  # another value than NaN too
+        if missing is not None and missing == missing:  # another value than NaN too
             missing = _number(missing)
-            hits = self.values == np.float32(missing)
-            for j, column in (self.categorical or {}).items():
-                if column.kind == "values":
-                    hits[:, j] = False
-            if hits.any():
-                self.values = np.where(hits, np.float32(np.nan), self.values)
+            self.missing_values += (missing,)
+            if self.sparse is None:
+                hits = self.values == np.float32(missing)
+                for j, column in (self.categorical or {}).items():
+                    if column.kind == "values":
+                        hits[:, j] = False
+                if hits.any():
+                    self.values = np.where(hits, np.float32(np.nan), self.values)
         self.feature_names = _strings(feature_names, "feature_names") if feature_names is not None else names
         self.feature_types = _strings(feature_types, "feature_types") if feature_types is not None else types
         if self.feature_names is not None:

@@ -278,6 +278,44 @@ def test_npy_and_libsvm_by_position(tmp_path, example, capsys):
     refused(["predict", MODEL, tmp_path / "bad.svm"], capsys, "bad.svm: line 1: expected index:value", "'3:abc'")
 
 
+def test_lightgbm_reads_files_in_float64(tmp_path, capsys):
+    """A LightGBM model compares in float64: every file format is read at that precision (rows a
+    float64 step above a threshold would go the other way in float32), and a value a libsvm line
+    leaves out is 0, as LightGBM reads it, not missing."""
+    lgb = pytest.importorskip("lightgbm")
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    import scipy.sparse
+    from test_lightgbm import near_thresholds
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan  # the features learn to send NaN one way (missing type NaN)
+    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 7, "num_threads": 1, "seed": 1},
+                        lgb.Dataset(X, np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + rng.normal(size=400)), 12)
+    model_path = tmp_path / "lgb.txt"
+    booster.save_model(model_path)
+    names = booster.feature_name()
+    Z = near_thresholds(booster, np.nan_to_num(X))
+    expected = booster.predict(Z)
+    assert not np.array_equal(booster.predict(Z.astype(np.float32)), expected)
+    csv = tmp_path / "z.csv"
+    csv.write_text(",".join(names) + "\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in Z) + "\n")
+    pq.write_table(pa.table({n: Z[:, j] for j, n in enumerate(names)}), tmp_path / "z.parquet")
+    np.save(tmp_path / "z.npy", Z)
+    for data in ("z.csv", "z.parquet", "z.npy"):
+        out = tmp_path / f"{data}.npy"
+        assert run(["predict", model_path, tmp_path / data, "-o", out], capsys)[0] == 0
+        np.testing.assert_array_equal(np.load(out), expected, err_msg=data)
+    S = np.where(rng.random(Z.shape) < 0.4, 0.0, Z)
+    svm = tmp_path / "z.libsvm"
+    svm.write_text("\n".join("0 " + " ".join(f"{j}:{v!r}" for j, v in enumerate(row.tolist()) if v != 0)
+                             for row in S) + "\n")
+    assert run(["predict", model_path, svm, "-o", tmp_path / "svm.npy"], capsys)[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "svm.npy"), booster.predict(scipy.sparse.csr_matrix(S)))
+    assert not np.array_equal(booster.predict(np.where(S == 0, np.nan, S)), booster.predict(S))  # 0 is not NaN here
+
+
 def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")

@@ -233,6 +233,79 @@ def test_pandas_categorical():
     np.testing.assert_array_equal(again.predict(test), booster.predict(test))
 
 
+def near_thresholds(booster, X):
+    """Rows of ``X`` with one feature set a float64 step above one split threshold each: rounded to
+    float32 most of them would fall to the other side, so they catch float64 input read as float32."""
+    thresholds = []
+
+    def walk(node):
+        if "split_feature" in node and node["decision_type"] == "<=":
+            thresholds.append((node["split_feature"], node["threshold"]))
+        for child in ("left_child", "right_child"):
+            if child in node:
+                walk(node[child])
+
+    for tree in booster.dump_model()["tree_info"]:
+        walk(tree["tree_structure"])
+    Z = np.tile(X[:1], (len(thresholds), 1))
+    for i, (j, t) in enumerate(thresholds):
+        Z[i, j] = np.nextafter(t, np.inf)
+    return Z
+
+
+def test_a_data_matrix_keeps_float64_numbers():
+    """A DataMatrix holds float32 for XGBoost; a LightGBM model reads its rows again, in float64,
+    from whatever it was built from, so each form predicts as lightgbm does on the same numbers."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, rng = _data(21, d=4, nan_rate=0.0)
+    booster = _train({"objective": "regression"}, X, X[:, 0] - X[:, 2] + rng.normal(size=len(X)), rounds=20)
+    model = gbinfer.load(booster.model_to_string().encode())
+    Z = near_thresholds(booster, X)
+    expected = booster.predict(Z)
+    assert not np.array_equal(booster.predict(Z.astype(np.float32)), expected)  # the rows do tell
+    names = [f"f{j}" for j in range(4)]
+    forms = {"array": Z, "frame": pd.DataFrame(Z, columns=names),
+             "dict": {n: Z[:, j] for j, n in enumerate(names)},
+             "dict of Series": {n: pd.Series(Z[:, j]) for j, n in enumerate(names)},
+             "arrow": pa.table({n: Z[:, j] for j, n in enumerate(names)})}
+    for what, data in forms.items():
+        np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(data)), expected, err_msg=what)
+        np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(gbinfer.DataMatrix(data))), expected,
+                                      err_msg=what)
+    csr = scipy_sparse.csr_matrix(np.where(rng.random(Z.shape) < 0.3, 0.0, Z))
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(csr)), booster.predict(csr))
+    # missing values, given once or by a DataMatrix of a DataMatrix, compared in float64
+    marked = Z.copy()
+    marked[::3, 1], marked[1::3, 2] = -999.0, 1e30
+    cleared = np.where((marked == -999.0) | (marked == 1e30), np.nan, marked)
+    once = gbinfer.DataMatrix(marked, missing=-999.0)
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(once, missing=1e30)), booster.predict(cleared))
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(scipy_sparse.csr_matrix(marked), missing=-999.0)),
+                                  booster.predict(scipy_sparse.csr_matrix(np.where(marked == -999.0, np.nan, marked))))
+
+
+def test_a_dict_may_mix_category_codes_and_values():
+    """Where the model knows its categorical features, each category column takes its own feature's
+    training categories, so one may come as strings and another as the codes it was trained on."""
+    pd = pytest.importorskip("pandas")
+    X, rng = _data(22, d=2, nan_rate=0.0)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame["colour"] = pd.Categorical(rng.choice(["red", "green", "blue"], size=len(X)))
+    frame["size"] = pd.Categorical(rng.choice(["S", "M", "L"], size=len(X)))
+    y = (frame["colour"] == "red") * 2 + (frame["size"] == "L") + X[:, 0] + rng.normal(size=len(X))
+    booster = _train({"objective": "regression", "min_data_per_group": 5, "cat_smooth": 1}, frame, y.to_numpy())
+    model = gbinfer.load(booster.model_to_string().encode())
+    test = frame.iloc[:60]
+    columns = {"a": test["a"].to_numpy(), "b": test["b"].to_numpy(),
+               "colour": test["colour"].cat.codes.to_numpy().astype(np.float64),  # codes of the training order
+               "size": test["size"].astype(object).to_numpy()}
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(columns)), booster.predict(test))
+    with pytest.raises(DataError, match="'a' holds categories but the model's feature 0 is numeric"):
+        model.predict(gbinfer.DataMatrix({**columns, "a": np.array(["x"] * 60, dtype=object)}))
+
+
 def test_category_values_need_the_training_categories():
     """Values (not codes) of a category column mean nothing to a model trained on integer codes:
     refused, where numbering them in order of appearance would predict garbage."""

@@ -4,8 +4,8 @@ predictor, one kernel call, then LightGBM's output conversion.
 Input (``lightgbm/basic.py``): a numpy array keeps float32 / float64 and any other numeric
 dtype becomes float32; a pandas frame's category columns are re-coded through the model's
 ``pandas_categorical`` (by position among the category columns, unseen categories becoming
-NaN), a ``DataMatrix``'s category columns likewise by value, and the frame becomes
-``np.result_type(column dtypes, float32)``; sparse rows keep their
+NaN) and the frame becomes ``np.result_type(column dtypes, float32)``; a ``DataMatrix`` is read
+again from the object it was built from, its category columns coded by value; sparse rows keep their
 stored values and read an absent entry as 0.0. Columns are taken by position, as LightGBM
 takes them.
 
@@ -81,22 +81,88 @@ def rows(model, data):
     if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype in (np.float64, np.float32):
         X = np.ascontiguousarray(data)
     elif isinstance(data, DataMatrix):
-        X = (_from_matrix(data, model.meta.attributes.get("pandas_categorical")) if data.sparse is None
-             else _from_sparse_rows(data.sparse))
+        X = _from_data_matrix(model, data)
     else:
-        module = type(data).__module__
-        if module.startswith("scipy.sparse"):
-            X = _from_scipy(data)
-        elif module.startswith("pandas"):
-            X = _from_pandas(data, model.meta.attributes.get("pandas_categorical"))
-        elif module.startswith("pyarrow"):
-            X = _from_arrow(data)
-        else:
-            X = _from_array(data)
+        X = _read(model, data)
     width = X.shape[1] if isinstance(X, np.ndarray) else X[3]
     if width != model.meta.num_features:
         raise DataError(f"data has {width} columns but the model expects {model.meta.num_features} features")
     return X if isinstance(X, np.ndarray) else X[:3]
+
+
+def _read(model, data):
+    module = type(data).__module__
+    if module.startswith("scipy.sparse"):
+        return _from_scipy(data)
+    if module.startswith("pandas"):
+        return _from_pandas(data, model.meta.attributes.get("pandas_categorical"))
+    if module.startswith("pyarrow"):
+        return _from_arrow(data)
+    return _from_array(data)
+
+
+def _from_data_matrix(model, data: DataMatrix):
+    """A ``DataMatrix``'s rows read again from the object it was built from, as LightGBM would
+    read that object (its float32 ``values`` would round float64 numbers LightGBM compares in
+    float64); then its ``missing`` values made NaN in the numeric columns (LightGBM has no
+    ``missing`` of its own: a number equal to one of them, at the data's precision, is missing)."""
+    source, pandas_categorical = data.source, model.meta.attributes.get("pandas_categorical")
+    module = type(source).__module__
+    if data.sparse is not None:
+        indptr, indices, values, width = _from_scipy(source.to_scipy() if module.startswith("pyarrow") else source)
+        return indptr, indices, _as_missing(values, data.missing_values), width
+    if isinstance(source, dict):
+        X = _from_columns(model, data, source)
+    elif module.startswith("pyarrow"):  # a Table of any columns, categorical ones too, as a frame
+        X = _from_pandas(_categories_as_such(source.to_pandas()), pandas_categorical)
+    elif module.startswith("pandas"):
+        X = _from_pandas(_categories_as_such(source), pandas_categorical)
+    else:
+        X = _from_array(source)
+    return _as_missing(X, data.missing_values, list(data.categorical or ()))
+
+
+def _as_missing(values: np.ndarray, markers: tuple, categorical=()) -> np.ndarray:
+    """``values`` (a new array if any changes) with every number equal to one of ``markers`` NaN,
+    except in the ``categorical`` columns of a 2-D array (their codes are not the user's numbers)."""
+    if not markers:
+        return values
+    hits = np.isin(values, np.array(markers, dtype=values.dtype))
+    if len(categorical):
+        hits[:, categorical] = False
+    return np.where(hits, values.dtype.type(np.nan), values) if hits.any() else values
+
+
+def _categories_as_such(frame):
+    """String columns as pandas categories, which ``_from_pandas`` codes by value (a
+    ``DataMatrix`` takes strings where LightGBM takes only categories)."""
+    import pandas as pd
+
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame().T
+    strings = [c for c, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype) or
+               pd.api.types.is_string_dtype(dtype)]
+    return frame.astype({c: "category" for c in strings}) if strings else frame
+
+
+def _from_columns(model, data: DataMatrix, columns: dict) -> np.ndarray:
+    """A dict of columns: category columns coded by value (``_from_matrix``), numbers widened to
+    float64 from the columns themselves (exactly, as LightGBM widens a frame's)."""
+    X = _from_matrix(data, model.meta.attributes.get("pandas_categorical"), model.features.types).astype(np.float64)
+    for j, column in enumerate(columns.values()):
+        if j not in (data.categorical or {}):
+            X[:, j] = _float64_column(column)
+    return X
+
+
+def _float64_column(column) -> np.ndarray:
+    module = type(column).__module__
+    if module.startswith("pyarrow"):
+        column = column.to_pandas()
+        module = "pandas"
+    if module.startswith("pandas"):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(column).astype(np.float64)
 
 
 def _from_array(data) -> np.ndarray:
@@ -111,27 +177,40 @@ def _from_array(data) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _from_matrix(data: DataMatrix, pandas_categorical) -> np.ndarray:
+def _from_matrix(data: DataMatrix, pandas_categorical, types) -> np.ndarray:
     """A dense ``DataMatrix``'s values, its categorical columns re-coded as a frame's are
     (``_from_pandas``): each value's position in the model's ``pandas_categorical`` list of the
     same category column, an unseen value NaN. The matrix's own codes number its own categories
     (strings in order of appearance), which mean nothing to the model; without a stored list only
-    a column's own category codes can be read, as LightGBM reads a frame's."""
+    a column's own category codes can be read, as LightGBM reads a frame's. Where the model knows
+    which features are categorical (``types``), a column's list is its feature's, so a category
+    feature may also come as the numbers it was trained on; otherwise, as in a frame, the k-th
+    category column takes the k-th list."""
     if not data.categorical:
         return data.values
     stored = orjson.loads(pandas_categorical) if pandas_categorical else None
     columns = sorted(data.categorical.items())
+    names = data.feature_names or tuple(f"column {j}" for j in range(data.num_col))
     if stored is None:
         for j, column in columns:
             if column.kind == "values":
-                raise DataError(f"column {j} holds category values ({column.dtype}) but the model keeps no "
+                raise DataError(f"{names[j]!r} holds category values ({column.dtype}) but the model keeps no "
                                 "training categories (pandas_categorical) to code them by; pass the codes as "
                                 "numbers")
         return data.values
-    if len(columns) != len(stored):
+    by_feature = types is not None and len(types) == data.num_col and types.count("c") == len(stored)
+    if by_feature:
+        lists = []
+        for j, _ in columns:
+            if types[j] != "c":
+                raise DataError(f"{names[j]!r} holds categories but the model's feature {j} is numeric")
+            lists.append(stored[types[:j].count("c")])
+    elif len(columns) != len(stored):
         raise DataError(f"data has {len(columns)} category columns but the model was trained with {len(stored)}")
+    else:
+        lists = stored
     X = data.values.copy()
-    for (j, column), categories in zip(columns, stored):
+    for (j, column), categories in zip(columns, lists):
         position = {value: float(code) for code, value in enumerate(categories)}
         table = np.array([position.get(v.item() if isinstance(v, np.generic) else v, np.nan)
                           for v in column.categories], dtype=np.float64)
@@ -223,10 +302,6 @@ def _from_scipy(matrix):
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float32)
     return indptr, indices, values.astype(np.float64), csr.shape[1]
-
-
-def _from_sparse_rows(sparse):
-    return sparse.indptr, sparse.indices, sparse.values.astype(np.float64), sparse.shape[1]
 
 
 def _kernel_rows(X, table):

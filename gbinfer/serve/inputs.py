@@ -4,8 +4,8 @@ A request holds either one 2-D tensor (rows x features, in the model's feature o
 1-D tensor per named feature column. Named columns are read as the model reads a DataFrame's
 columns, so a categorical column sent as BYTES strings means its values, never their order of
 appearance: a dict of columns for ``DataMatrix`` (an XGBoost model re-codes it by value through
-its training categories), codes through the model's ``pandas_categorical`` for LightGBM, and the
-values themselves for CatBoost, which hashes them. Requests with the same ``Rows.key`` can share
+its training categories, a LightGBM model through its ``pandas_categorical``, reading the numbers
+in float64), and the values themselves for CatBoost, which hashes them. Requests with the same ``Rows.key`` can share
 one kernel call (``batching``): their rows are stacked, predicted once, and split again.
 """
 
@@ -91,8 +91,6 @@ def stack(model, parts: list):
     columns = first.columns if len(parts) == 1 else \
         {name: np.concatenate([p.columns[name] for p in parts]) for name in first.columns}
     source = model.meta.source_library
-    if source == "lightgbm":
-        return _lightgbm_rows(model, columns)
     if source == "catboost" and any(v.dtype == object for v in columns.values()):
         # CatBoost hashes the category values themselves: a table of values in feature order
         # (what its own predict takes), not the codes a DataMatrix would number them by
@@ -101,37 +99,6 @@ def stack(model, parts: list):
             table[:, j] = values
         return table
     return DataMatrix(columns)
-
-
-def lightgbm_categories(model) -> list | None:
-    """The categories of a LightGBM model's categorical features, in order (its
-    ``pandas_categorical``: code k of the j-th categorical feature is ``[j][k]``), or None."""
-    import orjson
-
-    stored = model.meta.attributes.get("pandas_categorical")
-    return orjson.loads(stored) if stored else None
-
-
-def _lightgbm_rows(model, columns: dict) -> np.ndarray:
-    """Columns in feature order as LightGBM reads a DataFrame: numbers in float64, a categorical
-    column's values as their code in the training categories (an unseen value is missing)."""
-    types = model.features.types or ()
-    stored = lightgbm_categories(model)
-    n = len(next(iter(columns.values())))
-    out = np.empty((n, len(columns)), dtype=np.float64)
-    k = 0
-    for j, (name, values) in enumerate(columns.items()):
-        categorical = j < len(types) and types[j] == "c"
-        if values.dtype != object:
-            out[:, j] = values
-        elif not categorical or stored is None or k >= len(stored):
-            raise RequestError(f"input {name!r} holds strings, but the model has no categories to read them by; "
-                               "send the category codes as numbers")
-        else:
-            lookup = {value: float(code) for code, value in enumerate(stored[k])}
-            out[:, j] = [lookup.get(v, np.nan) for v in values.tolist()]
-        k += categorical
-    return out
 
 
 def requested(request) -> tuple:

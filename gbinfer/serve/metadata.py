@@ -4,7 +4,9 @@ stores them) and its outputs."""
 
 from __future__ import annotations
 
-from .inputs import MATRIX, lightgbm_categories
+import orjson
+
+from .inputs import MATRIX
 
 # what predict and predict_leaf return, by source library: XGBoost computes in float32 (and
 # gives leaf indices as floats, as its predict(pred_leaf=True) does), the others in float64
@@ -18,7 +20,8 @@ def _categories(model) -> list:
     n = len(features.names)
     if features.categories:
         return [c.values if c is not None else None for c in features.categories]
-    stored = lightgbm_categories(model) if model.meta.source_library == "lightgbm" else None
+    stored = model.meta.attributes.get("pandas_categorical") if model.meta.source_library == "lightgbm" else None
+    stored = orjson.loads(stored) if stored else None  # code k of the j-th categorical feature is [j][k]
     if not stored or not features.types:
         return [None] * n
     positions = [j for j, t in enumerate(features.types) if t == "c"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DataError, GbinferError
 
 INPUTS = (".csv", ".parquet", ".arrow", ".feather", ".npy", ".libsvm", ".svm", ".txt")
@@ -34,15 +36,19 @@ def read(path: str, model, *, header: bool | None = None, one_based: bool = Fals
     n = model.num_features
     rows = max(MIN_CHUNK_ROWS, CHUNK_CELLS // max(n, 1))
     kinds = category_kinds(model.features, n, model.meta.source_library)
+    # LightGBM compares in float64 and reads a value absent from a libsvm line as 0; XGBoost (and
+    # CatBoost) round to float32 and read it as missing
+    lightgbm = model.meta.source_library == "lightgbm"
+    dtype = np.float64 if lightgbm else np.float32
     if suffix == ".csv":
-        return csvfile.read(path, model.features, kinds, header, rows)
+        return csvfile.read(path, model.features, kinds, header, rows, dtype)
     if suffix == ".parquet":
-        return arrowfile.read_parquet(path, model.features, kinds, rows)
+        return arrowfile.read_parquet(path, model.features, kinds, rows, dtype)
     if suffix in (".arrow", ".feather"):
-        return arrowfile.read_ipc(path, model.features, kinds, rows)
+        return arrowfile.read_ipc(path, model.features, kinds, rows, dtype)
     if suffix == ".npy":
         return npyfile.read(path, rows)
-    return libsvm.read(path, n, one_based, rows)
+    return libsvm.read(path, n, one_based, rows, dtype, absent=0.0 if lightgbm else np.nan)
 
 
 def matrices(path: str, model, *, header: bool | None = None, one_based: bool = False, missing: float = float("nan")):

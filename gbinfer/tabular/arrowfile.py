@@ -23,14 +23,14 @@ def pyarrow():
     return pyarrow
 
 
-def read_parquet(path: str, features, kinds: list, chunk_rows: int):
+def read_parquet(path: str, features, kinds: list, chunk_rows: int, dtype=np.float32):
     """Yield ``(rows, rows read, total rows)``; rows as ``csvfile.read`` gives them."""
     pa = pyarrow()
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path, pre_buffer=False)  # pre-buffered reads kept every row group read so far
-        convert = _Converter(path, pf.schema_arrow, features, kinds)
+        convert = _Converter(path, pf.schema_arrow, features, kinds, dtype)
         total, done = pf.metadata.num_rows, 0
         for batch in pf.iter_batches(batch_size=chunk_rows):
             done += batch.num_rows
@@ -41,13 +41,13 @@ def read_parquet(path: str, features, kinds: list, chunk_rows: int):
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
 
 
-def read_ipc(path: str, features, kinds: list, chunk_rows: int):
+def read_ipc(path: str, features, kinds: list, chunk_rows: int, dtype=np.float32):
     """Yield ``(rows, batches read, total batches)`` of an Arrow IPC file (Feather v2 is one)."""
     pa = pyarrow()
     try:
         with pa.OSFile(path) as source:  # read batch by batch (a map's touched pages would count as memory)
             reader = pa.ipc.open_file(source)
-            convert = _Converter(path, reader.schema, features, kinds)
+            convert = _Converter(path, reader.schema, features, kinds, dtype)
             total = reader.num_record_batches
             if total == 0:
                 yield convert(pa.RecordBatch.from_pylist([], schema=reader.schema)), 0, 0
@@ -62,9 +62,9 @@ def read_ipc(path: str, features, kinds: list, chunk_rows: int):
 class _Converter:
     """Checks a schema against the model once; then turns each batch into the model's columns."""
 
-    def __init__(self, path, schema, features, kinds):
+    def __init__(self, path, schema, features, kinds, dtype):
         pa = pyarrow()
-        self.names = features.names
+        self.names, self.dtype = features.names, np.dtype(dtype)
         self.num_features = num_features = len(kinds)
         # a DataFrame's index, stored by pandas as a column, is not data (XGBoost never sees it either)
         index = {c for c in (schema.pandas_metadata or {}).get("index_columns", ()) if isinstance(c, str)}
@@ -108,12 +108,13 @@ class _Converter:
                     col = col.dictionary_decode()
                 cols.append(np.array(col.to_pylist(), dtype=object))  # str or int values, None when missing
             else:
-                # straight to float32, rounding to nearest as numpy's astype (and so XGBoost's input) does
-                cols.append(pc.cast(col, pa.float32(), safe=False).to_numpy(zero_copy_only=False))
+                # straight to the dtype, rounding to nearest as numpy's astype (and so XGBoost's input) does
+                target = pa.float64() if self.dtype == np.float64 else pa.float32()
+                cols.append(pc.cast(col, target, safe=False).to_numpy(zero_copy_only=False))
         if any(self.kinds):
             return columns_frame(self.names, self.num_features, cols)
-        return (np.column_stack(cols).astype(np.float32, copy=False) if cols
-                else np.empty((batch.num_rows, 0), np.float32))
+        return (np.column_stack(cols).astype(self.dtype, copy=False) if cols
+                else np.empty((batch.num_rows, 0), self.dtype))
 
 
 def _table(block: np.ndarray, name: str, columns: list[str] | None):

@@ -19,8 +19,8 @@ from .columns import MISSING_CELLS, columns_frame, is_number, match
 _NAN = float("nan")
 
 
-def read(path: str, features, kinds: list, header: bool | None, chunk_rows: int):
-    """Yield ``(rows, bytes read, file size)``: rows a float32 array in the model's feature order,
+def read(path: str, features, kinds: list, header: bool | None, chunk_rows: int, dtype=np.float32):
+    """Yield ``(rows, bytes read, file size)``: rows a ``dtype`` array in the model's feature order,
     or ``{name: column}`` when some hold category values (``kinds``, ``columns.category_kinds``).
 
     ``header`` None means: a header row when the model has feature names (its columns are then
@@ -43,11 +43,11 @@ def read(path: str, features, kinds: list, header: bool | None, chunk_rows: int)
             if first is None:
                 if header:
                     raise DataError(f"{path} is empty; expected a header row (a file without one takes --no-header)")
-                yield np.empty((0, num_features), np.float32), size, size
+                yield np.empty((0, num_features), dtype), size, size
                 return
             columns, order = _columns(path, first, first_line, features.names, num_features, header)
             parse = _Parser(path, len(first), columns, order, kinds,
-                            first_line if guessed and not header else None)
+                            first_line if guessed and not header else None, dtype)
             block = [] if header else [parse(first, first_line)]
             for row in reader:
                 if not row:
@@ -90,8 +90,8 @@ def _next_row(reader):
 class _Parser:
     """Turns one CSV row into values, and a block of them into what the model takes."""
 
-    def __init__(self, path, width, columns, order, kinds, first_line):
-        self.path, self.width, self.columns, self.order = path, width, columns, order
+    def __init__(self, path, width, columns, order, kinds, first_line, dtype):
+        self.path, self.width, self.columns, self.order, self.dtype = path, width, columns, order, dtype
         self.first_line = first_line  # set when no header was declared: a bad cell there may be a header's
         # file column -> "str" / "int" for the columns holding category values
         file_of_feature = order if order is not None else np.arange(width)
@@ -131,12 +131,12 @@ class _Parser:
 
     def chunk(self, block, names, num_features):
         if not self.categories:
-            values = np.array(block, dtype=np.float32).reshape(len(block), self.width)
+            values = np.array(block, dtype=self.dtype).reshape(len(block), self.width)
             return values if self.order is None else np.ascontiguousarray(values[:, self.order])
         cells = np.array(block, dtype=object).reshape(len(block), self.width)
         files = self.order if self.order is not None else range(num_features)
         return columns_frame(names, num_features, [cells[:, j] if j in self.categories else
-                                                   cells[:, j].astype(np.float32) for j in map(int, files)])
+                                                   cells[:, j].astype(self.dtype) for j in map(int, files)])
 
 
 def _integer(text: str) -> int:

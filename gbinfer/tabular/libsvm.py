@@ -1,4 +1,5 @@
-"""libsvm / SVMlight text in: ``label index:value ...`` per line; an index not given is missing."""
+"""libsvm / SVMlight text in: ``label index:value ...`` per line; an index not given is missing
+(XGBoost) or 0 (LightGBM), as the model's library reads the file."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 from ..errors import DataError
 
 
-def read(path: str, num_features: int, one_based: bool, chunk_rows: int):
-    """Yield ``(rows, bytes read, file size)``: float32 rows, NaN where a line names no value."""
+def read(path: str, num_features: int, one_based: bool, chunk_rows: int, dtype=np.float32, absent=np.nan):
+    """Yield ``(rows, bytes read, file size)``: ``dtype`` rows, ``absent`` where a line names no value."""
     shift = 1 if one_based else 0
     try:
         size = os.path.getsize(path)
@@ -23,7 +24,7 @@ def read(path: str, num_features: int, one_based: bool, chunk_rows: int):
             line = raw.split(b"#", 1)[0].strip()
             if not line:
                 continue
-            row = np.full(num_features, np.nan, dtype=np.float32)
+            row = np.full(num_features, absent, dtype=dtype)
             for item in line.split()[1:]:
                 key, colon, value = item.partition(b":")
                 try:
@@ -43,4 +44,4 @@ def read(path: str, num_features: int, one_based: bool, chunk_rows: int):
             if len(block) >= chunk_rows:
                 yield np.vstack(block), fh.tell(), size
                 block = []
-        yield (np.vstack(block) if block else np.empty((0, num_features), np.float32)), size, size
+        yield (np.vstack(block) if block else np.empty((0, num_features), dtype)), size, size

@@ -283,7 +283,7 @@ def build(trees: LightGBMTrees, *, source: str | None, num_features: int, num_ou
         thr_start = np.concatenate([[0], np.cumsum(t.cat_threshold_count)])
         for tree in np.flatnonzero(has_cat):
             mine = cb[cb_start[tree]:cb_start[tree + 1]]
-            if mine[0] != 0 or np.any(np.diff(mine) < 0) or mine[-1] != t.cat_threshold_count[tree]:
+            if mine[0] != 0 or np.any(mine[1:] < mine[:-1]) or mine[-1] != t.cat_threshold_count[tree]:
                 raise ModelFormatError(source, f"Tree={int(tree)}.cat_boundaries",
                                        f"must rise from 0 to the length of cat_threshold "
                                        f"({int(t.cat_threshold_count[tree])})")
@@ -447,7 +447,8 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
     left = np.asarray(left_child, dtype=np.int64)
     right = np.asarray(right_child, dtype=np.int64)
     n = len(left)
-    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 1):
+    # compared, not differenced: int64 differences of wild offsets wrap round and could pass for rising
+    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(offsets[1:] <= offsets[:-1]):
         fail("tree_offsets", f"must rise strictly from 0 to the node count {n}")
     n_trees = len(offsets) - 1
     tree_of = np.repeat(np.arange(n_trees, dtype=np.int64), np.diff(offsets))
@@ -493,7 +494,7 @@ def trees_from_nodes(*, source: str | None, tree_offsets, left_child, right_chil
     code = np.where(internal, rank, ~ids)
     offsets_cat = np.asarray(cat_offsets, dtype=np.int64)
     bits = np.asarray(cat_bits)
-    if len(offsets_cat) != n + 1 or offsets_cat[0] != 0 or np.any(np.diff(offsets_cat) < 0) or \
+    if len(offsets_cat) != n + 1 or offsets_cat[0] != 0 or np.any(offsets_cat[1:] < offsets_cat[:-1]) or \
             offsets_cat[-1] != len(bits):
         fail("cat_offsets", f"must rise from 0 to the bitset length {len(bits)} over {n + 1} entries")
     words = np.diff(offsets_cat)
@@ -540,7 +541,7 @@ def _linear_leaves(a: dict, internal: np.ndarray, leaf_order: np.ndarray, n: int
     coeff = np.asarray(a["leaf_coef_value"], dtype=np.float64)
     if len(feature) != len(coeff):
         fail("leaf_coef_value", f"has {len(coeff)} entries, leaf_coef_feature {len(feature)}")
-    if len(offsets) != n + 1 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(feature):
+    if len(offsets) != n + 1 or offsets[0] != 0 or np.any(offsets[1:] < offsets[:-1]) or offsets[-1] != len(feature):
         fail("leaf_coef_offsets", f"must rise from 0 to the term count {len(feature)} over {n + 1} entries")
     counts = np.diff(offsets)
     if np.any(internal & (counts != 0)):

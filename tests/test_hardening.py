@@ -360,3 +360,20 @@ def test_a_leaf_marked_categorical_in_a_saved_model_is_refused():
     doc["arrays"]["split_kind"]["data"][leaf] = 1
     with pytest.raises(ModelFormatError, match="leaf is marked as a categorical split"):
         native.loads(orjson.dumps(doc))
+
+
+SCHEMA_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schema" / "v1"
+
+
+@pytest.mark.parametrize("case, field", [("lightgbm_regression_sqrt", "tree_offsets"),
+                                         ("lightgbm_categorical", "cat_offsets"),
+                                         ("lightgbm_linear_tree", "leaf_coef_offsets")])
+def test_offsets_whose_differences_wrap_round_are_refused(case, field):
+    """Offsets that jump to 2**63 - 1 and back past -2**63 have int64 differences that all look
+    rising; they once reached np.repeat with huge counts (a segmentation fault)."""
+    doc = orjson.loads((SCHEMA_FIXTURES / f"{case}.json").read_bytes())
+    data = doc["arrays"][field]["data"]
+    end = data[-1]
+    data[-3:-1] = [2**63 - 1, -(2**63) + end + 7]
+    with pytest.raises(ModelFormatError, match=field):
+        native.loads(orjson.dumps(doc))

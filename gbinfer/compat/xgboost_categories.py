@@ -65,7 +65,7 @@ def parse(cats, num_features: int, types, version: tuple, path: str, source) -> 
         return None
     if len(enc) != num_features:
         raise ModelFormatError(source, f"{path}/enc", f"has {len(enc)} entries, expected num_feature = {num_features}")
-    if len(segments) != num_features + 1 or segments[0] != 0 or np.any(np.diff(segments) < 0) \
+    if len(segments) != num_features + 1 or segments[0] != 0 or np.any(segments[1:] < segments[:-1]) \
             or segments[-1] != len(sorted_idx):
         raise ModelFormatError(source, f"{path}/feature_segments",
                                f"must rise from 0 to the {len(sorted_idx)} entries of sorted_idx in "
@@ -109,7 +109,7 @@ def _feature(entry, exact_utf8: bool, where: str, source):
     if raw.size and (raw.min() < -128 or raw.max() > 255):
         raise ModelFormatError(source, f"{where}/values", "expected bytes (integers in [-128, 255])")
     data = raw.astype(np.uint8).tobytes()  # int8 as XGBoost writes them: the same bytes
-    if offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(data):
+    if offsets[0] != 0 or np.any(offsets[1:] < offsets[:-1]) or offsets[-1] != len(data):
         raise ModelFormatError(source, f"{where}/offsets",
                                f"must rise from 0 to the {len(data)} bytes of values")
     count = len(offsets) - 1

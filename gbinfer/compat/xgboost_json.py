@@ -402,7 +402,7 @@ def _tree_arrays(tree, index: int, path: str, source, budget: list) -> dict:
                                "categories_nodes, categories_segments and categories_sizes differ in length")
     if np.any(out["is_cat"][~is_leaf] > 1):
         raise ModelFormatError(source, f"{path}/split_type", "expected 0 (numerical) or 1 (categorical)")
-    if len(nodes) and np.any(np.diff(nodes) <= 0):
+    if len(nodes) and np.any(nodes[1:] <= nodes[:-1]):
         raise ModelFormatError(source, f"{path}/categories_nodes", "node ids must rise strictly")
     if cats.size and (cats.min() < 0 or cats.max() >= 1 << 24):
         raise ModelFormatError(source, f"{path}/categories", "category codes must lie in [0, 2**24)")

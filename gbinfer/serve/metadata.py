@@ -12,6 +12,9 @@ from .inputs import MATRIX
 # gives leaf indices as floats, as its predict(pred_leaf=True) does), the others in float64
 _OUTPUT = {"xgboost": "FP32"}
 _LEAF = {"xgboost": "FP32", "lightgbm": "INT32", "catboost": "UINT32"}
+# what a number is compared in: LightGBM in float64 (an FP32 tensor would round the client's
+# numbers first), XGBoost and CatBoost in float32
+_INPUT = {"lightgbm": "FP64"}
 
 
 def _categories(model) -> list:
@@ -33,11 +36,12 @@ def _categories(model) -> list:
 
 def model_metadata(name: str, model) -> dict:
     features = model.features
-    inputs = [{"name": MATRIX, "datatype": "FP32", "shape": [-1, model.num_features]}]
+    number = _INPUT.get(model.meta.source_library, "FP32")
+    inputs = [{"name": MATRIX, "datatype": number, "shape": [-1, model.num_features]}]
     if features.names:
         types = features.types or ("q",) * len(features.names)
         for fname, ftype, cats in zip(features.names, types, _categories(model)):
-            entry = {"name": fname, "datatype": "BYTES" if ftype == "c" else "FP32", "shape": [-1]}
+            entry = {"name": fname, "datatype": "BYTES" if ftype == "c" else number, "shape": [-1]}
             if cats is not None:
                 entry["parameters"] = {"categories": [str(v) for v in cats]}
             inputs.append(entry)

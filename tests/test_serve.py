@@ -222,6 +222,30 @@ def test_gzip_request_body(server, models, data):
     np.testing.assert_array_equal(got, models["num"][2].predict(np.nan_to_num(X)))
 
 
+def test_lightgbm_fp64_rows_are_compared_in_float64(tmp_path):
+    """Rows a float64 step above a LightGBM split threshold, sent as FP64 (what the model's metadata
+    asks for) as a matrix and as named columns: lightgbm's answers for the float64 numbers."""
+    import lightgbm
+    from test_lightgbm import near_thresholds
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 3))
+    booster = lightgbm.train({"objective": "regression", "verbose": -1, "num_leaves": 7, "num_threads": 1},
+                             lightgbm.Dataset(X, X[:, 0] - X[:, 1] + rng.normal(size=300)), 10)
+    booster.save_model(tmp_path / "l64.txt")
+    Z = near_thresholds(booster, X)
+    expected = booster.predict(Z)
+    assert not np.array_equal(booster.predict(Z.astype(np.float32)), expected)
+    matrix = {"inputs": [{"name": "input", "shape": list(Z.shape), "datatype": "FP64", "data": Z.ravel().tolist()}]}
+    columns = {"inputs": [{"name": n, "shape": [len(Z)], "datatype": "FP64", "data": Z[:, j].tolist()}
+                          for j, n in enumerate(booster.feature_name())]}
+    with BackgroundServer({"l64": str(tmp_path / "l64.txt")}) as server:
+        for doc in (matrix, columns):
+            status, _, body = request(server, "POST", "/v2/models/l64/infer", orjson.dumps(doc))
+            assert status == 200, body
+            np.testing.assert_array_equal(np.array(orjson.loads(body)["outputs"][0]["data"]), expected)
+
+
 def test_msgpack_body(server, models, data):
     frame = data[1][:N]
     _, expected, _ = models["lcat"]

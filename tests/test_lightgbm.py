@@ -302,6 +302,15 @@ def test_a_dict_may_mix_category_codes_and_values():
                "colour": test["colour"].cat.codes.to_numpy().astype(np.float64),  # codes of the training order
                "size": test["size"].astype(object).to_numpy()}
     np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(columns)), booster.predict(test))
+    # missing applies to numbers, not to a category column's codes (code 0 is the first category)
+    marked = {**columns, "a": np.where(np.arange(60) % 4 == 0, 0.0, columns["a"]),
+              "colour": test["colour"].astype(object).to_numpy(),
+              "size": test["size"].array}  # a pandas Categorical: its own codes, 0 among them
+    cleared = test.assign(a=np.where(np.arange(60) % 4 == 0, np.nan, test["a"]))
+    expected = booster.predict(cleared)
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(marked, missing=0.0)), expected)
+    frame = pd.DataFrame(marked).astype({"colour": "category"})
+    np.testing.assert_array_equal(model.predict(gbinfer.DataMatrix(frame, missing=0.0)), expected)
     with pytest.raises(DataError, match="'a' holds categories but the model's feature 0 is numeric"):
         model.predict(gbinfer.DataMatrix({**columns, "a": np.array(["x"] * 60, dtype=object)}))
 

@@ -111,8 +111,8 @@ def _from_data_matrix(model, data: DataMatrix):
     if data.sparse is not None:
         indptr, indices, values, width = _from_scipy(source.to_scipy() if module.startswith("pyarrow") else source)
         return indptr, indices, _as_missing(values, data.missing_values), width
-    if isinstance(source, dict):
-        X = _from_columns(model, data, source)
+    if isinstance(source, dict):  # the category codes before ``missing`` touched them, as in a frame
+        X = _from_columns(model, DataMatrix(source) if data.missing_values else data, source)
     elif module.startswith("pyarrow"):  # a Table of any columns, categorical ones too, as a frame
         X = _from_pandas(_categories_as_such(source.to_pandas()), pandas_categorical)
     elif module.startswith("pandas"):

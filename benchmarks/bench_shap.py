@@ -92,7 +92,41 @@ def _first_calls(path) -> None:
                   f"predict_contribs {first:.3f} s", flush=True)
 
 
-def _shap_package(bst, model, X, args) -> None:
+def _race(peer: str, cases, ours, args) -> None:
+    """One table of ``peer``'s time against gbinfer's. A case is ``(name, n, cap, prepare, trim)``:
+    ``prepare(rows)`` gives the peer's call on those rows (anything it converts first, such as a
+    DMatrix, is made outside the clock); the peer runs at most ``cap`` rows, its time scaled to
+    ``n``; ``ours(name, n)`` is gbinfer's (time, values) on all ``n`` of ``ours.rows``, and ``trim``
+    drops from those values what the peer does not return."""
+    print(f"{'what':<28}{peer:>12}{'gbinfer':>12}{'ratio':>8}{'max rel diff':>14}")
+    for name, n, cap, prepare, trim in cases:
+        n_p = min(n, cap)
+        repeats = 1 if n_p >= 1000 or (n_p >= 10 and name == "interactions") else 3
+        t_p, ref = _timed(prepare(ours.rows[:n_p]), args.min_seconds, repeats)
+        t_p *= n / n_p
+        t_g, got = ours(name, n)
+        diff = _relative(trim(got[:n_p]), ref)
+        scaled = f"  ({peer}: {n_p} rows, time scaled to {n})" if n_p < n else ""
+        print(f"{name + f' {n} rows':<28}{t_p * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_p / t_g:>8.2f}{diff:>14.2e}"
+              f"{scaled}", flush=True)
+
+
+class _Ours:
+    """gbinfer's (median time, values) per case, timed once and shared by the tables."""
+
+    def __init__(self, model, rows, args):
+        self.model, self.rows, self.args, self.done = model, rows, args, {}
+
+    def __call__(self, name: str, n: int):
+        if (name, n) not in self.done:
+            call = self.model.predict_contribs if name == "contribs" else self.model.predict_interactions
+            big = n >= 10000 or (n >= 1000 and name == "interactions")
+            self.done[name, n] = _timed(lambda: call(self.rows[:n], nthread=self.args.threads),
+                                        self.args.min_seconds, 1 if big else 3)
+        return self.done[name, n]
+
+
+def _shap_package(bst, ours, args) -> None:
     """shap's own TreeSHAP (its C++ extension) on the same trees, against gbinfer at ``args.threads``."""
     try:
         import shap
@@ -103,24 +137,13 @@ def _shap_package(bst, model, X, args) -> None:
     explainer.model.model_type = "internal"  # skip the hand-off to xgboost: time shap's own C++ code
     print(f"shap {shap.__version__} TreeExplainer, its own C++ TreeSHAP (1 thread) against gbinfer "
           f"({args.threads} threads)")
-    print(f"{'what':<28}{'shap':>12}{'gbinfer':>12}{'ratio':>8}{'max rel diff':>14}")
-    cases = [("contribs", n, explainer.shap_values, model.predict_contribs, args.shap_rows) for n in args.rows]
-    cases += [("interactions", n, explainer.shap_interaction_values, model.predict_interactions,
-               args.xgboost_interaction_rows) for n in args.interaction_rows]
-    for name, n, theirs, ours, cap in cases:
-        Xb = X[:n]
-        n_s = min(n, cap)
-        t_s, ref = _timed(lambda: theirs(Xb[:n_s], check_additivity=False) if name == "contribs"
-                          else theirs(Xb[:n_s]), args.min_seconds, 1 if n_s >= 1000 else 3)
-        t_s *= n / n_s
-        big = n >= 10000 or (n >= 1000 and name == "interactions")
-        t_g, got = _timed(lambda: ours(Xb, nthread=args.threads), args.min_seconds, 1 if big else 3)
-        # shap leaves the bias column out; compare the features' values only
-        got = got[:n_s, :-1] if name == "contribs" else got[:n_s, :-1, :-1]
-        diff = _relative(got, ref)
-        scaled = f"  (shap: {n_s} rows, time scaled to {n})" if n_s < n else ""
-        print(f"{name + f' {n} rows':<28}{t_s * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_s / t_g:>8.2f}{diff:>14.2e}"
-              f"{scaled}", flush=True)
+    # shap leaves the bias column out: the features' values are compared
+    cases = [("contribs", n, args.shap_rows, lambda rows: lambda: explainer.shap_values(rows, check_additivity=False),
+              lambda v: v[:, :-1]) for n in args.rows]
+    cases += [("interactions", n, args.xgboost_interaction_rows,
+               lambda rows: lambda: explainer.shap_interaction_values(rows), lambda v: v[:, :-1, :-1])
+              for n in args.interaction_rows]
+    _race("shap", cases, ours, args)
 
 
 def main():
@@ -152,24 +175,19 @@ def main():
     bst.predict(xgb.DMatrix(X[:1]), pred_contribs=True)
     print(f"xgboost {xgb.__version__}, gbinfer {gbinfer.__version__}, threads {args.threads}, "
           f"first calls (incl. any compile) {time.perf_counter() - t0:.2f} s")
-    print(f"{'what':<28}{'xgboost':>12}{'gbinfer':>12}{'ratio':>8}{'max rel diff':>14}")
-    cases = [("contribs", n, {"pred_contribs": True}, model.predict_contribs) for n in args.rows]
-    cases += [("interactions", n, {"pred_interactions": True}, model.predict_interactions)
+    ours = _Ours(model, X, args)
+
+    def on_xgboost(**kw):
+        def prepare(rows):
+            dm = xgb.DMatrix(rows)
+            return lambda: bst.predict(dm, **kw)
+        return prepare
+
+    cases = [("contribs", n, n, on_xgboost(pred_contribs=True), lambda v: v) for n in args.rows]
+    cases += [("interactions", n, args.xgboost_interaction_rows, on_xgboost(pred_interactions=True), lambda v: v)
               for n in args.interaction_rows]
-    for name, n, kw, ours in cases:
-        Xb = X[:n]
-        n_x = min(n, args.xgboost_interaction_rows) if name == "interactions" else n
-        dm = xgb.DMatrix(Xb[:n_x])
-        repeats = 1 if n_x >= 1000 or (n_x >= 10 and name == "interactions") else 3
-        t_x, ref = _timed(lambda: bst.predict(dm, **kw), args.min_seconds, repeats)
-        t_x *= n / n_x
-        big = n >= 10000 or (n >= 1000 and name == "interactions")
-        t_g, got = _timed(lambda: ours(Xb, nthread=args.threads), args.min_seconds, 1 if big else 3)
-        diff = _relative(got[:n_x], ref)
-        scaled = f"  (xgboost: {n_x} rows, time scaled to {n})" if n_x < n else ""
-        print(f"{name + f' {n} rows':<28}{t_x * 1e3:>10.1f}ms{t_g * 1e3:>10.1f}ms{t_x / t_g:>8.2f}{diff:>14.2e}"
-              f"{scaled}", flush=True)
-    _shap_package(bst, model, X, args)
+    _race("xgboost", cases, ours, args)
+    _shap_package(bst, ours, args)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.first_call:
         _first_calls(path)

@@ -90,12 +90,19 @@ def rows(model, data):
     return X if isinstance(X, np.ndarray) else X[:3]
 
 
+def training_categories(model) -> list | None:
+    """The model's ``pandas_categorical``: the training categories of its k-th categorical feature
+    at ``[k]`` (code c meaning ``[k][c]``), or None when it stores none."""
+    text = model.meta.attributes.get("pandas_categorical")
+    return orjson.loads(text) if text else None
+
+
 def _read(model, data):
     module = type(data).__module__
     if module.startswith("scipy.sparse"):
         return _from_scipy(data)
     if module.startswith("pandas"):
-        return _from_pandas(data, model.meta.attributes.get("pandas_categorical"))
+        return _from_pandas(data, training_categories(model))
     if module.startswith("pyarrow"):
         return _from_arrow(data)
     return _from_array(data)
@@ -106,7 +113,7 @@ def _from_data_matrix(model, data: DataMatrix):
     read that object (its float32 ``values`` would round float64 numbers LightGBM compares in
     float64); then its ``missing`` values made NaN in the numeric columns (LightGBM has no
     ``missing`` of its own: a number equal to one of them, at the data's precision, is missing)."""
-    source, pandas_categorical = data.source, model.meta.attributes.get("pandas_categorical")
+    source, stored = data.source, training_categories(model)
     module = type(source).__module__
     if data.sparse is not None:
         indptr, indices, values, width = _from_scipy(source.to_scipy() if module.startswith("pyarrow") else source)
@@ -114,9 +121,9 @@ def _from_data_matrix(model, data: DataMatrix):
     if isinstance(source, dict):  # the category codes before ``missing`` touched them, as in a frame
         X = _from_columns(model, DataMatrix(source) if data.missing_values else data, source)
     elif module.startswith("pyarrow"):  # a Table of any columns, categorical ones too, as a frame
-        X = _from_pandas(_categories_as_such(source.to_pandas()), pandas_categorical)
+        X = _from_pandas(_categories_as_such(source.to_pandas()), stored)
     elif module.startswith("pandas"):
-        X = _from_pandas(_categories_as_such(source), pandas_categorical)
+        X = _from_pandas(_categories_as_such(source), stored)
     else:
         X = _from_array(source)
     return _as_missing(X, data.missing_values, list(data.categorical or ()))
@@ -148,7 +155,7 @@ def _categories_as_such(frame):
 def _from_columns(model, data: DataMatrix, columns: dict) -> np.ndarray:
     """A dict of columns: category columns coded by value (``_from_matrix``), numbers widened to
     float64 from the columns themselves (exactly, as LightGBM widens a frame's)."""
-    X = _from_matrix(data, model.meta.attributes.get("pandas_categorical"), model.features.types).astype(np.float64)
+    X = _from_matrix(data, training_categories(model), model.features.types).astype(np.float64)
     for j, column in enumerate(columns.values()):
         if j not in (data.categorical or {}):
             X[:, j] = _float64_column(column)
@@ -177,7 +184,7 @@ def _from_array(data) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _from_matrix(data: DataMatrix, pandas_categorical, types) -> np.ndarray:
+def _from_matrix(data: DataMatrix, stored, types) -> np.ndarray:
     """A dense ``DataMatrix``'s values, its categorical columns re-coded as a frame's are
     (``_from_pandas``): each value's position in the model's ``pandas_categorical`` list of the
     same category column, an unseen value NaN. The matrix's own codes number its own categories
@@ -188,7 +195,6 @@ def _from_matrix(data: DataMatrix, pandas_categorical, types) -> np.ndarray:
     category column takes the k-th list."""
     if not data.categorical:
         return data.values
-    stored = orjson.loads(pandas_categorical) if pandas_categorical else None
     columns = sorted(data.categorical.items())
     names = data.feature_names or tuple(f"column {j}" for j in range(data.num_col))
     if stored is None:
@@ -220,12 +226,11 @@ def _from_matrix(data: DataMatrix, pandas_categorical, types) -> np.ndarray:
     return X
 
 
-def _from_pandas(frame, pandas_categorical):
+def _from_pandas(frame, stored):
     import pandas as pd
 
     if isinstance(frame, pd.Series):
         frame = frame.to_frame().T
-    stored = orjson.loads(pandas_categorical) if pandas_categorical else None
     is_cat = [isinstance(dtype, pd.CategoricalDtype) for dtype in frame.dtypes]
     if stored is not None and sum(is_cat) != len(stored):
         raise DataError(f"data has {sum(is_cat)} category columns but the model was trained with {len(stored)}")

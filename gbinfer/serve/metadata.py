@@ -4,8 +4,7 @@ stores them) and its outputs."""
 
 from __future__ import annotations
 
-import orjson
-
+from ..predict.lightgbm import training_categories
 from .inputs import MATRIX
 
 # what predict and predict_leaf return, by source library: XGBoost computes in float32 (and
@@ -23,8 +22,7 @@ def _categories(model) -> list:
     n = len(features.names)
     if features.categories:
         return [c.values if c is not None else None for c in features.categories]
-    stored = model.meta.attributes.get("pandas_categorical") if model.meta.source_library == "lightgbm" else None
-    stored = orjson.loads(stored) if stored else None  # code k of the j-th categorical feature is [j][k]
+    stored = training_categories(model) if model.meta.source_library == "lightgbm" else None
     if not stored or not features.types:
         return [None] * n
     positions = [j for j, t in enumerate(features.types) if t == "c"]

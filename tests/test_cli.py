@@ -316,6 +316,35 @@ def test_lightgbm_reads_files_in_float64(tmp_path, capsys):
     assert not np.array_equal(booster.predict(np.where(S == 0, np.nan, S)), booster.predict(S))  # 0 is not NaN here
 
 
+def test_lightgbm_categories_from_files_by_value(tmp_path, capsys):
+    """A LightGBM model trained on a frame stores its categories (pandas_categorical): a file's
+    text or integer cells are looked up by value, as lightgbm codes the frame, never read as codes."""
+    lgb = pytest.importorskip("lightgbm")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(6)
+    n = 400
+    frame = pd.DataFrame({"a": rng.normal(size=n), "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+                          "size": pd.Categorical(rng.choice([10, 20, 30], n))})
+    y = (frame.colour == "red") * 2 + (frame["size"] == 20) * 3 + frame.a + rng.normal(size=n) * 0.1
+    booster = lgb.train({"objective": "regression", "verbose": -1, "min_data_per_group": 5, "cat_smooth": 1,
+                         "num_threads": 1}, lgb.Dataset(frame, y), 20)
+    booster.save_model(tmp_path / "lgb.txt")
+    test = frame.iloc[:60].copy()
+    test.loc[test.index[::7], "colour"] = np.nan
+    expected = booster.predict(test)
+    test.to_csv(tmp_path / "t.csv", index=False, float_format="%.17g")
+    test.to_parquet(tmp_path / "t.parquet")
+    for data in ("t.csv", "t.parquet"):
+        out = tmp_path / f"{data}.npy"
+        assert run(["predict", tmp_path / "lgb.txt", tmp_path / data, "-o", out], capsys)[0] == 0
+        np.testing.assert_array_equal(np.load(out), expected, err_msg=data)
+    floats = frame.assign(size=pd.Categorical(frame["size"].astype(float) / 4))
+    lgb.train({"objective": "regression", "verbose": -1, "min_data_per_group": 5, "num_threads": 1},
+              lgb.Dataset(floats, y), 3).save_model(tmp_path / "floats.txt")
+    refused(["predict", tmp_path / "floats.txt", tmp_path / "t.csv"], capsys, "feature 'size'", "neither all text")
+
+
 def test_parquet_and_arrow_input_by_name(tmp_path, example, capsys):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")

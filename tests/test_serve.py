@@ -246,6 +246,29 @@ def test_lightgbm_fp64_rows_are_compared_in_float64(tmp_path):
             np.testing.assert_array_equal(np.array(orjson.loads(body)["outputs"][0]["data"]), expected)
 
 
+def test_lightgbm_integer_categories_sent_as_text(tmp_path):
+    """The metadata lists a LightGBM model's integer categories as text; sent back as BYTES text they
+    mean those integers (not unseen categories)."""
+    import lightgbm
+    import pandas as pd
+
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "size": pd.Categorical(rng.choice([10, 20, 30], 300))})
+    y = (frame["size"] == 20) * 3 + frame.a
+    booster = lightgbm.train({"objective": "regression", "verbose": -1, "min_data_per_group": 5, "cat_smooth": 1,
+                              "num_threads": 1}, lightgbm.Dataset(frame, y), 10)
+    booster.save_model(tmp_path / "sizes.txt")
+    test = frame.iloc[:40]
+    with BackgroundServer({"sizes": str(tmp_path / "sizes.txt")}) as server:
+        status, _, body = request(server, "GET", "/v2/models/sizes")
+        assert orjson.loads(body)["inputs"][2]["parameters"] == {"categories": ["10", "20", "30"]}
+        doc = {"inputs": [{"name": "a", "shape": [40], "datatype": "FP64", "data": test.a.tolist()},
+                          {"name": "size", "shape": [40], "datatype": "BYTES", "data": test["size"].astype(str).tolist()}]}
+        status, _, body = request(server, "POST", "/v2/models/sizes/infer", orjson.dumps(doc))
+        assert status == 200, body
+        np.testing.assert_array_equal(np.array(orjson.loads(body)["outputs"][0]["data"]), booster.predict(test))
+
+
 def test_msgpack_body(server, models, data):
     frame = data[1][:N]
     _, expected, _ = models["lcat"]

@@ -97,6 +97,16 @@ def training_categories(model) -> list | None:
     return orjson.loads(text) if text else None
 
 
+def categories_by_feature(stored, types) -> list | None:
+    """Per feature, a categorical feature's training categories (None for a numeric one), from the
+    model's ``stored`` lists and feature ``types``; None when there are no lists, or they do not
+    pair one to one with the features typed categorical."""
+    if not stored or not types or types.count("c") != len(stored):
+        return None
+    lists = iter(stored)
+    return [next(lists) if t == "c" else None for t in types]
+
+
 def _read(model, data):
     module = type(data).__module__
     if module.startswith("scipy.sparse"):
@@ -155,7 +165,8 @@ def _categories_as_such(frame):
 def _from_columns(model, data: DataMatrix, columns: dict) -> np.ndarray:
     """A dict of columns: category columns coded by value (``_from_matrix``), numbers widened to
     float64 from the columns themselves (exactly, as LightGBM widens a frame's)."""
-    X = _from_matrix(data, training_categories(model), model.features.types).astype(np.float64)
+    stored = training_categories(model)
+    X = _from_matrix(data, stored, categories_by_feature(stored, model.features.types)).astype(np.float64)
     for j, column in enumerate(columns.values()):
         if j not in (data.categorical or {}):
             X[:, j] = _float64_column(column)
@@ -184,15 +195,15 @@ def _from_array(data) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _from_matrix(data: DataMatrix, stored, types) -> np.ndarray:
+def _from_matrix(data: DataMatrix, stored, by_feature) -> np.ndarray:
     """A dense ``DataMatrix``'s values, its categorical columns re-coded as a frame's are
     (``_from_pandas``): each value's position in the model's ``pandas_categorical`` list of the
     same category column, an unseen value NaN. The matrix's own codes number its own categories
     (strings in order of appearance), which mean nothing to the model; without a stored list only
-    a column's own category codes can be read, as LightGBM reads a frame's. Where the model knows
-    which features are categorical (``types``), a column's list is its feature's, so a category
-    feature may also come as the numbers it was trained on; otherwise, as in a frame, the k-th
-    category column takes the k-th list."""
+    a column's own category codes can be read, as LightGBM reads a frame's. Where the model pairs
+    its lists with its categorical features (``by_feature``), a column's list is its feature's, so
+    a category feature may also come as the numbers it was trained on; otherwise, as in a frame,
+    the k-th category column takes the k-th list."""
     if not data.categorical:
         return data.values
     columns = sorted(data.categorical.items())
@@ -204,26 +215,42 @@ def _from_matrix(data: DataMatrix, stored, types) -> np.ndarray:
                                 "training categories (pandas_categorical) to code them by; pass the codes as "
                                 "numbers")
         return data.values
-    by_feature = types is not None and len(types) == data.num_col and types.count("c") == len(stored)
-    if by_feature:
+    if by_feature is not None and len(by_feature) == data.num_col:
         lists = []
         for j, _ in columns:
-            if types[j] != "c":
+            if by_feature[j] is None:
                 raise DataError(f"{names[j]!r} holds categories but the model's feature {j} is numeric")
-            lists.append(stored[types[:j].count("c")])
+            lists.append(by_feature[j])
     elif len(columns) != len(stored):
         raise DataError(f"data has {len(columns)} category columns but the model was trained with {len(stored)}")
     else:
         lists = stored
     X = data.values.copy()
     for (j, column), categories in zip(columns, lists):
-        position = {value: float(code) for code, value in enumerate(categories)}
-        table = np.array([position.get(v.item() if isinstance(v, np.generic) else v, np.nan)
-                          for v in column.categories], dtype=np.float64)
+        table = _training_codes(column.categories, categories)
         codes = X[:, j]
         present = ~np.isnan(codes)
         X[present, j] = table[codes[present].astype(np.intp)]
     return X
+
+
+def _training_codes(values, categories) -> np.ndarray:
+    """Each of ``values``' position in ``categories``, NaN for a value not among them (as LightGBM
+    reads an unseen category). Text is read as the integer it spells when the categories are
+    integers: files and the server's requests carry them as text."""
+    position = {value: float(code) for code, value in enumerate(categories)}
+    integers = bool(categories) and all(isinstance(c, int) and not isinstance(c, bool) for c in categories)
+
+    def key(v):
+        v = v.item() if isinstance(v, np.generic) else v
+        if integers and isinstance(v, str):
+            try:
+                return int(v)
+            except ValueError:
+                return v
+        return v
+
+    return np.array([position.get(key(v), np.nan) for v in values], dtype=np.float64)
 
 
 def _from_pandas(frame, stored):

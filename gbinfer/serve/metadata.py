@@ -4,7 +4,7 @@ stores them) and its outputs."""
 
 from __future__ import annotations
 
-from ..predict.lightgbm import training_categories
+from ..predict.lightgbm import categories_by_feature, training_categories
 from .inputs import MATRIX
 
 # what predict and predict_leaf return, by source library: XGBoost computes in float32 (and
@@ -19,17 +19,11 @@ _INPUT = {"lightgbm": "FP64"}
 def _categories(model) -> list:
     """Per feature, the categories it was trained on where the model stores them, else None."""
     features = model.features
-    n = len(features.names)
     if features.categories:
         return [c.values if c is not None else None for c in features.categories]
-    stored = training_categories(model) if model.meta.source_library == "lightgbm" else None
-    if not stored or not features.types:
-        return [None] * n
-    positions = [j for j, t in enumerate(features.types) if t == "c"]
-    out = [None] * n
-    for j, cats in zip(positions, stored):
-        out[j] = cats
-    return out
+    by_feature = categories_by_feature(training_categories(model), features.types) \
+        if model.meta.source_library == "lightgbm" else None
+    return by_feature or [None] * len(features.names)
 
 
 def model_metadata(name: str, model) -> dict:

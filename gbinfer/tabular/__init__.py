@@ -35,7 +35,7 @@ def read(path: str, model, *, header: bool | None = None, one_based: bool = Fals
         raise DataError(f"--header / --no-header apply to .csv input, not {path}")
     n = model.num_features
     rows = max(MIN_CHUNK_ROWS, CHUNK_CELLS // max(n, 1))
-    kinds = category_kinds(model.features, n, model.meta.source_library)
+    kinds = category_kinds(model)
     # LightGBM compares in float64 and reads a value absent from a libsvm line as 0; XGBoost (and
     # CatBoost) round to float32 and read it as missing
     lightgbm = model.meta.source_library == "lightgbm"

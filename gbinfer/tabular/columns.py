@@ -55,26 +55,45 @@ def match(source: str, columns: list[str], model_names, num_features: int, hint:
     return None if np.array_equal(order, np.arange(len(order))) else order
 
 
-def category_kinds(features, num_features: int, source: str) -> list[str | None]:
+def category_kinds(model) -> list[str | None]:
     """Per feature, what its cells are: None for numbers, "str" or "int" for category values,
     "value" for CatBoost's.
 
-    A categorical feature of a model that stores its training categories is looked up by value,
-    so its cells are handed on as values of the categories' kind (text for string categories,
-    integers for integer ones). A model without stored categories was trained on numeric category
-    codes (XGBoost's own rule for such models), so its cells are numbers like any other; except
-    CatBoost's, which hashes each value's text: its categorical cells are handed on as they
-    are, text or integers, never as numbers.
+    A categorical feature of a model that stores its training categories (XGBoost 3.1+, LightGBM
+    trained on a frame) is looked up by value, so its cells are handed on as values of the
+    categories' kind (text for string categories, integers for integer ones). A model without
+    stored categories was trained on numeric category codes (XGBoost's and LightGBM's rule for
+    such models), so its cells are numbers like any other; except CatBoost's, which hashes each
+    value's text: its categorical cells are handed on as they are, text or integers, never as numbers.
     """
+    from ..predict.lightgbm import categories_by_feature, training_categories
+
+    features, num_features, source = model.features, model.num_features, model.meta.source_library
     kinds: list[str | None] = [None] * num_features
     if source == "catboost":
         for f in np.flatnonzero(features.categorical_mask(num_features)[:num_features]):
             kinds[f] = "value"
         return kinds
+    if source == "lightgbm":
+        for f, stored in enumerate((categories_by_feature(training_categories(model), features.types) or ())
+                                   [:num_features]):
+            if stored is not None:
+                kinds[f] = _lightgbm_kind(stored, features.names[f] if features.names else f"f{f}")
+        return kinds
     for f, stored in enumerate((getattr(features, "categories", None) or ())[:num_features]):
         if stored is not None:
             kinds[f] = "str" if stored.dtype == "str" else "int"
     return kinds
+
+
+def _lightgbm_kind(categories: list, name: str) -> str:
+    if all(isinstance(c, str) for c in categories):
+        return "str"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in categories):
+        return "int"
+    raise DataError(f"feature {name!r}: the model's training categories are neither all text nor all integers "
+                    f"({', '.join(repr(c) for c in categories[:3])}, ...); a file cannot say which one a cell "
+                    "means: predict from a pandas DataFrame with a 'category' column instead")
 
 
 def columns_frame(names, num_features: int, columns: list) -> dict:
